@@ -1,0 +1,29 @@
+"""The Python API: ``nanaudit.scan(path, **options)`` for notebooks and training scripts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import Report
+
+
+def scan(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None = None,
+         **options: Any) -> Report:
+    """Scan a dataset folder and return the Report the command line renders.
+
+    ``options`` take the config-file keys (``num_classes=19``, ``ignore_index="none"``,
+    ``checks={"NA104": {"severity": "error"}}``…) and win over the config file.
+    Raises ``FileNotFoundError`` for a missing path, ``nanaudit.config.ConfigError`` for a
+    bad option and ``nanaudit.discovery.DiscoveryError`` when no layout is found.
+    """
+    from .config import load_settings
+    from .engine import scan_path
+
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such directory: {root}")
+    settings = load_settings(root, Path(config) if config is not None else None, options)
+    return scan_path(root, settings)

@@ -1,0 +1,162 @@
+"""NA0xx: files and pairing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import FileRecord, Severity
+from .context import CheckContext
+from .registry import Hit, Pair, check
+
+# EXIF orientations 5–8 swap width and height; 2–4 flip or turn the picture in place.
+SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+ORIENTATION_NAMES = {
+    2: "mirrored horizontally",
+    3: "rotated 180°",
+    4: "mirrored vertically",
+    5: "mirrored and rotated 90° CW",
+    6: "rotated 90° CW",
+    7: "mirrored and rotated 90° CCW",
+    8: "rotated 90° CCW",
+}
+
+
+@check("NA001", "unreadable-file", Severity.ERROR, "file")
+def unreadable_file(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A file cannot be decoded: corrupt, truncated, zero bytes, unknown format, a pickled
+    .npy/.npz (refused, never unpickled) or unreadable.
+
+    Why: the data loader crashes mid-epoch when it reaches the file, or a forgiving loader
+    silently skips the sample and the epoch is not what you think it is.
+
+    Fix: re-export or re-download the file, or delete the pair. Arrays must be saved with
+    numeric dtypes (np.save of a plain array), never as Python objects.
+    """
+    if rec.error is not None and rec.error.check == "NA001":
+        yield Hit(f"cannot read {rec.kind.value}: {rec.error.reason}", {"reason": rec.error.reason})
+
+
+@check("NA002", "oversized-image", Severity.ERROR, "file", max_pixels=178_956_970)
+def oversized_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The header declares more pixels than the limit (default 178,956,970, Pillow's
+    decompression-bomb threshold), or a .npy header declares more data than the file holds.
+    The pixels are never allocated.
+
+    Why: decompression bombs exhaust memory and kill the data-loader workers (or the machine).
+
+    Fix: tile or downscale the image; raise the limit with --max-pixels only for files you
+    trust.
+    """
+    if rec.error is not None and rec.error.check == "NA002":
+        yield Hit(f"refused to decode: {rec.error.reason}", {"reason": rec.error.reason})
+
+
+@check("NA003", "missing-mask", Severity.ERROR, "pair")
+def missing_mask(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+    """An image has no mask. In a split declared unlabeled (for example a test split
+    without annotations) this is only info.
+
+    Why: the sample is dropped, or a loader that pairs by sorted order pairs every later
+    image with the wrong mask.
+
+    Fix: add the mask, remove the image, or declare the split unlabeled (--unlabeled NAME
+    or unlabeled_splits in the config). Use --pair-key when masks are named differently.
+    """
+    if pair.image is not None and pair.mask is None:
+        if pair.labeled:
+            yield Hit("image has no mask")
+        else:
+            yield Hit("image has no mask (split declared unlabeled)", severity=Severity.INFO)
+
+
+@check("NA004", "orphan-mask", Severity.WARNING, "pair")
+def orphan_mask(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+    """A mask has no image.
+
+    Why: usually an image was renamed or deleted, so pairing by name or by sorted order is
+    off for the rest of the folder.
+
+    Fix: restore the image or delete the mask; use --pair-key when names differ by a
+    pattern.
+    """
+    if pair.mask is not None and pair.image is None:
+        yield Hit("mask has no image")
+
+
+@check("NA005", "no-images", Severity.ERROR, "split")
+def no_images(ctx: CheckContext, split: object) -> Iterator[Hit]:
+    """A scanned root or split holds no images.
+
+    Why: an empty split yields NaN averages (0/0) for its loss and metrics, or a
+    DataLoader that raises on its first batch.
+
+    Fix: check the folder names and the --split / --images arguments; remove the split if
+    it is not meant to exist.
+    """
+    if ctx.split.files == 0:
+        yield Hit(f"split {ctx.split.name!r} holds no images", {"images": 0})
+
+
+def _rotated(rec: FileRecord) -> tuple[int, int]:
+    if rec.exif_orientation in SWAPPING_ORIENTATIONS:
+        return rec.height, rec.width
+    return rec.width, rec.height
+
+
+@check("NA006", "size-mismatch", Severity.ERROR, "pair")
+def size_mismatch(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+    """A mask's height×width differs from its image's.
+
+    Why: the loss raises a shape error, or random crops and resizes misalign the image and
+    its labels without any error at all.
+
+    Fix: regenerate the mask at the image's size (nearest-neighbour resize only), or fix
+    the pairing.
+    """
+    img, mask = pair.image, pair.mask
+    if img is None or mask is None or not img.ok or not mask.ok:
+        return
+    if (img.width, img.height) == (mask.width, mask.height):
+        return
+    data = {"image_size": [img.width, img.height], "mask_size": [mask.width, mask.height]}
+    note = ""
+    if img.exif_orientation in SWAPPING_ORIENTATIONS and _rotated(img) == (mask.width, mask.height):
+        note = " (the mask matches the EXIF-rotated image; loaders that ignore EXIF see a mismatch)"
+    yield Hit(
+        f"image is {img.width}×{img.height} but mask is {mask.width}×{mask.height} (W×H){note}",
+        data,
+    )
+
+
+@check("NA007", "exif-orientation", Severity.WARNING, "pair")
+def exif_orientation(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+    """An image carries an EXIF Orientation other than 1. It is an error when the rotated
+    image no longer matches its mask's size.
+
+    Why: OpenCV's imread, torchvision's decoders with EXIF support and
+    ImageOps.exif_transpose rotate the image but never the PNG mask, so labels land on the
+    wrong pixels, or the shapes stop matching.
+
+    Fix: bake the rotation into the pixels (ImageOps.exif_transpose, then save without the
+    tag) and regenerate or rotate the mask the same way.
+    """
+    img = pair.image
+    if img is None or not img.ok or img.exif_orientation in (None, 0, 1):
+        return
+    orientation = img.exif_orientation
+    desc = ORIENTATION_NAMES.get(orientation or 0, "unknown orientation")
+    data = {"orientation": orientation}
+    mask = pair.mask
+    if mask is not None and mask.ok:
+        rw, rh = _rotated(img)
+        if (rw, rh) != (mask.width, mask.height) and (img.width, img.height) == (mask.width, mask.height):
+            yield Hit(
+                f"EXIF orientation {orientation} ({desc}): EXIF-aware loaders turn the "
+                f"{img.width}×{img.height} image into {rw}×{rh}, no longer the mask's "
+                f"{mask.width}×{mask.height}",
+                {**data, "rotated_size": [rw, rh]},
+                severity=Severity.ERROR,
+                path=img.path,
+            )
+            return
+    yield Hit(f"EXIF orientation {orientation} ({desc}): the mask is not rotated with it", data, path=img.path)

@@ -1,0 +1,291 @@
+"""NA1xx: image pixels."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from ..model import FileRecord, PixelStats, Severity
+from .context import CheckContext, colour_family
+from .registry import Hit, check
+
+
+def _px(rec: FileRecord) -> PixelStats:
+    assert rec.pixels is not None
+    return rec.pixels
+
+
+def _total(p: PixelStats) -> int:
+    return sum(c.pixels for c in p.channels)
+
+
+def _finite_range(p: PixelStats) -> tuple[float, float]:
+    lo = min(c.min for c in p.channels)
+    hi = max(c.max for c in p.channels)
+    return lo, hi
+
+
+@check("NA101", "nan-pixels", Severity.ERROR, "image")
+def nan_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The image holds NaN values (float TIFF, NPY, NPZ…).
+
+    Why: one NaN pixel makes every logit of the batch NaN through BatchNorm's statistics,
+    then the gradients, then the weights: the loss is NaN from that step on.
+
+    Fix: fill the holes (np.nan_to_num, inpainting, or the nodata value you normalise
+    away) before saving, or mask them out of the loss with the ignore index.
+    """
+    p = _px(rec)
+    nan = sum(c.nan for c in p.channels)
+    if nan:
+        total = _total(p)
+        yield Hit(f"{nan:,} NaN values ({nan / total:.2%} of {total:,})", {"nan": nan, "values": total})
+
+
+@check("NA102", "inf-pixels", Severity.ERROR, "image")
+def inf_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The image holds +Inf or -Inf values.
+
+    Why: the same as NaN: inf - inf and 0 × inf are NaN in the first normalisation or
+    convolution, and the loss follows.
+
+    Fix: clip or replace the infinite values before saving.
+    """
+    p = _px(rec)
+    inf = sum(c.inf for c in p.channels)
+    if inf:
+        total = _total(p)
+        yield Hit(f"{inf:,} infinite values ({inf / total:.2%} of {total:,})", {"inf": inf, "values": total})
+
+
+@check("NA103", "constant-image", Severity.ERROR, "image")
+def constant_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """Every channel holds a single value (max == min in each channel; a gray image, or a
+    flat colour).
+
+    Why: per-image standardisation (x - mean) / std and min-max scaling divide by zero, per
+    image or per channel, and produce NaN or Inf for the whole image.
+
+    Fix: remove the blank capture, or guard the normalisation with an epsilon.
+    """
+    p = _px(rec)
+    if _is_constant(p):
+        values = [c.min for c in p.channels]
+        shown = f"{values[0]:g}" if len(set(values)) == 1 else "(" + ", ".join(f"{v:g}" for v in values) + ")"
+        yield Hit(f"every pixel is {shown}", {"value": values})
+
+
+def _is_constant(p: PixelStats) -> bool:
+    return all(c.count and c.min == c.max for c in p.channels)
+
+
+@check("NA104", "low-variance", Severity.WARNING, "image", min_std_ratio=0.005)
+def low_variance(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """Every channel's standard deviation is below 0.5% of full scale (min_std_ratio),
+    while the image is not constant.
+
+    Why: near-constant input gives tiny denominators in per-image normalisation (huge
+    values) and collapses BatchNorm's running variance.
+
+    Fix: check the capture or the export (a wrong window/level, an all-dark frame); drop
+    the file if it carries no signal.
+    """
+    p = _px(rec)
+    if _is_constant(p):
+        return
+    scale = ctx.scale(rec)
+    limit = ctx.opt("min_std_ratio") * scale.span
+    stds = [c.std for c in p.channels if c.count]
+    if stds and all(s < limit for s in stds):
+        yield Hit(
+            f"std {max(stds):.4g} in every channel, under {ctx.opt('min_std_ratio'):.2%} of "
+            f"full scale ({scale.basis})",
+            {"std": [round(s, 6) for s in stds], "limit": limit},
+        )
+
+
+@check("NA105", "mostly-zero", Severity.WARNING, "image", min_zero_fraction=0.95)
+def mostly_zero(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """At least 95% of the pixels are exactly 0 in every channel (min_zero_fraction),
+    while the image is not constant.
+
+    Why: blank or heavily padded captures: the same tiny-denominator failures as NA104,
+    and a model that learns the padding.
+
+    Fix: crop the padding, or drop the blank capture.
+    """
+    p = _px(rec)
+    if _is_constant(p):
+        return
+    fractions = [c.zeros / c.pixels for c in p.channels if c.pixels]
+    threshold = ctx.opt("min_zero_fraction")
+    if fractions and all(f >= threshold for f in fractions):
+        yield Hit(
+            f"{min(fractions):.1%} or more of each channel is exactly 0",
+            {"zero_fraction": [round(f, 6) for f in fractions]},
+        )
+
+
+@check("NA106", "fp16-overflow", Severity.ERROR, "image", limit=65504.0)
+def fp16_overflow(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A float pixel has an absolute value of at least 65504, the largest float16.
+
+    Why: under mixed precision (autocast, .half()) the value becomes inf, then NaN.
+
+    Fix: rescale the data to a sane range before saving or in the loader, before any
+    half-precision cast.
+    """
+    p = _px(rec)
+    if p.fp16_overflow:
+        lo, hi = _finite_range(p)
+        yield Hit(
+            f"{p.fp16_overflow:,} values with |x| ≥ 65504 (range {lo:g} to {hi:g}) overflow float16",
+            {"count": p.fp16_overflow, "min": lo, "max": hi},
+        )
+
+
+@check("NA107", "high-bit-depth", Severity.WARNING, "image")
+def high_bit_depth(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """An integer image deeper than 8 bits (16-bit PNG/TIFF, int32), or a float image
+    whose maximum exceeds 255.
+
+    Why: pipelines written for 8-bit data divide by 255 (ToTensor only scales uint8), so
+    16-bit input reaches the network at values up to 65535: activations explode, ReLUs
+    die, and float16 overflows.
+
+    Fix: scale by the true full scale (x / 65535, or a per-dataset mean and std) in the
+    loader, or convert to 8 bits if the depth carries nothing.
+    """
+    p = _px(rec)
+    dtype = rec.dtype or ""
+    _, hi = _finite_range(p)
+    if dtype in ("uint16", "int16", "uint32", "int32", "uint64", "int64"):
+        yield Hit(f"{dtype} image (max value {hi:g}): not 8-bit", {"dtype": dtype, "max": hi})
+    elif dtype.startswith("float") and math.isfinite(hi) and hi > 255:
+        yield Hit(f"{dtype} image with max value {hi:g} > 255: un-normalised", {"dtype": dtype, "max": hi})
+
+
+@check("NA108", "nodata-sentinel", Severity.WARNING, "image")
+def nodata_sentinel(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A GeoTIFF GDAL_NODATA tag, or common nodata sentinels (-9999, -32768, the lowest
+    float32) in float data.
+
+    Why: nodata pixels pass through normalisation as extreme values and dominate the
+    statistics, the activations and the loss.
+
+    Fix: replace them (and mask them with the ignore index in the label) before training.
+    """
+    p = _px(rec)
+    if rec.nodata is not None:
+        yield Hit(f"GDAL_NODATA tag declares nodata value {rec.nodata:g}", {"nodata": rec.nodata})
+    if p.sentinels:
+        parts = ", ".join(f"{v:g} ×{n:,}" for v, n in p.sentinels)
+        yield Hit(f"nodata sentinel values present: {parts}", {"sentinels": [[v, n] for v, n in p.sentinels]})
+
+
+@check("NA109", "inconsistent-mode", Severity.WARNING, "image")
+def inconsistent_mode(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The image's colour mode or channel count differs from its split's majority
+    (grayscale, RGBA, CMYK or palette among RGB).
+
+    Why: the loader stacks tensors of different shapes and crashes, or an implicit
+    convert("RGB") silently changes the values (CMYK, palette, alpha).
+
+    Fix: convert the odd files to the majority mode once, offline, and check the result.
+    """
+    family = colour_family(rec)
+    major = ctx.split.family
+    if major is not None and family != major:
+        n = ctx.split.family_counts.get(major, 0)
+        yield Hit(
+            f"mode {rec.mode} ({family}, {rec.channels} channel{'s' if rec.channels != 1 else ''}) "
+            f"while {n} of {ctx.split.images} images in {ctx.split.name!r} are {major}",
+            {"mode": rec.mode, "family": family, "majority": major},
+        )
+
+
+@check("NA110", "inconsistent-dtype", Severity.WARNING, "image")
+def inconsistent_dtype(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The image's bit depth / dtype differs from its split's majority.
+
+    Why: one image is scaled differently from the rest (a uint16 file divided by 255 is
+    256 times too bright), which the network sees as an outlier batch.
+
+    Fix: convert the file to the majority dtype with the right scaling.
+    """
+    major = ctx.split.dtype
+    if major is not None and rec.dtype != major:
+        n = ctx.split.dtype_counts.get(major, 0)
+        yield Hit(
+            f"dtype {rec.dtype} while {n} of {ctx.split.images} images in {ctx.split.name!r} are {major}",
+            {"dtype": rec.dtype, "majority": major},
+        )
+
+
+@check("NA111", "odd-size", Severity.INFO, "image", iqr_factor=3.0, min_aspect=0.35)
+def odd_size(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The image's √area lies outside the split's 3×IQR fences (iqr_factor; needs 5 or
+    more images; the IQR counts as at least 10% of the median √area, so that a split of
+    one size does not flag every other size), or its aspect ratio (short side / long side) is below 0.35 (min_aspect).
+
+    Why: extreme resizing distorts objects, and fixed-size crops of a thin strip are
+    mostly padding.
+
+    Fix: check for thumbnails, panoramas or stitched captures; crop or tile them.
+    """
+    root = math.sqrt(rec.width * rec.height)
+    fences = ctx.split.size_fences
+    data = {"width": rec.width, "height": rec.height}
+    if fences is not None and not (fences[0] <= root <= fences[1]):
+        yield Hit(
+            f"{rec.width}×{rec.height} (√area {root:.0f}) outside the split's size fences "
+            f"[{fences[0]:.0f}, {fences[1]:.0f}]",
+            {**data, "fences": list(fences)},
+        )
+        return
+    aspect = min(rec.width, rec.height) / max(rec.width, rec.height, 1)
+    if aspect < ctx.opt("min_aspect"):
+        yield Hit(f"{rec.width}×{rec.height}: aspect ratio {aspect:.2f}", {**data, "aspect": aspect})
+
+
+@check("NA112", "dark-image", Severity.INFO, "image", max_p99_ratio=0.32)
+def dark_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The 99th percentile of the image's luminance is below 0.32 × full scale
+    (max_p99_ratio).
+
+    Why: under-exposed captures: little signal, and a distribution shift against the rest
+    of the data. The same rule as image auditors use.
+
+    Fix: review the capture; drop it or correct the exposure consistently.
+    """
+    p = _px(rec)
+    if _is_constant(p):  # NA103 already says it
+        return
+    scale = ctx.scale(rec)
+    limit = scale.at(ctx.opt("max_p99_ratio"))
+    if math.isfinite(p.luma_p99) and p.luma_p99 < limit:
+        yield Hit(
+            f"99th percentile of luminance {p.luma_p99:.4g} < {limit:.4g} ({scale.basis})",
+            {"p99": p.luma_p99, "limit": limit},
+        )
+
+
+@check("NA113", "bright-image", Severity.INFO, "image", min_p5_ratio=0.95)
+def bright_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The 5th percentile of the image's luminance is above 0.95 × full scale
+    (min_p5_ratio).
+
+    Why: over-exposed or blank-white captures carry little signal.
+
+    Fix: review the capture; drop it or correct the exposure consistently.
+    """
+    p = _px(rec)
+    if _is_constant(p):  # NA103 already says it
+        return
+    scale = ctx.scale(rec)
+    limit = scale.at(ctx.opt("min_p5_ratio"))
+    if math.isfinite(p.luma_p5) and p.luma_p5 > limit:
+        yield Hit(
+            f"5th percentile of luminance {p.luma_p5:.4g} > {limit:.4g} ({scale.basis})",
+            {"p5": p.luma_p5, "limit": limit},
+        )

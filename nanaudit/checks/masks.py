@@ -1,0 +1,247 @@
+"""NA2xx: masks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import FileRecord, LabelStats, Severity
+from .context import CheckContext
+from .registry import Hit, check
+
+
+def _labels(rec: FileRecord) -> LabelStats:
+    assert rec.labels is not None
+    return rec.labels
+
+
+def _list(ctx: CheckContext, pairs: list[tuple[int, int]], limit: int = 6) -> str:
+    shown = ", ".join(f"{ctx.label_name(v)} ×{n:,}" for v, n in pairs[:limit])
+    if len(pairs) > limit:
+        shown += f", … {len(pairs) - limit} more"
+    return shown
+
+
+def _valid(ctx: CheckContext, labels: LabelStats) -> int:
+    return labels.pixels - labels.count(ctx.labels.ignore_index)
+
+
+@check("NA201", "label-out-of-range", Severity.ERROR, "mask")
+def label_out_of_range(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A label lies outside [0, C) and is not the ignore index, or is negative. The range
+    test needs C (--num-classes, the config or a layout preset); negative labels are
+    reported without it.
+
+    Why: CrossEntropyLoss indexes the logits with the label: on the CPU an IndexError, on
+    CUDA a "device-side assert triggered" that kills the process; TensorFlow on the GPU
+    returns NaN instead of failing.
+
+    Fix: remap the labels to 0..C-1 (and the ignore index), or set --num-classes to the
+    real class count.
+    """
+    labels = _labels(rec)
+    c = ctx.labels.num_classes
+    ignore = ctx.labels.ignore_index
+    bad = [
+        (v, n)
+        for v, n in labels.histogram
+        if v != ignore and (v < 0 or (c is not None and v >= c))
+    ]
+    if not bad:
+        return
+    pixels = sum(n for _, n in bad)
+    where = f"outside [0, {c})" if c is not None else "negative"
+    ign = f"; ignore index {ignore}" if ignore is not None else "; no ignore index"
+    yield Hit(
+        f"{len(bad)} label value{'s' if len(bad) > 1 else ''} {where}: {_list(ctx, bad)} "
+        f"({pixels:,} px, {pixels / labels.pixels:.2%}){ign}",
+        {"labels": {str(v): n for v, n in bad}, "pixels": pixels, "num_classes": c,
+         "ignore_index": ignore},
+    )
+
+
+@check("NA202", "all-ignore", Severity.ERROR, "mask")
+def all_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """Every pixel of the mask is the ignore index.
+
+    Why: CrossEntropyLoss(ignore_index=…) with mean reduction divides by the number of
+    non-ignored pixels: 0/0 = NaN. One such validation sample makes the validation loss
+    average NaN.
+
+    Fix: drop the sample, or annotate it; exclude it from validation at least.
+    """
+    labels = _labels(rec)
+    ignore = ctx.labels.ignore_index
+    if ignore is not None and labels.pixels and labels.count(ignore) == labels.pixels:
+        yield Hit(f"all {labels.pixels:,} pixels are the ignore index {ignore}", {"ignore_index": ignore})
+
+
+@check("NA203", "mostly-ignore", Severity.WARNING, "mask", min_valid_fraction=0.01)
+def mostly_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """Fewer than 1% of the mask's pixels are not the ignore index (min_valid_fraction),
+    but some are.
+
+    Why: random crops of this mask are often entirely ignore, which is NA202's 0/0 = NaN
+    at training time.
+
+    Fix: crop around the labelled region, or drop the sample.
+    """
+    labels = _labels(rec)
+    ignore = ctx.labels.ignore_index
+    if ignore is None or not labels.pixels:
+        return
+    valid = _valid(ctx, labels)
+    fraction = valid / labels.pixels
+    if 0 < fraction < ctx.opt("min_valid_fraction"):
+        yield Hit(
+            f"only {valid:,} of {labels.pixels:,} pixels ({fraction:.3%}) are not ignore",
+            {"valid_pixels": valid, "valid_fraction": fraction},
+        )
+
+
+@check("NA204", "empty-mask", Severity.INFO, "mask")
+def empty_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The mask holds no pixel other than background and ignore.
+
+    Why: Dice and IoU losses without a smoothing term compute 0/0 on it; per-image
+    foreground metrics are undefined.
+
+    Fix: nothing, if negatives are intended; otherwise add the smoothing term or check the
+    annotation export.
+    """
+    labels = _labels(rec)
+    bg, ignore = ctx.labels.background, ctx.labels.ignore_index
+    if bg is None or labels.nan or labels.non_integer:
+        return
+    present = {v for v, _ in labels.histogram}
+    if bg in present and present <= {bg, ignore}:
+        yield Hit(f"only background ({bg}) and ignore pixels", {"background": bg})
+
+
+@check("NA205", "color-mask", Severity.ERROR, "mask")
+def color_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A mask has more than one channel and the channels differ: colour-coded classes
+    (RGB/RGBA), not class indices.
+
+    Why: the loss needs one class index per pixel. Stacking three channels fails on the
+    shape; converting the colours to gray yields luma values, not classes.
+
+    Fix: map each colour to its class index with the dataset's palette and save a
+    single-channel (or palette "P") PNG.
+    """
+    if rec.channels_differ:
+        yield Hit(
+            f"{rec.mode} mask with {rec.channels} differing channels and {rec.colours:,} distinct colours",
+            {"mode": rec.mode, "colours": rec.colours},
+        )
+
+
+@check("NA206", "lossy-mask", Severity.ERROR, "mask")
+def lossy_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A mask is stored in a lossy format: JPEG, lossy WebP or JPEG-compressed TIFF.
+
+    Why: compression invents new label values along every class edge (out-of-range labels,
+    or the wrong class), even at quality 100.
+
+    Fix: re-export the masks losslessly (PNG) from the source annotations; converting the
+    JPEG to PNG keeps the damage.
+    """
+    if rec.lossy:
+        yield Hit(f"mask stored as {rec.lossy}", {"encoding": rec.lossy})
+
+
+@check("NA207", "non-integer-mask", Severity.ERROR, "mask")
+def non_integer_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A float mask holds fractional, NaN or Inf values.
+
+    Why: labels must be integers: casting truncates (0.999 becomes 0) or wraps, NaN casts
+    to an arbitrary integer, and the loss reads garbage classes.
+
+    Fix: round the mask before casting and store it as an integer PNG or uint8/int64 array.
+    """
+    labels = _labels(rec)
+    bad = labels.non_integer + labels.nan + labels.inf
+    if bad:
+        yield Hit(
+            f"{bad:,} non-integer values ({labels.non_integer:,} fractional, {labels.nan:,} NaN, "
+            f"{labels.inf:,} Inf) in a {rec.dtype} mask",
+            {"fractional": labels.non_integer, "nan": labels.nan, "inf": labels.inf},
+        )
+
+
+@check("NA208", "binary-255", Severity.ERROR, "mask")
+def binary_255(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """The mask's values are a subset of {0, 255} with 255 present, while 255 is the ignore
+    index or C == 2: a binary mask saved as 0/255.
+
+    Why: with ignore_index=255 every foreground pixel is silently ignored and the model
+    learns "everything is background"; without it, 255 is out of range (NA201).
+
+    Fix: divide the mask by 255 (mask // 255) so the foreground is class 1.
+    """
+    labels = _labels(rec)
+    values = {v for v, _ in labels.histogram}
+    if 255 not in values or not values <= {0, 255}:
+        return
+    if ctx.labels.ignore_index == 255:
+        why = "255 is the ignore index, so every foreground pixel is ignored"
+    elif ctx.labels.num_classes == 2:
+        why = "C = 2, so 255 is out of range"
+    else:
+        return
+    fg = labels.count(255)
+    yield Hit(f"binary mask stored as 0/255 ({fg:,} px of 255): {why}", {"pixels_255": fg})
+
+
+@check("NA209", "interpolation-artifacts", Severity.WARNING, "mask", max_fraction=0.0001)
+def interpolation_artifacts(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A label holds fewer than 0.01% of the mask's pixels (max_fraction) and occurs only on
+    boundaries between two other labels, or the mask holds more distinct values than C + 1.
+
+    Why: the mask was resized with bilinear or bicubic interpolation instead of nearest:
+    the in-between values are wrong classes (or out of range) along every edge.
+
+    Fix: resize masks with nearest-neighbour interpolation only (Image.NEAREST,
+    InterpolationMode.NEAREST), from the original annotation.
+    """
+    labels = _labels(rec)
+    if labels.boundary_labels:
+        shown = ", ".join(ctx.label_name(v) for v in labels.boundary_labels[:8])
+        yield Hit(
+            f"label{'s' if len(labels.boundary_labels) > 1 else ''} {shown} occur only on "
+            "boundaries between two other labels",
+            {"labels": list(labels.boundary_labels)},
+        )
+        return
+    c = ctx.labels.num_classes
+    if c is not None and labels.distinct > c + 1:
+        yield Hit(
+            f"{labels.distinct} distinct values in a mask of C = {c} classes (at most {c + 1} "
+            "with the ignore index)",
+            {"distinct": labels.distinct, "num_classes": c},
+        )
+
+
+@check("NA210", "instance-ids", Severity.WARNING, "mask", max_distinct=255)
+def instance_ids(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+    """A mask holds more than 255 distinct values (max_distinct) or values above 255, and no
+    C admits them.
+
+    Why: instance IDs (or a panoptic encoding) were given where semantic class indices are
+    expected; every instance becomes its own out-of-range "class".
+
+    Fix: convert instance IDs to their semantic class (panoptic: id // 1000 or the
+    dataset's segments_info).
+    """
+    labels = _labels(rec)
+    c = ctx.labels.num_classes
+    ignore = ctx.labels.ignore_index
+    high = [v for v, _ in labels.histogram if v > 255 and v != ignore]
+    top = max((v for v, _ in labels.histogram), default=0)
+    admitted = c is not None and top < c
+    if admitted:
+        return
+    if labels.distinct > ctx.opt("max_distinct") or high:
+        yield Hit(
+            f"{labels.distinct:,} distinct values, maximum {top:,}: looks like instance IDs",
+            {"distinct": labels.distinct, "max": top},
+        )

@@ -1,0 +1,227 @@
+"""The command line. The only module that prints or decides the exit code.
+
+Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage,
+configuration or internal error (one line on stderr; a traceback only with --debug);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .checks.registry import all_checks, get_check
+from .config import ConfigError, load_settings
+from .discovery import DiscoveryError, SplitSpec
+from .formats import FORMATTERS, Format, render_json, render_rich, summary_line
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageFailure(Exception):
+    """A bad argument found after parsing; reported in one line, exit 2."""
+
+
+def _parse_split(text: str) -> SplitSpec:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise UsageFailure(f"--split expects NAME:IMAGES[:MASKS], got {text!r}")
+    masks = Path(parts[2]) if len(parts) == 3 and parts[2] else None
+    return SplitSpec(parts[0], Path(parts[1]), masks)
+
+
+def _parse_output(text: str) -> tuple[Format, Path]:
+    head, sep, tail = text.partition(":")
+    if sep and head.lower() in {f.value for f in Format} and tail:
+        return Format(head.lower()), Path(tail)
+    return Format.JSON, Path(text)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.nanaudit-tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageFailure(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="nanaudit")
+def cli() -> None:
+    """Audit segmentation datasets for the defects that turn the loss into NaN."""
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--images", type=click.Path(path_type=Path), help="Image folder (with --masks).")
+@click.option("--masks", type=click.Path(path_type=Path), help="Mask folder (with --images).")
+@click.option("--split", "splits", multiple=True, metavar="NAME:IMAGES[:MASKS]",
+              help="A split given explicitly; repeatable. Without MASKS the split is unlabeled.")
+@click.option("--pair-key", metavar="REGEX", envvar="NANAUDIT_PAIR_KEY",
+              help="Regex whose group 1, searched in a file's stem, pairs images and masks.")
+@click.option("-C", "--num-classes", type=int, envvar="NANAUDIT_NUM_CLASSES",
+              help="Number of classes C; labels must lie in [0, C) or be the ignore index.")
+@click.option("--ignore-index", metavar="N|none", envvar="NANAUDIT_IGNORE_INDEX",
+              help="Ignore label (default 255); 'none' disables it.")
+@click.option("--background", metavar="N|none", envvar="NANAUDIT_BACKGROUND",
+              help="Background label (default 0); 'none' disables it.")
+@click.option("--unlabeled", "unlabeled", multiple=True, metavar="SPLIT",
+              help="Declare a split unlabeled: missing masks there are info. Repeatable.")
+@click.option("--max-pixels", type=int, envvar="NANAUDIT_MAX_PIXELS",
+              help="Refuse to decode images with more pixels than this (NA002).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), envvar="NANAUDIT_CONFIG",
+              help="Config file (default: nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).")
+@click.option("--format", "fmt", type=click.Choice([f.value for f in Format]), default="rich",
+              show_default=True, help="What to print on stdout.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
+              help="Also write a report file (JSON unless FORMAT: is given). Repeatable.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
+              envvar="NANAUDIT_FAIL_ON", help="Lowest severity that makes the exit code 1 (default error).")
+@click.option("-v", "--verbose", is_flag=True, help="List every file of every finding.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--color/--no-color", default=None, help="Force colour on or off (NO_COLOR is honoured).")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def scan(
+    path: Path | None, images: Path | None, masks: Path | None, splits: tuple[str, ...],
+    pair_key: str | None, num_classes: int | None, ignore_index: str | None,
+    background: str | None, unlabeled: tuple[str, ...], max_pixels: int | None,
+    config_file: Path | None, fmt: str, outputs: tuple[str, ...], fail_on: str | None,
+    verbose: bool, no_progress: bool, color: bool | None, debug: bool,
+) -> None:
+    """Scan a dataset folder: pair images and masks, decode each file once, check them."""
+    from .engine import scan_path
+
+    root = path if path is not None else Path(".")
+    if not root.exists():
+        raise UsageFailure(f"path does not exist: {root}")
+    if not root.is_dir():
+        raise UsageFailure(f"not a directory: {root}")
+    explicit = [_parse_split(s) for s in splits]
+    if (images is None) != (masks is None):
+        if images is None:
+            raise UsageFailure("--masks needs --images")
+        explicit.insert(0, SplitSpec("all", images, None))
+    elif images is not None:
+        explicit.insert(0, SplitSpec("all", images, masks))
+    overrides: dict[str, Any] = {
+        "num_classes": num_classes,
+        "ignore_index": ignore_index,
+        "background": background,
+        "fail_on": fail_on,
+        "pair_key": pair_key,
+        "max_pixels": max_pixels,
+        "unlabeled_splits": list(unlabeled) or None,
+    }
+    settings = load_settings(root, config_file, overrides)
+    if explicit:
+        from dataclasses import replace
+
+        settings = replace(settings, splits=tuple(explicit))
+    targets = [_parse_output(o) for o in outputs]
+
+    show_progress = not no_progress and sys.stderr.isatty()
+    bar: Any = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="file", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def on_total(n: int) -> None:
+        if bar is not None:
+            bar.reset(total=n)
+
+    try:
+        report = scan_path(root, settings, progress=bar.update if bar else None, on_total=on_total)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    stdout_format = Format(fmt)
+    for target_fmt, target in targets:
+        _write_atomic(target, _render(report, target_fmt, verbose, None))
+    if stdout_format not in {t for t, _ in targets}:
+        use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        width = None
+        if sys.stdout.isatty():
+            width = min(os.get_terminal_size().columns, 120)
+        click.echo(_render(report, stdout_format, verbose, width, use_color), nl=False)
+    if stdout_format is not Format.RICH:
+        click.echo(summary_line(report), err=True)
+    raise SystemExit(report.exit_code)
+
+
+def _render(report: Any, fmt: Format, verbose: bool, width: int | None, color: bool = False) -> str:
+    if fmt is Format.RICH:
+        return render_rich(report, verbose=verbose, width=width, color=color)
+    if fmt is Format.JSON:
+        return render_json(report)
+    return FORMATTERS[fmt](report)
+
+
+@cli.command()
+@click.argument("check_id")
+def explain(check_id: str) -> None:
+    """Print what a check looks for, why it breaks training, and how to fix it."""
+    spec = get_check(check_id)
+    if spec is None:
+        raise UsageFailure(f"unknown check {check_id!r}; `nanaudit checks` lists them")
+    click.echo(f"{spec.id} {spec.name} (default severity: {spec.severity.label})\n")
+    click.echo(spec.doc)
+    if spec.options:
+        click.echo("\nOptions (config: [tool.nanaudit.checks." + spec.id + "]):")
+        for key, value in spec.options.items():
+            click.echo(f"  {key} = {value!r}")
+
+
+@cli.command("checks")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_checks(fmt: str) -> None:
+    """List every check: ID, name, default severity and what fires it."""
+    specs = all_checks()
+    if fmt == "json":
+        rows = [{"id": s.id, "name": s.name, "severity": s.severity.label, "summary": s.summary}
+                for s in specs]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for s in specs:
+        click.echo(f"{s.id}  {s.name:<24} {s.severity.label:<8} {s.summary}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="nanaudit", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+    except click.exceptions.Abort:
+        click.echo("nanaudit: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        click.echo("nanaudit: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except (UsageFailure, ConfigError, DiscoveryError) as exc:
+        click.echo(f"nanaudit: error: {exc}", err=True)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"nanaudit: internal error: {type(exc).__name__}: {exc}"
+                   + ("" if debug else " (run with --debug for a traceback)"), err=True)
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,327 @@
+"""Find image and mask folders, recognise splits and pair files.
+
+Discovery only lists directories: it opens no file.  Symbolic links are followed once;
+a directory reached twice (a loop, or two links to one place) is walked once and noted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .decode import IMAGE_SUFFIXES
+
+IMAGE_DIRS = ("images", "image", "imgs", "img")
+MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")
+SPLIT_ROLES = {
+    "train": "train", "training": "train", "trn": "train",
+    "val": "val", "valid": "val", "validation": "val", "dev": "val", "eval": "val",
+    "test": "test", "testing": "test", "tst": "test",
+}
+SEGNET_SUFFIXES = ("annot", "_annot", "-annot", "_labels", "_masks", "_gt")
+MASK_STEM_SUFFIXES = ("_mask", "_masks", "_label", "_labels", "_gt", "_seg", "_annotation")
+IMAGE_STEM_SUFFIXES = ("_image", "_img", "_sat", "_rgb")
+
+
+class DiscoveryError(Exception):
+    """No usable layout: the message says what was looked for and how to be explicit."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairPaths:
+    image: Path | None
+    mask: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class SplitFiles:
+    name: str
+    role: str  # train / val / test / all / other
+    image_root: Path
+    mask_root: Path | None
+    labeled: bool
+    pairs: tuple[PairPaths, ...]
+    skipped: tuple[tuple[Path, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    name: str
+    reason: str
+    splits: tuple[SplitFiles, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SplitSpec:
+    """A split given explicitly: --images/--masks, --split NAME:IMAGES[:MASKS] or config."""
+
+    name: str
+    images: Path
+    masks: Path | None
+
+
+@dataclass
+class _Walk:
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def split_role(name: str) -> str | None:
+    return SPLIT_ROLES.get(name.lower())
+
+
+def _child_dirs(path: Path) -> list[Path]:
+    try:
+        return sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                      key=lambda p: p.name)
+    except OSError:
+        return []
+
+
+def _find_alias(dirs: Sequence[Path], aliases: Sequence[str]) -> list[Path]:
+    by_name = {d.name.lower(): d for d in dirs}
+    return [by_name[a] for a in aliases if a in by_name]
+
+
+def walk_files(root: Path, exclude: Iterable[Path] = ()) -> _Walk:
+    """Every file below root, sorted; non-images and hidden files are skipped with a reason."""
+    out = _Walk()
+    excluded = {os.path.realpath(p) for p in exclude}
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(dirpath)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = None
+        if key is not None and key in seen:
+            out.notes.append(f"{dirpath}: directory already visited (symbolic-link loop); skipped")
+            dirnames.clear()
+            continue
+        if key is not None:
+            seen.add(key)
+        kept = []
+        for d in sorted(dirnames):
+            full = os.path.join(dirpath, d)
+            if d.startswith("."):
+                out.skipped.append((Path(full), "hidden directory"))
+            elif os.path.realpath(full) in excluded:
+                continue
+            else:
+                kept.append(d)
+        dirnames[:] = kept
+        for f in sorted(filenames):
+            path = Path(dirpath, f)
+            if f.startswith("."):
+                out.skipped.append((path, "hidden file"))
+            elif path.suffix.lower() not in IMAGE_SUFFIXES:
+                out.skipped.append((path, "not an image"))
+            else:
+                out.files.append(path)
+    out.files.sort()
+    return out
+
+
+def _strip(stem: str, suffixes: Sequence[str]) -> str | None:
+    low = stem.lower()
+    for s in suffixes:
+        for sep_variant in (s, s.replace("_", "-"), s.replace("_", ".")):
+            if low.endswith(sep_variant) and len(stem) > len(sep_variant):
+                return stem[: -len(sep_variant)]
+    return None
+
+
+def pair_files(
+    images: Sequence[Path], image_root: Path, masks: Sequence[Path], mask_root: Path,
+    pair_key: re.Pattern[str] | None = None,
+) -> list[PairPaths]:
+    """Pair by relative folder and stem; mask suffixes such as _mask are stripped.
+
+    With ``pair_key``, group 1 of the regex searched in the stem is the key for both.
+    Failing a match in the same relative folder, a key unique across the tree pairs.
+    """
+
+    def key_of(stem: str) -> str:
+        if pair_key is not None:
+            m = pair_key.search(stem)
+            if m and m.groups() and m.group(1) is not None:
+                return m.group(1)
+        return stem
+
+    def mask_keys(p: Path) -> list[str]:
+        keys = [key_of(p.stem)]
+        if pair_key is None:
+            stripped = _strip(p.stem, MASK_STEM_SUFFIXES)
+            if stripped is not None:
+                keys.insert(0, stripped)
+        return keys
+
+    by_rel: dict[tuple[str, str], Path] = {}
+    by_key: dict[str, list[Path]] = {}
+    for m in masks:
+        parent = m.parent.relative_to(mask_root).as_posix()
+        for k in mask_keys(m):
+            by_rel.setdefault((parent, k), m)
+            by_key.setdefault(k, []).append(m)
+    used: set[Path] = set()
+    pairs: list[PairPaths] = []
+    for img in images:
+        parent = img.parent.relative_to(image_root).as_posix()
+        keys = [key_of(img.stem)]
+        if pair_key is None:
+            stripped = _strip(img.stem, IMAGE_STEM_SUFFIXES)
+            if stripped is not None:
+                keys.append(stripped)
+        match = None
+        for k in keys:
+            match = by_rel.get((parent, k))
+            if match is None:
+                candidates = [m for m in by_key.get(k, ()) if m not in used]
+                if len(set(candidates)) == 1:
+                    match = candidates[0]
+            if match is not None:
+                break
+        if match is not None:
+            used.add(match)
+        pairs.append(PairPaths(img, match))
+    for m in masks:
+        if m not in used:
+            pairs.append(PairPaths(None, m))
+    return pairs
+
+
+def _make_split(
+    name: str, image_root: Path, mask_root: Path | None, labeled: bool,
+    pair_key: re.Pattern[str] | None, exclude: Iterable[Path] = (),
+) -> tuple[SplitFiles, list[str]]:
+    img_walk = walk_files(image_root, exclude)
+    skipped = list(img_walk.skipped)
+    notes = list(img_walk.notes)
+    masks: list[Path] = []
+    if mask_root is not None:
+        mask_walk = walk_files(mask_root)
+        masks = mask_walk.files
+        skipped += mask_walk.skipped
+        notes += mask_walk.notes
+    pairs = pair_files(img_walk.files, image_root, masks, mask_root or image_root, pair_key)
+    role = split_role(name) or ("all" if name == "all" else "other")
+    return SplitFiles(name, role, image_root, mask_root, labeled, tuple(pairs), tuple(skipped)), notes
+
+
+def discover(
+    root: Path,
+    explicit: Sequence[SplitSpec] = (),
+    pair_key: re.Pattern[str] | None = None,
+    unlabeled: Iterable[str] = (),
+) -> Layout:
+    """Detect the layout under ``root`` (or use the explicit splits) and pair the files."""
+    unlabeled_set = {u.lower() for u in unlabeled}
+    if explicit:
+        splits, notes = [], []
+        for spec in explicit:
+            for p in (spec.images, spec.masks):
+                if p is not None and not p.is_dir():
+                    raise DiscoveryError(f"not a directory: {p}")
+            labeled = spec.masks is not None and spec.name.lower() not in unlabeled_set
+            s, n = _make_split(spec.name, spec.images, spec.masks, labeled, pair_key)
+            splits.append(s)
+            notes += n
+        desc = ", ".join(f"{s.name}" for s in splits)
+        return Layout("explicit", f"splits given on the command line or in the config: {desc}",
+                      tuple(splits), tuple(notes))
+
+    children = _child_dirs(root)
+    image_dirs = _find_alias(children, IMAGE_DIRS)
+    mask_dirs = _find_alias(children, MASK_DIRS)
+    if image_dirs and mask_dirs:
+        return _images_masks_layout(root, image_dirs[0], mask_dirs[0], pair_key, unlabeled_set)
+
+    split_dirs = [d for d in children if split_role(d.name)]
+    split_first = []
+    for d in split_dirs:
+        sub = _child_dirs(d)
+        imgs, msks = _find_alias(sub, IMAGE_DIRS), _find_alias(sub, MASK_DIRS)
+        if imgs:
+            split_first.append((d, imgs[0], msks[0] if msks else None))
+    if split_first:
+        splits, notes = [], []
+        for d, img_dir, mask_dir in split_first:
+            labeled = mask_dir is not None and d.name.lower() not in unlabeled_set
+            if mask_dir is None and split_role(d.name) == "test":
+                notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
+            s, n = _make_split(d.name, img_dir, mask_dir, labeled, pair_key)
+            splits.append(s)
+            notes += n
+        names = ", ".join(s.name for s in splits)
+        reason = (f"found split folders ({names}) each holding an image folder "
+                  f"({split_first[0][1].name}/) and a mask folder")
+        return Layout("split-first", reason, tuple(splits), tuple(notes))
+
+    by_name = {d.name.lower(): d for d in children}
+    segnet = []
+    for d in split_dirs:
+        for suffix in SEGNET_SUFFIXES:
+            ann = by_name.get(d.name.lower() + suffix)
+            if ann is not None:
+                segnet.append((d, ann))
+                break
+    if segnet:
+        splits, notes = [], []
+        for d, ann in segnet:
+            s, n = _make_split(d.name, d, ann, d.name.lower() not in unlabeled_set, pair_key)
+            splits.append(s)
+            notes += n
+        pairs = ", ".join(f"{d.name}/+{a.name}/" for d, a in segnet)
+        return Layout("segnet", f"found SegNet/CamVid-style folders {pairs}", tuple(splits),
+                      tuple(notes))
+
+    raise DiscoveryError(
+        f"no image/mask layout found in {root}. Looked for: an image folder "
+        f"({', '.join(IMAGE_DIRS)}) beside a mask folder ({', '.join(MASK_DIRS)}); "
+        f"split folders ({', '.join(sorted(SPLIT_ROLES))}) holding both; or train/ + trainannot/. "
+        "Say it explicitly with --images DIR --masks DIR or --split NAME:IMAGES:MASKS"
+    )
+
+
+def _images_masks_layout(
+    root: Path, image_dir: Path, mask_dir: Path, pair_key: re.Pattern[str] | None,
+    unlabeled: set[str],
+) -> Layout:
+    image_splits = [d for d in _child_dirs(image_dir) if split_role(d.name)]
+    mask_children = {d.name.lower(): d for d in _child_dirs(mask_dir)}
+    notes: list[str] = []
+    if not image_splits:
+        s, n = _make_split("all", image_dir, mask_dir, "all" not in unlabeled, pair_key)
+        return Layout(
+            "images-masks",
+            f"found {image_dir.name}/ and {mask_dir.name}/ without split folders: one split 'all'",
+            (s,), tuple(n),
+        )
+    splits: list[SplitFiles] = []
+    for d in image_splits:
+        m = mask_children.get(d.name.lower())
+        labeled = m is not None and d.name.lower() not in unlabeled
+        if m is None and split_role(d.name) == "test":
+            notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
+        s, n = _make_split(d.name, d, m, labeled, pair_key)
+        splits.append(s)
+        notes += n
+    # Files beside the split folders are not lost: they form a split of their own.
+    rest = walk_files(image_dir, exclude=image_splits)
+    if rest.files:
+        loose_masks = walk_files(mask_dir, exclude=list(mask_children.values()))
+        pairs = pair_files(rest.files, image_dir, loose_masks.files, mask_dir, pair_key)
+        splits.append(SplitFiles("unsplit", "other", image_dir, mask_dir, True, tuple(pairs),
+                                 tuple(rest.skipped + loose_masks.skipped)))
+        notes.append(f"{len(rest.files)} images lie outside the split folders: split 'unsplit'")
+    names = ", ".join(s.name for s in splits)
+    return Layout(
+        "images-masks",
+        f"found {image_dir.name}/ and {mask_dir.name}/ with split folders {names}",
+        tuple(splits), tuple(notes),
+    )

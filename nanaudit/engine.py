@@ -1,0 +1,261 @@
+"""The scan: discover → pair → decode once → per-file records → checks → Report."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .checks.context import (
+    CheckContext,
+    FullScale,
+    LabelSettings,
+    SplitFacts,
+    colour_family,
+    full_scales,
+)
+from .checks.registry import CheckSpec, Hit, Pair, all_checks
+from .config import Settings
+from .decode import DecodeSettings, audit_file
+from .discovery import Layout, SplitFiles, discover
+from .model import FileRecord, Finding, Kind, Severity
+from .stats import ChannelStats, merge_channels, merge_histograms
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageGroup:
+    """Merged pixel statistics of the images of one split that share mode family and dtype."""
+
+    family: str
+    dtype: str
+    images: int
+    channels: tuple[ChannelStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SplitSummary:
+    name: str
+    role: str
+    labeled: bool
+    image_root: str
+    mask_root: str | None
+    images: int
+    masks: int
+    pairs: int
+    skipped: int
+    unreadable: int
+    image_groups: tuple[ImageGroup, ...]
+    nan: int
+    inf: int
+    label_histogram: tuple[tuple[int, int], ...]
+    mask_pixels: int
+    ignore_pixels: int
+    implied_classes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a formatter renders. Frozen data; the same for the CLI and the API."""
+
+    root: str
+    version: str
+    settings: Settings
+    layout: str
+    layout_reason: str
+    notes: tuple[str, ...]
+    splits: tuple[SplitSummary, ...]
+    findings: tuple[Finding, ...]
+    files: tuple[FileRecord, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    @property
+    def exit_code(self) -> int:
+        fail_on = self.settings.fail_on
+        if fail_on is None:
+            return 0
+        return 1 if any(f.severity >= fail_on for f in self.findings) else 0
+
+    @property
+    def implied_classes(self) -> int | None:
+        values = [s.implied_classes for s in self.splits if s.implied_classes is not None]
+        return max(values) if values else None
+
+    @property
+    def label_values(self) -> tuple[int, ...]:
+        hist: tuple[tuple[int, int], ...] = ()
+        for s in self.splits:
+            hist = merge_histograms(hist, s.label_histogram)
+        return tuple(v for v, _ in hist)
+
+
+def display_path(path: Path, root: Path) -> str:
+    """Relative to the scan root, POSIX form; undecodable bytes shown as \\xNN escapes."""
+    rel = os.path.relpath(path, root)
+    text = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    return Path(text).as_posix() if os.sep == "\\" else text
+
+
+def scan_path(
+    root: Path, settings: Settings, progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> Report:
+    layout = discover(root, settings.splits, settings.pair_key_pattern(), settings.unlabeled_splits)
+    total = sum(1 for s in layout.splits for p in s.pairs for f in (p.image, p.mask) if f is not None)
+    if on_total is not None:
+        on_total(total)
+    decode = settings.decode_settings()
+    split_pairs = [list(_audit_split(root, s, decode, progress)) for s in layout.splits]
+    return build_report(root, settings, layout, split_pairs)
+
+
+def _audit_split(
+    root: Path, split: SplitFiles, decode: DecodeSettings, progress: Progress | None
+) -> Iterator[Pair]:
+    done: dict[Path, FileRecord] = {}
+
+    def record(path: Path | None, kind: Kind) -> FileRecord | None:
+        if path is None:
+            return None
+        if path not in done:
+            done[path] = audit_file(path, display_path(path, root), kind, split.name, decode)
+            if progress is not None:
+                progress(1)
+        return done[path]
+
+    for p in split.pairs:
+        yield Pair(split.name, record(p.image, Kind.IMAGE), record(p.mask, Kind.MASK), split.labeled)
+
+
+def build_report(
+    root: Path, settings: Settings, layout: Layout, split_pairs: list[list[Pair]]
+) -> Report:
+    specs = [s for s in all_checks() if settings.check_config(s.id).enabled]
+    labels = LabelSettings(settings.num_classes, settings.ignore_index, settings.background)
+    all_images = [p.image for pairs in split_pairs for p in pairs if p.image is not None]
+    scales = full_scales(all_images)
+    iqr = float(settings.options_for(_spec("NA111"))["iqr_factor"])
+    findings: list[Finding] = []
+    summaries: list[SplitSummary] = []
+    files: dict[str, FileRecord] = {}
+    for split, pairs in zip(layout.splits, split_pairs, strict=True):
+        images = [p.image for p in pairs if p.image is not None]
+        facts = SplitFacts.from_images(split.name, split.labeled, images, iqr)
+        findings += _run_split(specs, settings, labels, facts, scales, pairs, split, root)
+        summaries.append(_summarise(split, pairs, root, labels))
+        for p in pairs:
+            for rec in (p.image, p.mask):
+                if rec is not None:
+                    files.setdefault(rec.path, rec)
+    findings.sort(key=Finding.sort_key)
+    skipped = sorted(
+        (display_path(path, root), reason) for s in layout.splits for path, reason in s.skipped
+    )
+    return Report(
+        root=display_path(root, Path.cwd()) if not root.is_absolute() else root.as_posix(),
+        version=__version__,
+        settings=settings,
+        layout=layout.name,
+        layout_reason=layout.reason,
+        notes=layout.notes,
+        splits=tuple(summaries),
+        findings=tuple(findings),
+        files=tuple(files[k] for k in sorted(files)),
+        skipped=tuple(dict.fromkeys(skipped)),
+    )
+
+
+def _spec(check_id: str) -> CheckSpec:
+    return next(s for s in all_checks() if s.id == check_id)
+
+
+def _run_split(
+    specs: list[CheckSpec], settings: Settings, labels: LabelSettings, facts: SplitFacts,
+    scales: dict[str, FullScale], pairs: list[Pair], split: SplitFiles, root: Path,
+) -> Iterator[Finding]:
+    for spec in specs:
+        ctx = CheckContext(labels, settings.options_for(spec), facts, scales, settings.class_names)
+        configured = settings.severity_for(spec)
+
+        def emit(hits: Iterable[Hit], path: str, image: str | None, mask: str | None) -> Iterator[Finding]:
+            for hit in hits:
+                severity = configured or hit.severity or spec.severity
+                yield Finding(spec.id, spec.name, severity, hit.path or path, split.name,
+                              hit.message, dict(hit.data), image, mask)
+
+        if spec.scope == "split":
+            yield from emit(spec.func(ctx, split), display_path(split.image_root, root), None, None)
+            continue
+        for pair in pairs:
+            img = pair.image.path if pair.image else None
+            msk = pair.mask.path if pair.mask else None
+            if spec.scope == "pair":
+                yield from emit(spec.func(ctx, pair), img or msk or "", img, msk)
+            elif spec.scope == "file":
+                for rec in (pair.image, pair.mask):
+                    if rec is not None and rec.error is not None:
+                        yield from emit(spec.func(ctx, rec), rec.path, img, msk)
+            elif spec.scope == "image":
+                if pair.image is not None and pair.image.pixels is not None:
+                    yield from emit(spec.func(ctx, pair.image), pair.image.path, img, msk)
+            elif spec.scope == "mask":
+                if pair.mask is not None and pair.mask.ok and pair.labeled:
+                    if pair.mask.labels is not None or spec.id == "NA205":
+                        yield from emit(spec.func(ctx, pair.mask), pair.mask.path, img, msk)
+
+
+def _summarise(split: SplitFiles, pairs: list[Pair], root: Path, labels: LabelSettings) -> SplitSummary:
+    images = [p.image for p in pairs if p.image is not None]
+    masks = {p.mask.path: p.mask for p in pairs if p.mask is not None}
+    groups: dict[tuple[str, str, int], tuple[int, tuple[ChannelStats, ...]]] = {}
+    nan = inf = 0
+    for rec in images:
+        if rec.pixels is None:
+            continue
+        chans = rec.pixels.channels
+        key = (colour_family(rec), rec.dtype or "?", len(chans))
+        nan += sum(c.nan for c in chans)
+        inf += sum(c.inf for c in chans)
+        if key in groups:
+            n, merged = groups[key]
+            groups[key] = (n + 1, merge_channels(merged, chans))
+        else:
+            groups[key] = (1, chans)
+    hist: tuple[tuple[int, int], ...] = ()
+    mask_pixels = 0
+    for rec in masks.values():
+        if rec.labels is not None:
+            hist = merge_histograms(hist, rec.labels.histogram)
+            mask_pixels += rec.labels.pixels
+    ignore_pixels = dict(hist).get(labels.ignore_index, 0) if labels.ignore_index is not None else 0
+    valid = [v for v, _ in hist if v != labels.ignore_index]
+    implied = max(valid) + 1 if valid and max(valid) >= 0 else None
+    counts = Counter((p.image is not None, p.mask is not None) for p in pairs)
+    unreadable = sum(1 for r in [*images, *masks.values()] if not r.ok)
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return SplitSummary(
+        name=split.name,
+        role=split.role,
+        labeled=split.labeled,
+        image_root=display_path(split.image_root, root),
+        mask_root=display_path(split.mask_root, root) if split.mask_root else None,
+        images=len(images),
+        masks=len(masks),
+        pairs=counts[(True, True)],
+        skipped=len(split.skipped),
+        unreadable=unreadable,
+        image_groups=tuple(ImageGroup(f, d, n, ch) for (f, d, _), (n, ch) in ordered),
+        nan=nan,
+        inf=inf,
+        label_histogram=hist,
+        mask_pixels=mask_pixels,
+        ignore_pixels=ignore_pixels,
+        implied_classes=implied,
+    )

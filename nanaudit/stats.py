@@ -1,0 +1,190 @@
+"""Mergeable pixel and label statistics.
+
+Everything here is pure data: small, frozen, picklable records whose ``merge`` is
+associative, so that one process, a pool of processes, shards and a cache all combine
+per-file results the same way.  Moments merge with Chan et al.'s parallel formula.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+# ITU-R BT.601 luma weights, the ones Pillow's ``convert("L")`` uses.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStats:
+    """Moments of one channel over its finite values, plus counts of the rest."""
+
+    count: int  # finite values
+    mean: float
+    m2: float  # sum of squared deviations from the mean
+    min: float  # +inf when count == 0
+    max: float  # -inf when count == 0
+    nan: int = 0
+    inf: int = 0
+    zeros: int = 0
+
+    @property
+    def pixels(self) -> int:
+        return self.count + self.nan + self.inf
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.count) if self.count else math.nan
+
+    @classmethod
+    def empty(cls) -> ChannelStats:
+        return cls(0, 0.0, 0.0, math.inf, -math.inf)
+
+    def merge(self, other: ChannelStats) -> ChannelStats:
+        n = self.count + other.count
+        if n == 0:
+            mean, m2 = 0.0, 0.0
+        elif self.count == 0:
+            mean, m2 = other.mean, other.m2
+        elif other.count == 0:
+            mean, m2 = self.mean, self.m2
+        else:
+            delta = other.mean - self.mean
+            mean = self.mean + delta * other.count / n
+            m2 = self.m2 + other.m2 + delta * delta * self.count * other.count / n
+        return ChannelStats(
+            n,
+            mean,
+            m2,
+            min(self.min, other.min),
+            max(self.max, other.max),
+            self.nan + other.nan,
+            self.inf + other.inf,
+            self.zeros + other.zeros,
+        )
+
+
+def merge_channels(
+    a: Sequence[ChannelStats], b: Sequence[ChannelStats]
+) -> tuple[ChannelStats, ...]:
+    if len(a) != len(b):
+        raise ValueError(f"cannot merge {len(a)}-channel stats with {len(b)}-channel stats")
+    return tuple(x.merge(y) for x, y in zip(a, b, strict=True))
+
+
+def channel_stats_from_histogram(counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0) -> ChannelStats:
+    """Exact moments from a histogram whose bin ``i`` counts the value ``i + offset``."""
+    h = np.asarray(counts, dtype=np.int64)
+    n = int(h.sum())
+    if n == 0:
+        return ChannelStats.empty()
+    nz = np.flatnonzero(h)
+    values = nz.astype(np.float64) + offset
+    weights = h[nz].astype(np.float64)
+    mean = float(np.dot(values, weights) / n)
+    dev = values - mean
+    m2 = float(np.dot(dev * dev, weights))
+    zero_bin = -offset
+    zeros = int(h[zero_bin]) if 0 <= zero_bin < h.size else 0
+    return ChannelStats(n, mean, m2, float(values[0]), float(values[-1]), 0, 0, zeros)
+
+
+def channel_stats_from_array(a: npt.NDArray[np.generic]) -> ChannelStats:
+    """Moments of one channel by the cheapest exact route for its dtype."""
+    flat = a.reshape(-1)
+    kind = flat.dtype.kind
+    if kind == "b":
+        flat = flat.view(np.uint8)
+        kind = "u"
+    if kind in "ui" and flat.dtype.itemsize <= 2:
+        if kind == "i":
+            offset = int(np.iinfo(flat.dtype).min)
+            shifted = (flat.astype(np.int32) - offset).astype(np.uint16)
+            return channel_stats_from_histogram(np.bincount(shifted), offset)
+        return channel_stats_from_histogram(np.bincount(flat))
+    if kind in "ui":
+        if flat.size == 0:
+            return ChannelStats.empty()
+        lo, hi = int(flat.min()), int(flat.max())
+        if hi - lo < (1 << 20):
+            return channel_stats_from_histogram(np.bincount((flat - lo).astype(np.int64)), lo)
+        values = flat.astype(np.float64)
+        return _moments(values, 0, 0, int(np.count_nonzero(flat == 0)))
+    if kind == "f":
+        finite = np.isfinite(flat)
+        n_finite = int(np.count_nonzero(finite))
+        nan = int(np.count_nonzero(np.isnan(flat))) if n_finite != flat.size else 0
+        inf = flat.size - n_finite - nan
+        values = (flat if n_finite == flat.size else flat[finite]).astype(np.float64)
+        return _moments(values, nan, inf, int(np.count_nonzero(values == 0)))
+    raise TypeError(f"unsupported pixel type {flat.dtype}")
+
+
+def _moments(values: npt.NDArray[np.float64], nan: int, inf: int, zeros: int) -> ChannelStats:
+    n = int(values.size)
+    if n == 0:
+        return ChannelStats(0, 0.0, 0.0, math.inf, -math.inf, nan, inf, zeros)
+    mean = float(values.mean())
+    dev = values - mean
+    return ChannelStats(
+        n, mean, float(np.dot(dev, dev)), float(values.min()), float(values.max()), nan, inf, zeros
+    )
+
+
+def channels_last(a: npt.NDArray[np.generic]) -> list[npt.NDArray[np.generic]]:
+    """The channels of an H×W or H×W×C array, as views."""
+    if a.ndim == 2:
+        return [a]
+    return [a[..., c] for c in range(a.shape[2])]
+
+
+def luminance(a: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
+    """Luma of an H×W(×C) array: BT.601 for 3/4 channels, the first for 1/2, else the mean."""
+    if a.ndim == 2:
+        return a.astype(np.float64)
+    c = a.shape[2]
+    if c in (1, 2):
+        return a[..., 0].astype(np.float64)
+    if c in (3, 4):
+        r, g, b = (a[..., i].astype(np.float64) for i in range(3))
+        return LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
+    return a.astype(np.float64).mean(axis=2)
+
+
+def percentile_from_histogram(counts: Sequence[int], q: float, offset: int = 0) -> float:
+    """The inverted-CDF percentile (numpy's ``method="inverted_cdf"``) of a histogram."""
+    h = np.asarray(counts, dtype=np.int64)
+    n = int(h.sum())
+    if n == 0:
+        return math.nan
+    target = q / 100.0 * n
+    idx = int(np.searchsorted(np.cumsum(h), target, side="left"))
+    return float(min(idx, h.size - 1) + offset)
+
+
+def percentiles(values: npt.NDArray[np.float64], qs: Iterable[float]) -> tuple[float, ...]:
+    """Inverted-CDF percentiles of the finite values (NaN when there are none)."""
+    v = values.reshape(-1)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return tuple(math.nan for _ in qs)
+    return tuple(float(x) for x in np.percentile(v, list(qs), method="inverted_cdf"))
+
+
+def merge_histograms(
+    a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int], ...]:
+    """Sum two sparse histograms given as sorted ``(value, count)`` pairs."""
+    out: dict[int, int] = dict(a)
+    for value, count in b:
+        out[value] = out.get(value, 0) + count
+    return tuple(sorted(out.items()))
+
+
+def sparse_histogram(counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0) -> tuple[tuple[int, int], ...]:
+    h = np.asarray(counts, dtype=np.int64)
+    nz = np.flatnonzero(h)
+    return tuple((int(i) + offset, int(h[i])) for i in nz)
