@@ -7,13 +7,14 @@ configuration or internal error (one line on stderr; a traceback only with --deb
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -26,8 +27,36 @@ from .formats import FORMATTERS, Format, render_json, render_rich, summary_line
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-class UsageFailure(Exception):
-    """A bad argument found after parsing; reported in one line, exit 2."""
+class UsageFailure(click.ClickException):
+    """A usage, configuration or internal error: one line on stderr, exit 2."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"nanaudit: error: {self.format_message()}", err=True)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(func: F) -> F:
+    """Turn every failure below the command line into one line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (click.ClickException, SystemExit, KeyboardInterrupt, click.exceptions.Abort):
+            raise
+        except (ConfigError, DiscoveryError) as exc:
+            raise UsageFailure(str(exc)) from None
+        except Exception as exc:
+            if kwargs.get("debug"):
+                traceback.print_exc()
+            hint = "" if kwargs.get("debug") else " (run with --debug for a traceback)"
+            raise UsageFailure(f"internal error: {type(exc).__name__}: {exc}{hint}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _parse_split(text: str) -> SplitSpec:
@@ -91,6 +120,7 @@ def cli() -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (NO_COLOR is honoured).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@guarded
 def scan(
     path: Path | None, images: Path | None, masks: Path | None, splits: tuple[str, ...],
     pair_key: str | None, num_classes: int | None, ignore_index: str | None,
@@ -212,9 +242,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
-        return EXIT_ERROR
-    except (UsageFailure, ConfigError, DiscoveryError) as exc:
-        click.echo(f"nanaudit: error: {exc}", err=True)
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_ERROR

@@ -1,0 +1,79 @@
+"""Shared fixture builders: real files written with numpy and Pillow in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nanaudit
+from nanaudit.engine import Report
+from nanaudit.model import Finding
+
+
+def save(path: Path, array: np.ndarray | Image.Image, mode: str | None = None, **kw: Any) -> Path:
+    """Write an array (or a Pillow image) with Pillow, or with numpy for .npy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".npy":
+        assert isinstance(array, np.ndarray)
+        np.save(path, array)
+        return path
+    im = array if isinstance(array, Image.Image) else Image.fromarray(array, mode=mode) if mode else Image.fromarray(array)
+    im.save(path, **kw)
+    return path
+
+
+def natural_image(seed: int = 0, size: tuple[int, int] = (64, 64)) -> np.ndarray:
+    """An RGB uint8 image with a broad, natural-looking value range."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w]
+    base = (x * 180 / max(w - 1, 1) + y * 40 / max(h - 1, 1) + 20).astype(np.float64)
+    rgb = np.stack([base, base[::-1], base[:, ::-1]], axis=-1)
+    rgb += rng.normal(0, 12, rgb.shape)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def clean_mask(seed: int = 0, size: tuple[int, int] = (64, 64), classes: int = 3) -> np.ndarray:
+    """A uint8 label mask with blocky regions of labels 0..classes-1."""
+    h, w = size
+    m = np.zeros((h, w), dtype=np.uint8)
+    for c in range(1, classes):
+        y0 = (seed * 7 + c * 13) % (h // 2)
+        x0 = (seed * 5 + c * 11) % (w // 2)
+        m[y0 : y0 + h // 3, x0 : x0 + w // 3] = c
+    return m
+
+
+def make_pairs(root: Path, n: int = 6, split: str | None = None, classes: int = 3,
+               size: tuple[int, int] = (64, 64)) -> Path:
+    """root/images[/split]/img_i.png + root/masks[/split]/img_i.png, all clean."""
+    img_dir = root / "images" / split if split else root / "images"
+    mask_dir = root / "masks" / split if split else root / "masks"
+    for i in range(n):
+        save(img_dir / f"img_{i:03d}.png", natural_image(i, size))
+        save(mask_dir / f"img_{i:03d}.png", clean_mask(i, size, classes))
+    return root
+
+
+def scan(root: Path, **options: Any) -> Report:
+    return nanaudit.scan(root, **options)
+
+
+def hits(report: Report, check_id: str) -> list[Finding]:
+    return [f for f in report.findings if f.check == check_id]
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: a clean dataset under tmp_path/'data' (6 pairs, 3 classes by default)."""
+
+    def build(n: int = 6, split: str | None = None, classes: int = 3,
+              size: tuple[int, int] = (64, 64)) -> Path:
+        return make_pairs(tmp_path / "data", n, split, classes, size)
+
+    return build
