@@ -22,7 +22,7 @@ from . import __version__
 from .checks.registry import all_checks, get_check
 from .config import ConfigError, load_settings
 from .discovery import DiscoveryError, SplitSpec
-from .formats import FORMATTERS, Format, render_json, render_rich, summary_line
+from .formats import Format, RenderOptions, render, summary_line
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -178,24 +178,17 @@ def scan(
 
     stdout_format = Format(fmt)
     for target_fmt, target in targets:
-        _write_atomic(target, _render(report, target_fmt, verbose, None))
+        _write_atomic(target, render(report, target_fmt, RenderOptions(verbose=verbose)))
     if stdout_format not in {t for t, _ in targets}:
         use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
         width = None
         if sys.stdout.isatty():
             width = min(os.get_terminal_size().columns, 120)
-        click.echo(_render(report, stdout_format, verbose, width, use_color), nl=False)
+        options = RenderOptions(verbose=verbose, width=width, color=use_color)
+        click.echo(render(report, stdout_format, options), nl=False)
     if stdout_format is not Format.RICH:
         click.echo(summary_line(report), err=True)
     raise SystemExit(report.exit_code)
-
-
-def _render(report: Any, fmt: Format, verbose: bool, width: int | None, color: bool = False) -> str:
-    if fmt is Format.RICH:
-        return render_rich(report, verbose=verbose, width=width, color=color)
-    if fmt is Format.JSON:
-        return render_json(report)
-    return FORMATTERS[fmt](report)
 
 
 @cli.command()

@@ -1,0 +1,173 @@
+"""The JSON report: one document, the same bytes for the same data.
+
+Its JSON Schema is ``nanaudit/schema/report.schema.json`` (shipped in the package).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..engine import Report, SplitSummary
+from ..model import FileRecord, Finding, Severity
+from ..stats import ChannelStats
+from .base import RenderOptions
+
+SCHEMA_VERSION = 1
+
+
+def _num(x: float) -> float | None:
+    """JSON has no NaN or Infinity: undefined statistics are null."""
+    return x if math.isfinite(x) else None
+
+
+def _channel(c: ChannelStats) -> dict[str, Any]:
+    return {
+        "min": _num(c.min) if c.count else None,
+        "max": _num(c.max) if c.count else None,
+        "mean": _num(c.mean) if c.count else None,
+        "std": _num(c.std) if c.count else None,
+        "count": c.count,
+        "nan": c.nan,
+        "inf": c.inf,
+        "zero_fraction": c.zeros / c.pixels if c.pixels else None,
+    }
+
+
+def _file(rec: FileRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "path": rec.path,
+        "kind": rec.kind.value,
+        "split": rec.split,
+        "bytes": rec.size_bytes,
+    }
+    if rec.error is not None:
+        out["error"] = {"check": rec.error.check, "reason": rec.error.reason}
+        return out
+    out.update(
+        format=rec.format, mode=rec.mode, dtype=rec.dtype, width=rec.width,
+        height=rec.height, channels=rec.channels,
+    )
+    if rec.frames > 1:
+        out["frames"] = rec.frames
+    if rec.exif_orientation is not None:
+        out["exif_orientation"] = rec.exif_orientation
+    if rec.nodata is not None:
+        out["nodata"] = _num(rec.nodata)
+    if rec.lossy:
+        out["lossy"] = rec.lossy
+    if rec.notes:
+        out["notes"] = list(rec.notes)
+    if rec.pixels is not None:
+        p = rec.pixels
+        out["pixels"] = {
+            "channels": [_channel(c) for c in p.channels],
+            "luminance_p5": _num(p.luma_p5),
+            "luminance_p99": _num(p.luma_p99),
+        }
+        if p.fp16_overflow:
+            out["pixels"]["fp16_overflow"] = p.fp16_overflow
+        if p.sentinels:
+            out["pixels"]["sentinels"] = [[v, n] for v, n in p.sentinels]
+    if rec.channels_differ:
+        out["colours"] = rec.colours
+    if rec.labels is not None:
+        lab = rec.labels
+        out["labels"] = {
+            "histogram": {str(v): n for v, n in lab.histogram},
+            "pixels": lab.pixels,
+        }
+        for key, value in (("non_integer", lab.non_integer), ("nan", lab.nan), ("inf", lab.inf)):
+            if value:
+                out["labels"][key] = value
+        if lab.boundary_labels:
+            out["labels"]["boundary_labels"] = list(lab.boundary_labels)
+    return out
+
+
+def _split(s: SplitSummary) -> dict[str, Any]:
+    return {
+        "role": s.role,
+        "labeled": s.labeled,
+        "image_root": s.image_root,
+        "mask_root": s.mask_root,
+        "images": s.images,
+        "masks": s.masks,
+        "pairs": s.pairs,
+        "skipped": s.skipped,
+        "unreadable": s.unreadable,
+        "image_stats": [
+            {"mode": g.family, "dtype": g.dtype, "images": g.images,
+             "channels": [_channel(c) for c in g.channels]}
+            for g in s.image_groups
+        ],
+        "nan": s.nan,
+        "inf": s.inf,
+        "labels": {
+            "histogram": {str(v): n for v, n in s.label_histogram},
+            "pixels": s.mask_pixels,
+            "ignore_pixels": s.ignore_pixels,
+            "ignore_fraction": s.ignore_pixels / s.mask_pixels if s.mask_pixels else None,
+            "implied_num_classes": s.implied_classes,
+        },
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "check": f.check,
+        "name": f.name,
+        "severity": f.severity.label,
+        "path": f.path,
+        "split": f.split,
+        "message": f.message,
+        "data": _clean(f.data),
+    }
+    if f.image is not None or f.mask is not None:
+        out["image"] = f.image
+        out["mask"] = f.mask
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "nanaudit", "version": report.version},
+        "root": report.root,
+        "config": report.settings.to_dict(),
+        "layout": {"name": report.layout, "reason": report.layout_reason,
+                   "notes": list(report.notes)},
+        "summary": {
+            "errors": report.count(Severity.ERROR),
+            "warnings": report.count(Severity.WARNING),
+            "infos": report.count(Severity.INFO),
+            "images": sum(s.images for s in report.splits),
+            "masks": sum(s.masks for s in report.splits),
+            "pairs": sum(s.pairs for s in report.splits),
+            "skipped": len(report.skipped),
+            "label_values": list(report.label_values),
+            "implied_num_classes": report.implied_classes,
+            "exit_code": report.exit_code,
+        },
+        "splits": {s.name: _split(s) for s in report.splits},
+        "findings": [_finding(f) for f in report.findings],
+        "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "files": [_file(r) for r in report.files],
+    }
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+

@@ -1,0 +1,143 @@
+"""The terminal report (Rich): readable at 80 columns and with NO_COLOR."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+
+from rich import box
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from ..checks.registry import all_checks
+from ..engine import Report, SplitSummary
+from ..model import Finding, Severity
+from .base import RenderOptions, summary_line
+
+SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "-"
+    if x == int(x) and abs(x) < 1e7:
+        return str(int(x))
+    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:.2e}"
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    buf = io.StringIO()
+    color = options.color
+    console = Console(file=buf, width=options.width or 80, force_terminal=color,
+                      no_color=not color, highlight=False, emoji=False, soft_wrap=False)
+    _render(console, report, options.verbose)
+    text = buf.getvalue()
+    if not color:  # trailing padding only makes diffs and golden files noisy
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return text
+
+
+def _render(console: Console, report: Report, verbose: bool) -> None:
+    console.print(Text(f"nanaudit {report.version}: {report.root}", style="bold"))
+    console.print(f"layout: {report.layout}: {report.layout_reason}")
+    for note in report.notes:
+        console.print(f"  note: {note}", style="dim")
+    s = report.settings
+    classes = str(s.num_classes) if s.num_classes is not None else "not given"
+    implied = report.implied_classes
+    if s.num_classes is None and implied is not None:
+        classes += f" (labels found: {_values(report.label_values)}; they imply C = {implied})"
+    console.print(f"classes: {classes}; ignore index: {s.ignore_index if s.ignore_index is not None else 'none'}; "
+                  f"background: {s.background if s.background is not None else 'none'}")
+    if s.config_file:
+        console.print(f"config: {s.config_file}")
+
+    table = Table(title="Splits", box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("split", "images", "masks", "pairs", "skipped", "unreadable", "labeled"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for sp in report.splits:
+        table.add_row(sp.name, str(sp.images), str(sp.masks), str(sp.pairs), str(sp.skipped),
+                      str(sp.unreadable), "yes" if sp.labeled else "no")
+    console.print(table)
+
+    for sp in report.splits:
+        _render_split_stats(console, report, sp, verbose)
+
+    _render_findings(console, report, verbose)
+    console.print(Text(summary_line(report), style="bold red" if report.exit_code else "bold green"))
+
+
+def _values(values: tuple[int, ...], limit: int = 12) -> str:
+    shown = ", ".join(str(v) for v in values[:limit])
+    return shown + (f", … ({len(values)} values)" if len(values) > limit else "")
+
+
+def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verbose: bool) -> None:
+    if sp.image_groups:
+        t = Table(title=f"{sp.name}: image pixels", box=box.SIMPLE_HEAD, title_justify="left",
+                  padding=(0, 1), pad_edge=False)
+        for col in ("mode", "dtype", "files", "ch", "min", "max", "mean", "std", "NaN", "Inf"):
+            t.add_column(col, justify="left" if col in ("mode", "dtype") else "right", no_wrap=True)
+        for g in sp.image_groups:
+            for i, c in enumerate(g.channels):
+                first = i == 0
+                t.add_row(g.family if first else "", g.dtype if first else "",
+                          str(g.images) if first else "", str(i), _fmt(c.min), _fmt(c.max),
+                          _fmt(c.mean), _fmt(c.std), str(c.nan), str(c.inf))
+        console.print(t)
+    if sp.label_histogram and sp.mask_pixels:
+        t = Table(title=f"{sp.name}: labels ({sp.mask_pixels:,} mask pixels, "
+                        f"ignore {sp.ignore_pixels / sp.mask_pixels:.1%})",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+        t.add_column("label", justify="right")
+        t.add_column("pixels", justify="right")
+        t.add_column("share", justify="right")
+        t.add_column("", justify="left", no_wrap=True)
+        names = report.settings.class_names
+        ignore = report.settings.ignore_index
+        hist = sp.label_histogram
+        limit = len(hist) if verbose else 16
+        top = max(n for _, n in hist)
+        for v, n in hist[:limit]:
+            name = str(v)
+            if v == ignore:
+                name += " (ignore)"
+            elif 0 <= v < len(names):
+                name += f" {names[v]}"
+            bar = "█" * max(1, round(24 * n / top))
+            t.add_row(name, f"{n:,}", f"{n / sp.mask_pixels:.2%}", bar)
+        if len(hist) > limit:
+            t.add_row(f"… {len(hist) - limit} more", "", "", "")
+        console.print(t)
+
+
+def _render_findings(console: Console, report: Report, verbose: bool) -> None:
+    if not report.findings:
+        console.print("No findings.", style="green")
+        return
+    groups: dict[tuple[str, Severity], list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        groups[(f.check, f.severity)].append(f)
+    specs = {c.id: c for c in all_checks()}
+    console.print(Text("Findings", style="bold"))
+    order = sorted(groups, key=lambda k: (-k[1], k[0]))
+    for check_id, severity in order:
+        items = groups[(check_id, severity)]
+        spec = specs[check_id]
+        head = Text()
+        head.append(f"{check_id} {spec.name}", style="bold")
+        head.append(f"  {severity.label}", style=SEVERITY_STYLE[severity])
+        head.append(f"  {len(items)} finding{'s' if len(items) != 1 else ''}")
+        console.print(head)
+        console.print(Padding(Text(spec.why, style="dim"), (0, 0, 0, 2)))
+        shown = items if verbose else items[:5]
+        for f in shown:
+            console.print(Padding(Text(f"- {f.path}: {f.message}"), (0, 0, 0, 2)))
+        if len(items) > len(shown):
+            console.print(Padding(Text(f"… and {len(items) - len(shown)} more (--verbose lists all)",
+                                       style="dim"), (0, 0, 0, 2)))
+
+
