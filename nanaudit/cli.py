@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from . import baseline as baseline_mod
 from .checks.registry import all_checks, get_check
 from .config import ConfigError, load_settings
 from .discovery import DiscoveryError, SplitSpec
@@ -110,10 +112,23 @@ def cli() -> None:
               help="Refuse to decode images with more pixels than this (NA002).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), envvar="NANAUDIT_CONFIG",
               help="Config file (default: nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).")
-@click.option("--format", "fmt", type=click.Choice([f.value for f in Format]), default="rich",
-              show_default=True, help="What to print on stdout.")
+@click.option("--format", "fmt", type=click.Choice(["auto", *[f.value for f in Format]]),
+              default="auto", show_default=True, envvar="NANAUDIT_FORMAT",
+              help="What to print on stdout. auto: github annotations plus the terminal report "
+                   "under GITHUB_ACTIONS=true, else rich.")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
               help="Also write a report file (JSON unless FORMAT: is given). Repeatable.")
+@click.option("--select", "select", multiple=True, metavar="PREFIXES",
+              help="Run only checks whose ID starts with one of these (comma-separated; repeatable).")
+@click.option("--ignore", "ignore", multiple=True, metavar="PREFIXES",
+              help="Skip checks whose ID starts with one of these; the longest matching prefix "
+                   "of --select and --ignore wins.")
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path),
+              help="Hide the findings recorded in this baseline; fail only on new ones.")
+@click.option("--write-baseline", "write_baseline", type=click.Path(path_type=Path),
+              help="Record the current findings as the baseline in this file.")
+@click.option("--max-annotations", type=click.IntRange(min=0), default=50, show_default=True,
+              help="github format: annotations before the rest is listed in the log.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
               envvar="NANAUDIT_FAIL_ON", help="Lowest severity that makes the exit code 1 (default error).")
 @click.option("-v", "--verbose", is_flag=True, help="List every file of every finding.")
@@ -125,8 +140,10 @@ def scan(
     path: Path | None, images: Path | None, masks: Path | None, splits: tuple[str, ...],
     pair_key: str | None, num_classes: int | None, ignore_index: str | None,
     background: str | None, unlabeled: tuple[str, ...], max_pixels: int | None,
-    config_file: Path | None, fmt: str, outputs: tuple[str, ...], fail_on: str | None,
-    verbose: bool, no_progress: bool, color: bool | None, debug: bool,
+    config_file: Path | None, fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
+    ignore: tuple[str, ...], baseline_file: Path | None, write_baseline: Path | None,
+    max_annotations: int, fail_on: str | None, verbose: bool, no_progress: bool,
+    color: bool | None, debug: bool,
 ) -> None:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
     from .engine import scan_path
@@ -151,6 +168,8 @@ def scan(
         "pair_key": pair_key,
         "max_pixels": max_pixels,
         "unlabeled_splits": list(unlabeled) or None,
+        "select": list(select) or None,
+        "ignore": list(ignore) or None,
     }
     settings = load_settings(root, config_file, overrides)
     if explicit:
@@ -158,6 +177,12 @@ def scan(
 
         settings = replace(settings, splits=tuple(explicit))
     targets = [_parse_output(o) for o in outputs]
+    baseline = None
+    if baseline_file is not None:
+        try:
+            baseline = (baseline_file.as_posix(), baseline_mod.load(baseline_file))
+        except baseline_mod.BaselineError as exc:
+            raise UsageFailure(str(exc)) from None
 
     show_progress = not no_progress and sys.stderr.isatty()
     bar: Any = None
@@ -171,22 +196,33 @@ def scan(
             bar.reset(total=n)
 
     try:
-        report = scan_path(root, settings, progress=bar.update if bar else None, on_total=on_total)
+        report = scan_path(root, settings, progress=bar.update if bar else None, on_total=on_total,
+                           baseline=baseline)
     finally:
         if bar is not None:
             bar.close()
 
-    stdout_format = Format(fmt)
+    if write_baseline is not None:
+        _write_atomic(write_baseline, baseline_mod.dumps([*report.findings, *report.baselined]))
+    file_options = RenderOptions(verbose=verbose, max_annotations=max_annotations)
     for target_fmt, target in targets:
-        _write_atomic(target, render(report, target_fmt, RenderOptions(verbose=verbose)))
-    if stdout_format not in {t for t, _ in targets}:
-        use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-        width = None
-        if sys.stdout.isatty():
-            width = min(os.get_terminal_size().columns, 120)
-        options = RenderOptions(verbose=verbose, width=width, color=use_color)
-        click.echo(render(report, stdout_format, options), nl=False)
-    if stdout_format is not Format.RICH:
+        _write_atomic(target, render(report, target_fmt, file_options))
+    if fmt == "auto":
+        in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+        stdout_formats = [Format.GITHUB, Format.RICH] if in_actions else [Format.RICH]
+    else:
+        stdout_formats = [Format(fmt)]
+    written = {t for t, _ in targets}
+    use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    width = None
+    if sys.stdout.isatty():
+        width = min(shutil.get_terminal_size().columns, 120)
+    options = RenderOptions(verbose=verbose, width=width, color=use_color,
+                            max_annotations=max_annotations)
+    for stdout_format in stdout_formats:
+        if stdout_format not in written:
+            click.echo(render(report, stdout_format, options), nl=False)
+    if Format.RICH not in stdout_formats:
         click.echo(summary_line(report), err=True)
     raise SystemExit(report.exit_code)
 

@@ -7,6 +7,7 @@ from the scanned folder upward.  Unknown keys and bad values are errors naming t
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import tomllib
 from collections.abc import Mapping
@@ -42,7 +43,26 @@ class Settings:
     unlabeled_splits: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
     checks: Mapping[str, CheckConfig] = field(default_factory=dict)
+    select: tuple[str, ...] = ()  # ID prefixes; empty: every check
+    ignore: tuple[str, ...] = ()  # ID prefixes; the longest matching prefix wins
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (glob, ID prefixes)
     config_file: str | None = None
+
+    def selected(self, check_id: str) -> bool:
+        """Whether a check runs: enabled, and chosen by the longest matching prefix."""
+        if not self.check_config(check_id).enabled:
+            return False
+        best_select = max((len(p) for p in self.select if check_id.startswith(p)), default=-1)
+        best_ignore = max((len(p) for p in self.ignore if check_id.startswith(p)), default=-1)
+        if best_select < 0 and best_ignore < 0:
+            return not self.select
+        return best_select > best_ignore
+
+    def ignored_for_path(self, check_id: str, path: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(path, glob) and any(check_id.startswith(p) for p in prefixes)
+            for glob, prefixes in self.per_file_ignores
+        )
 
     def check_config(self, check_id: str) -> CheckConfig:
         return self.checks.get(check_id, CheckConfig())
@@ -78,10 +98,13 @@ class Settings:
                 for s in self.splits
             ],
             "unlabeled_splits": list(self.unlabeled_splits),
+            "select": list(self.select),
+            "ignore": list(self.ignore),
+            "per_file_ignores": {glob: list(ids) for glob, ids in self.per_file_ignores},
             "class_names": list(self.class_names),
             "checks": {
                 spec.id: {
-                    "enabled": self.check_config(spec.id).enabled,
+                    "enabled": self.selected(spec.id),
                     "severity": (self.severity_for(spec) or spec.severity).label,
                     **self.options_for(spec),
                 }
@@ -93,7 +116,7 @@ class Settings:
 
 TOP_KEYS = {
     "num_classes", "ignore_index", "background", "fail_on", "max_pixels", "pair_key",
-    "splits", "unlabeled_splits", "class_names", "checks",
+    "splits", "unlabeled_splits", "class_names", "checks", "select", "ignore", "per_file_ignores",
 }
 
 
@@ -182,6 +205,31 @@ def _str_list(where: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: expected a list of strings")
     return tuple(value)
+
+
+def _prefixes(where: str, value: Any) -> tuple[str, ...]:
+    """Check-ID prefixes from a list or a comma-separated string; each must match a check."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of check IDs or prefixes")
+    ids = [c.id for c in all_checks()]
+    out: list[str] = []
+    for item in value:
+        for raw in item.split(","):
+            prefix = raw.strip().upper()
+            if not prefix:
+                continue
+            if not re.fullmatch(r"NA\d{0,3}|N|NA", prefix) or not any(i.startswith(prefix) for i in ids):
+                raise ConfigError(f"{where}: {raw.strip()!r} matches no check ID")
+            out.append(prefix)
+    return tuple(dict.fromkeys(out))
+
+
+def _per_file_ignores(where: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table of glob = [check IDs]")
+    return tuple((glob, _prefixes(f"{where}.{glob!r}", ids)) for glob, ids in value.items())
 
 
 def _check_table(where: str, value: Any) -> dict[str, CheckConfig]:
@@ -288,6 +336,10 @@ def settings_from_mapping(data: Mapping[str, Any], source: str, base: Path) -> S
             s = replace(s, class_names=_str_list(where, value))
         elif k == "checks":
             s = replace(s, checks=_check_table(f"{source}: checks", value))
+        elif k in ("select", "ignore"):
+            s = replace(s, **{k: _prefixes(where, value)})
+        elif k == "per_file_ignores":
+            s = replace(s, per_file_ignores=_per_file_ignores(where, value))
     return s
 
 

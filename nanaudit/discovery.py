@@ -251,7 +251,9 @@ def discover(
     if split_first:
         splits, notes = [], []
         for d, img_dir, mask_dir in split_first:
-            labeled = mask_dir is not None and d.name.lower() not in unlabeled_set
+            # Only a test split may lack its mask folder silently; elsewhere NA003 is an error.
+            labeled = ((mask_dir is not None or split_role(d.name) != "test")
+                       and d.name.lower() not in unlabeled_set)
             if mask_dir is None and split_role(d.name) == "test":
                 notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
             s, n = _make_split(d.name, img_dir, mask_dir, labeled, pair_key)
@@ -305,12 +307,26 @@ def _images_masks_layout(
     splits: list[SplitFiles] = []
     for d in image_splits:
         m = mask_children.get(d.name.lower())
-        labeled = m is not None and d.name.lower() not in unlabeled
+        if m is None:  # images/val beside masks/validation: the same role pairs them
+            same = [c for c in mask_children.values() if split_role(c.name) == split_role(d.name)
+                    and c.name.lower() not in {i.name.lower() for i in image_splits}]
+            m = same[0] if len(same) == 1 else None
+        # Only a test split may lack its mask folder silently; elsewhere NA003 is an error.
+        labeled = ((m is not None or split_role(d.name) != "test")
+                   and d.name.lower() not in unlabeled)
         if m is None and split_role(d.name) == "test":
             notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
         s, n = _make_split(d.name, d, m, labeled, pair_key)
         splits.append(s)
         notes += n
+    # A mask split folder without its image folder: its masks are orphans, not ignored.
+    paired = {s.mask_root for s in splits}
+    for m in mask_children.values():
+        if split_role(m.name) and m not in paired:
+            labeled = m.name.lower() not in unlabeled
+            s, n = _make_split(m.name, image_dir / m.name, m, labeled, pair_key)
+            splits.append(s)
+            notes += [*n, f"{m.name}: a mask folder without an image folder"]
     # Files beside the split folders are not lost: they form a split of their own.
     rest = walk_files(image_dir, exclude=image_splits)
     if rest.files:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import __version__
+from . import baseline as baseline_mod
+from .baseline import BaselineEntry, BaselineResult
 from .checks.context import (
     CheckContext,
     FullScale,
@@ -72,6 +74,9 @@ class Report:
     findings: tuple[Finding, ...]
     files: tuple[FileRecord, ...]
     skipped: tuple[tuple[str, str], ...]
+    suppressed: int = 0  # findings dropped by per-file-ignores
+    baselined: tuple[Finding, ...] = ()  # findings hidden by --baseline
+    baseline: BaselineResult | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -106,6 +111,7 @@ def display_path(path: Path, root: Path) -> str:
 def scan_path(
     root: Path, settings: Settings, progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    baseline: tuple[str, Sequence[BaselineEntry]] | None = None,
 ) -> Report:
     layout = discover(root, settings.splits, settings.pair_key_pattern(), settings.unlabeled_splits)
     total = sum(1 for s in layout.splits for p in s.pairs for f in (p.image, p.mask) if f is not None)
@@ -113,7 +119,18 @@ def scan_path(
         on_total(total)
     decode = settings.decode_settings()
     split_pairs = [list(_audit_split(root, s, decode, progress)) for s in layout.splits]
-    return build_report(root, settings, layout, split_pairs)
+    report = build_report(root, settings, layout, split_pairs)
+    if baseline is not None:
+        report = apply_baseline(report, *baseline)
+    return report
+
+
+def apply_baseline(report: Report, file: str, entries: Sequence[BaselineEntry]) -> Report:
+    new, hidden, stale = baseline_mod.apply(report.findings, entries)
+    return replace(
+        report, findings=tuple(new), baselined=tuple(hidden),
+        baseline=BaselineResult(file, len(hidden), tuple(stale)),
+    )
 
 
 def _audit_split(
@@ -137,7 +154,7 @@ def _audit_split(
 def build_report(
     root: Path, settings: Settings, layout: Layout, split_pairs: list[list[Pair]]
 ) -> Report:
-    specs = [s for s in all_checks() if settings.check_config(s.id).enabled]
+    specs = [s for s in all_checks() if settings.selected(s.id)]
     labels = LabelSettings(settings.num_classes, settings.ignore_index, settings.background)
     all_images = [p.image for pairs in split_pairs for p in pairs if p.image is not None]
     scales = full_scales(all_images)
@@ -154,7 +171,9 @@ def build_report(
             for rec in (p.image, p.mask):
                 if rec is not None:
                     files.setdefault(rec.path, rec)
-    findings.sort(key=Finding.sort_key)
+    kept = [f for f in findings if not settings.ignored_for_path(f.check, f.path)]
+    suppressed = len(findings) - len(kept)
+    kept.sort(key=Finding.sort_key)
     skipped = sorted(
         (display_path(path, root), reason) for s in layout.splits for path, reason in s.skipped
     )
@@ -166,9 +185,10 @@ def build_report(
         layout_reason=layout.reason,
         notes=layout.notes,
         splits=tuple(summaries),
-        findings=tuple(findings),
+        findings=tuple(kept),
         files=tuple(files[k] for k in sorted(files)),
         skipped=tuple(dict.fromkeys(skipped)),
+        suppressed=suppressed,
     )
 
 

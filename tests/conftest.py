@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 from PIL import Image
 
 import nanaudit
+from nanaudit.formats import Format, render
 from nanaudit.engine import Report
 from nanaudit.model import Finding
 
@@ -60,8 +63,23 @@ def make_pairs(root: Path, n: int = 6, split: str | None = None, classes: int = 
     return root
 
 
+SCHEMA = json.loads(
+    (Path(nanaudit.__file__).parent / "schema" / "report.schema.json").read_text(encoding="utf-8")
+)
+
+
+def validate_report_json(text: str) -> dict[str, Any]:
+    """Parse a JSON report and validate it against the schema shipped in the package."""
+    doc = json.loads(text)
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    return doc  # type: ignore[no-any-return]
+
+
 def scan(root: Path, **options: Any) -> Report:
-    return nanaudit.scan(root, **options)
+    """nanaudit.scan, with the report's JSON rendering validated against the schema."""
+    report = nanaudit.scan(root, **options)
+    validate_report_json(render(report, Format.JSON))
+    return report
 
 
 def hits(report: Report, check_id: str) -> list[Finding]:

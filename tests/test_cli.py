@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import clean_mask, make_pairs, natural_image, save
+from conftest import clean_mask, make_pairs, natural_image, save, validate_report_json
 
 import nanaudit
 from nanaudit.checks.registry import all_checks
@@ -25,6 +25,8 @@ SAMPLE = REPO / "sample_data"
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     runner = CliRunner()
     result = runner.invoke(cli, list(args), env=env)
+    if "json" in args and result.exit_code in (0, 1) and result.stdout.startswith("{"):
+        validate_report_json(result.stdout)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -235,8 +235,9 @@ def instance_ids(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     labels = _labels(rec)
     c = ctx.labels.num_classes
     ignore = ctx.labels.ignore_index
-    high = [v for v, _ in labels.histogram if v > 255 and v != ignore]
-    top = max((v for v, _ in labels.histogram), default=0)
+    values = [v for v, _ in labels.histogram if v != ignore]  # the ignore index is admitted
+    high = [v for v in values if v > 255]
+    top = max(values, default=0)
     admitted = c is not None and top < c
     if admitted:
         return

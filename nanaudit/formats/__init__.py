@@ -6,13 +6,17 @@ import enum
 from collections.abc import Callable
 
 from ..engine import Report
-from . import json_report, terminal
+from . import github, json_report, junit, markdown, sarif, terminal
 from .base import RenderOptions, summary_line
 
 
 class Format(enum.StrEnum):
     RICH = "rich"
     JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
+    GITHUB = "github"
+    MARKDOWN = "markdown"
 
 
 Formatter = Callable[[Report, RenderOptions], str]
@@ -20,6 +24,10 @@ Formatter = Callable[[Report, RenderOptions], str]
 FORMATTERS: dict[Format, Formatter] = {
     Format.RICH: terminal.render,
     Format.JSON: json_report.render,
+    Format.SARIF: sarif.render,
+    Format.JUNIT: junit.render,
+    Format.GITHUB: github.render,
+    Format.MARKDOWN: markdown.render,
 }
 
 

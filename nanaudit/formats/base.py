@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 from ..engine import Report
@@ -26,3 +27,22 @@ def summary_line(report: Report) -> str:
 
     return (f"{plural(e, 'error')}, {plural(w, 'warning')}, {plural(i, 'info')}: "
             f"exit code {report.exit_code} ({gate})")
+
+
+def artifact_path(report: Report, path: str) -> str:
+    """A finding's path as CI tools want it: relative to where the scan was run.
+
+    Reports keep paths relative to the scanned root; annotations and SARIF locations need
+    them relative to the checkout, which is the root as the user typed it joined with them.
+    An absolute root is left out so that output stays the same on every machine.
+    """
+    root = report.root
+    if not path:
+        path = "."
+    if root.startswith("/") or (len(root) > 1 and root[1] == ":"):
+        return path
+    return posixpath.normpath(posixpath.join(root, path))
+
+
+def severity_counts(report: Report) -> tuple[int, int, int]:
+    return tuple(report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))  # type: ignore[return-value]

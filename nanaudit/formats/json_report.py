@@ -162,6 +162,13 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         },
         "splits": {s.name: _split(s) for s in report.splits},
         "findings": [_finding(f) for f in report.findings],
+        "suppressed": report.suppressed,
+        "baseline": None if report.baseline is None else {
+            "file": report.baseline.file,
+            "hidden": report.baseline.hidden,
+            "stale": [{"check": e.check, "path": e.path, "fingerprint": e.fingerprint,
+                       "message": e.message} for e in report.baseline.stale],
+        },
         "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
         "files": [_file(r) for r in report.files],
     }

@@ -67,6 +67,15 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
         _render_split_stats(console, report, sp, verbose)
 
     _render_findings(console, report, verbose)
+    if report.suppressed:
+        console.print(f"{report.suppressed} findings suppressed by per-file-ignores", style="dim")
+    if report.baseline is not None:
+        b = report.baseline
+        console.print(f"baseline {b.file}: {b.hidden} findings hidden; "
+                      f"{len(b.stale)} entries no longer occur")
+        for e in b.stale if verbose else b.stale[:5]:
+            console.print(Padding(Text(f"- gone: {e.check} {e.path}: {e.message}", style="dim"),
+                                  (0, 0, 0, 2)))
     console.print(Text(summary_line(report), style="bold red" if report.exit_code else "bold green"))
 
 
@@ -134,8 +143,12 @@ def _render_findings(console: Console, report: Report, verbose: bool) -> None:
         console.print(head)
         console.print(Padding(Text(spec.why, style="dim"), (0, 0, 0, 2)))
         shown = items if verbose else items[:5]
+        rows = Table.grid(padding=(0, 1), pad_edge=False)
+        rows.add_column(width=1)
+        rows.add_column(overflow="fold")
         for f in shown:
-            console.print(Padding(Text(f"- {f.path}: {f.message}"), (0, 0, 0, 2)))
+            rows.add_row("-", f"{f.path}: {f.message}")
+        console.print(Padding(rows, (0, 0, 0, 2)))
         if len(items) > len(shown):
             console.print(Padding(Text(f"… and {len(items) - len(shown)} more (--verbose lists all)",
                                        style="dim"), (0, 0, 0, 2)))

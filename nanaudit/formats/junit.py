@@ -1,0 +1,51 @@
+"""JUnit XML: one test case per scanned file (and one per split for its split-level checks),
+a failure per error finding, so that CI test tabs list the broken files."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+from ..engine import Report
+from ..model import Finding, Severity
+from .base import RenderOptions
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    by_path: dict[str, list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        by_path[f.path].append(f)
+    suites = ET.Element("testsuites", name="nanaudit")
+    total_tests = total_failures = 0
+    for split in report.splits:
+        files = sorted({r.path for r in report.files if r.split == split.name})
+        split_paths = sorted({f.path for f in report.findings if f.split == split.name} - set(files))
+        cases: list[tuple[str, list[Finding]]] = [(p, by_path.get(p, [])) for p in files]
+        # split-level findings (NA005…) point at a folder, not a file: one case per folder
+        cases += [(p, [f for f in by_path[p] if f.split == split.name]) for p in split_paths]
+        suite = ET.SubElement(suites, "testsuite", name=f"nanaudit.{split.name}")
+        failures = 0
+        for path, findings in cases:
+            case = ET.SubElement(suite, "testcase", classname=f"nanaudit.{split.name}", name=path)
+            notes = []
+            for f in findings:
+                if f.severity >= Severity.ERROR:
+                    failures += 1
+                    failure = ET.SubElement(case, "failure", type=f.check,
+                                            message=f"{f.check} {f.name}: {f.message}")
+                    failure.text = f"{f.check} {f.name} ({f.severity.label}): {f.message}"
+                else:
+                    notes.append(f"{f.check} {f.name} ({f.severity.label}): {f.message}")
+            if notes:
+                ET.SubElement(case, "system-out").text = "\n".join(notes)
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total_tests += len(cases)
+        total_failures += failures
+    suites.set("tests", str(total_tests))
+    suites.set("failures", str(total_failures))
+    suites.set("errors", "0")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

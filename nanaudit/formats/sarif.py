@@ -1,0 +1,64 @@
+"""SARIF 2.1.0: one rule per check, one result per finding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..baseline import fingerprint
+from ..checks.registry import all_checks
+from ..engine import Report
+from ..model import Severity
+from .base import RenderOptions, artifact_path
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _rules() -> list[dict[str, Any]]:
+    rules = []
+    for spec in all_checks():
+        help_text = f"{spec.summary}\n\nWhy: {spec.why}\n\nFix: {spec.fix}"
+        rules.append({
+            "id": spec.id,
+            "name": spec.name,
+            "shortDescription": {"text": spec.summary},
+            "fullDescription": {"text": spec.why},
+            "help": {"text": help_text, "markdown": help_text.replace("\n\n", "\n\n")},
+            "defaultConfiguration": {"level": LEVELS[spec.severity]},
+            "properties": {"tags": ["dataset", spec.id[:3] + "xx"]},
+        })
+    return rules
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    rules = _rules()
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for f in report.findings:
+        results.append({
+            "ruleId": f.check,
+            "ruleIndex": index[f.check],
+            "level": LEVELS[f.severity],
+            "message": {"text": f"{f.name}: {f.message}"},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": artifact_path(report, f.path)}},
+            }],
+            "partialFingerprints": {"nanauditFingerprint/v1": fingerprint(f)},
+            "properties": {"split": f.split, "data": f.data},
+        })
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "nanaudit",
+                "version": report.version,
+                "semanticVersion": report.version,
+                "rules": rules,
+            }},
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+        }],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"

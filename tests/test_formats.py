@@ -1,0 +1,286 @@
+"""Output formats: golden files on one generated dataset, SARIF structure, CI features.
+
+Regenerate the golden files after an intended change with
+``NANAUDIT_UPDATE_GOLDEN=1 python -m pytest tests/test_formats.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import clean_mask, make_pairs, natural_image, save, validate_report_json
+
+import nanaudit
+from nanaudit.checks.registry import all_checks
+from nanaudit.cli import cli
+from nanaudit.formats import FORMATTERS, Format
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("NANAUDIT_UPDATE_GOLDEN") == "1"
+
+# The part of the SARIF 2.1.0 schema that consumers rely on: version, runs,
+# tool.driver.name/rules, and results with ruleId, level, message and locations.
+SARIF_REQUIRED = {
+    "type": "object",
+    "required": ["version", "runs"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "runs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["tool", "results"],
+                "properties": {
+                    "tool": {
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {
+                            "driver": {
+                                "type": "object",
+                                "required": ["name", "rules"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id", "name", "shortDescription", "help",
+                                                         "defaultConfiguration"],
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "defaultConfiguration": {
+                                                    "type": "object",
+                                                    "required": ["level"],
+                                                    "properties": {"level": {
+                                                        "enum": ["none", "note", "warning", "error"]}},
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["ruleId", "level", "message", "locations"],
+                            "properties": {
+                                "ruleId": {"type": "string"},
+                                "level": {"enum": ["none", "note", "warning", "error"]},
+                                "message": {"type": "object", "required": ["text"]},
+                                "locations": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["physicalLocation"],
+                                        "properties": {"physicalLocation": {
+                                            "type": "object",
+                                            "required": ["artifactLocation"],
+                                            "properties": {"artifactLocation": {
+                                                "type": "object", "required": ["uri"]}},
+                                        }},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def build_golden_dataset(root: Path) -> Path:
+    """train/val with one defect of each family; deterministic bytes."""
+    make_pairs(root, 5, split="train")
+    make_pairs(root, 3, split="val")
+    a = natural_image(1)[..., 0].astype(np.float32) / 255
+    a[0, :4] = np.nan
+    (root / "images" / "train" / "img_001.png").unlink()
+    save(root / "images" / "train" / "img_001.tif", a)
+    save(root / "masks" / "train" / "img_002.png", np.full((64, 64), 255, np.uint8))
+    m = clean_mask(3)
+    m[:4, :4] = 9
+    save(root / "masks" / "val" / "img_000.png", m)
+    save(root / "masks" / "val" / "img_001.jpg", clean_mask(1))
+    (root / "masks" / "val" / "img_001.png").unlink()
+    save(root / "images" / "val" / "img_009.png", natural_image(9))  # no mask
+    return root
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout
+
+
+@pytest.fixture
+def golden_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    build_golden_dataset(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    return "data"
+
+
+def test_every_format_has_a_formatter() -> None:
+    assert set(FORMATTERS) == set(Format)
+
+
+@pytest.mark.parametrize("fmt", [f.value for f in Format])
+def test_golden(golden_root: str, fmt: str) -> None:
+    code, out = invoke("scan", golden_root, "--format", fmt, "-C", "3", env={"GITHUB_ACTIONS": ""})
+    assert code == 1
+    out = out.replace(nanaudit.__version__, "<VERSION>")
+    golden = GOLDEN / f"report.{fmt}.txt"
+    if UPDATE or not golden.exists():
+        GOLDEN.mkdir(exist_ok=True)
+        golden.write_text(out, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"golden file {golden.name} was missing and has been written; re-run")
+    assert out == golden.read_text(encoding="utf-8")
+    # and the same bytes on a second run
+    assert invoke("scan", golden_root, "--format", fmt, "-C", "3")[1].replace(
+        nanaudit.__version__, "<VERSION>") == out
+
+
+def test_sarif_structure(golden_root: str) -> None:
+    code, out = invoke("scan", golden_root, "--format", "sarif", "-C", "3")
+    doc = json.loads(out)
+    jsonschema.validate(doc, SARIF_REQUIRED)
+    run = doc["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == [c.id for c in all_checks()]
+    levels = {r["id"]: r["defaultConfiguration"]["level"] for r in rules}
+    assert levels["NA101"] == "error" and levels["NA004"] == "warning" and levels["NA204"] == "note"
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert by_rule["NA101"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "data/images/train/img_001.tif"
+    assert by_rule["NA101"]["level"] == "error"
+    assert rules[by_rule["NA101"]["ruleIndex"]]["id"] == "NA101"
+
+
+def test_sarif_split_finding_points_at_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_pairs(tmp_path / "d", 2, split="train")
+    (root / "masks" / "val").mkdir()
+    save(root / "masks" / "val" / "x.png", clean_mask(0))
+    monkeypatch.chdir(tmp_path)
+    _, out = invoke("scan", "d", "--format", "sarif")
+    results = json.loads(out)["runs"][0]["results"]
+    na005 = [r for r in results if r["ruleId"] == "NA005"]
+    assert na005 and na005[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+
+
+def test_junit_lists_every_file_and_fails_on_errors(golden_root: str) -> None:
+    code, out = invoke("scan", golden_root, "--format", "junit", "-C", "3")
+    tree = ET.fromstring(out)
+    cases = tree.findall(".//testcase")
+    names = {c.get("name") for c in cases}
+    assert "images/train/img_001.tif" in names and "masks/val/img_001.jpg" in names
+    failures = tree.findall(".//failure")
+    report = json.loads(invoke("scan", golden_root, "--format", "json", "-C", "3")[1])
+    assert len(failures) == report["summary"]["errors"] == int(tree.get("failures", "-1"))
+    assert int(tree.get("tests", "0")) == len(cases)
+
+
+def test_github_annotations_are_capped(golden_root: str) -> None:
+    _, out = invoke("scan", golden_root, "--format", "github", "--max-annotations", "2", "-C", "3")
+    annotations = [ln for ln in out.splitlines() if ln.startswith(("::error", "::warning"))]
+    assert len(annotations) == 2
+    assert "more findings were not annotated (cap 2)" in out
+    assert out.count("::group::") == out.count("::endgroup::") >= 2
+
+
+def test_auto_format_under_github_actions(golden_root: str) -> None:
+    _, out = invoke("scan", golden_root, "-C", "3", env={"GITHUB_ACTIONS": "true"})
+    assert "::error file=data/images/train/img_001.tif,title=NA101 nan-pixels::" in out
+    assert "Findings" in out  # the terminal report follows the annotations
+    _, out = invoke("scan", golden_root, "-C", "3", env={"GITHUB_ACTIONS": ""})
+    assert "::error" not in out and "Findings" in out
+
+
+def test_output_several_formats_in_one_run(golden_root: str, tmp_path: Path) -> None:
+    code, out = invoke("scan", golden_root, "-C", "3", "--output", f"json:{tmp_path / 'r.json'}",
+                       "--output", f"sarif:{tmp_path / 'r.sarif'}", "-o", f"junit:{tmp_path / 'r.xml'}")
+    assert code == 1 and "Findings" in out
+    validate_report_json((tmp_path / "r.json").read_text())
+    jsonschema.validate(json.loads((tmp_path / "r.sarif").read_text()), SARIF_REQUIRED)
+    ET.fromstring((tmp_path / "r.xml").read_text())
+
+
+def _checks(out: str) -> list[str]:
+    return sorted({f["check"] for f in json.loads(out)["findings"]})
+
+
+def test_select_ignore_longest_prefix_wins(golden_root: str) -> None:
+    base = ("scan", golden_root, "--format", "json", "-C", "3")
+    everything = _checks(invoke(*base)[1])
+    assert {"NA101", "NA201", "NA202", "NA206", "NA003"} <= set(everything)
+    code, out = invoke(*base, "--select", "NA2")
+    assert _checks(out) == [c for c in everything if c.startswith("NA2")] and code == 1
+    code, out = invoke(*base, "--ignore", "NA1", "--select", "NA101")
+    assert "NA101" in _checks(out) and not [c for c in _checks(out) if c.startswith("NA1") and c != "NA101"]
+    code, out = invoke(*base, "--select", "NA1", "--ignore", "NA101")
+    assert "NA101" not in _checks(out)
+    code, out = invoke(*base, "--ignore", "NA0,NA1,NA2")
+    assert _checks(out) == [] and code == 0
+    assert invoke(*base, "--select", "XY1")[0] == 2
+
+
+def test_per_file_ignores_from_config(golden_root: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "nanaudit.toml"
+    cfg.write_text('num_classes = 3\n[per-file-ignores]\n"masks/val/*" = ["NA2"]\n'
+                   '"images/train/img_001.tif" = ["NA101", "NA109", "NA110"]\n')
+    code, out = invoke("scan", golden_root, "--format", "json", "--config", str(cfg))
+    doc = json.loads(out)
+    assert not [f for f in doc["findings"] if f["path"].startswith("masks/val/") and f["check"].startswith("NA2")]
+    assert not [f for f in doc["findings"] if f["path"] == "images/train/img_001.tif"]
+    assert doc["suppressed"] >= 4
+    assert any(f["check"] == "NA202" for f in doc["findings"])  # train masks still checked
+    assert code == 1
+
+
+def test_baseline_round_trip(golden_root: str, tmp_path: Path) -> None:
+    baseline = tmp_path / "nanaudit-baseline.json"
+    code, _ = invoke("scan", golden_root, "-C", "3", "--write-baseline", str(baseline))
+    assert code == 1 and baseline.exists()
+    entries = json.loads(baseline.read_text())["findings"]
+    assert entries and all(set(e) >= {"check", "path", "fingerprint"} for e in entries)
+    code, out = invoke("scan", golden_root, "-C", "3", "--baseline", str(baseline), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["findings"] == []
+    assert doc["baseline"]["hidden"] == len(entries) and doc["baseline"]["stale"] == []
+    # a new defect fails; a fixed one is reported as stale
+    save(Path(golden_root) / "masks" / "train" / "img_003.png", np.full((64, 64), 255, np.uint8))
+    save(Path(golden_root) / "masks" / "train" / "img_002.png", clean_mask(2))
+    code, out = invoke("scan", golden_root, "-C", "3", "--baseline", str(baseline), "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [(f["check"], f["path"]) for f in doc["findings"] if f["check"] == "NA202"] == \
+        [("NA202", "masks/train/img_003.png")]
+    assert ("NA202", "masks/train/img_002.png") in {(e["check"], e["path"]) for e in doc["baseline"]["stale"]}
+    code, out = invoke("scan", golden_root, "-C", "3", "--baseline", str(baseline))
+    assert "entries no longer occur" in out
+
+
+def test_bad_baseline_exits_2(golden_root: str, tmp_path: Path) -> None:
+    bad = tmp_path / "b.json"
+    bad.write_text("[1, 2]")
+    result = CliRunner().invoke(cli, ["scan", golden_root, "--baseline", str(bad)])
+    assert result.exit_code == 2 and "not a nanaudit baseline" in result.stderr
+    result = CliRunner().invoke(cli, ["scan", golden_root, "--baseline", str(tmp_path / "none.json")])
+    assert result.exit_code == 2 and "cannot read baseline" in result.stderr
+
+
+def test_pre_commit_hook_definition_runs_the_tool() -> None:
+    text = (Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text()
+    assert "id: nanaudit" in text and "entry: nanaudit scan" in text and "language: python" in text
