@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 import warnings
 import zipfile
@@ -129,11 +130,20 @@ def audit_file(path: Path, rel: str, kind: Kind, split: str, settings: DecodeSet
     except MemoryError:
         return replace(base, error=DecodeError("NA002", "out of memory while decoding"))
     except Image.DecompressionBombError as exc:
-        return replace(base, error=DecodeError("NA002", str(exc)))
+        return replace(base, error=DecodeError("NA002", _bomb_reason(exc, settings.max_pixels)))
     except OSError as exc:
         return replace(base, error=DecodeError("NA001", _os_reason(exc)))
     except Exception as exc:  # a decoder's failure on hostile bytes is a finding, not a crash
         return replace(base, error=DecodeError("NA001", f"{type(exc).__name__}: {exc}"))
+
+
+def _bomb_reason(exc: Exception, limit: int) -> str:
+    """Pillow raises past twice its MAX_IMAGE_PIXELS and names that doubled figure: state
+    the configured limit instead, with the pixel count Pillow found."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    if found is None:
+        return f"{exc} (limit {limit:,} pixels)"
+    return f"header declares {int(found.group(1)):,} pixels, over the limit of {limit:,}"
 
 
 def _os_reason(exc: OSError) -> str:
@@ -175,6 +185,10 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
             if frames > 1:
                 notes.append(f"{frames} frames/pages: the first was audited")
             orientation = _exif_orientation(im)
+            if fmt == "TIFF" and orientation in (5, 6, 7, 8):
+                # Pillow reports (and loads) a TIFF already turned by its Orientation tag;
+                # the record keeps the stored size, as for every other format (NA006/NA007)
+                width, height = height, width
             nodata = _gdal_nodata(im)
             lossy = _lossy_reason(im, path)
             im.load()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
+from ..decode import FP16_MAX
 from ..model import FileRecord, PixelStats, Severity
 from .context import CheckContext, colour_family
 from .registry import Hit, check
@@ -128,7 +129,7 @@ def mostly_zero(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 @check("NA106", "fp16-overflow", Severity.ERROR, "image", limit=65504.0)
 def fp16_overflow(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
-    """A float pixel has an absolute value of at least 65504, the largest float16.
+    """A float pixel has an absolute value of at least 65504, the largest float16 (limit).
 
     Why: under mixed precision (autocast, .half()) the value becomes inf, then NaN.
 
@@ -136,11 +137,19 @@ def fp16_overflow(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     half-precision cast.
     """
     p = _px(rec)
-    if p.fp16_overflow:
-        lo, hi = _finite_range(p)
-        yield Hit(
-            f"{p.fp16_overflow:,} values with |x| ≥ 65504 (range {lo:g} to {hi:g}) overflow float16",
-            {"count": p.fp16_overflow, "min": lo, "max": hi},
+    lo, hi = _finite_range(p)
+    limit = float(ctx.opt("limit"))
+    if limit == FP16_MAX:  # the decoder counted these values exactly
+        if p.fp16_overflow:
+            yield Hit(
+                f"{p.fp16_overflow:,} values with |x| ≥ 65504 (range {lo:g} to {hi:g}) "
+                "overflow float16",
+                {"count": p.fp16_overflow, "min": lo, "max": hi},
+            )
+    elif (rec.dtype or "").startswith("float") and math.isfinite(lo) and max(-lo, hi) >= limit:
+        yield Hit(  # a configured limit: the finite range proves it, without a count
+            f"values with |x| ≥ {limit:g} (range {lo:g} to {hi:g}); float16 overflows at 65504",
+            {"limit": limit, "min": lo, "max": hi},
         )
 
 
