@@ -11,11 +11,14 @@ if TYPE_CHECKING:
 
 
 def scan(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None = None,
+         jobs: int = 1, cache_dir: str | os.PathLike[str] | None = None,
          **options: Any) -> Report:
     """Scan a dataset folder and return the Report the command line renders.
 
     ``options`` take the config-file keys (``num_classes=19``, ``ignore_index="none"``,
     ``checks={"NA104": {"severity": "error"}}``…) and win over the config file.
+    ``jobs`` worker processes decode the files (1: this process); records are cached in
+    ``cache_dir`` when one is given (the command line caches by default, the API does not).
     Raises ``FileNotFoundError`` for a missing path, ``nanaudit.config.ConfigError`` for a
     bad option and ``nanaudit.discovery.DiscoveryError`` when no layout is found.
     """
@@ -26,4 +29,5 @@ def scan(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
     if not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
     settings = load_settings(root, Path(config) if config is not None else None, options)
-    return scan_path(root, settings)
+    return scan_path(root, settings, jobs=jobs,
+                     cache_dir=Path(cache_dir) if cache_dir is not None else None)

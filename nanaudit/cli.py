@@ -22,9 +22,11 @@ import click
 from . import __version__
 from . import baseline as baseline_mod
 from .checks.registry import all_checks, get_check
+from .cache import default_cache_dir
 from .config import ConfigError, load_settings
 from .discovery import DiscoveryError, SplitSpec
 from .formats import Format, RenderOptions, render, summary_line
+from .runner import usable_cpus
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -131,6 +133,11 @@ def cli() -> None:
               help="github format: annotations before the rest is listed in the log.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
               envvar="NANAUDIT_FAIL_ON", help="Lowest severity that makes the exit code 1 (default error).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), envvar="NANAUDIT_JOBS",
+              help="Worker processes for decoding (default: the usable CPUs).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), envvar="NANAUDIT_CACHE_DIR",
+              help="Where per-file records are cached (default: the user cache folder).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("-v", "--verbose", is_flag=True, help="List every file of every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (NO_COLOR is honoured).")
@@ -142,7 +149,8 @@ def scan(
     background: str | None, unlabeled: tuple[str, ...], max_pixels: int | None,
     config_file: Path | None, fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
     ignore: tuple[str, ...], baseline_file: Path | None, write_baseline: Path | None,
-    max_annotations: int, fail_on: str | None, verbose: bool, no_progress: bool,
+    max_annotations: int, fail_on: str | None, jobs: int | None, cache_dir: Path | None,
+    no_cache: bool, verbose: bool, no_progress: bool,
     color: bool | None, debug: bool,
 ) -> None:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
@@ -196,8 +204,11 @@ def scan(
             bar.reset(total=n)
 
     try:
-        report = scan_path(root, settings, progress=bar.update if bar else None, on_total=on_total,
-                           baseline=baseline)
+        report = scan_path(
+            root, settings, progress=bar.update if bar else None, on_total=on_total,
+            baseline=baseline, jobs=jobs or usable_cpus(),
+            cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        )
     finally:
         if bar is not None:
             bar.close()

@@ -21,9 +21,11 @@ from .checks.context import (
 )
 from .checks.registry import CheckSpec, Hit, Pair, all_checks
 from .config import Settings
-from .decode import DecodeSettings, audit_file
+from .cache import RecordCache, file_key, record_from_json
+from .decode import DecodeSettings
 from .discovery import Layout, SplitFiles, discover
 from .model import FileRecord, Finding, Kind, Severity
+from .runner import Task, run_tasks
 from .stats import ChannelStats, merge_channels, merge_histograms
 
 Progress = Callable[[int], None]
@@ -112,17 +114,77 @@ def scan_path(
     root: Path, settings: Settings, progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
     baseline: tuple[str, Sequence[BaselineEntry]] | None = None,
+    jobs: int = 1, cache_dir: Path | None = None,
 ) -> Report:
+    """Scan ``root``: every file is decoded once (or taken from the cache), then checked."""
     layout = discover(root, settings.splits, settings.pair_key_pattern(), settings.unlabeled_splits)
-    total = sum(1 for s in layout.splits for p in s.pairs for f in (p.image, p.mask) if f is not None)
+    tasks: dict[tuple[Path, Kind], Task] = {}
+    for split in layout.splits:
+        for p in split.pairs:
+            for path, kind in ((p.image, Kind.IMAGE), (p.mask, Kind.MASK)):
+                if path is not None and (path, kind) not in tasks:
+                    tasks[(path, kind)] = Task(path, display_path(path, root), kind, split.name)
     if on_total is not None:
-        on_total(total)
+        on_total(len(tasks))
     decode = settings.decode_settings()
-    split_pairs = [list(_audit_split(root, s, decode, progress)) for s in layout.splits]
-    report = build_report(root, settings, layout, split_pairs)
+    notes = list(layout.notes)
+    cache = _open_cache(cache_dir, root, decode, notes)
+    records: dict[tuple[Path, Kind], FileRecord] = {}
+    try:
+        if cache is not None:
+            for key, text in cache.lookup(tasks).items():
+                t = tasks[key]
+                records[key] = record_from_json(text, t.rel, t.kind, t.split)
+            if progress is not None and records:
+                progress(len(records))
+        todo = [t for key, t in tasks.items() if key not in records]
+        stamps = {(t.path, t.kind): file_key(t.path) for t in todo} if cache is not None else {}
+        for t, rec in zip(todo, run_tasks(todo, decode, jobs, progress), strict=True):
+            records[(t.path, t.kind)] = rec
+        if cache is not None:
+            cache.store(
+                (t.path, t.kind, stamp, records[(t.path, t.kind)])
+                for t in todo
+                if (stamp := stamps[(t.path, t.kind)]) is not None and records[(t.path, t.kind)].ok
+            )
+            if cache.problem:
+                notes.append(cache.problem)
+    finally:
+        if cache is not None:
+            cache.close()
+    split_pairs = [
+        [
+            Pair(split.name,
+                 records[(p.image, Kind.IMAGE)] if p.image is not None else None,
+                 records[(p.mask, Kind.MASK)] if p.mask is not None else None,
+                 split.labeled)
+            for p in split.pairs
+        ]
+        for split in layout.splits
+    ]
+    report = build_report(root, settings, replace(layout, notes=tuple(notes)), split_pairs)
     if baseline is not None:
         report = apply_baseline(report, *baseline)
     return report
+
+
+def _open_cache(
+    cache_dir: Path | None, root: Path, decode: DecodeSettings, notes: list[str]
+) -> RecordCache | None:
+    if cache_dir is None:
+        return None
+    try:
+        inside = cache_dir.resolve().is_relative_to(root.resolve())
+    except OSError:
+        inside = True
+    if inside:
+        notes.append("the cache folder lies inside the scanned folder: cache not used")
+        return None
+    cache = RecordCache(cache_dir, decode)
+    if not cache.usable:
+        notes.append(cache.problem or "cache not usable")
+        return None
+    return cache
 
 
 def apply_baseline(report: Report, file: str, entries: Sequence[BaselineEntry]) -> Report:
@@ -131,24 +193,6 @@ def apply_baseline(report: Report, file: str, entries: Sequence[BaselineEntry]) 
         report, findings=tuple(new), baselined=tuple(hidden),
         baseline=BaselineResult(file, len(hidden), tuple(stale)),
     )
-
-
-def _audit_split(
-    root: Path, split: SplitFiles, decode: DecodeSettings, progress: Progress | None
-) -> Iterator[Pair]:
-    done: dict[Path, FileRecord] = {}
-
-    def record(path: Path | None, kind: Kind) -> FileRecord | None:
-        if path is None:
-            return None
-        if path not in done:
-            done[path] = audit_file(path, display_path(path, root), kind, split.name, decode)
-            if progress is not None:
-                progress(1)
-        return done[path]
-
-    for p in split.pairs:
-        yield Pair(split.name, record(p.image, Kind.IMAGE), record(p.mask, Kind.MASK), split.labeled)
 
 
 def build_report(

@@ -86,6 +86,12 @@ def hits(report: Report, check_id: str) -> list[Finding]:
     return [f for f in report.findings if f.check == check_id]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Command-line scans cache by default: keep the tests' cache out of the home folder."""
+    monkeypatch.setenv("NANAUDIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def dataset(tmp_path: Path) -> Callable[..., Path]:
     """Factory: a clean dataset under tmp_path/'data' (6 pairs, 3 classes by default)."""
