@@ -26,7 +26,7 @@ from .decode import DecodeSettings
 from .model import DecodeError, FileRecord, Kind, LabelStats, PixelStats
 from .stats import ChannelStats
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def default_cache_dir() -> Path:
@@ -80,6 +80,8 @@ def record_to_json(rec: FileRecord) -> str:
             "luma": [_f(p.luma_p5), _f(p.luma_p99)],
             "fp16_overflow": p.fp16_overflow,
             "sentinels": [[_f(v), n] for v, n in p.sentinels],
+            "content_hash": p.content_hash,
+            "dhash": p.dhash,
         }
     if rec.labels is not None:
         lab = rec.labels
@@ -101,6 +103,7 @@ def record_from_json(text: str, path: str, kind: Kind, split: str) -> FileRecord
                                int(c[5]), int(c[6]), int(c[7])) for c in p["channels"]),
             _unf(p["luma"][0]), _unf(p["luma"][1]), int(p["fp16_overflow"]),
             tuple((_unf(v), int(n)) for v, n in p["sentinels"]),
+            str(p["content_hash"]), int(p["dhash"]),
         )
     if "labels" in d:
         lab = d["labels"]

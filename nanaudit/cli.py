@@ -26,7 +26,7 @@ from .cache import default_cache_dir
 from .config import ConfigError, load_settings
 from .discovery import DiscoveryError, SplitSpec
 from .formats import Format, RenderOptions, render, summary_line
-from .runner import usable_cpus
+from .runner import tune_allocator, usable_cpus
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -108,6 +108,12 @@ def cli() -> None:
               help="Ignore label (default 255); 'none' disables it.")
 @click.option("--background", metavar="N|none", envvar="NANAUDIT_BACKGROUND",
               help="Background label (default 0); 'none' disables it.")
+@click.option("--class-names", "class_names_file", type=click.Path(path_type=Path),
+              help="File with one class name per line (class 0 first).")
+@click.option("--batch-size", type=click.IntRange(min=1), envvar="NANAUDIT_BATCH_SIZE",
+              help="Training batch size: NA308 checks the size of the last batch.")
+@click.option("--drop-last", is_flag=True, default=None,
+              help="The training DataLoader drops the last incomplete batch.")
 @click.option("--unlabeled", "unlabeled", multiple=True, metavar="SPLIT",
               help="Declare a split unlabeled: missing masks there are info. Repeatable.")
 @click.option("--max-pixels", type=int, envvar="NANAUDIT_MAX_PIXELS",
@@ -146,7 +152,8 @@ def cli() -> None:
 def scan(
     path: Path | None, images: Path | None, masks: Path | None, splits: tuple[str, ...],
     pair_key: str | None, num_classes: int | None, ignore_index: str | None,
-    background: str | None, unlabeled: tuple[str, ...], max_pixels: int | None,
+    background: str | None, class_names_file: Path | None, batch_size: int | None,
+    drop_last: bool | None, unlabeled: tuple[str, ...], max_pixels: int | None,
     config_file: Path | None, fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
     ignore: tuple[str, ...], baseline_file: Path | None, write_baseline: Path | None,
     max_annotations: int, fail_on: str | None, jobs: int | None, cache_dir: Path | None,
@@ -177,6 +184,9 @@ def scan(
         "max_pixels": max_pixels,
         "unlabeled_splits": list(unlabeled) or None,
         "select": list(select) or None,
+        "class_names_file": str(class_names_file) if class_names_file else None,
+        "batch_size": batch_size,
+        "drop_last": drop_last,
         "ignore": list(ignore) or None,
     }
     settings = load_settings(root, config_file, overrides)
@@ -269,6 +279,7 @@ def list_checks(fmt: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    tune_allocator()
     debug = "--debug" in args
     try:
         cli.main(args=args, prog_name="nanaudit", standalone_mode=False)

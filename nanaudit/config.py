@@ -46,6 +46,8 @@ class Settings:
     select: tuple[str, ...] = ()  # ID prefixes; empty: every check
     ignore: tuple[str, ...] = ()  # ID prefixes; the longest matching prefix wins
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (glob, ID prefixes)
+    batch_size: int | None = None  # NA308
+    drop_last: bool = False
     config_file: str | None = None
 
     def selected(self, check_id: str) -> bool:
@@ -102,6 +104,8 @@ class Settings:
             "ignore": list(self.ignore),
             "per_file_ignores": {glob: list(ids) for glob, ids in self.per_file_ignores},
             "class_names": list(self.class_names),
+            "batch_size": self.batch_size,
+            "drop_last": self.drop_last,
             "checks": {
                 spec.id: {
                     "enabled": self.selected(spec.id),
@@ -117,6 +121,7 @@ class Settings:
 TOP_KEYS = {
     "num_classes", "ignore_index", "background", "fail_on", "max_pixels", "pair_key",
     "splits", "unlabeled_splits", "class_names", "checks", "select", "ignore", "per_file_ignores",
+    "batch_size", "drop_last", "class_names_file",
 }
 
 
@@ -232,6 +237,18 @@ def _per_file_ignores(where: str, value: Any) -> tuple[tuple[str, tuple[str, ...
     return tuple((glob, _prefixes(f"{where}.{glob!r}", ids)) for glob, ids in value.items())
 
 
+def _read_class_names(where: str, path: Path) -> tuple[str, ...]:
+    """One class name per line; blank lines and lines starting with # are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read class names from {path}: {exc}") from None
+    names = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    if not names:
+        raise ConfigError(f"{where}: {path} holds no class names")
+    return names
+
+
 def _check_table(where: str, value: Any) -> dict[str, CheckConfig]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a table of check IDs")
@@ -340,6 +357,14 @@ def settings_from_mapping(data: Mapping[str, Any], source: str, base: Path) -> S
             s = replace(s, **{k: _prefixes(where, value)})
         elif k == "per_file_ignores":
             s = replace(s, per_file_ignores=_per_file_ignores(where, value))
+        elif k == "batch_size":
+            s = replace(s, batch_size=_int(where, value, 1, allow_none=True))
+        elif k == "drop_last":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            s = replace(s, drop_last=value)
+        elif k == "class_names_file":
+            s = replace(s, class_names=_read_class_names(where, base / str(value)))
     return s
 
 
@@ -370,6 +395,8 @@ def load_settings(
         if k == "max_pixels":
             merged = _with_option(merged, "NA002", "max_pixels", top.options_for(
                 {c.id: c for c in all_checks()}["NA002"])["max_pixels"])
+        elif k == "class_names_file":
+            merged = replace(merged, class_names=top.class_names)
         elif k == "checks":
             merged = replace(merged, checks={**merged.checks, **top.checks})
         else:

@@ -19,6 +19,7 @@ from .checks.context import (
     colour_family,
     full_scales,
 )
+from .checks.dataset import DatasetView, SplitView
 from .checks.registry import CheckSpec, Hit, Pair, all_checks
 from .config import Settings
 from .cache import RecordCache, file_key, record_from_json
@@ -26,6 +27,7 @@ from .decode import DecodeSettings
 from .discovery import Layout, SplitFiles, discover
 from .model import FileRecord, Finding, Kind, Severity
 from .runner import Task, run_tasks
+from .summary import SplitTraining, split_training
 from .stats import ChannelStats, merge_channels, merge_histograms
 
 Progress = Callable[[int], None]
@@ -60,6 +62,7 @@ class SplitSummary:
     mask_pixels: int
     ignore_pixels: int
     implied_classes: int | None
+    training: SplitTraining
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +213,17 @@ def build_report(
         images = [p.image for p in pairs if p.image is not None]
         facts = SplitFacts.from_images(split.name, split.labeled, images, iqr)
         findings += _run_split(specs, settings, labels, facts, scales, pairs, split, root)
-        summaries.append(_summarise(split, pairs, root, labels))
+        summaries.append(_summarise(split, pairs, root, labels, scales))
         for p in pairs:
             for rec in (p.image, p.mask):
                 if rec is not None:
                     files.setdefault(rec.path, rec)
+    view = DatasetView(
+        tuple(SplitView(s.name, s.role, s.labeled, tuple(pairs))
+              for s, pairs in zip(layout.splits, split_pairs, strict=True)),
+        settings.batch_size, settings.drop_last,
+    )
+    findings += _run_dataset(specs, settings, labels, scales, view)
     kept = [f for f in findings if not settings.ignored_for_path(f.check, f.path)]
     suppressed = len(findings) - len(kept)
     kept.sort(key=Finding.sort_key)
@@ -275,7 +284,26 @@ def _run_split(
                         yield from emit(spec.func(ctx, pair.mask), pair.mask.path, img, msk)
 
 
-def _summarise(split: SplitFiles, pairs: list[Pair], root: Path, labels: LabelSettings) -> SplitSummary:
+def _run_dataset(
+    specs: list[CheckSpec], settings: Settings, labels: LabelSettings,
+    scales: dict[str, FullScale], view: DatasetView,
+) -> Iterator[Finding]:
+    facts = SplitFacts("*")
+    for spec in specs:
+        if spec.scope != "dataset":
+            continue
+        ctx = CheckContext(labels, settings.options_for(spec), facts, scales, settings.class_names)
+        configured = settings.severity_for(spec)
+        for hit in spec.func(ctx, view):
+            severity = configured or hit.severity or spec.severity
+            yield Finding(spec.id, spec.name, severity, hit.path or ".", hit.split, hit.message,
+                          dict(hit.data))
+
+
+def _summarise(
+    split: SplitFiles, pairs: list[Pair], root: Path, labels: LabelSettings,
+    scales: dict[str, FullScale],
+) -> SplitSummary:
     images = [p.image for p in pairs if p.image is not None]
     masks = {p.mask.path: p.mask for p in pairs if p.mask is not None}
     groups: dict[tuple[str, str, int], tuple[int, tuple[ChannelStats, ...]]] = {}
@@ -322,4 +350,5 @@ def _summarise(split: SplitFiles, pairs: list[Pair], root: Path, labels: LabelSe
         mask_pixels=mask_pixels,
         ignore_pixels=ignore_pixels,
         implied_classes=implied,
+        training=split_training(pairs, scales, labels, split.labeled),
     )

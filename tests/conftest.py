@@ -31,11 +31,18 @@ def save(path: Path, array: np.ndarray | Image.Image, mode: str | None = None, *
 
 
 def natural_image(seed: int = 0, size: tuple[int, int] = (64, 64)) -> np.ndarray:
-    """An RGB uint8 image with a broad, natural-looking value range."""
+    """An RGB uint8 image with a broad value range and a structure of its own per seed
+    (a gradient in a seed-dependent direction and a few bright and dark blocks), so that
+    different seeds are not near-duplicates of each other."""
     rng = np.random.default_rng(seed)
     h, w = size
-    y, x = np.mgrid[0:h, 0:w]
-    base = (x * 180 / max(w - 1, 1) + y * 40 / max(h - 1, 1) + 20).astype(np.float64)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * x / max(w - 1, 1) + np.sin(angle) * y / max(h - 1, 1)
+    base = 30 + 190 * (ramp - ramp.min()) / max(np.ptp(ramp), 1e-9)
+    for _ in range(4):
+        y0, x0 = rng.integers(0, h * 3 // 4), rng.integers(0, w * 3 // 4)
+        base[y0 : y0 + h // 4, x0 : x0 + w // 4] = rng.choice([25.0, 230.0])
     rgb = np.stack([base, base[::-1], base[:, ::-1]], axis=-1)
     rgb += rng.normal(0, 12, rgb.shape)
     return np.clip(rgb, 0, 255).astype(np.uint8)
@@ -57,8 +64,9 @@ def make_pairs(root: Path, n: int = 6, split: str | None = None, classes: int = 
     """root/images[/split]/img_i.png + root/masks[/split]/img_i.png, all clean."""
     img_dir = root / "images" / split if split else root / "images"
     mask_dir = root / "masks" / split if split else root / "masks"
+    offset = 1000 * sum(ord(ch) for ch in split) if split else 0  # no leakage across splits
     for i in range(n):
-        save(img_dir / f"img_{i:03d}.png", natural_image(i, size))
+        save(img_dir / f"img_{i:03d}.png", natural_image(offset + i, size))
         save(mask_dir / f"img_{i:03d}.png", clean_mask(i, size, classes))
     return root
 

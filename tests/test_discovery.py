@@ -30,8 +30,9 @@ def pair(img: Path, mask: Path, seed: int = 0) -> None:
 def write_pairs(
     img_dir: Path, mask_dir: Path, n: int, prefix: str = "x", mask_suffix: str = ""
 ) -> None:
+    offset = 1000 * sum(map(ord, prefix))  # distinct pictures per prefix: no split leakage
     for i in range(n):
-        pair(img_dir / f"{prefix}{i}.png", mask_dir / f"{prefix}{i}{mask_suffix}.png", i)
+        pair(img_dir / f"{prefix}{i}.png", mask_dir / f"{prefix}{i}{mask_suffix}.png", offset + i)
 
 
 def splits(report: Any) -> dict[str, tuple[int, int, int]]:

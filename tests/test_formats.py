@@ -231,7 +231,7 @@ def test_select_ignore_longest_prefix_wins(golden_root: str) -> None:
     assert "NA101" in _checks(out) and not [c for c in _checks(out) if c.startswith("NA1") and c != "NA101"]
     code, out = invoke(*base, "--select", "NA1", "--ignore", "NA101")
     assert "NA101" not in _checks(out)
-    code, out = invoke(*base, "--ignore", "NA0,NA1,NA2")
+    code, out = invoke(*base, "--ignore", "NA0,NA1,NA2,NA3")
     assert _checks(out) == [] and code == 0
     assert invoke(*base, "--select", "XY1")[0] == 2
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..model import FileRecord, Severity
 
-Scope = Literal["file", "image", "mask", "pair", "split"]
+Scope = Literal["file", "image", "mask", "pair", "split", "dataset"]
 ID_PATTERN = re.compile(r"NA\d{3}")
 
 
@@ -27,6 +27,7 @@ class Hit:
     data: Mapping[str, Any] = field(default_factory=dict)
     severity: Severity | None = None  # overrides the default (not a configured severity)
     path: str | None = None
+    split: str | None = None  # dataset checks only: the split concerned (None: several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def check(
 
 
 def all_checks() -> list[CheckSpec]:
-    from . import files, images, masks  # noqa: F401  (importing registers the checks)
+    from . import dataset, files, images, masks  # noqa: F401  (importing registers the checks)
 
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 

@@ -65,6 +65,7 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
 
     for sp in report.splits:
         _render_split_stats(console, report, sp, verbose)
+        _render_training(console, report, sp)
 
     _render_findings(console, report, verbose)
     if report.suppressed:
@@ -121,6 +122,43 @@ def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verb
         if len(hist) > limit:
             t.add_row(f"… {len(hist) - limit} more", "", "", "")
         console.print(t)
+
+
+def _floats(values: tuple[float, ...], digits: int = 4) -> str:
+    return "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")"
+
+
+def _render_training(console: Console, report: Report, sp: SplitSummary) -> None:
+    t = sp.training
+    table = Table(title=f"{sp.name}: summary", box=box.SIMPLE_HEAD, title_justify="left",
+                  show_header=False, padding=(0, 1), pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    if t.sizes:
+        sizes = ", ".join(f"{k} ×{n}" for k, n in t.sizes[:4])
+        table.add_row("sizes", sizes + (f", … {len(t.sizes) - 4} more" if len(t.sizes) > 4 else ""))
+    n = t.normalize
+    if n is not None:
+        table.add_row("Normalize", f"mean={_floats(n.mean_scaled)} std={_floats(n.std_scaled)}")
+        table.add_row("", f"on {n.basis}, divided by {n.scale_basis}; raw mean "
+                          f"{_floats(n.mean, 2)} std {_floats(n.std, 2)}")
+    v = t.valid_fraction
+    if v is not None:
+        table.add_row("valid pixels", f"per mask min {v.min:.1%}, median {v.median:.1%}, "
+                                      f"max {v.max:.1%}; {v.empty} masks without any")
+    if t.class_weights:
+        names = report.settings.class_names
+        weights = ", ".join(
+            f"{names[k] if 0 <= k < len(names) else k}={w:.3g}" for k, w in t.class_weights[:12])
+        more = f", … {len(t.class_weights) - 12} more" if len(t.class_weights) > 12 else ""
+        table.add_row("class weights", f"{weights}{more} (median-frequency)")
+        if t.zero_weight_classes:
+            table.add_row("", "weight 0 (no pixels): " + ", ".join(str(k) for k in t.zero_weight_classes))
+    if t.images_per_class:
+        per = ", ".join(f"{k}: {c}" for k, c in t.images_per_class[:12])
+        table.add_row("images/class", per + (" …" if len(t.images_per_class) > 12 else ""))
+    if table.row_count:
+        console.print(table)
 
 
 def _render_findings(console: Console, report: Report, verbose: bool) -> None:
