@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .decode import DecodeSettings
-from .model import DecodeError, FileRecord, Kind, LabelStats, PixelStats
+from .model import DecodeError, DecodeSettings, FileRecord, Kind, LabelStats, PixelStats
 from .stats import ChannelStats
 
 CACHE_FORMAT = 2

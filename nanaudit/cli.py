@@ -21,8 +21,8 @@ import click
 
 from . import __version__
 from . import baseline as baseline_mod
-from .checks.registry import all_checks, get_check
 from .cache import default_cache_dir
+from .checks.registry import all_checks, get_check
 from .config import ConfigError, load_settings
 from .discovery import DiscoveryError, SplitSpec
 from .formats import Format, RenderOptions, render, summary_line

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .checks.registry import CheckSpec, all_checks
-from .decode import DEFAULT_SENTINELS, DecodeSettings
 from .discovery import SplitSpec
-from .model import Severity
+from .model import DEFAULT_SENTINELS, DecodeSettings, Severity
 
 
 class ConfigError(Exception):

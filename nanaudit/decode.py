@@ -25,7 +25,15 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, TiffImagePlugin
 
-from .model import DecodeError, FileRecord, Kind, LabelStats, PixelStats
+from .model import (
+    FP16_MAX,
+    DecodeError,
+    DecodeSettings,
+    FileRecord,
+    Kind,
+    LabelStats,
+    PixelStats,
+)
 from .stats import (
     ChannelStats,
     channel_stats_from_array,
@@ -37,11 +45,6 @@ from .stats import (
     sparse_histogram,
 )
 
-PILLOW_BOMB_LIMIT = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
-FP16_MAX = 65504.0
-FLOAT32_LOWEST = float(np.finfo(np.float32).min)
-DEFAULT_SENTINELS = (-9999.0, -32768.0, FLOAT32_LOWEST)
-
 # Modes whose bands are all 8 bits: Pillow's histogram() gives 256 exact bins per band.
 EIGHT_BIT_MODES = {"L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA", "RGBX", "LAB", "HSV"}
 ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -49,19 +52,8 @@ TIFF_JPEG_COMPRESSIONS = {"jpeg", "tiff_jpeg"}
 GDAL_NODATA_TAG = 42113
 EXIF_ORIENTATION_TAG = 0x0112
 
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff",
-     ".npy", ".npz", ".ppm", ".pgm", ".pbm"}
-)
 
 
-@dataclass(frozen=True, slots=True)
-class DecodeSettings:
-    """The options that change what a file's record holds (and so key a cache)."""
-
-    max_pixels: int = PILLOW_BOMB_LIMIT
-    rare_label_fraction: float = 0.0001  # NA209: labels rarer than this get a boundary test
-    sentinels: tuple[float, ...] = DEFAULT_SENTINELS
 
 
 class DecodeFailure(Exception):

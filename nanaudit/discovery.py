@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .decode import IMAGE_SUFFIXES
+from .model import IMAGE_SUFFIXES
 
 IMAGE_DIRS = ("images", "image", "imgs", "img")
 MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")

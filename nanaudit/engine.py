@@ -11,6 +11,7 @@ from pathlib import Path
 from . import __version__
 from . import baseline as baseline_mod
 from .baseline import BaselineEntry, BaselineResult
+from .cache import RecordCache, file_key, record_from_json
 from .checks.context import (
     CheckContext,
     FullScale,
@@ -22,13 +23,11 @@ from .checks.context import (
 from .checks.dataset import DatasetView, SplitView
 from .checks.registry import CheckSpec, Hit, Pair, all_checks
 from .config import Settings
-from .cache import RecordCache, file_key, record_from_json
-from .decode import DecodeSettings
 from .discovery import Layout, SplitFiles, discover
-from .model import FileRecord, Finding, Kind, Severity
+from .model import DecodeSettings, FileRecord, Finding, Kind, Severity
 from .runner import Task, run_tasks
-from .summary import SplitTraining, split_training
 from .stats import ChannelStats, merge_channels, merge_histograms
+from .summary import SplitTraining, split_training
 
 Progress = Callable[[int], None]
 

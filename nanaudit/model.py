@@ -9,6 +9,24 @@ from typing import Any
 
 from .stats import ChannelStats
 
+PILLOW_BOMB_LIMIT = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
+FP16_MAX = 65504.0
+FLOAT32_LOWEST = -3.4028234663852886e38  # np.finfo(np.float32).min
+DEFAULT_SENTINELS = (-9999.0, -32768.0, FLOAT32_LOWEST)
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+     ".npy", ".npz", ".ppm", ".pgm", ".pbm"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeSettings:
+    """The options that change what a file's record holds (and so key a cache)."""
+
+    max_pixels: int = PILLOW_BOMB_LIMIT
+    rare_label_fraction: float = 0.0001  # NA209: labels rarer than this get a boundary test
+    sentinels: tuple[float, ...] = DEFAULT_SENTINELS
+
 
 class Severity(enum.IntEnum):
     INFO = 1

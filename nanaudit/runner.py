@@ -19,8 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from .decode import DecodeSettings, audit_file
-from .model import DecodeError, FileRecord, Kind
+from .model import DecodeError, DecodeSettings, FileRecord, Kind
 
 # Below this many files a pool costs more than it saves.
 MIN_FILES_FOR_POOL = 48
@@ -68,6 +67,8 @@ def tune_allocator() -> None:
 
 
 def _audit(task: Task, settings: DecodeSettings) -> FileRecord:
+    from .decode import audit_file  # Pillow is imported where files are decoded, not before
+
     return audit_file(task.path, task.rel, task.kind, task.split, settings)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from ..decode import FP16_MAX
-from ..model import FileRecord, PixelStats, Severity
+from ..model import FP16_MAX, FileRecord, PixelStats, Severity
 from .context import CheckContext, colour_family
 from .registry import Hit, check
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Callable
 
 from ..engine import Report
-from . import github, json_report, junit, markdown, sarif, terminal
 from .base import RenderOptions, summary_line
 
 
@@ -21,18 +21,25 @@ class Format(enum.StrEnum):
 
 Formatter = Callable[[Report, RenderOptions], str]
 
-FORMATTERS: dict[Format, Formatter] = {
-    Format.RICH: terminal.render,
-    Format.JSON: json_report.render,
-    Format.SARIF: sarif.render,
-    Format.JUNIT: junit.render,
-    Format.GITHUB: github.render,
-    Format.MARKDOWN: markdown.render,
+# Each format's module, imported when it is used (Rich is not loaded to write JSON).
+FORMATTERS: dict[Format, str] = {
+    Format.RICH: "terminal",
+    Format.JSON: "json_report",
+    Format.SARIF: "sarif",
+    Format.JUNIT: "junit",
+    Format.GITHUB: "github",
+    Format.MARKDOWN: "markdown",
 }
 
 
+def formatter(fmt: Format) -> Formatter:
+    module = importlib.import_module(f"{__name__}.{FORMATTERS[fmt]}")
+    func: Formatter = module.render
+    return func
+
+
 def render(report: Report, fmt: Format, options: RenderOptions | None = None) -> str:
-    return FORMATTERS[fmt](report, options or RenderOptions())
+    return formatter(fmt)(report, options or RenderOptions())
 
 
-__all__ = ["FORMATTERS", "Format", "RenderOptions", "render", "summary_line"]
+__all__ = ["FORMATTERS", "Format", "RenderOptions", "formatter", "render", "summary_line"]
