@@ -25,7 +25,7 @@ from . import __version__
 from .model import DecodeError, DecodeSettings, FileRecord, Kind, LabelStats, PixelStats
 from .stats import ChannelStats
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def default_cache_dir() -> Path:

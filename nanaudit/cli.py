@@ -100,6 +100,15 @@ def cli() -> None:
 @click.option("--masks", type=click.Path(path_type=Path), help="Mask folder (with --images).")
 @click.option("--split", "splits", multiple=True, metavar="NAME:IMAGES[:MASKS]",
               help="A split given explicitly; repeatable. Without MASKS the split is unlabeled.")
+@click.option("--layout", "layout", metavar="NAME", envvar="NANAUDIT_LAYOUT",
+              help="A layout preset (voc, cityscapes, ade20k, coco-stuff, camvid, oxford-pet, "
+                   "generic) instead of detecting it; `nanaudit layouts` lists them.")
+@click.option("--label-encoding", metavar="NAME",
+              help="A preset's other label encoding (cityscapes: trainIds or labelIds).")
+@click.option("--label-offset", type=int, metavar="N",
+              help="Add N to every label but the ignore index before the checks (pets: -1).")
+@click.option("--reduce-zero-label/--no-reduce-zero-label", default=None,
+              help="Map label 0 to the ignore index and shift the rest down by one (ADE20K).")
 @click.option("--pair-key", metavar="REGEX", envvar="NANAUDIT_PAIR_KEY",
               help="Regex whose group 1, searched in a file's stem, pairs images and masks.")
 @click.option("-C", "--num-classes", type=int, envvar="NANAUDIT_NUM_CLASSES",
@@ -151,7 +160,8 @@ def cli() -> None:
 @guarded
 def scan(
     path: Path | None, images: Path | None, masks: Path | None, splits: tuple[str, ...],
-    pair_key: str | None, num_classes: int | None, ignore_index: str | None,
+    layout: str | None, label_encoding: str | None, label_offset: int | None,
+    reduce_zero_label: bool | None, pair_key: str | None, num_classes: int | None, ignore_index: str | None,
     background: str | None, class_names_file: Path | None, batch_size: int | None,
     drop_last: bool | None, unlabeled: tuple[str, ...], max_pixels: int | None,
     config_file: Path | None, fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
@@ -184,6 +194,10 @@ def scan(
         "max_pixels": max_pixels,
         "unlabeled_splits": list(unlabeled) or None,
         "select": list(select) or None,
+        "layout": layout,
+        "label_encoding": label_encoding,
+        "label_offset": label_offset,
+        "reduce_zero_label": reduce_zero_label,
         "class_names_file": str(class_names_file) if class_names_file else None,
         "batch_size": batch_size,
         "drop_last": drop_last,
@@ -261,6 +275,15 @@ def explain(check_id: str) -> None:
         click.echo("\nOptions (config: [tool.nanaudit.checks." + spec.id + "]):")
         for key, value in spec.options.items():
             click.echo(f"  {key} = {value!r}")
+
+
+@cli.command("layouts")
+def list_layouts() -> None:
+    """List the layout presets: what each expects on disk and its label convention."""
+    from .presets import PRESETS
+
+    for p in PRESETS.values():
+        click.echo(f"{p.name}\n  expects: {p.expects}\n  labels:  {p.labels}")
 
 
 @cli.command("checks")

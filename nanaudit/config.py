@@ -47,6 +47,12 @@ class Settings:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (glob, ID prefixes)
     batch_size: int | None = None  # NA308
     drop_last: bool = False
+    layout: str | None = None  # a preset name; None or "auto": detect
+    label_encoding: str | None = None  # a preset's alternative encoding (cityscapes labelIds)
+    label_offset: int = 0  # added to every label but the ignore index before the checks
+    reduce_zero_label: bool = False  # 0 → ignore index, every other label - 1 (ADE20K)
+    unused_ids: tuple[int, ...] = ()  # ids in [0, C) that are not classes (COCO-Stuff)
+    given: frozenset[str] = frozenset()  # the keys the user set (config, variables, flags)
     config_file: str | None = None
 
     def selected(self, check_id: str) -> bool:
@@ -105,6 +111,11 @@ class Settings:
             "class_names": list(self.class_names),
             "batch_size": self.batch_size,
             "drop_last": self.drop_last,
+            "layout": self.layout or "auto",
+            "label_encoding": self.label_encoding,
+            "label_offset": self.label_offset,
+            "reduce_zero_label": self.reduce_zero_label,
+            "unused_ids": list(self.unused_ids),
             "checks": {
                 spec.id: {
                     "enabled": self.selected(spec.id),
@@ -120,7 +131,8 @@ class Settings:
 TOP_KEYS = {
     "num_classes", "ignore_index", "background", "fail_on", "max_pixels", "pair_key",
     "splits", "unlabeled_splits", "class_names", "checks", "select", "ignore", "per_file_ignores",
-    "batch_size", "drop_last", "class_names_file",
+    "batch_size", "drop_last", "class_names_file", "layout", "label_encoding", "label_offset",
+    "reduce_zero_label",
 }
 
 
@@ -364,7 +376,23 @@ def settings_from_mapping(data: Mapping[str, Any], source: str, base: Path) -> S
             s = replace(s, drop_last=value)
         elif k == "class_names_file":
             s = replace(s, class_names=_read_class_names(where, base / str(value)))
-    return s
+        elif k == "layout":
+            from .presets import PRESETS
+
+            if not isinstance(value, str) or (value != "auto" and value not in PRESETS):
+                raise ConfigError(f"{where}: expected auto or one of {', '.join(PRESETS)}, got {value!r}")
+            s = replace(s, layout=value)
+        elif k == "label_encoding":
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: expected a string, got {value!r}")
+            s = replace(s, label_encoding=value)
+        elif k == "label_offset":
+            s = replace(s, label_offset=_int(where, value) or 0)
+        elif k == "reduce_zero_label":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            s = replace(s, reduce_zero_label=value)
+    return replace(s, given=frozenset(_key(k) for k in data))
 
 
 def _with_option(s: Settings, check_id: str, key: str, value: Any) -> Settings:
@@ -388,7 +416,7 @@ def load_settings(
     if not given:
         return base
     top = settings_from_mapping(given, "option", Path.cwd())
-    merged = base
+    merged = replace(base, given=base.given | top.given)
     for k in given:
         k = _key(k)
         if k == "max_pixels":

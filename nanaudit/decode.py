@@ -51,6 +51,10 @@ ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 TIFF_JPEG_COMPRESSIONS = {"jpeg", "tiff_jpeg"}
 GDAL_NODATA_TAG = 42113
 EXIF_ORIENTATION_TAG = 0x0112
+# The only Pillow plugins a file may be decoded with, whatever its name says: the formats
+# of IMAGE_SUFFIXES. Content of any other kind is NA001; above all PostScript, which
+# Pillow's EPS plugin would hand to Ghostscript.
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "WEBP", "TIFF", "PPM")
 
 
 
@@ -163,7 +167,7 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
     Image.MAX_IMAGE_PIXELS = max(settings.max_pixels, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bombs are ours to report; Pillow's warnings are noise
-        im = Image.open(path)
+        im = Image.open(path, formats=PILLOW_FORMATS)
         try:
             width, height = im.size
             if width * height > settings.max_pixels:
@@ -284,14 +288,21 @@ def _read_npy(fh: IO[bytes], available: int, max_pixels: int) -> npt.NDArray[Any
             f"holds only {max(available - header_end, 0):,} bytes of data",
         )
     spatial = _spatial_pixels(tuple(shape))
-    if spatial > max_pixels:
+    if spatial > max_pixels or count > 8 * max_pixels:
         raise DecodeFailure(
             "NA002", f"array of shape {tuple(shape)} has {spatial:,} pixels, over {max_pixels:,}"
         )
-    data = fh.read(need)
-    if len(data) != need:
-        raise DecodeFailure("NA001", "truncated .npy data")
-    arr = np.frombuffer(data, dtype=dtype, count=count)
+    # Read straight into the array: no intermediate bytes object of the whole payload.
+    arr = np.empty(count, dtype=dtype)
+    view = memoryview(arr.view(np.uint8))
+    got = 0
+    while got < need:
+        n = fh.readinto(view[got:]) if hasattr(fh, "readinto") else 0
+        if not n:
+            break
+        got += n
+    if got != need:
+        raise DecodeFailure("NA001", f"truncated .npy data: {got:,} of {need:,} bytes")
     return arr.reshape(shape, order="F" if fortran else "C")
 
 
@@ -359,8 +370,7 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
     stats = tuple(channel_stats_from_array(c) for c in chans)
     luma = luminance(arr)
     p5, p99 = percentiles(luma, (5, 99))
-    content = zlib.crc32(str((arr.dtype.str, arr.shape)).encode())
-    content = zlib.crc32(np.ascontiguousarray(arr).data, content)
+    content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
     f32 = float(np.finfo(np.float32).max)
     small = Image.fromarray(
         np.clip(np.nan_to_num(luma, nan=0.0, posinf=f32, neginf=-f32), -f32, f32).astype(np.float32),
@@ -382,6 +392,12 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
                         found.append((value, n))
             sentinels = tuple(found)
     return PixelStats(stats, p5, p99, overflow, sentinels, f"{content:08x}", _dhash(small))
+
+
+def _hash_seed(dtype: str, shape: tuple[int, ...]) -> int:
+    """The content hash starts from dtype and shape, the same for Pillow and numpy, so that
+    the same pixels in a PNG and in a .npy match."""
+    return zlib.crc32(repr((dtype, tuple(int(x) for x in shape))).encode())
 
 
 def _dhash(gray: Image.Image) -> int:
@@ -408,7 +424,9 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
         luma = hist[:256]
     # The content hash covers the decoded pixels, so a lossless re-encode matches too;
     # NA305/NA306 compare it together with size and the exact moments.
-    content = zlib.crc32(im.tobytes(), zlib.crc32(f"{im.mode}{im.size}".encode()))
+    w, h = im.size
+    shape = (h, w) if bands == 1 else (h, w, bands)
+    content = zlib.crc32(im.tobytes(), _hash_seed(np.dtype(np.uint8).str, shape))
     return PixelStats(
         stats, percentile_from_histogram(luma, 5), percentile_from_histogram(luma, 99),
         content_hash=f"{content:08x}", dhash=_dhash(gray),

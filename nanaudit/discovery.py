@@ -20,6 +20,8 @@ SPLIT_ROLES = {
     "train": "train", "training": "train", "trn": "train",
     "val": "val", "valid": "val", "validation": "val", "dev": "val", "eval": "val",
     "test": "test", "testing": "test", "tst": "test",
+    "trainval": "train", "train_aug": "train", "train2017": "train", "val2017": "val",
+    "test2017": "test",
 }
 SEGNET_SUFFIXES = ("annot", "_annot", "-annot", "_labels", "_masks", "_gt")
 MASK_STEM_SUFFIXES = ("_mask", "_masks", "_label", "_labels", "_gt", "_seg", "_annotation")
@@ -112,6 +114,10 @@ def walk_files(root: Path, exclude: Iterable[Path] = ()) -> _Walk:
                 out.skipped.append((Path(full), "hidden directory"))
             elif os.path.realpath(full) in excluded:
                 continue
+            elif os.path.splitext(d)[1].lower() in IMAGE_SUFFIXES:
+                # a directory named like an image (x.png/) stands where a file is expected:
+                # listed as one, it pairs and its decode reports NA001 "not a regular file"
+                out.files.append(Path(full))
             else:
                 kept.append(d)
         dirnames[:] = kept

@@ -24,6 +24,7 @@ from .checks.dataset import DatasetView, SplitView
 from .checks.registry import CheckSpec, Hit, Pair, all_checks
 from .config import Settings
 from .discovery import Layout, SplitFiles, discover
+from .presets import apply_preset, palette_luma_hint, resolve
 from .model import DecodeSettings, FileRecord, Finding, Kind, Severity
 from .runner import Task, run_tasks
 from .stats import ChannelStats, merge_channels, merge_histograms
@@ -78,6 +79,7 @@ class Report:
     findings: tuple[Finding, ...]
     files: tuple[FileRecord, ...]
     skipped: tuple[tuple[str, str], ...]
+    preset: str = "generic"
     suppressed: int = 0  # findings dropped by per-file-ignores
     baselined: tuple[Finding, ...] = ()  # findings hidden by --baseline
     baseline: BaselineResult | None = None
@@ -119,7 +121,15 @@ def scan_path(
     jobs: int = 1, cache_dir: Path | None = None,
 ) -> Report:
     """Scan ``root``: every file is decoded once (or taken from the cache), then checked."""
-    layout = discover(root, settings.splits, settings.pair_key_pattern(), settings.unlabeled_splits)
+    preset, base, why = resolve(root, settings.layout, bool(settings.splits))
+    settings = apply_preset(settings, preset)
+    if preset.discover is None:
+        layout = discover(root, settings.splits, settings.pair_key_pattern(),
+                          settings.unlabeled_splits)
+    else:
+        layout = preset.discover(root, base, settings)
+    if why:
+        layout = replace(layout, reason=f"{why}; {layout.reason}")
     tasks: dict[tuple[Path, Kind], Task] = {}
     for split in layout.splits:
         for p in split.pairs:
@@ -154,6 +164,10 @@ def scan_path(
     finally:
         if cache is not None:
             cache.close()
+    if settings.label_offset or settings.reduce_zero_label:
+        for key, rec in records.items():
+            if rec.labels is not None:
+                records[key] = relabel(rec, settings)
     split_pairs = [
         [
             Pair(split.name,
@@ -164,7 +178,8 @@ def scan_path(
         ]
         for split in layout.splits
     ]
-    report = build_report(root, settings, replace(layout, notes=tuple(notes)), split_pairs)
+    report = build_report(root, settings, replace(layout, notes=tuple(notes)), split_pairs,
+                          preset.hint or palette_luma_hint, preset.name)
     if baseline is not None:
         report = apply_baseline(report, *baseline)
     return report
@@ -197,11 +212,35 @@ def apply_baseline(report: Report, file: str, entries: Sequence[BaselineEntry]) 
     )
 
 
+def relabel(rec: FileRecord, settings: Settings) -> FileRecord:
+    """A mask record with the declared label transform applied (cached records stay raw)."""
+    assert rec.labels is not None
+    ignore = settings.ignore_index if settings.ignore_index is not None else 255
+
+    def new(v: int) -> int:
+        if v == settings.ignore_index:
+            return v
+        if settings.reduce_zero_label:
+            v = ignore if v == 0 else v - 1
+            return v if v == ignore else v + settings.label_offset
+        return v + settings.label_offset
+
+    hist: dict[int, int] = {}
+    for v, n in rec.labels.histogram:
+        hist[new(v)] = hist.get(new(v), 0) + n
+    labels = replace(rec.labels, histogram=tuple(sorted(hist.items())),
+                     boundary_labels=tuple(new(v) for v in rec.labels.boundary_labels))
+    return replace(rec, labels=labels)
+
+
 def build_report(
-    root: Path, settings: Settings, layout: Layout, split_pairs: list[list[Pair]]
+    root: Path, settings: Settings, layout: Layout, split_pairs: list[list[Pair]],
+    hint: Callable[[Sequence[int], int | None], str | None] | None = None,
+    preset: str = "generic",
 ) -> Report:
     specs = [s for s in all_checks() if settings.selected(s.id)]
-    labels = LabelSettings(settings.num_classes, settings.ignore_index, settings.background)
+    labels = LabelSettings(settings.num_classes, settings.ignore_index, settings.background,
+                           settings.unused_ids)
     all_images = [p.image for pairs in split_pairs for p in pairs if p.image is not None]
     scales = full_scales(all_images)
     iqr = float(settings.options_for(_spec("NA111"))["iqr_factor"])
@@ -211,7 +250,7 @@ def build_report(
     for split, pairs in zip(layout.splits, split_pairs, strict=True):
         images = [p.image for p in pairs if p.image is not None]
         facts = SplitFacts.from_images(split.name, split.labeled, images, iqr)
-        findings += _run_split(specs, settings, labels, facts, scales, pairs, split, root)
+        findings += _run_split(specs, settings, labels, facts, scales, pairs, split, root, hint)
         summaries.append(_summarise(split, pairs, root, labels, scales))
         for p in pairs:
             for rec in (p.image, p.mask):
@@ -235,6 +274,7 @@ def build_report(
         settings=settings,
         layout=layout.name,
         layout_reason=layout.reason,
+        preset=preset,
         notes=layout.notes,
         splits=tuple(summaries),
         findings=tuple(kept),
@@ -251,9 +291,11 @@ def _spec(check_id: str) -> CheckSpec:
 def _run_split(
     specs: list[CheckSpec], settings: Settings, labels: LabelSettings, facts: SplitFacts,
     scales: dict[str, FullScale], pairs: list[Pair], split: SplitFiles, root: Path,
+    hint: Callable[[Sequence[int], int | None], str | None] | None = None,
 ) -> Iterator[Finding]:
     for spec in specs:
-        ctx = CheckContext(labels, settings.options_for(spec), facts, scales, settings.class_names)
+        ctx = CheckContext(labels, settings.options_for(spec), facts, scales, settings.class_names,
+                           hint)
         configured = settings.severity_for(spec)
 
         def emit(hits: Iterable[Hit], path: str, image: str | None, mask: str | None) -> Iterator[Finding]:

@@ -134,5 +134,6 @@ class Finding:
     image: str | None = None
     mask: str | None = None
 
-    def sort_key(self) -> tuple[str, str, str]:
-        return (self.path, self.check, self.message)
+    def sort_key(self) -> tuple[str, str]:
+        # ties keep the checks' own (deterministic) order: class 5 before class 10
+        return (self.path, self.check)

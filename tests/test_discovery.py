@@ -180,7 +180,7 @@ def test_segnet_camvid_layout(tmp_path: Path) -> None:
     write_pairs(tmp_path / "train", tmp_path / "trainannot", 3)
     write_pairs(tmp_path / "val", tmp_path / "valannot", 2)
     write_pairs(tmp_path / "test", tmp_path / "testannot", 1)
-    report = scan(tmp_path)
+    report = scan(tmp_path, layout="generic")
     assert report.layout == "segnet"
     assert splits(report) == {"train": (3, 3, 3), "val": (2, 2, 2), "test": (1, 1, 1)}
     assert {s.name: (s.role, s.image_root, s.mask_root) for s in report.splits} == {
@@ -190,6 +190,15 @@ def test_segnet_camvid_layout(tmp_path: Path) -> None:
     }
     assert_paired(report)
     assert any(r.path == "trainannot/x0.png" and r.labels is not None for r in report.files)
+
+
+def test_segnet_layout_with_two_splits_is_generic(tmp_path: Path) -> None:
+    """Only the full six-folder SegNet CamVid tree selects the camvid preset."""
+    write_pairs(tmp_path / "train", tmp_path / "trainannot", 3)
+    write_pairs(tmp_path / "val", tmp_path / "valannot", 2)
+    report = scan(tmp_path)
+    assert (report.layout, report.preset) == ("segnet", "generic")
+    assert splits(report) == {"train": (3, 3, 3), "val": (2, 2, 2)}
 
 
 # --------------------------------------------------------------------------- explicit

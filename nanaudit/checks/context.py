@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ class LabelSettings:
     num_classes: int | None = None
     ignore_index: int | None = 255
     background: int | None = 0
+    unused_ids: tuple[int, ...] = ()  # ids in [0, C) that are no class (COCO-Stuff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,11 @@ class CheckContext:
     split: SplitFacts
     scales: Mapping[str, FullScale]
     class_names: tuple[str, ...] = ()
+    # The layout preset's explanation of out-of-range labels (labelIds, trimaps, luma…)
+    hint: Callable[[Sequence[int], int | None], str | None] | None = None
+
+    def explain(self, bad: Sequence[int]) -> str | None:
+        return self.hint(bad, self.labels.num_classes) if self.hint is not None else None
 
     def opt(self, key: str) -> Any:
         return self.options[key]

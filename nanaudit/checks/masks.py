@@ -41,19 +41,23 @@ def label_out_of_range(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     labels = _labels(rec)
     c = ctx.labels.num_classes
     ignore = ctx.labels.ignore_index
+    unused = set(ctx.labels.unused_ids)
     bad = [
         (v, n)
         for v, n in labels.histogram
-        if v != ignore and (v < 0 or (c is not None and v >= c))
+        if v != ignore and (v < 0 or (c is not None and v >= c) or v in unused)
     ]
     if not bad:
         return
     pixels = sum(n for _, n in bad)
     where = f"outside [0, {c})" if c is not None else "negative"
+    if unused and any(v in unused for v, _ in bad):
+        where += " or unused ids"
     ign = f"; ignore index {ignore}" if ignore is not None else "; no ignore index"
+    hint = ctx.explain([v for v, _ in bad])
     yield Hit(
         f"{len(bad)} label value{'s' if len(bad) > 1 else ''} {where}: {_list(ctx, bad)} "
-        f"({pixels:,} px, {pixels / labels.pixels:.2%}){ign}",
+        f"({pixels:,} px, {pixels / labels.pixels:.2%}){ign}" + (f". {hint}" if hint else ""),
         {"labels": {str(v): n for v, n in bad}, "pixels": pixels, "num_classes": c,
          "ignore_index": ignore},
     )

@@ -178,8 +178,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "tool": {"name": "nanaudit", "version": report.version},
         "root": report.root,
         "config": report.settings.to_dict(),
-        "layout": {"name": report.layout, "reason": report.layout_reason,
-                   "notes": list(report.notes)},
+        "layout": {"name": report.layout, "preset": report.preset,
+                   "reason": report.layout_reason, "notes": list(report.notes)},
         "summary": {
             "errors": report.count(Severity.ERROR),
             "warnings": report.count(Severity.WARNING),

@@ -42,7 +42,7 @@ def render(report: Report, options: RenderOptions) -> str:
 
 def _render(console: Console, report: Report, verbose: bool) -> None:
     console.print(Text(f"nanaudit {report.version}: {report.root}", style="bold"))
-    console.print(f"layout: {report.layout}: {report.layout_reason}")
+    console.print(Text(f"layout: {report.layout}: {report.layout_reason}"))
     for note in report.notes:
         console.print(f"  note: {note}", style="dim")
     s = report.settings
