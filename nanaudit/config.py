@@ -364,8 +364,10 @@ def settings_from_mapping(data: Mapping[str, Any], source: str, base: Path) -> S
             s = replace(s, class_names=_str_list(where, value))
         elif k == "checks":
             s = replace(s, checks=_check_table(f"{source}: checks", value))
-        elif k in ("select", "ignore"):
-            s = replace(s, **{k: _prefixes(where, value)})
+        elif k == "select":
+            s = replace(s, select=_prefixes(where, value))
+        elif k == "ignore":
+            s = replace(s, ignore=_prefixes(where, value))
         elif k == "per_file_ignores":
             s = replace(s, per_file_ignores=_per_file_ignores(where, value))
         elif k == "batch_size":

@@ -137,12 +137,10 @@ def split_training(
     c = labels.num_classes
     classes = tuple(range(c)) if c is not None else tuple(sorted(pixels))
     freqs = {k: pixels[k] / present_pixels[k] for k in classes if pixels[k] and present_pixels[k]}
-    weights: tuple[tuple[int, float], ...] = ()
-    zero: tuple[int, ...] = ()
-    if freqs:
-        med = statistics.median(freqs.values())
-        weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes)
-        zero = tuple(k for k in classes if k not in freqs)
+    med = statistics.median(freqs.values()) if freqs else 0.0
+    # a class without pixels gets weight 0 (never inf) and is listed, even when none has any
+    weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes)
+    zero = tuple(k for k in classes if k not in freqs)
     valid_fraction = None
     if fractions:
         fs = sorted(fractions)
