@@ -139,8 +139,8 @@ def split_training(
     freqs = {k: pixels[k] / present_pixels[k] for k in classes if pixels[k] and present_pixels[k]}
     med = statistics.median(freqs.values()) if freqs else 0.0
     # a class without pixels gets weight 0 (never inf) and is listed, even when none has any
-    weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes)
-    zero = tuple(k for k in classes if k not in freqs)
+    weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes) if labeled else ()
+    zero = tuple(k for k in classes if k not in freqs) if labeled else ()
     valid_fraction = None
     if fractions:
         fs = sorted(fractions)
