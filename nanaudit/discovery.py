@@ -291,8 +291,10 @@ def discover(
     raise DiscoveryError(
         f"no image/mask layout found in {root}. Looked for: an image folder "
         f"({', '.join(IMAGE_DIRS)}) beside a mask folder ({', '.join(MASK_DIRS)}); "
-        f"split folders ({', '.join(sorted(SPLIT_ROLES))}) holding both; or train/ + trainannot/. "
-        "Say it explicitly with --images DIR --masks DIR or --split NAME:IMAGES:MASKS"
+        f"split folders ({', '.join(sorted(SPLIT_ROLES))}) holding both; train/ + trainannot/; "
+        "or the folders of a dataset preset (VOC, Cityscapes, ADE20K, COCO-Stuff, CamVid, "
+        "Oxford-IIIT Pet: `nanaudit layouts` lists what each expects). Say it explicitly with "
+        "--images DIR --masks DIR, --split NAME:IMAGES:MASKS or --layout NAME"
     )
 
 

@@ -181,12 +181,16 @@ def _first_files(path: Path, n: int = 8) -> list[str]:
 
 
 def _read_list(path: Path) -> list[str]:
-    """Sample ids of a split list: the first token of each line; # comments skipped."""
+    """Sample ids of a split list: the first token of each line; # comments skipped.
+    A token that is a path (DeepLab's "/JPEGImages/x.jpg /SegmentationClassAug/x.png"
+    lists) gives its file stem."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return [line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    tokens = [line.split()[0].replace("\\", "/") for line in lines]
+    return [t.rsplit("/", 1)[-1].rsplit(".", 1)[0] if "/" in t else t for t in tokens]
 
 
 # VOC --------------------------------------------------------------------------------
@@ -195,7 +199,9 @@ def _read_list(path: Path) -> list[str]:
 def _voc_base(root: Path) -> Path | None:
     candidates = [root]
     for d in (root, root / "VOCdevkit"):
-        candidates += sorted(p for name, p in _dirs(d).items() if name.startswith("voc20"))
+        # newest year first: VOCdevkit often holds VOC2007 beside the VOC2012 benchmark
+        candidates += sorted((p for name, p in _dirs(d).items() if name.startswith("voc20")),
+                             reverse=True)
     for base in candidates:
         sub = _dirs(base)
         if "jpegimages" in sub and ("segmentationclass" in sub or "segmentationclassaug" in sub):
@@ -328,7 +334,9 @@ def _cityscapes_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
 def _images_annotations(root: Path, names: set[str]) -> Path | None:
     for base in (root, *[p for n, p in _dirs(root).items() if n.startswith(("adechallenge", "coco"))]):
         sub = _dirs(base)
-        if "images" in sub and "annotations" in sub and names & set(_dirs(sub["images"])):
+        # the split folders on both sides: COCO's annotations/ of instances_*.json is no mask tree
+        if ("images" in sub and "annotations" in sub and names & set(_dirs(sub["images"]))
+                and names & set(_dirs(sub["annotations"]))):
             return base
     return None
 
@@ -355,7 +363,11 @@ def _generic_below(name: str, reason: str) -> Callable[[Path, Path, Settings], L
     def run(root: Path, base: Path, settings: Settings) -> Layout:
         layout = discover(base, (), settings.pair_key_pattern(), settings.unlabeled_splits)
         splits = layout.splits
-        return Layout(name, reason, splits, layout.notes)
+        notes = layout.notes
+        if settings.reduce_zero_label:
+            notes += ("reduce_zero_label applied: label 0 → ignore index, every other label - 1 "
+                      "(--no-reduce-zero-label to audit the raw values)",)
+        return Layout(name, reason, splits, notes)
 
     return run
 
@@ -488,6 +500,10 @@ def apply_preset(settings: Settings, preset: Preset) -> Settings:
     given = settings.given
     values: dict[str, object] = {}
     num_classes, names = preset.num_classes, preset.class_names
+    if settings.label_encoding and not preset.encodings:
+        raise DiscoveryError(
+            f"--label-encoding {settings.label_encoding!r}: layout {preset.name!r} has one label "
+            "encoding only (cityscapes has trainIds and labelIds)")
     if settings.label_encoding and preset.encodings:
         if settings.label_encoding not in preset.encodings:
             raise DiscoveryError(

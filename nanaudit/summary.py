@@ -135,7 +135,8 @@ def split_training(
             pixels[v] += n
             present_pixels[v] += valid
     c = labels.num_classes
-    classes = tuple(range(c)) if c is not None else tuple(sorted(pixels))
+    unused = set(labels.unused_ids)
+    classes = tuple(k for k in (range(c) if c is not None else sorted(pixels)) if k not in unused)
     freqs = {k: pixels[k] / present_pixels[k] for k in classes if pixels[k] and present_pixels[k]}
     med = statistics.median(freqs.values()) if freqs else 0.0
     # a class without pixels gets weight 0 (never inf) and is listed, even when none has any

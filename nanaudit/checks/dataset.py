@@ -57,12 +57,16 @@ class DatasetView:
 
 
 def _class_counts(ctx: CheckContext, hist: Sequence[tuple[int, int]]) -> dict[int, int]:
-    """Pixels per class: labels in [0, C) when C is known, else every non-ignore label."""
+    """Pixels per class: labels in [0, C) when C is known, else every non-ignore label.
+    Ids the layout declares unused (COCO-Stuff) are no class: NA201 reports them."""
     c, ignore = ctx.labels.num_classes, ctx.labels.ignore_index
-    out = {v: n for v, n in hist if v != ignore and v >= 0 and (c is None or v < c)}
+    unused = set(ctx.labels.unused_ids)
+    out = {v: n for v, n in hist
+           if v != ignore and v >= 0 and (c is None or v < c) and v not in unused}
     if c is not None:
         for k in range(c):
-            out.setdefault(k, 0)
+            if k not in unused:
+                out.setdefault(k, 0)
     return out
 
 
