@@ -224,7 +224,10 @@ def _discover_voc(root: Path, base: Path, settings: Settings) -> Layout:
     img_dir = sub["jpegimages"]
     use_aug = "segmentationclassaug" in sub and "segmentationclass" not in sub
     lists_dir = base / "ImageSets" / "Segmentation"
-    if "segmentationclassaug" in sub and (lists_dir / "train_aug.txt").is_file():
+    # the augmented training list goes by several names (DeepLab, mmseg)
+    aug_list = next((n for n in ("train_aug.txt", "trainaug.txt", "aug.txt")
+                     if (lists_dir / n).is_file()), None)
+    if "segmentationclassaug" in sub and aug_list is not None:
         use_aug = True
     mask_dir = sub["segmentationclassaug" if use_aug else "segmentationclass"]
     images = {p.stem: p for p in walk_files(img_dir).files}
@@ -232,7 +235,7 @@ def _discover_voc(root: Path, base: Path, settings: Settings) -> Layout:
     masks = {p.stem: p for p in masks_walk.files}
     notes: list[str] = []
     splits: list[SplitFiles] = []
-    lists = [("train", "train_aug.txt" if use_aug and (lists_dir / "train_aug.txt").is_file() else "train.txt"),
+    lists = [("train", aug_list if use_aug and aug_list else "train.txt"),
              ("val", "val.txt"), ("test", "test.txt")]
     listed: set[str] = set()
     for name, filename in lists:
