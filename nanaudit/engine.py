@@ -109,7 +109,10 @@ class Report:
 
 def display_path(path: Path, root: Path) -> str:
     """Relative to the scan root, POSIX form; undecodable bytes shown as \\xNN escapes."""
-    rel = os.path.relpath(path, root)
+    p, r = os.fspath(path), os.fspath(root)
+    prefix = r if r.endswith(os.sep) else r + os.sep
+    # files found by walking the root start with it: no need for relpath's normalisation
+    rel = p[len(prefix):] if p.startswith(prefix) and r not in ("", ".") else os.path.relpath(p, r)
     text = os.fsencode(rel).decode("utf-8", "backslashreplace")
     return Path(text).as_posix() if os.sep == "\\" else text
 
@@ -296,33 +299,39 @@ def _run_split(
     for spec in specs:
         ctx = CheckContext(labels, settings.options_for(spec), facts, scales, settings.class_names,
                            hint)
-        configured = settings.severity_for(spec)
+        severity = settings.severity_for(spec)
+        func, scope = spec.func, spec.scope
 
-        def emit(hits: Iterable[Hit], path: str, image: str | None, mask: str | None) -> Iterator[Finding]:
-            for hit in hits:
-                severity = configured or hit.severity or spec.severity
-                yield Finding(spec.id, spec.name, severity, hit.path or path, split.name,
-                              hit.message, dict(hit.data), image, mask)
+        def emit(hit: Hit, path: str, image: str | None, mask: str | None) -> Finding:
+            return Finding(spec.id, spec.name, severity or hit.severity or spec.severity,
+                           hit.path or path, split.name, hit.message, dict(hit.data), image, mask)
 
-        if spec.scope == "split":
-            yield from emit(spec.func(ctx, split), display_path(split.image_root, root), None, None)
+        if scope == "split":
+            where = display_path(split.image_root, root)
+            yield from (emit(h, where, None, None) for h in func(ctx, split))
             continue
         for pair in pairs:
-            img = pair.image.path if pair.image else None
-            msk = pair.mask.path if pair.mask else None
-            if spec.scope == "pair":
-                yield from emit(spec.func(ctx, pair), img or msk or "", img, msk)
-            elif spec.scope == "file":
-                for rec in (pair.image, pair.mask):
+            image, mask = pair.image, pair.mask
+            img = image.path if image is not None else None
+            msk = mask.path if mask is not None else None
+            if scope == "image":
+                if image is not None and image.pixels is not None:
+                    for h in func(ctx, image):
+                        yield emit(h, image.path, img, msk)
+            elif scope == "mask":
+                # a colour mask has no labels: only NA205 speaks about it
+                if mask is not None and mask.ok and pair.labeled and (
+                        mask.labels is not None or spec.id == "NA205"):
+                    for h in func(ctx, mask):
+                        yield emit(h, mask.path, img, msk)
+            elif scope == "pair":
+                for h in func(ctx, pair):
+                    yield emit(h, img or msk or "", img, msk)
+            elif scope == "file":
+                for rec in (image, mask):
                     if rec is not None and rec.error is not None:
-                        yield from emit(spec.func(ctx, rec), rec.path, img, msk)
-            elif spec.scope == "image":
-                if pair.image is not None and pair.image.pixels is not None:
-                    yield from emit(spec.func(ctx, pair.image), pair.image.path, img, msk)
-            elif spec.scope == "mask":
-                if pair.mask is not None and pair.mask.ok and pair.labeled:
-                    if pair.mask.labels is not None or spec.id == "NA205":
-                        yield from emit(spec.func(ctx, pair.mask), pair.mask.path, img, msk)
+                        for h in func(ctx, rec):
+                            yield emit(h, rec.path, img, msk)
 
 
 def _run_dataset(
