@@ -104,24 +104,8 @@ def audit_file(path: Path, rel: str, kind: Kind, split: str, settings: DecodeSet
     if st.st_size == 0:
         return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
     try:
-        decoded = _decode(path, settings)
-        record = replace(
-            base,
-            format=decoded.format,
-            mode=decoded.mode,
-            dtype=decoded.dtype,
-            width=decoded.width,
-            height=decoded.height,
-            channels=decoded.channels,
-            frames=decoded.frames,
-            exif_orientation=decoded.exif_orientation,
-            nodata=decoded.nodata,
-            lossy=decoded.lossy,
-            notes=decoded.notes,
-        )
-        if kind is Kind.IMAGE:
-            return replace(record, pixels=_pixel_stats(decoded, settings))
-        return _mask_record(record, decoded, settings)
+        with np.errstate(all="ignore"):  # NaN/Inf in the data are findings, not warnings
+            return _audit_decoded(path, base, kind, settings)
     except DecodeFailure as exc:
         return replace(base, error=DecodeError(exc.check, exc.reason))
     except MemoryError:
@@ -129,9 +113,31 @@ def audit_file(path: Path, rel: str, kind: Kind, split: str, settings: DecodeSet
     except Image.DecompressionBombError as exc:
         return replace(base, error=DecodeError("NA002", _bomb_reason(exc, settings.max_pixels)))
     except OSError as exc:
-        return replace(base, error=DecodeError("NA001", _os_reason(exc)))
+        return replace(base, error=DecodeError("NA001", _os_reason(exc, path)))
     except Exception as exc:  # a decoder's failure on hostile bytes is a finding, not a crash
-        return replace(base, error=DecodeError("NA001", f"{type(exc).__name__}: {exc}"))
+        reason = f"{type(exc).__name__}: {exc}".replace(str(path), path.name)
+        return replace(base, error=DecodeError("NA001", reason))
+
+
+def _audit_decoded(path: Path, base: FileRecord, kind: Kind, settings: DecodeSettings) -> FileRecord:
+    decoded = _decode(path, settings)
+    record = replace(
+        base,
+        format=decoded.format,
+        mode=decoded.mode,
+        dtype=decoded.dtype,
+        width=decoded.width,
+        height=decoded.height,
+        channels=decoded.channels,
+        frames=decoded.frames,
+        exif_orientation=decoded.exif_orientation,
+        nodata=decoded.nodata,
+        lossy=decoded.lossy,
+        notes=decoded.notes,
+    )
+    if kind is Kind.IMAGE:
+        return replace(record, pixels=_pixel_stats(decoded, settings))
+    return _mask_record(record, decoded, settings)
 
 
 def _bomb_reason(exc: Exception, limit: int) -> str:
@@ -143,10 +149,13 @@ def _bomb_reason(exc: Exception, limit: int) -> str:
     return f"header declares {int(found.group(1)):,} pixels, over the limit of {limit:,}"
 
 
-def _os_reason(exc: OSError) -> str:
+def _os_reason(exc: OSError, path: Path | None = None) -> str:
     if exc.strerror:
         return exc.strerror.lower()
-    return str(exc) or type(exc).__name__
+    text = str(exc) or type(exc).__name__
+    if path is not None:  # Pillow quotes the absolute path: reports must not depend on it
+        text = text.replace(f" {str(path)!r}", "").replace(str(path), path.name)
+    return text
 
 
 # --------------------------------------------------------------------------- decoding
@@ -188,6 +197,8 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
                 width, height = height, width
             nodata = _gdal_nodata(im)
             lossy = _lossy_reason(im, path)
+            if fmt == "TIFF":
+                _check_tiff_strips(im)
             im.load()
         except BaseException:
             im.close()
@@ -206,6 +217,29 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
     channels = 1 if arr.ndim == 2 else int(arr.shape[2])
     return _Decoded(arr, None, fmt, mode, width, height, channels, str(arr.dtype), frames,
                     orientation, nodata, lossy, tuple(notes))
+
+
+def _check_tiff_strips(im: Image.Image) -> None:
+    """A TIFF whose strips or tiles cover less than its declared size (ImageLength patched
+    up, strips missing) would load "fine", the rest left zero, after allocating the whole
+    declared image: refuse it before anything is allocated."""
+    tiles = getattr(im, "tile", None)
+    if not tiles:
+        return
+    covered = 0
+    for tile in tiles:
+        extents = tile[1]
+        if extents is None:
+            return
+        x0, y0, x1, y1 = extents
+        covered += max(x1 - x0, 0) * max(y1 - y0, 0)
+    width, height = im.size
+    if covered < width * height:
+        raise DecodeFailure(
+            "NA001",
+            f"the TIFF's strips/tiles hold {covered:,} of its {width}×{height} = "
+            f"{width * height:,} pixels (a corrupt or truncated header)",
+        )
 
 
 def _exif_orientation(im: Image.Image) -> int | None:
@@ -323,6 +357,15 @@ def _read_npz(path: Path, max_pixels: int) -> _Decoded:
             raise DecodeFailure("NA001", "the .npz archive holds no arrays")
         name = members[0]
         info = zf.getinfo(name)
+        # A compressed member is not backed by bytes on disk: a few hundred bytes can expand
+        # to gigabytes within the pixel limit (8 float64 channels). Bound the expansion by
+        # 16 bytes per pixel of the limit (4 float32 channels); zipfile never reads past it.
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > 16 * max_pixels:
+            raise DecodeFailure(
+                "NA002",
+                f"compressed array {name!r} expands to {info.file_size:,} bytes, over 16 bytes "
+                f"per pixel of the limit of {max_pixels:,} pixels",
+            )
         with zf.open(info) as member:
             arr = _read_npy(member, info.file_size, max_pixels)
     decoded = _from_array(arr, "NPZ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -114,7 +115,16 @@ def display_path(path: Path, root: Path) -> str:
     # files found by walking the root start with it: no need for relpath's normalisation
     rel = p[len(prefix):] if p.startswith(prefix) and r not in ("", ".") else os.path.relpath(p, r)
     text = os.fsencode(rel).decode("utf-8", "backslashreplace")
-    return Path(text).as_posix() if os.sep == "\\" else text
+    return printable(Path(text).as_posix() if os.sep == "\\" else text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Control characters (a newline or ESC in a file name) as \\xNN escapes: no report
+    line can be split, no terminal driven, no workflow command injected, no XML broken."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def scan_path(
@@ -272,13 +282,14 @@ def build_report(
         (display_path(path, root), reason) for s in layout.splits for path, reason in s.skipped
     )
     return Report(
-        root=display_path(root, Path.cwd()) if not root.is_absolute() else root.as_posix(),
+        root=display_path(root, Path.cwd()) if not root.is_absolute() else printable(
+            os.fsencode(root.as_posix()).decode("utf-8", "backslashreplace")),
         version=__version__,
         settings=settings,
         layout=layout.name,
-        layout_reason=layout.reason,
+        layout_reason=printable(layout.reason),
         preset=preset,
-        notes=layout.notes,
+        notes=tuple(printable(n) for n in layout.notes),
         splits=tuple(summaries),
         findings=tuple(kept),
         files=tuple(files[k] for k in sorted(files)),
@@ -304,7 +315,8 @@ def _run_split(
 
         def emit(hit: Hit, path: str, image: str | None, mask: str | None) -> Finding:
             return Finding(spec.id, spec.name, severity or hit.severity or spec.severity,
-                           hit.path or path, split.name, hit.message, dict(hit.data), image, mask)
+                           hit.path or path, split.name, printable(hit.message), dict(hit.data),
+                           image, mask)
 
         if scope == "split":
             where = display_path(split.image_root, root)
@@ -346,8 +358,8 @@ def _run_dataset(
         configured = settings.severity_for(spec)
         for hit in spec.func(ctx, view):
             severity = configured or hit.severity or spec.severity
-            yield Finding(spec.id, spec.name, severity, hit.path or ".", hit.split, hit.message,
-                          dict(hit.data))
+            yield Finding(spec.id, spec.name, severity, hit.path or ".", hit.split,
+                          printable(hit.message), dict(hit.data))
 
 
 def _summarise(

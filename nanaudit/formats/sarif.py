@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from typing import Any
 
 from ..baseline import fingerprint
@@ -42,7 +43,8 @@ def render(report: Report, options: RenderOptions) -> str:
             "level": LEVELS[f.severity],
             "message": {"text": f"{f.name}: {f.message}"},
             "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": artifact_path(report, f.path)}},
+                "physicalLocation": {"artifactLocation": {
+                    "uri": quote(artifact_path(report, f.path), safe="/")}},
             }],
             "partialFingerprints": {"nanauditFingerprint/v1": fingerprint(f)},
             "properties": {"split": f.split, "data": f.data},
