@@ -1,7 +1,7 @@
 """Benchmark: group 100,000 random 64-bit perceptual hashes (best of 3), print the seconds.
 
-    python benchmarks/bench_neardup.py
-    python benchmarks/bench_neardup.py --n 1000000 --distance 3
+python benchmarks/bench_neardup.py
+python benchmarks/bench_neardup.py --n 1000000 --distance 3
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ def main() -> None:
         start = time.perf_counter()
         groups = group_near_duplicates(hashes, args.distance)
         best = min(best, time.perf_counter() - start)
-    print(f"group_near_duplicates: {args.n:,} hashes, distance {args.distance}: "
-          f"{best:.3f} s (best of {args.repeat}), {len(groups)} groups")
+    print(
+        f"group_near_duplicates: {args.n:,} hashes, distance {args.distance}: "
+        f"{best:.3f} s (best of {args.repeat}), {len(groups)} groups"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
-from .api import scan  # noqa: E402
+from .api import scan
 
 __all__ = ["__version__", "scan"]

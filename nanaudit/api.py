@@ -10,9 +10,14 @@ if TYPE_CHECKING:
     from .engine import Report
 
 
-def scan(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None = None,
-         jobs: int = 1, cache_dir: str | os.PathLike[str] | None = None,
-         **options: Any) -> Report:
+def scan(
+    path: str | os.PathLike[str],
+    *,
+    config: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    cache_dir: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Report:
     """Scan a dataset folder and return the Report the command line renders.
 
     ``options`` take the config-file keys (``num_classes=19``, ``ignore_index="none"``,
@@ -29,5 +34,6 @@ def scan(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
     if not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
     settings = load_settings(root, Path(config) if config is not None else None, options)
-    return scan_path(root, settings, jobs=jobs,
-                     cache_dir=Path(cache_dir) if cache_dir is not None else None)
+    return scan_path(
+        root, settings, jobs=jobs, cache_dir=Path(cache_dir) if cache_dir is not None else None
+    )

@@ -42,7 +42,9 @@ class BaselineResult:
 def fingerprint(f: Finding) -> str:
     content = json.dumps(
         {"check": f.check, "path": f.path, "split": f.split, "data": f.data},
-        sort_keys=True, ensure_ascii=True, default=str,
+        sort_keys=True,
+        ensure_ascii=True,
+        default=str,
     )
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
@@ -71,13 +73,25 @@ def load(path: Path) -> tuple[BaselineEntry, ...]:
         raise BaselineError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BaselineError(f"baseline {path} is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("tool") != "nanaudit" or not isinstance(doc.get("findings"), list):
-        raise BaselineError(f"baseline {path} is not a nanaudit baseline (write one with --write-baseline)")
+    if (
+        not isinstance(doc, dict)
+        or doc.get("tool") != "nanaudit"
+        or not isinstance(doc.get("findings"), list)
+    ):
+        raise BaselineError(
+            f"baseline {path} is not a nanaudit baseline (write one with --write-baseline)"
+        )
     out = []
     for i, item in enumerate(doc["findings"]):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("check", "path", "fingerprint")):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) for k in ("check", "path", "fingerprint")
+        ):
             raise BaselineError(f"baseline {path}: entry {i} lacks check, path or fingerprint")
-        out.append(BaselineEntry(item["check"], item["path"], item["fingerprint"], str(item.get("message", ""))))
+        out.append(
+            BaselineEntry(
+                item["check"], item["path"], item["fingerprint"], str(item.get("message", ""))
+            )
+        )
     return tuple(out)
 
 

@@ -63,19 +63,29 @@ def _unf(x: Any) -> float:
 
 def record_to_json(rec: FileRecord) -> str:
     d: dict[str, Any] = {
-        "size_bytes": rec.size_bytes, "format": rec.format, "mode": rec.mode, "dtype": rec.dtype,
-        "width": rec.width, "height": rec.height, "channels": rec.channels, "frames": rec.frames,
+        "size_bytes": rec.size_bytes,
+        "format": rec.format,
+        "mode": rec.mode,
+        "dtype": rec.dtype,
+        "width": rec.width,
+        "height": rec.height,
+        "channels": rec.channels,
+        "frames": rec.frames,
         "exif_orientation": rec.exif_orientation,
         "nodata": None if rec.nodata is None else _f(rec.nodata),
-        "lossy": rec.lossy, "channels_differ": rec.channels_differ, "colours": rec.colours,
+        "lossy": rec.lossy,
+        "channels_differ": rec.channels_differ,
+        "colours": rec.colours,
         "notes": list(rec.notes),
         "error": None if rec.error is None else [rec.error.check, rec.error.reason],
     }
     if rec.pixels is not None:
         p = rec.pixels
         d["pixels"] = {
-            "channels": [[c.count, _f(c.mean), _f(c.m2), _f(c.min), _f(c.max), c.nan, c.inf, c.zeros]
-                         for c in p.channels],
+            "channels": [
+                [c.count, _f(c.mean), _f(c.m2), _f(c.min), _f(c.max), c.nan, c.inf, c.zeros]
+                for c in p.channels
+            ],
             "luma": [_f(p.luma_p5), _f(p.luma_p99)],
             "fp16_overflow": p.fp16_overflow,
             "sentinels": [[_f(v), n] for v, n in p.sentinels],
@@ -85,8 +95,11 @@ def record_to_json(rec: FileRecord) -> str:
     if rec.labels is not None:
         lab = rec.labels
         d["labels"] = {
-            "histogram": [[v, n] for v, n in lab.histogram], "pixels": lab.pixels,
-            "non_integer": lab.non_integer, "nan": lab.nan, "inf": lab.inf,
+            "histogram": [[v, n] for v, n in lab.histogram],
+            "pixels": lab.pixels,
+            "non_integer": lab.non_integer,
+            "nan": lab.nan,
+            "inf": lab.inf,
             "boundary_labels": list(lab.boundary_labels),
         }
     return json.dumps(d, separators=(",", ":"))
@@ -98,26 +111,56 @@ def record_from_json(text: str, path: str, kind: Kind, split: str) -> FileRecord
     if "pixels" in d:
         p = d["pixels"]
         pixels = PixelStats(
-            tuple(ChannelStats(int(c[0]), _unf(c[1]), _unf(c[2]), _unf(c[3]), _unf(c[4]),
-                               int(c[5]), int(c[6]), int(c[7])) for c in p["channels"]),
-            _unf(p["luma"][0]), _unf(p["luma"][1]), int(p["fp16_overflow"]),
+            tuple(
+                ChannelStats(
+                    int(c[0]),
+                    _unf(c[1]),
+                    _unf(c[2]),
+                    _unf(c[3]),
+                    _unf(c[4]),
+                    int(c[5]),
+                    int(c[6]),
+                    int(c[7]),
+                )
+                for c in p["channels"]
+            ),
+            _unf(p["luma"][0]),
+            _unf(p["luma"][1]),
+            int(p["fp16_overflow"]),
             tuple((_unf(v), int(n)) for v, n in p["sentinels"]),
-            str(p["content_hash"]), int(p["dhash"]),
+            str(p["content_hash"]),
+            int(p["dhash"]),
         )
     if "labels" in d:
         lab = d["labels"]
         labels = LabelStats(
-            tuple((int(v), int(n)) for v, n in lab["histogram"]), int(lab["pixels"]),
-            int(lab["non_integer"]), int(lab["nan"]), int(lab["inf"]),
+            tuple((int(v), int(n)) for v, n in lab["histogram"]),
+            int(lab["pixels"]),
+            int(lab["non_integer"]),
+            int(lab["nan"]),
+            int(lab["inf"]),
             tuple(int(v) for v in lab["boundary_labels"]),
         )
     return FileRecord(
-        path=path, kind=kind, split=split, size_bytes=d["size_bytes"], format=d["format"],
-        mode=d["mode"], dtype=d["dtype"], width=d["width"], height=d["height"],
-        channels=d["channels"], frames=d["frames"], exif_orientation=d["exif_orientation"],
-        nodata=None if d["nodata"] is None else _unf(d["nodata"]), lossy=d["lossy"],
-        channels_differ=d["channels_differ"], colours=d["colours"], notes=tuple(d["notes"]),
-        pixels=pixels, labels=labels,
+        path=path,
+        kind=kind,
+        split=split,
+        size_bytes=d["size_bytes"],
+        format=d["format"],
+        mode=d["mode"],
+        dtype=d["dtype"],
+        width=d["width"],
+        height=d["height"],
+        channels=d["channels"],
+        frames=d["frames"],
+        exif_orientation=d["exif_orientation"],
+        nodata=None if d["nodata"] is None else _unf(d["nodata"]),
+        lossy=d["lossy"],
+        channels_differ=d["channels_differ"],
+        colours=d["colours"],
+        notes=tuple(d["notes"]),
+        pixels=pixels,
+        labels=labels,
         error=None if d["error"] is None else DecodeError(d["error"][0], d["error"][1]),
     )
 
@@ -150,9 +193,7 @@ class RecordCache:
     def usable(self) -> bool:
         return self._db is not None
 
-    def lookup(
-        self, items: Iterable[tuple[Path, Kind]]
-    ) -> dict[tuple[Path, Kind], str]:
+    def lookup(self, items: Iterable[tuple[Path, Kind]]) -> dict[tuple[Path, Kind], str]:
         """The stored JSON of every item whose file is unchanged since it was stored."""
         if self._db is None:
             return {}
@@ -160,7 +201,8 @@ class RecordCache:
         found: dict[tuple[Path, Kind], str] = {}
         try:
             rows = self._db.execute(
-                "SELECT path, kind, size, mtime, ctime, inode, record FROM records WHERE settings = ?",
+                "SELECT path, kind, size, mtime, ctime, inode, record FROM records "
+                "WHERE settings = ?",
                 (self.settings,),
             )
             for path, kind, size, mtime, ctime, inode, record in rows:
@@ -172,15 +214,19 @@ class RecordCache:
             return {}
         return found
 
-    def store(self, entries: Iterator[tuple[Path, Kind, tuple[int, int, int, int], FileRecord]]) -> None:
+    def store(
+        self, entries: Iterator[tuple[Path, Kind, tuple[int, int, int, int], FileRecord]]
+    ) -> None:
         if self._db is None:
             return
         try:
             with closing(self._db.cursor()) as cur:
                 cur.executemany(
                     "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    ((os.fsencode(p), k.value, self.settings, *key, record_to_json(rec))
-                     for p, k, key, rec in entries),
+                    (
+                        (os.fsencode(p), k.value, self.settings, *key, record_to_json(rec))
+                        for p, k, key, rec in entries
+                    ),
                 )
             self._db.commit()
         except sqlite3.Error as exc:

@@ -98,77 +98,213 @@ def cli() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--images", type=click.Path(path_type=Path), help="Image folder (with --masks).")
 @click.option("--masks", type=click.Path(path_type=Path), help="Mask folder (with --images).")
-@click.option("--split", "splits", multiple=True, metavar="NAME:IMAGES[:MASKS]",
-              help="A split given explicitly; repeatable. Without MASKS the split is unlabeled.")
-@click.option("--layout", "layout", metavar="NAME", envvar="NANAUDIT_LAYOUT",
-              help="A layout preset (voc, cityscapes, ade20k, coco-stuff, camvid, oxford-pet, "
-                   "generic) instead of detecting it; `nanaudit layouts` lists them.")
-@click.option("--label-encoding", metavar="NAME",
-              help="A preset's other label encoding (cityscapes: trainIds or labelIds).")
-@click.option("--label-offset", type=int, metavar="N",
-              help="Add N to every label but the ignore index before the checks (pets: -1).")
-@click.option("--reduce-zero-label/--no-reduce-zero-label", default=None,
-              help="Map label 0 to the ignore index and shift the rest down by one (ADE20K).")
-@click.option("--pair-key", metavar="REGEX", envvar="NANAUDIT_PAIR_KEY",
-              help="Regex whose group 1, searched in a file's stem, pairs images and masks.")
-@click.option("-C", "--num-classes", type=int, envvar="NANAUDIT_NUM_CLASSES",
-              help="Number of classes C; labels must lie in [0, C) or be the ignore index.")
-@click.option("--ignore-index", metavar="N|none", envvar="NANAUDIT_IGNORE_INDEX",
-              help="Ignore label (default 255); 'none' disables it.")
-@click.option("--background", metavar="N|none", envvar="NANAUDIT_BACKGROUND",
-              help="Background label (default 0); 'none' disables it.")
-@click.option("--class-names", "class_names_file", type=click.Path(path_type=Path),
-              help="File with one class name per line (class 0 first).")
-@click.option("--batch-size", type=click.IntRange(min=1), envvar="NANAUDIT_BATCH_SIZE",
-              help="Training batch size: NA308 checks the size of the last batch.")
-@click.option("--drop-last", is_flag=True, default=None,
-              help="The training DataLoader drops the last incomplete batch.")
-@click.option("--unlabeled", "unlabeled", multiple=True, metavar="SPLIT",
-              help="Declare a split unlabeled: missing masks there are info. Repeatable.")
-@click.option("--max-pixels", type=int, envvar="NANAUDIT_MAX_PIXELS",
-              help="Refuse to decode images with more pixels than this (NA002).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), envvar="NANAUDIT_CONFIG",
-              help="Config file (default: nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).")
-@click.option("--format", "fmt", type=click.Choice(["auto", *[f.value for f in Format]]),
-              default="auto", show_default=True, envvar="NANAUDIT_FORMAT",
-              help="What to print on stdout. auto: github annotations plus the terminal report "
-                   "under GITHUB_ACTIONS=true, else rich.")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="[FORMAT:]FILE",
-              help="Also write a report file (JSON unless FORMAT: is given). Repeatable.")
-@click.option("--select", "select", multiple=True, metavar="PREFIXES",
-              help="Run only checks whose ID starts with one of these (comma-separated; repeatable).")
-@click.option("--ignore", "ignore", multiple=True, metavar="PREFIXES",
-              help="Skip checks whose ID starts with one of these; the longest matching prefix "
-                   "of --select and --ignore wins.")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path),
-              help="Hide the findings recorded in this baseline; fail only on new ones.")
-@click.option("--write-baseline", "write_baseline", type=click.Path(path_type=Path),
-              help="Record the current findings as the baseline in this file.")
-@click.option("--max-annotations", type=click.IntRange(min=0), default=50, show_default=True,
-              help="github format: annotations before the rest is listed in the log.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info", "never"]),
-              envvar="NANAUDIT_FAIL_ON", help="Lowest severity that makes the exit code 1 (default error).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), envvar="NANAUDIT_JOBS",
-              help="Worker processes for decoding (default: the usable CPUs).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), envvar="NANAUDIT_CACHE_DIR",
-              help="Where per-file records are cached (default: the user cache folder).")
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    metavar="NAME:IMAGES[:MASKS]",
+    help="A split given explicitly; repeatable. Without MASKS the split is unlabeled.",
+)
+@click.option(
+    "--layout",
+    "layout",
+    metavar="NAME",
+    envvar="NANAUDIT_LAYOUT",
+    help="A layout preset (voc, cityscapes, ade20k, coco-stuff, camvid, oxford-pet, "
+    "generic) instead of detecting it; `nanaudit layouts` lists them.",
+)
+@click.option(
+    "--label-encoding",
+    metavar="NAME",
+    help="A preset's other label encoding (cityscapes: trainIds or labelIds).",
+)
+@click.option(
+    "--label-offset",
+    type=int,
+    metavar="N",
+    help="Add N to every label but the ignore index before the checks (pets: -1).",
+)
+@click.option(
+    "--reduce-zero-label/--no-reduce-zero-label",
+    default=None,
+    help="Map label 0 to the ignore index and shift the rest down by one (ADE20K).",
+)
+@click.option(
+    "--pair-key",
+    metavar="REGEX",
+    envvar="NANAUDIT_PAIR_KEY",
+    help="Regex whose group 1, searched in a file's stem, pairs images and masks.",
+)
+@click.option(
+    "-C",
+    "--num-classes",
+    type=int,
+    envvar="NANAUDIT_NUM_CLASSES",
+    help="Number of classes C; labels must lie in [0, C) or be the ignore index.",
+)
+@click.option(
+    "--ignore-index",
+    metavar="N|none",
+    envvar="NANAUDIT_IGNORE_INDEX",
+    help="Ignore label (default 255); 'none' disables it.",
+)
+@click.option(
+    "--background",
+    metavar="N|none",
+    envvar="NANAUDIT_BACKGROUND",
+    help="Background label (default 0); 'none' disables it.",
+)
+@click.option(
+    "--class-names",
+    "class_names_file",
+    type=click.Path(path_type=Path),
+    help="File with one class name per line (class 0 first).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    envvar="NANAUDIT_BATCH_SIZE",
+    help="Training batch size: NA308 checks the size of the last batch.",
+)
+@click.option(
+    "--drop-last",
+    is_flag=True,
+    default=None,
+    help="The training DataLoader drops the last incomplete batch.",
+)
+@click.option(
+    "--unlabeled",
+    "unlabeled",
+    multiple=True,
+    metavar="SPLIT",
+    help="Declare a split unlabeled: missing masks there are info. Repeatable.",
+)
+@click.option(
+    "--max-pixels",
+    type=int,
+    envvar="NANAUDIT_MAX_PIXELS",
+    help="Refuse to decode images with more pixels than this (NA002).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    envvar="NANAUDIT_CONFIG",
+    help="Config file (default: nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", *[f.value for f in Format]]),
+    default="auto",
+    show_default=True,
+    envvar="NANAUDIT_FORMAT",
+    help="What to print on stdout. auto: github annotations plus the terminal report "
+    "under GITHUB_ACTIONS=true, else rich.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="[FORMAT:]FILE",
+    help="Also write a report file (JSON unless FORMAT: is given). Repeatable.",
+)
+@click.option(
+    "--select",
+    "select",
+    multiple=True,
+    metavar="PREFIXES",
+    help="Run only checks whose ID starts with one of these (comma-separated; repeatable).",
+)
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="PREFIXES",
+    help="Skip checks whose ID starts with one of these; the longest matching prefix "
+    "of --select and --ignore wins.",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path),
+    help="Hide the findings recorded in this baseline; fail only on new ones.",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline",
+    type=click.Path(path_type=Path),
+    help="Record the current findings as the baseline in this file.",
+)
+@click.option(
+    "--max-annotations",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="github format: annotations before the rest is listed in the log.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info", "never"]),
+    envvar="NANAUDIT_FAIL_ON",
+    help="Lowest severity that makes the exit code 1 (default error).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    envvar="NANAUDIT_JOBS",
+    help="Worker processes for decoding (default: the usable CPUs).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    envvar="NANAUDIT_CACHE_DIR",
+    help="Where per-file records are cached (default: the user cache folder).",
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("-v", "--verbose", is_flag=True, help="List every file of every finding.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--color/--no-color", default=None, help="Force colour on or off (NO_COLOR is honoured).")
+@click.option(
+    "--color/--no-color", default=None, help="Force colour on or off (NO_COLOR is honoured)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @guarded
 def scan(
-    path: Path | None, images: Path | None, masks: Path | None, splits: tuple[str, ...],
-    layout: str | None, label_encoding: str | None, label_offset: int | None,
-    reduce_zero_label: bool | None, pair_key: str | None, num_classes: int | None, ignore_index: str | None,
-    background: str | None, class_names_file: Path | None, batch_size: int | None,
-    drop_last: bool | None, unlabeled: tuple[str, ...], max_pixels: int | None,
-    config_file: Path | None, fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
-    ignore: tuple[str, ...], baseline_file: Path | None, write_baseline: Path | None,
-    max_annotations: int, fail_on: str | None, jobs: int | None, cache_dir: Path | None,
-    no_cache: bool, verbose: bool, no_progress: bool,
-    color: bool | None, debug: bool,
+    path: Path | None,
+    images: Path | None,
+    masks: Path | None,
+    splits: tuple[str, ...],
+    layout: str | None,
+    label_encoding: str | None,
+    label_offset: int | None,
+    reduce_zero_label: bool | None,
+    pair_key: str | None,
+    num_classes: int | None,
+    ignore_index: str | None,
+    background: str | None,
+    class_names_file: Path | None,
+    batch_size: int | None,
+    drop_last: bool | None,
+    unlabeled: tuple[str, ...],
+    max_pixels: int | None,
+    config_file: Path | None,
+    fmt: str,
+    outputs: tuple[str, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    baseline_file: Path | None,
+    write_baseline: Path | None,
+    max_annotations: int,
+    fail_on: str | None,
+    jobs: int | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    verbose: bool,
+    no_progress: bool,
+    color: bool | None,
+    debug: bool,
 ) -> None:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
     from .engine import scan_path
@@ -229,8 +365,12 @@ def scan(
 
     try:
         report = scan_path(
-            root, settings, progress=bar.update if bar else None, on_total=on_total,
-            baseline=baseline, jobs=jobs or usable_cpus(),
+            root,
+            settings,
+            progress=bar.update if bar else None,
+            on_total=on_total,
+            baseline=baseline,
+            jobs=jobs or usable_cpus(),
             cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
         )
     finally:
@@ -248,12 +388,15 @@ def scan(
     else:
         stdout_formats = [Format(fmt)]
     written = {t for t, _ in targets}
-    use_color = color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    use_color = (
+        color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    )
     width = None
     if sys.stdout.isatty():
         width = min(shutil.get_terminal_size().columns, 120)
-    options = RenderOptions(verbose=verbose, width=width, color=use_color,
-                            max_annotations=max_annotations)
+    options = RenderOptions(
+        verbose=verbose, width=width, color=use_color, max_annotations=max_annotations
+    )
     for stdout_format in stdout_formats:
         if stdout_format not in written:
             click.echo(render(report, stdout_format, options), nl=False)
@@ -287,13 +430,17 @@ def list_layouts() -> None:
 
 
 @cli.command("checks")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def list_checks(fmt: str) -> None:
     """List every check: ID, name, default severity and what fires it."""
     specs = all_checks()
     if fmt == "json":
-        rows = [{"id": s.id, "name": s.name, "severity": s.severity.label, "summary": s.summary}
-                for s in specs]
+        rows = [
+            {"id": s.id, "name": s.name, "severity": s.severity.label, "summary": s.summary}
+            for s in specs
+        ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for s in specs:
@@ -322,7 +469,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"nanaudit: internal error: {type(exc).__name__}: {exc}"
-                   + ("" if debug else " (run with --debug for a traceback)"), err=True)
+        click.echo(
+            f"nanaudit: internal error: {type(exc).__name__}: {exc}"
+            + ("" if debug else " (run with --debug for a traceback)"),
+            err=True,
+        )
         return EXIT_ERROR
     return EXIT_OK

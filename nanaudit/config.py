@@ -100,8 +100,11 @@ class Settings:
             "fail_on": self.fail_on.label if self.fail_on else "never",
             "pair_key": self.pair_key,
             "splits": [
-                {"name": s.name, "images": s.images.as_posix(),
-                 "masks": s.masks.as_posix() if s.masks else None}
+                {
+                    "name": s.name,
+                    "images": s.images.as_posix(),
+                    "masks": s.masks.as_posix() if s.masks else None,
+                }
                 for s in self.splits
             ],
             "unlabeled_splits": list(self.unlabeled_splits),
@@ -129,9 +132,25 @@ class Settings:
 
 
 TOP_KEYS = {
-    "num_classes", "ignore_index", "background", "fail_on", "max_pixels", "pair_key",
-    "splits", "unlabeled_splits", "class_names", "checks", "select", "ignore", "per_file_ignores",
-    "batch_size", "drop_last", "class_names_file", "layout", "label_encoding", "label_offset",
+    "num_classes",
+    "ignore_index",
+    "background",
+    "fail_on",
+    "max_pixels",
+    "pair_key",
+    "splits",
+    "unlabeled_splits",
+    "class_names",
+    "checks",
+    "select",
+    "ignore",
+    "per_file_ignores",
+    "batch_size",
+    "drop_last",
+    "class_names_file",
+    "layout",
+    "label_encoding",
+    "label_offset",
     "reduce_zero_label",
 }
 
@@ -178,14 +197,13 @@ def _key(name: str) -> str:
     return name.replace("-", "_")
 
 
-def _int(where: str, value: Any, minimum: int | None = None, allow_none: bool = False) -> int | None:
+def _int(
+    where: str, value: Any, minimum: int | None = None, allow_none: bool = False
+) -> int | None:
     if allow_none and (value is None or (isinstance(value, str) and value.lower() == "none")):
         return None
-    if isinstance(value, str):
-        try:
-            value = int(value)
-        except ValueError:
-            pass
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         extra = " or 'none'" if allow_none else ""
         raise ConfigError(f"{where}: expected an integer{extra}, got {value!r}")
@@ -236,7 +254,9 @@ def _prefixes(where: str, value: Any) -> tuple[str, ...]:
             prefix = raw.strip().upper()
             if not prefix:
                 continue
-            if not re.fullmatch(r"NA\d{0,3}|N|NA", prefix) or not any(i.startswith(prefix) for i in ids):
+            if not re.fullmatch(r"NA\d{0,3}|N|NA", prefix) or not any(
+                i.startswith(prefix) for i in ids
+            ):
                 raise ConfigError(f"{where}: {raw.strip()!r} matches no check ID")
             out.append(prefix)
     return tuple(dict.fromkeys(out))
@@ -254,7 +274,9 @@ def _read_class_names(where: str, path: Path) -> tuple[str, ...]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: cannot read class names from {path}: {exc}") from None
-    names = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    names = tuple(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
     if not names:
         raise ConfigError(f"{where}: {path} holds no class names")
     return names
@@ -382,7 +404,9 @@ def settings_from_mapping(data: Mapping[str, Any], source: str, base: Path) -> S
             from .presets import PRESETS
 
             if not isinstance(value, str) or (value != "auto" and value not in PRESETS):
-                raise ConfigError(f"{where}: expected auto or one of {', '.join(PRESETS)}, got {value!r}")
+                raise ConfigError(
+                    f"{where}: expected auto or one of {', '.join(PRESETS)}, got {value!r}"
+                )
             s = replace(s, layout=value)
         elif k == "label_encoding":
             if not isinstance(value, str):
@@ -403,9 +427,7 @@ def _with_option(s: Settings, check_id: str, key: str, value: Any) -> Settings:
     return replace(s, checks={**s.checks, check_id: updated})
 
 
-def load_settings(
-    root: Path, config: Path | None, overrides: Mapping[str, Any]
-) -> Settings:
+def load_settings(root: Path, config: Path | None, overrides: Mapping[str, Any]) -> Settings:
     """The file's settings (explicit or found), then the given overrides on top."""
     path = config if config is not None else find_config(root)
     if config is not None and not config.is_file():
@@ -422,8 +444,12 @@ def load_settings(
     for k in given:
         k = _key(k)
         if k == "max_pixels":
-            merged = _with_option(merged, "NA002", "max_pixels", top.options_for(
-                {c.id: c for c in all_checks()}["NA002"])["max_pixels"])
+            merged = _with_option(
+                merged,
+                "NA002",
+                "max_pixels",
+                top.options_for({c.id: c for c in all_checks()}["NA002"])["max_pixels"],
+            )
         elif k == "class_names_file":
             merged = replace(merged, class_names=top.class_names)
         elif k == "checks":

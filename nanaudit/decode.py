@@ -57,9 +57,6 @@ EXIF_ORIENTATION_TAG = 0x0112
 PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "WEBP", "TIFF", "PPM")
 
 
-
-
-
 class DecodeFailure(Exception):
     def __init__(self, check: str, reason: str) -> None:
         super().__init__(reason)
@@ -90,7 +87,9 @@ class _Decoded:
         return self.array
 
 
-def audit_file(path: Path, rel: str, kind: Kind, split: str, settings: DecodeSettings) -> FileRecord:
+def audit_file(
+    path: Path, rel: str, kind: Kind, split: str, settings: DecodeSettings
+) -> FileRecord:
     """Decode ``path`` once and reduce it to a record. Never raises for a bad file."""
     base = FileRecord(path=rel, kind=kind, split=split)
     try:
@@ -119,7 +118,9 @@ def audit_file(path: Path, rel: str, kind: Kind, split: str, settings: DecodeSet
         return replace(base, error=DecodeError("NA001", reason))
 
 
-def _audit_decoded(path: Path, base: FileRecord, kind: Kind, settings: DecodeSettings) -> FileRecord:
+def _audit_decoded(
+    path: Path, base: FileRecord, kind: Kind, settings: DecodeSettings
+) -> FileRecord:
     decoded = _decode(path, settings)
     record = replace(
         base,
@@ -208,15 +209,41 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
         notes.append("palette with transparency")
     if mode in EIGHT_BIT_MODES:
         bands = len(im.getbands())
-        return _Decoded(None, im, fmt, mode, width, height, bands, "uint8", frames,
-                        orientation, nodata, lossy, tuple(notes))
+        return _Decoded(
+            None,
+            im,
+            fmt,
+            mode,
+            width,
+            height,
+            bands,
+            "uint8",
+            frames,
+            orientation,
+            nodata,
+            lossy,
+            tuple(notes),
+        )
     arr = np.asarray(im)
     im.close()
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
     channels = 1 if arr.ndim == 2 else int(arr.shape[2])
-    return _Decoded(arr, None, fmt, mode, width, height, channels, str(arr.dtype), frames,
-                    orientation, nodata, lossy, tuple(notes))
+    return _Decoded(
+        arr,
+        None,
+        fmt,
+        mode,
+        width,
+        height,
+        channels,
+        str(arr.dtype),
+        frames,
+        orientation,
+        nodata,
+        lossy,
+        tuple(notes),
+    )
 
 
 def _check_tiff_strips(im: Image.Image) -> None:
@@ -328,7 +355,7 @@ def _read_npy(fh: IO[bytes], available: int, max_pixels: int) -> npt.NDArray[Any
         )
     # Read straight into the array: no intermediate bytes object of the whole payload.
     arr = np.empty(count, dtype=dtype)
-    view = memoryview(arr.view(np.uint8))
+    view = memoryview(arr.view(np.uint8))  # type: ignore[arg-type]  # ndarray is a buffer
     got = 0
     while got < need:
         n = fh.readinto(view[got:]) if hasattr(fh, "readinto") else 0
@@ -393,8 +420,17 @@ def _from_array(arr: npt.NDArray[Any], fmt: str) -> _Decoded:
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
     channels = 1 if arr.ndim == 2 else int(arr.shape[2])
-    return _Decoded(arr, None, fmt, f"array{channels}", int(arr.shape[1]), int(arr.shape[0]),
-                    channels, str(arr.dtype), notes=notes)
+    return _Decoded(
+        arr,
+        None,
+        fmt,
+        f"array{channels}",
+        int(arr.shape[1]),
+        int(arr.shape[0]),
+        channels,
+        str(arr.dtype),
+        notes=notes,
+    )
 
 
 # --------------------------------------------------------------------------- images
@@ -416,7 +452,9 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
     content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
     f32 = float(np.finfo(np.float32).max)
     small = Image.fromarray(
-        np.clip(np.nan_to_num(luma, nan=0.0, posinf=f32, neginf=-f32), -f32, f32).astype(np.float32),
+        np.clip(np.nan_to_num(luma, nan=0.0, posinf=f32, neginf=-f32), -f32, f32).astype(
+            np.float32
+        ),
         mode="F",
     )
     overflow = 0
@@ -471,8 +509,11 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
     shape = (h, w) if bands == 1 else (h, w, bands)
     content = zlib.crc32(im.tobytes(), _hash_seed(np.dtype(np.uint8).str, shape))
     return PixelStats(
-        stats, percentile_from_histogram(luma, 5), percentile_from_histogram(luma, 99),
-        content_hash=f"{content:08x}", dhash=_dhash(gray),
+        stats,
+        percentile_from_histogram(luma, 5),
+        percentile_from_histogram(luma, 99),
+        content_hash=f"{content:08x}",
+        dhash=_dhash(gray),
     )
 
 

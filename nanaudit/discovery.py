@@ -17,10 +17,21 @@ from .model import IMAGE_SUFFIXES
 IMAGE_DIRS = ("images", "image", "imgs", "img")
 MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")
 SPLIT_ROLES = {
-    "train": "train", "training": "train", "trn": "train",
-    "val": "val", "valid": "val", "validation": "val", "dev": "val", "eval": "val",
-    "test": "test", "testing": "test", "tst": "test",
-    "trainval": "train", "train_aug": "train", "train2017": "train", "val2017": "val",
+    "train": "train",
+    "training": "train",
+    "trn": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "eval": "val",
+    "test": "test",
+    "testing": "test",
+    "tst": "test",
+    "trainval": "train",
+    "train_aug": "train",
+    "train2017": "train",
+    "val2017": "val",
     "test2017": "test",
 }
 SEGNET_SUFFIXES = ("annot", "_annot", "-annot", "_labels", "_masks", "_gt")
@@ -79,8 +90,10 @@ def split_role(name: str) -> str | None:
 
 def _child_dirs(path: Path) -> list[Path]:
     try:
-        return sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                      key=lambda p: p.name)
+        return sorted(
+            (p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
+            key=lambda p: p.name,
+        )
     except OSError:
         return []
 
@@ -143,7 +156,10 @@ def _strip(stem: str, suffixes: Sequence[str]) -> str | None:
 
 
 def pair_files(
-    images: Sequence[Path], image_root: Path, masks: Sequence[Path], mask_root: Path,
+    images: Sequence[Path],
+    image_root: Path,
+    masks: Sequence[Path],
+    mask_root: Path,
     pair_key: re.Pattern[str] | None = None,
 ) -> list[PairPaths]:
     """Pair by relative folder and stem; mask suffixes such as _mask are stripped.
@@ -202,8 +218,12 @@ def pair_files(
 
 
 def _make_split(
-    name: str, image_root: Path, mask_root: Path | None, labeled: bool,
-    pair_key: re.Pattern[str] | None, exclude: Iterable[Path] = (),
+    name: str,
+    image_root: Path,
+    mask_root: Path | None,
+    labeled: bool,
+    pair_key: re.Pattern[str] | None,
+    exclude: Iterable[Path] = (),
 ) -> tuple[SplitFiles, list[str]]:
     img_walk = walk_files(image_root, exclude)
     skipped = list(img_walk.skipped)
@@ -216,7 +236,9 @@ def _make_split(
         notes += mask_walk.notes
     pairs = pair_files(img_walk.files, image_root, masks, mask_root or image_root, pair_key)
     role = split_role(name) or ("all" if name == "all" else "other")
-    return SplitFiles(name, role, image_root, mask_root, labeled, tuple(pairs), tuple(skipped)), notes
+    return SplitFiles(
+        name, role, image_root, mask_root, labeled, tuple(pairs), tuple(skipped)
+    ), notes
 
 
 def discover(
@@ -238,8 +260,12 @@ def discover(
             splits.append(s)
             notes += n
         desc = ", ".join(f"{s.name}" for s in splits)
-        return Layout("explicit", f"splits given on the command line or in the config: {desc}",
-                      tuple(splits), tuple(notes))
+        return Layout(
+            "explicit",
+            f"splits given on the command line or in the config: {desc}",
+            tuple(splits),
+            tuple(notes),
+        )
 
     children = _child_dirs(root)
     image_dirs = _find_alias(children, IMAGE_DIRS)
@@ -258,16 +284,19 @@ def discover(
         splits, notes = [], []
         for d, img_dir, mask_dir in split_first:
             # Only a test split may lack its mask folder silently; elsewhere NA003 is an error.
-            labeled = ((mask_dir is not None or split_role(d.name) != "test")
-                       and d.name.lower() not in unlabeled_set)
+            labeled = (
+                mask_dir is not None or split_role(d.name) != "test"
+            ) and d.name.lower() not in unlabeled_set
             if mask_dir is None and split_role(d.name) == "test":
                 notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
             s, n = _make_split(d.name, img_dir, mask_dir, labeled, pair_key)
             splits.append(s)
             notes += n
         names = ", ".join(s.name for s in splits)
-        reason = (f"found split folders ({names}) each holding an image folder "
-                  f"({split_first[0][1].name}/) and a mask folder")
+        reason = (
+            f"found split folders ({names}) each holding an image folder "
+            f"({split_first[0][1].name}/) and a mask folder"
+        )
         return Layout("split-first", reason, tuple(splits), tuple(notes))
 
     by_name = {d.name.lower(): d for d in children}
@@ -285,8 +314,9 @@ def discover(
             splits.append(s)
             notes += n
         pairs = ", ".join(f"{d.name}/+{a.name}/" for d, a in segnet)
-        return Layout("segnet", f"found SegNet/CamVid-style folders {pairs}", tuple(splits),
-                      tuple(notes))
+        return Layout(
+            "segnet", f"found SegNet/CamVid-style folders {pairs}", tuple(splits), tuple(notes)
+        )
 
     raise DiscoveryError(
         f"no image/mask layout found in {root}. Looked for: an image folder "
@@ -299,7 +329,10 @@ def discover(
 
 
 def _images_masks_layout(
-    root: Path, image_dir: Path, mask_dir: Path, pair_key: re.Pattern[str] | None,
+    root: Path,
+    image_dir: Path,
+    mask_dir: Path,
+    pair_key: re.Pattern[str] | None,
     unlabeled: set[str],
 ) -> Layout:
     image_splits = [d for d in _child_dirs(image_dir) if split_role(d.name)]
@@ -310,18 +343,24 @@ def _images_masks_layout(
         return Layout(
             "images-masks",
             f"found {image_dir.name}/ and {mask_dir.name}/ without split folders: one split 'all'",
-            (s,), tuple(n),
+            (s,),
+            tuple(n),
         )
     splits: list[SplitFiles] = []
     for d in image_splits:
         m = mask_children.get(d.name.lower())
         if m is None:  # images/val beside masks/validation: the same role pairs them
-            same = [c for c in mask_children.values() if split_role(c.name) == split_role(d.name)
-                    and c.name.lower() not in {i.name.lower() for i in image_splits}]
+            same = [
+                c
+                for c in mask_children.values()
+                if split_role(c.name) == split_role(d.name)
+                and c.name.lower() not in {i.name.lower() for i in image_splits}
+            ]
             m = same[0] if len(same) == 1 else None
         # Only a test split may lack its mask folder silently; elsewhere NA003 is an error.
-        labeled = ((m is not None or split_role(d.name) != "test")
-                   and d.name.lower() not in unlabeled)
+        labeled = (
+            m is not None or split_role(d.name) != "test"
+        ) and d.name.lower() not in unlabeled
         if m is None and split_role(d.name) == "test":
             notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
         s, n = _make_split(d.name, d, m, labeled, pair_key)
@@ -340,12 +379,22 @@ def _images_masks_layout(
     if rest.files:
         loose_masks = walk_files(mask_dir, exclude=list(mask_children.values()))
         pairs = pair_files(rest.files, image_dir, loose_masks.files, mask_dir, pair_key)
-        splits.append(SplitFiles("unsplit", "other", image_dir, mask_dir, True, tuple(pairs),
-                                 tuple(rest.skipped + loose_masks.skipped)))
+        splits.append(
+            SplitFiles(
+                "unsplit",
+                "other",
+                image_dir,
+                mask_dir,
+                True,
+                tuple(pairs),
+                tuple(rest.skipped + loose_masks.skipped),
+            )
+        )
         notes.append(f"{len(rest.files)} images lie outside the split folders: split 'unsplit'")
     names = ", ".join(s.name for s in splits)
     return Layout(
         "images-masks",
         f"found {image_dir.name}/ and {mask_dir.name}/ with split folders {names}",
-        tuple(splits), tuple(notes),
+        tuple(splits),
+        tuple(notes),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,8 +25,8 @@ from .checks.dataset import DatasetView, SplitView
 from .checks.registry import CheckSpec, Hit, Pair, all_checks
 from .config import Settings
 from .discovery import Layout, SplitFiles, discover
-from .presets import apply_preset, palette_luma_hint, resolve
 from .model import DecodeSettings, FileRecord, Finding, Kind, Severity
+from .presets import apply_preset, palette_luma_hint, resolve
 from .runner import Task, run_tasks
 from .stats import ChannelStats, merge_channels, merge_histograms
 from .summary import SplitTraining, split_training
@@ -113,7 +113,7 @@ def display_path(path: Path, root: Path) -> str:
     p, r = os.fspath(path), os.fspath(root)
     prefix = r if r.endswith(os.sep) else r + os.sep
     # files found by walking the root start with it: no need for relpath's normalisation
-    rel = p[len(prefix):] if p.startswith(prefix) and r not in ("", ".") else os.path.relpath(p, r)
+    rel = p[len(prefix) :] if p.startswith(prefix) and r not in ("", ".") else os.path.relpath(p, r)
     text = os.fsencode(rel).decode("utf-8", "backslashreplace")
     return printable(Path(text).as_posix() if os.sep == "\\" else text)
 
@@ -128,17 +128,21 @@ def printable(text: str) -> str:
 
 
 def scan_path(
-    root: Path, settings: Settings, progress: Progress | None = None,
+    root: Path,
+    settings: Settings,
+    progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
     baseline: tuple[str, Sequence[BaselineEntry]] | None = None,
-    jobs: int = 1, cache_dir: Path | None = None,
+    jobs: int = 1,
+    cache_dir: Path | None = None,
 ) -> Report:
     """Scan ``root``: every file is decoded once (or taken from the cache), then checked."""
     preset, base, why = resolve(root, settings.layout, bool(settings.splits))
     settings = apply_preset(settings, preset)
     if preset.discover is None:
-        layout = discover(root, settings.splits, settings.pair_key_pattern(),
-                          settings.unlabeled_splits)
+        layout = discover(
+            root, settings.splits, settings.pair_key_pattern(), settings.unlabeled_splits
+        )
     else:
         layout = preset.discover(root, base, settings)
     if why:
@@ -183,16 +187,24 @@ def scan_path(
                 records[key] = relabel(rec, settings)
     split_pairs = [
         [
-            Pair(split.name,
-                 records[(p.image, Kind.IMAGE)] if p.image is not None else None,
-                 records[(p.mask, Kind.MASK)] if p.mask is not None else None,
-                 split.labeled)
+            Pair(
+                split.name,
+                records[(p.image, Kind.IMAGE)] if p.image is not None else None,
+                records[(p.mask, Kind.MASK)] if p.mask is not None else None,
+                split.labeled,
+            )
             for p in split.pairs
         ]
         for split in layout.splits
     ]
-    report = build_report(root, settings, replace(layout, notes=tuple(notes)), split_pairs,
-                          preset.hint or palette_luma_hint, preset.name)
+    report = build_report(
+        root,
+        settings,
+        replace(layout, notes=tuple(notes)),
+        split_pairs,
+        preset.hint or palette_luma_hint,
+        preset.name,
+    )
     if baseline is not None:
         report = apply_baseline(report, *baseline)
     return report
@@ -220,7 +232,9 @@ def _open_cache(
 def apply_baseline(report: Report, file: str, entries: Sequence[BaselineEntry]) -> Report:
     new, hidden, stale = baseline_mod.apply(report.findings, entries)
     return replace(
-        report, findings=tuple(new), baselined=tuple(hidden),
+        report,
+        findings=tuple(new),
+        baselined=tuple(hidden),
         baseline=BaselineResult(file, len(hidden), tuple(stale)),
     )
 
@@ -241,19 +255,26 @@ def relabel(rec: FileRecord, settings: Settings) -> FileRecord:
     hist: dict[int, int] = {}
     for v, n in rec.labels.histogram:
         hist[new(v)] = hist.get(new(v), 0) + n
-    labels = replace(rec.labels, histogram=tuple(sorted(hist.items())),
-                     boundary_labels=tuple(new(v) for v in rec.labels.boundary_labels))
+    labels = replace(
+        rec.labels,
+        histogram=tuple(sorted(hist.items())),
+        boundary_labels=tuple(new(v) for v in rec.labels.boundary_labels),
+    )
     return replace(rec, labels=labels)
 
 
 def build_report(
-    root: Path, settings: Settings, layout: Layout, split_pairs: list[list[Pair]],
+    root: Path,
+    settings: Settings,
+    layout: Layout,
+    split_pairs: list[list[Pair]],
     hint: Callable[[Sequence[int], int | None], str | None] | None = None,
     preset: str = "generic",
 ) -> Report:
     specs = [s for s in all_checks() if settings.selected(s.id)]
-    labels = LabelSettings(settings.num_classes, settings.ignore_index, settings.background,
-                           settings.unused_ids)
+    labels = LabelSettings(
+        settings.num_classes, settings.ignore_index, settings.background, settings.unused_ids
+    )
     all_images = [p.image for pairs in split_pairs for p in pairs if p.image is not None]
     scales = full_scales(all_images)
     iqr = float(settings.options_for(_spec("NA111"))["iqr_factor"])
@@ -270,9 +291,12 @@ def build_report(
                 if rec is not None:
                     files.setdefault(rec.path, rec)
     view = DatasetView(
-        tuple(SplitView(s.name, s.role, s.labeled, tuple(pairs))
-              for s, pairs in zip(layout.splits, split_pairs, strict=True)),
-        settings.batch_size, settings.drop_last,
+        tuple(
+            SplitView(s.name, s.role, s.labeled, tuple(pairs))
+            for s, pairs in zip(layout.splits, split_pairs, strict=True)
+        ),
+        settings.batch_size,
+        settings.drop_last,
     )
     findings += _run_dataset(specs, settings, labels, scales, view)
     kept = [f for f in findings if not settings.ignored_for_path(f.check, f.path)]
@@ -282,8 +306,9 @@ def build_report(
         (display_path(path, root), reason) for s in layout.splits for path, reason in s.skipped
     )
     return Report(
-        root=display_path(root, Path.cwd()) if not root.is_absolute() else printable(
-            os.fsencode(root.as_posix()).decode("utf-8", "backslashreplace")),
+        root=display_path(root, Path.cwd())
+        if not root.is_absolute()
+        else printable(os.fsencode(root.as_posix()).decode("utf-8", "backslashreplace")),
         version=__version__,
         settings=settings,
         layout=layout.name,
@@ -303,20 +328,42 @@ def _spec(check_id: str) -> CheckSpec:
 
 
 def _run_split(
-    specs: list[CheckSpec], settings: Settings, labels: LabelSettings, facts: SplitFacts,
-    scales: dict[str, FullScale], pairs: list[Pair], split: SplitFiles, root: Path,
+    specs: list[CheckSpec],
+    settings: Settings,
+    labels: LabelSettings,
+    facts: SplitFacts,
+    scales: dict[str, FullScale],
+    pairs: list[Pair],
+    split: SplitFiles,
+    root: Path,
     hint: Callable[[Sequence[int], int | None], str | None] | None = None,
 ) -> Iterator[Finding]:
     for spec in specs:
-        ctx = CheckContext(labels, settings.options_for(spec), facts, scales, settings.class_names,
-                           hint)
+        ctx = CheckContext(
+            labels, settings.options_for(spec), facts, scales, settings.class_names, hint
+        )
         severity = settings.severity_for(spec)
         func, scope = spec.func, spec.scope
 
-        def emit(hit: Hit, path: str, image: str | None, mask: str | None) -> Finding:
-            return Finding(spec.id, spec.name, severity or hit.severity or spec.severity,
-                           hit.path or path, split.name, printable(hit.message), dict(hit.data),
-                           image, mask)
+        def emit(
+            hit: Hit,
+            path: str,
+            image: str | None,
+            mask: str | None,
+            spec: CheckSpec = spec,
+            severity: Severity | None = severity,
+        ) -> Finding:
+            return Finding(
+                spec.id,
+                spec.name,
+                severity or hit.severity or spec.severity,
+                hit.path or path,
+                split.name,
+                printable(hit.message),
+                dict(hit.data),
+                image,
+                mask,
+            )
 
         if scope == "split":
             where = display_path(split.image_root, root)
@@ -332,8 +379,12 @@ def _run_split(
                         yield emit(h, image.path, img, msk)
             elif scope == "mask":
                 # a colour mask has no labels: only NA205 speaks about it
-                if mask is not None and mask.ok and pair.labeled and (
-                        mask.labels is not None or spec.id == "NA205"):
+                if (
+                    mask is not None
+                    and mask.ok
+                    and pair.labeled
+                    and (mask.labels is not None or spec.id == "NA205")
+                ):
                     for h in func(ctx, mask):
                         yield emit(h, mask.path, img, msk)
             elif scope == "pair":
@@ -347,8 +398,11 @@ def _run_split(
 
 
 def _run_dataset(
-    specs: list[CheckSpec], settings: Settings, labels: LabelSettings,
-    scales: dict[str, FullScale], view: DatasetView,
+    specs: list[CheckSpec],
+    settings: Settings,
+    labels: LabelSettings,
+    scales: dict[str, FullScale],
+    view: DatasetView,
 ) -> Iterator[Finding]:
     facts = SplitFacts("*")
     for spec in specs:
@@ -358,12 +412,22 @@ def _run_dataset(
         configured = settings.severity_for(spec)
         for hit in spec.func(ctx, view):
             severity = configured or hit.severity or spec.severity
-            yield Finding(spec.id, spec.name, severity, hit.path or ".", hit.split,
-                          printable(hit.message), dict(hit.data))
+            yield Finding(
+                spec.id,
+                spec.name,
+                severity,
+                hit.path or ".",
+                hit.split,
+                printable(hit.message),
+                dict(hit.data),
+            )
 
 
 def _summarise(
-    split: SplitFiles, pairs: list[Pair], root: Path, labels: LabelSettings,
+    split: SplitFiles,
+    pairs: list[Pair],
+    root: Path,
+    labels: LabelSettings,
     scales: dict[str, FullScale],
 ) -> SplitSummary:
     images = [p.image for p in pairs if p.image is not None]

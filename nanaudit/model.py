@@ -14,8 +14,23 @@ FP16_MAX = 65504.0
 FLOAT32_LOWEST = -3.4028234663852886e38  # np.finfo(np.float32).min
 DEFAULT_SENTINELS = (-9999.0, -32768.0, FLOAT32_LOWEST)
 IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff",
-     ".npy", ".npz", ".ppm", ".pgm", ".pbm"}
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".bmp",
+        ".gif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".npy",
+        ".npz",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+    }
 )
 
 
@@ -42,7 +57,9 @@ class Severity(enum.IntEnum):
         try:
             return cls[text.strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
+            raise ValueError(
+                f"unknown severity {text!r} (expected error, warning or info)"
+            ) from None
 
 
 class Kind(enum.StrEnum):

@@ -18,9 +18,11 @@ _BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint
 
 def popcount64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x).astype(np.int64)
+        counts: npt.NDArray[np.int64] = np.bitwise_count(x).astype(np.int64)
+        return counts
     as_bytes = x.astype(np.uint64).view(np.uint8).reshape(-1, 8)  # pragma: no cover - numpy < 2
-    return _BYTE_POPCOUNT[as_bytes].sum(axis=1).astype(np.int64)  # pragma: no cover
+    fallback: npt.NDArray[np.int64] = _BYTE_POPCOUNT[as_bytes].sum(axis=1).astype(np.int64)
+    return fallback  # pragma: no cover
 
 
 def _find(parent: npt.NDArray[np.int64], i: int) -> int:
@@ -41,7 +43,9 @@ def _union(parent: npt.NDArray[np.int64], a: int, b: int) -> None:
         parent[max(ra, rb)] = min(ra, rb)
 
 
-def group_near_duplicates(hashes: Sequence[int] | npt.NDArray[np.uint64], max_distance: int) -> list[list[int]]:
+def group_near_duplicates(
+    hashes: Sequence[int] | npt.NDArray[np.uint64], max_distance: int
+) -> list[list[int]]:
     """Groups (of two or more indices into ``hashes``) linked by distance ≤ max_distance."""
     h = np.asarray(hashes, dtype=np.uint64)
     n = int(h.size)
@@ -65,13 +69,15 @@ def group_near_duplicates(hashes: Sequence[int] | npt.NDArray[np.uint64], max_di
         starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
         lengths = np.diff(np.r_[starts, sk.size])
         run_len = np.repeat(lengths, lengths)
-        long_runs = [(int(s), int(s + k)) for s, k in zip(starts, lengths, strict=True) if k > _SHORT]
-        for off in range(1, min(_SHORT, int(lengths.max(initial=1))) ):
+        long_runs = [
+            (int(s), int(s + k)) for s, k in zip(starts, lengths, strict=True) if k > _SHORT
+        ]
+        for off in range(1, min(_SHORT, int(lengths.max(initial=1)))):
             same = (sk[off:] == sk[:-off]) & (run_len[off:] <= _SHORT)
-            i = np.flatnonzero(same)
-            if i.size == 0:
+            at = np.flatnonzero(same)
+            if at.size == 0:
                 continue
-            a_idx, b_idx = order[i], order[i + off]
+            a_idx, b_idx = order[at], order[at + off]
             close = popcount64(uniq[a_idx] ^ uniq[b_idx]) <= max_distance
             for x, y in zip(a_idx[close].tolist(), b_idx[close].tolist(), strict=True):
                 _union(parent, x, y)
@@ -83,8 +89,8 @@ def group_near_duplicates(hashes: Sequence[int] | npt.NDArray[np.uint64], max_di
                 for j in np.flatnonzero(d <= max_distance).tolist():
                     _union(parent, int(members[i]), int(members[i + 1 + j]))
     roots = parent.copy()
-    for i in np.flatnonzero(parent != np.arange(m)).tolist():
-        roots[i] = _find(parent, i)
+    for k in np.flatnonzero(parent != np.arange(m)).tolist():
+        roots[k] = _find(parent, k)
     node = roots[inverse.reshape(-1)]
     counts = np.bincount(node, minlength=m)
     groups: dict[int, list[int]] = {}

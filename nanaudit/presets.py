@@ -29,76 +29,156 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- class names
 
-VOC_CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",
-    "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant",
-    "sheep", "sofa", "train", "tvmonitor",
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(" ".join(name.split()) for name in text.split(","))
+
+
+VOC_CLASSES = _names(
+    """
+    background, aeroplane, bicycle, bird, boat, bottle, bus, car, cat, chair, cow,
+    diningtable, dog, horse, motorbike, person, pottedplant, sheep, sofa, train, tvmonitor
+    """
 )
-CITYSCAPES_TRAIN_IDS = (
-    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
-    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
-    "motorcycle", "bicycle",
+CITYSCAPES_TRAIN_IDS = _names(
+    """
+    road, sidewalk, building, wall, fence, pole, traffic light, traffic sign, vegetation,
+    terrain, sky, person, rider, car, truck, bus, train, motorcycle, bicycle
+    """
 )
-CITYSCAPES_LABEL_IDS = (
-    "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic",
-    "ground", "road", "sidewalk", "parking", "rail track", "building", "wall", "fence",
-    "guard rail", "bridge", "tunnel", "pole", "polegroup", "traffic light", "traffic sign",
-    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "caravan",
-    "trailer", "train", "motorcycle", "bicycle",
+CITYSCAPES_LABEL_IDS = _names(
+    """
+    unlabeled, ego vehicle, rectification border, out of roi, static, dynamic, ground, road,
+    sidewalk, parking, rail track, building, wall, fence, guard rail, bridge, tunnel, pole,
+    polegroup, traffic light, traffic sign, vegetation, terrain, sky, person, rider, car,
+    truck, bus, caravan, trailer, train, motorcycle, bicycle
+    """
 )
-ADE20K_CLASSES = tuple(
-    "wall, building, sky, floor, tree, ceiling, road, bed, windowpane, grass, cabinet, "
-    "sidewalk, person, earth, door, table, mountain, plant, curtain, chair, car, water, "
-    "painting, sofa, shelf, house, sea, mirror, rug, field, armchair, seat, fence, desk, rock, "
-    "wardrobe, lamp, bathtub, railing, cushion, base, box, column, signboard, chest of drawers, "
-    "counter, sand, sink, skyscraper, fireplace, refrigerator, grandstand, path, stairs, runway, "
-    "case, pool table, pillow, screen door, stairway, river, bridge, bookcase, blind, coffee "
-    "table, toilet, flower, book, hill, bench, countertop, stove, palm, kitchen island, "
-    "computer, swivel chair, boat, bar, arcade machine, hovel, bus, towel, light, truck, tower, "
-    "chandelier, awning, streetlight, booth, television receiver, airplane, dirt track, "
-    "apparel, pole, land, bannister, escalator, ottoman, bottle, buffet, poster, stage, van, "
-    "ship, fountain, conveyer belt, canopy, washer, plaything, swimming pool, stool, barrel, "
-    "basket, waterfall, tent, bag, minibike, cradle, oven, ball, food, step, tank, trade name, "
-    "microwave, pot, animal, bicycle, lake, dishwasher, screen, blanket, sculpture, hood, "
-    "sconce, vase, traffic light, tray, ashcan, fan, pier, crt screen, plate, monitor, bulletin "
-    "board, shower, radiator, glass, clock, flag".split(", ")
+ADE20K_CLASSES = _names(
+    """
+    wall, building, sky, floor, tree, ceiling, road, bed, windowpane, grass, cabinet,
+    sidewalk, person, earth, door, table, mountain, plant, curtain, chair, car, water,
+    painting, sofa, shelf, house, sea, mirror, rug, field, armchair, seat, fence, desk,
+    rock, wardrobe, lamp, bathtub, railing, cushion, base, box, column, signboard, chest of
+    drawers, counter, sand, sink, skyscraper, fireplace, refrigerator, grandstand, path,
+    stairs, runway, case, pool table, pillow, screen door, stairway, river, bridge,
+    bookcase, blind, coffee table, toilet, flower, book, hill, bench, countertop, stove,
+    palm, kitchen island, computer, swivel chair, boat, bar, arcade machine, hovel, bus,
+    towel, light, truck, tower, chandelier, awning, streetlight, booth, television receiver,
+    airplane, dirt track, apparel, pole, land, bannister, escalator, ottoman, bottle,
+    buffet, poster, stage, van, ship, fountain, conveyer belt, canopy, washer, plaything,
+    swimming pool, stool, barrel, basket, waterfall, tent, bag, minibike, cradle, oven,
+    ball, food, step, tank, trade name, microwave, pot, animal, bicycle, lake, dishwasher,
+    screen, blanket, sculpture, hood, sconce, vase, traffic light, tray, ashcan, fan, pier,
+    crt screen, plate, monitor, bulletin board, shower, radiator, glass, clock, flag
+    """
 )
 _COCO_THINGS = {
-    1: "person", 2: "bicycle", 3: "car", 4: "motorcycle", 5: "airplane", 6: "bus", 7: "train",
-    8: "truck", 9: "boat", 10: "traffic light", 11: "fire hydrant", 13: "stop sign",
-    14: "parking meter", 15: "bench", 16: "bird", 17: "cat", 18: "dog", 19: "horse",
-    20: "sheep", 21: "cow", 22: "elephant", 23: "bear", 24: "zebra", 25: "giraffe",
-    27: "backpack", 28: "umbrella", 31: "handbag", 32: "tie", 33: "suitcase", 34: "frisbee",
-    35: "skis", 36: "snowboard", 37: "sports ball", 38: "kite", 39: "baseball bat",
-    40: "baseball glove", 41: "skateboard", 42: "surfboard", 43: "tennis racket", 44: "bottle",
-    46: "wine glass", 47: "cup", 48: "fork", 49: "knife", 50: "spoon", 51: "bowl",
-    52: "banana", 53: "apple", 54: "sandwich", 55: "orange", 56: "broccoli", 57: "carrot",
-    58: "hot dog", 59: "pizza", 60: "donut", 61: "cake", 62: "chair", 63: "couch",
-    64: "potted plant", 65: "bed", 67: "dining table", 70: "toilet", 72: "tv", 73: "laptop",
-    74: "mouse", 75: "remote", 76: "keyboard", 77: "cell phone", 78: "microwave", 79: "oven",
-    80: "toaster", 81: "sink", 82: "refrigerator", 84: "book", 85: "clock", 86: "vase",
-    87: "scissors", 88: "teddy bear", 89: "hair drier", 90: "toothbrush",
+    1: "person",
+    2: "bicycle",
+    3: "car",
+    4: "motorcycle",
+    5: "airplane",
+    6: "bus",
+    7: "train",
+    8: "truck",
+    9: "boat",
+    10: "traffic light",
+    11: "fire hydrant",
+    13: "stop sign",
+    14: "parking meter",
+    15: "bench",
+    16: "bird",
+    17: "cat",
+    18: "dog",
+    19: "horse",
+    20: "sheep",
+    21: "cow",
+    22: "elephant",
+    23: "bear",
+    24: "zebra",
+    25: "giraffe",
+    27: "backpack",
+    28: "umbrella",
+    31: "handbag",
+    32: "tie",
+    33: "suitcase",
+    34: "frisbee",
+    35: "skis",
+    36: "snowboard",
+    37: "sports ball",
+    38: "kite",
+    39: "baseball bat",
+    40: "baseball glove",
+    41: "skateboard",
+    42: "surfboard",
+    43: "tennis racket",
+    44: "bottle",
+    46: "wine glass",
+    47: "cup",
+    48: "fork",
+    49: "knife",
+    50: "spoon",
+    51: "bowl",
+    52: "banana",
+    53: "apple",
+    54: "sandwich",
+    55: "orange",
+    56: "broccoli",
+    57: "carrot",
+    58: "hot dog",
+    59: "pizza",
+    60: "donut",
+    61: "cake",
+    62: "chair",
+    63: "couch",
+    64: "potted plant",
+    65: "bed",
+    67: "dining table",
+    70: "toilet",
+    72: "tv",
+    73: "laptop",
+    74: "mouse",
+    75: "remote",
+    76: "keyboard",
+    77: "cell phone",
+    78: "microwave",
+    79: "oven",
+    80: "toaster",
+    81: "sink",
+    82: "refrigerator",
+    84: "book",
+    85: "clock",
+    86: "vase",
+    87: "scissors",
+    88: "teddy bear",
+    89: "hair drier",
+    90: "toothbrush",
 }
-_COCO_STUFF = (
-    "banner, blanket, branch, bridge, building-other, bush, cabinet, cage, cardboard, carpet, "
-    "ceiling-other, ceiling-tile, cloth, clothes, clouds, counter, cupboard, curtain, "
-    "desk-stuff, dirt, door-stuff, fence, floor-marble, floor-other, floor-stone, floor-tile, "
-    "floor-wood, flower, fog, food-other, fruit, furniture-other, grass, gravel, ground-other, "
-    "hill, house, leaves, light, mat, metal, mirror-stuff, moss, mountain, mud, napkin, net, "
-    "paper, pavement, pillow, plant-other, plastic, platform, playingfield, railing, railroad, "
-    "river, road, rock, roof, rug, salad, sand, sea, shelf, sky-other, skyscraper, snow, "
-    "solid-other, stairs, stone, straw, structural-other, table, tent, textile-other, towel, "
-    "tree, vegetable, wall-brick, wall-concrete, wall-other, wall-panel, wall-stone, wall-tile, "
-    "wall-wood, water-other, waterdrops, window-blind, window-other, wood"
-).split(", ")
+_COCO_STUFF = _names(
+    """
+    banner, blanket, branch, bridge, building-other, bush, cabinet, cage, cardboard, carpet,
+    ceiling-other, ceiling-tile, cloth, clothes, clouds, counter, cupboard, curtain, desk-
+    stuff, dirt, door-stuff, fence, floor-marble, floor-other, floor-stone, floor-tile,
+    floor-wood, flower, fog, food-other, fruit, furniture-other, grass, gravel, ground-
+    other, hill, house, leaves, light, mat, metal, mirror-stuff, moss, mountain, mud,
+    napkin, net, paper, pavement, pillow, plant-other, plastic, platform, playingfield,
+    railing, railroad, river, road, rock, roof, rug, salad, sand, sea, shelf, sky-other,
+    skyscraper, snow, solid-other, stairs, stone, straw, structural-other, table, tent,
+    textile-other, towel, tree, vegetable, wall-brick, wall-concrete, wall-other, wall-
+    panel, wall-stone, wall-tile, wall-wood, water-other, waterdrops, window-blind, window-
+    other, wood
+    """
+)
 # stuffthingmaps hold COCO id - 1: things 0–90 (11 ids unused), stuff 91–181, 255 unlabeled
 COCO_STUFF_UNUSED = tuple(i - 1 for i in range(1, 92) if i not in _COCO_THINGS)
 COCO_STUFF_CLASSES = tuple(
-    [_COCO_THINGS.get(i, f"unused-{i - 1}") for i in range(1, 92)] + _COCO_STUFF
+    [_COCO_THINGS.get(i, f"unused-{i - 1}") for i in range(1, 92)] + list(_COCO_STUFF)
 )
-CAMVID_CLASSES = (
-    "sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car",
-    "pedestrian", "bicyclist",
+CAMVID_CLASSES = _names(
+    """
+    sky, building, pole, road, pavement, tree, signsymbol, fence, car, pedestrian, bicyclist
+    """
 )
 PET_TRIMAP = ("foreground", "background", "boundary")  # trimap values 1, 2, 3
 
@@ -129,9 +209,11 @@ VOC_LUMA = frozenset(_luma(c) for c in voc_palette()[1:21]) | {_luma(voc_palette
 def palette_luma_hint(bad: Sequence[int], num_classes: int | None = None) -> str | None:
     """Out-of-range values that are all luma values of VOC palette colours."""
     if bad and all(v in VOC_LUMA for v in bad) and any(v not in (0, 255) for v in bad):
-        return ("these values are the gray levels (luma) of VOC palette colours: the palette "
-                "masks were converted to gray (convert('L') or an image editor); reload the "
-                "originals as palette indices, or map each palette colour to its index")
+        return (
+            "these values are the gray levels (luma) of VOC palette colours: the palette "
+            "masks were converted to gray (convert('L') or an image editor); reload the "
+            "originals as palette indices, or map each palette colour to its index"
+        )
     return None
 
 
@@ -200,8 +282,9 @@ def _voc_base(root: Path) -> Path | None:
     candidates = [root]
     for d in (root, root / "VOCdevkit"):
         # newest year first: VOCdevkit often holds VOC2007 beside the VOC2012 benchmark
-        candidates += sorted((p for name, p in _dirs(d).items() if name.startswith("voc20")),
-                             reverse=True)
+        candidates += sorted(
+            (p for name, p in _dirs(d).items() if name.startswith("voc20")), reverse=True
+        )
     for base in candidates:
         sub = _dirs(base)
         if "jpegimages" in sub and ("segmentationclass" in sub or "segmentationclassaug" in sub):
@@ -225,8 +308,9 @@ def _discover_voc(root: Path, base: Path, settings: Settings) -> Layout:
     use_aug = "segmentationclassaug" in sub and "segmentationclass" not in sub
     lists_dir = base / "ImageSets" / "Segmentation"
     # the augmented training list goes by several names (DeepLab, mmseg)
-    aug_list = next((n for n in ("train_aug.txt", "trainaug.txt", "aug.txt")
-                     if (lists_dir / n).is_file()), None)
+    aug_list = next(
+        (n for n in ("train_aug.txt", "trainaug.txt", "aug.txt") if (lists_dir / n).is_file()), None
+    )
     if "segmentationclassaug" in sub and aug_list is not None:
         use_aug = True
     mask_dir = sub["segmentationclassaug" if use_aug else "segmentationclass"]
@@ -235,8 +319,11 @@ def _discover_voc(root: Path, base: Path, settings: Settings) -> Layout:
     masks = {p.stem: p for p in masks_walk.files}
     notes: list[str] = []
     splits: list[SplitFiles] = []
-    lists = [("train", aug_list if use_aug and aug_list else "train.txt"),
-             ("val", "val.txt"), ("test", "test.txt")]
+    lists = [
+        ("train", aug_list if use_aug and aug_list else "train.txt"),
+        ("val", "val.txt"),
+        ("test", "test.txt"),
+    ]
     listed: set[str] = set()
     for name, filename in lists:
         ids = _read_list(lists_dir / filename)
@@ -245,26 +332,48 @@ def _discover_voc(root: Path, base: Path, settings: Settings) -> Layout:
         listed.update(ids)
         labeled = name != "test" and name not in settings.unlabeled_splits
         pairs = tuple(PairPaths(images.get(i), masks.get(i) if labeled else None) for i in ids)
-        splits.append(SplitFiles(name, split_role(name) or "other", img_dir, mask_dir if labeled else None,
-                                 labeled, pairs, ()))
+        splits.append(
+            SplitFiles(
+                name,
+                split_role(name) or "other",
+                img_dir,
+                mask_dir if labeled else None,
+                labeled,
+                pairs,
+                (),
+            )
+        )
     if splits:
-        notes.append(f"splits from ImageSets/Segmentation/ ({', '.join(s.name for s in splits)}); "
-                     "trainval.txt is their union and is not a split of its own")
+        notes.append(
+            f"splits from ImageSets/Segmentation/ ({', '.join(s.name for s in splits)}); "
+            "trainval.txt is their union and is not a split of its own"
+        )
         unlisted = len(set(images) - listed)
     else:
         pairs = tuple(PairPaths(images.get(stem), m) for stem, m in sorted(masks.items()))
-        splits.append(SplitFiles("all", "all", img_dir, mask_dir, True, pairs, tuple(masks_walk.skipped)))
+        splits.append(
+            SplitFiles("all", "all", img_dir, mask_dir, True, pairs, tuple(masks_walk.skipped))
+        )
         unlisted = len(set(images) - set(masks))
     if unlisted:
-        notes.append(f"{unlisted} images in JPEGImages/ have no segmentation mask and are in no "
-                     "segmentation list (detection-only): not audited")
-    reason = f"VOC: JPEGImages/ with {mask_dir.name}/ (palette PNG indices), 21 classes, 255 = boundary"
+        notes.append(
+            f"{unlisted} images in JPEGImages/ have no segmentation mask and are in no "
+            "segmentation list (detection-only): not audited"
+        )
+    reason = (
+        f"VOC: JPEGImages/ with {mask_dir.name}/ (palette PNG indices), 21 classes, 255 = boundary"
+    )
     return Layout("voc", reason, tuple(splits), tuple(notes))
 
 
 # Cityscapes ---------------------------------------------------------------------------
 
-_CS_SUFFIXES = ("_gtFine_labelTrainIds", "_gtCoarse_labelTrainIds", "_gtFine_labelIds", "_gtCoarse_labelIds")
+_CS_SUFFIXES = (
+    "_gtFine_labelTrainIds",
+    "_gtCoarse_labelTrainIds",
+    "_gtFine_labelIds",
+    "_gtCoarse_labelIds",
+)
 
 
 def _detect_cityscapes(root: Path) -> tuple[Path, str] | None:
@@ -308,7 +417,9 @@ def _discover_cityscapes(root: Path, base: Path, settings: Settings) -> Layout:
         pairs: list[PairPaths] = []
         used = set()
         for img in walk.files:
-            stem = img.stem[: -len("_leftImg8bit")] if img.stem.endswith("_leftImg8bit") else img.stem
+            stem = (
+                img.stem[: -len("_leftImg8bit")] if img.stem.endswith("_leftImg8bit") else img.stem
+            )
             key = (img.parent.name, stem)
             mask = masks.get(key) if labeled else None
             if mask is not None:
@@ -317,17 +428,28 @@ def _discover_cityscapes(root: Path, base: Path, settings: Settings) -> Layout:
         if labeled:
             pairs += [PairPaths(None, m) for k, m in sorted(masks.items()) if k not in used]
         mask_dir = gt_root / name if labeled else None
-        splits.append(SplitFiles(name, split_role(name) or "other", split_dir, mask_dir, labeled,
-                                 tuple(pairs), tuple(walk.skipped)))
+        splits.append(
+            SplitFiles(
+                name,
+                split_role(name) or "other",
+                split_dir,
+                mask_dir,
+                labeled,
+                tuple(pairs),
+                tuple(walk.skipped),
+            )
+        )
     reason = f"Cityscapes: leftImg8bit/<split>/<city>/ with {gt_name}/*{suffix}.png"
     return Layout("cityscapes", reason, tuple(splits), tuple(notes))
 
 
 def _cityscapes_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
     if num_classes == 19 and bad and max(bad) <= 33 and min(bad) >= 0:
-        return ("values up to 33 are Cityscapes labelIds, not trainIds: convert with "
-                "cityscapesscripts' createTrainIdLabelImgs.py (writes *_labelTrainIds.png), or "
-                "declare the 34-id encoding with --label-encoding labelIds")
+        return (
+            "values up to 33 are Cityscapes labelIds, not trainIds: convert with "
+            "cityscapesscripts' createTrainIdLabelImgs.py (writes *_labelTrainIds.png), or "
+            "declare the 34-id encoding with --label-encoding labelIds"
+        )
     return None
 
 
@@ -335,11 +457,18 @@ def _cityscapes_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
 
 
 def _images_annotations(root: Path, names: set[str]) -> Path | None:
-    for base in (root, *[p for n, p in _dirs(root).items() if n.startswith(("adechallenge", "coco"))]):
+    for base in (
+        root,
+        *[p for n, p in _dirs(root).items() if n.startswith(("adechallenge", "coco"))],
+    ):
         sub = _dirs(base)
         # the split folders on both sides: COCO's annotations/ of instances_*.json is no mask tree
-        if ("images" in sub and "annotations" in sub and names & set(_dirs(sub["images"]))
-                and names & set(_dirs(sub["annotations"]))):
+        if (
+            "images" in sub
+            and "annotations" in sub
+            and names & set(_dirs(sub["images"]))
+            and names & set(_dirs(sub["annotations"]))
+        ):
             return base
     return None
 
@@ -368,8 +497,10 @@ def _generic_below(name: str, reason: str) -> Callable[[Path, Path, Settings], L
         splits = layout.splits
         notes = layout.notes
         if settings.reduce_zero_label:
-            notes += ("reduce_zero_label applied: label 0 → ignore index, every other label - 1 "
-                      "(--no-reduce-zero-label to audit the raw values)",)
+            notes += (
+                "reduce_zero_label applied: label 0 → ignore index, every other label - 1 "
+                "(--no-reduce-zero-label to audit the raw values)",
+            )
         return Layout(name, reason, splits, notes)
 
     return run
@@ -379,7 +510,10 @@ def _detect_camvid(root: Path) -> tuple[Path, str] | None:
     sub = _dirs(root)
     need = {"train", "trainannot", "val", "valannot", "test", "testannot"}
     if need <= set(sub):
-        return root, "found train/, val/, test/ with trainannot/, valannot/, testannot/ (SegNet CamVid)"
+        return (
+            root,
+            "found train/, val/, test/ with trainannot/, valannot/, testannot/ (SegNet CamVid)",
+        )
     return None
 
 
@@ -404,31 +538,57 @@ def _discover_pets(root: Path, base: Path, settings: Settings) -> Layout:
         if ids:
             labeled = name not in settings.unlabeled_splits
             pairs = tuple(PairPaths(images.get(i), masks.get(i) if labeled else None) for i in ids)
-            splits.append(SplitFiles(name, split_role(name) or "other", img_dir, tri if labeled else None,
-                                     labeled, pairs, ()))
+            splits.append(
+                SplitFiles(
+                    name,
+                    split_role(name) or "other",
+                    img_dir,
+                    tri if labeled else None,
+                    labeled,
+                    pairs,
+                    (),
+                )
+            )
     skipped = tuple(img_walk.skipped + tri_walk.skipped)
     if splits:
         notes.append("splits from annotations/trainval.txt and annotations/test.txt")
-        splits[0] = SplitFiles(splits[0].name, splits[0].role, splits[0].image_root,
-                               splits[0].mask_root, splits[0].labeled, splits[0].pairs, skipped)
+        splits[0] = SplitFiles(
+            splits[0].name,
+            splits[0].role,
+            splits[0].image_root,
+            splits[0].mask_root,
+            splits[0].labeled,
+            splits[0].pairs,
+            skipped,
+        )
     else:
         keys = sorted(set(images) | set(masks))
         pairs = tuple(PairPaths(images.get(k), masks.get(k)) for k in keys)
         splits.append(SplitFiles("all", "all", img_dir, tri, True, pairs, skipped))
     if settings.label_offset == 0:
-        notes.append("trimap values are 1 (pet), 2 (background), 3 (boundary); training code "
-                     "usually subtracts 1: audit the shifted labels with --label-offset -1")
+        notes.append(
+            "trimap values are 1 (pet), 2 (background), 3 (boundary); training code "
+            "usually subtracts 1: audit the shifted labels with --label-offset -1"
+        )
     else:
-        notes.append(f"labels shifted by {settings.label_offset:+d} before the checks "
-                     "(trimap 1, 2, 3 → 0, 1, 2)")
-    return Layout("oxford-pet", "Oxford-IIIT Pet: images/*.jpg with annotations/trimaps/*.png",
-                  tuple(splits), tuple(notes))
+        notes.append(
+            f"labels shifted by {settings.label_offset:+d} before the checks "
+            "(trimap 1, 2, 3 → 0, 1, 2)"
+        )
+    return Layout(
+        "oxford-pet",
+        "Oxford-IIIT Pet: images/*.jpg with annotations/trimaps/*.png",
+        tuple(splits),
+        tuple(notes),
+    )
 
 
 def _pets_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
     if 3 in bad:
-        return ("Oxford-IIIT Pet trimaps hold 1, 2, 3 (no 0): subtract 1 (mask - 1) before "
-                "training, and audit that with --label-offset -1")
+        return (
+            "Oxford-IIIT Pet trimaps hold 1, 2, 3 (no 0): subtract 1 (mask - 1) before "
+            "training, and audit that with --label-offset -1"
+        )
     if -1 in bad:
         return "a trimap holds 0, which the -1 shift turns into -1: the file is not a trimap"
     return None
@@ -436,15 +596,19 @@ def _pets_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
 
 def _ade_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
     if 150 in bad:
-        return ("ADE20K masks hold 0 (other) and 1–150: with 150 classes, apply "
-                "reduce_zero_label (0 → ignore, 1–150 → 0–149), or use 151 classes")
+        return (
+            "ADE20K masks hold 0 (other) and 1–150: with 150 classes, apply "
+            "reduce_zero_label (0 → ignore, 1–150 → 0–149), or use 151 classes"
+        )
     return None
 
 
 def _coco_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
     if 182 in bad:
-        return ("COCO-Stuff stuffthingmaps hold 0–181 with 255 unlabeled; 182 means 1-based "
-                "labels (the cocostuff-10k .mat convention): subtract 1 and map 0 to 255")
+        return (
+            "COCO-Stuff stuffthingmaps hold 0–181 with 255 unlabeled; 182 means 1-based "
+            "labels (the cocostuff-10k .mat convention): subtract 1 and map 0 to 255"
+        )
     return None
 
 
@@ -457,41 +621,89 @@ def _camvid_hint(bad: Sequence[int], num_classes: int | None) -> str | None:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("voc", "JPEGImages/ + SegmentationClass/ (or SegmentationClassAug/), splits from "
-               "ImageSets/Segmentation/{train,val}.txt", "21 classes, 255 = boundary/ignore",
-               _detect_voc, _discover_voc, num_classes=21, class_names=VOC_CLASSES,
-               hint=palette_luma_hint),
-        Preset("cityscapes", "leftImg8bit/<split>/<city>/*_leftImg8bit.png + "
-               "gtFine/<split>/<city>/*_gtFine_labelTrainIds.png (or _labelIds, or gtCoarse)",
-               "19 trainIds + 255; --label-encoding labelIds for the 34 labelIds",
-               _detect_cityscapes, _discover_cityscapes, num_classes=19,
-               class_names=CITYSCAPES_TRAIN_IDS, unlabeled_splits=("test",),
-               hint=_cityscapes_hint,
-               encodings={"trainIds": (19, CITYSCAPES_TRAIN_IDS),
-                          "labelIds": (34, CITYSCAPES_LABEL_IDS)}),
-        Preset("ade20k", "images/{training,validation} + annotations/{training,validation} "
-               "(ADEChallengeData2016)", "150 classes, 0 = other; reduce_zero_label applied by "
-               "default (0 → 255, 1–150 → 0–149)", _detect_ade20k,
-               _generic_below("ade20k", "ADE20K: images/ and annotations/ {training,validation}"),
-               num_classes=150, class_names=ADE20K_CLASSES, reduce_zero_label=True, hint=_ade_hint),
-        Preset("coco-stuff", "images/{train2017,val2017} + annotations/{train2017,val2017}",
-               "0–181 (11 thing ids unused), 255 unlabeled", _detect_coco_stuff,
-               _generic_below("coco-stuff", "COCO-Stuff: images/ and annotations/ {train2017,val2017}"),
-               num_classes=182, class_names=COCO_STUFF_CLASSES, unused_ids=COCO_STUFF_UNUSED,
-               hint=_coco_hint),
-        Preset("camvid", "train/, trainannot/, val/, valannot/, test/, testannot/",
-               "11 classes, 11 = void (ignore)", _detect_camvid,
-               _generic_below("camvid", "CamVid (SegNet): {train,val,test}/ with *annot/"),
-               num_classes=11, ignore_index=11, background=None, class_names=CAMVID_CLASSES,
-               hint=_camvid_hint),
-        Preset("oxford-pet", "images/*.jpg + annotations/trimaps/*.png, splits from "
-               "annotations/{trainval,test}.txt", "trimap values 1, 2, 3 (no 0); --label-offset "
-               "-1 for the usual shift to 0, 1, 2", _detect_pets, _discover_pets,
-               num_classes=3, ignore_index=None, background=None, class_names=PET_TRIMAP,
-               hint=_pets_hint),
-        Preset("generic", "images/ + masks/ (and aliases), {train,val,test}/{images,masks}, "
-               "train/ + trainannot/, or --images/--masks/--split", "from flags or config",
-               lambda root: (root, "the generic layouts")),
+        Preset(
+            "voc",
+            "JPEGImages/ + SegmentationClass/ (or SegmentationClassAug/), splits from "
+            "ImageSets/Segmentation/{train,val}.txt",
+            "21 classes, 255 = boundary/ignore",
+            _detect_voc,
+            _discover_voc,
+            num_classes=21,
+            class_names=VOC_CLASSES,
+            hint=palette_luma_hint,
+        ),
+        Preset(
+            "cityscapes",
+            "leftImg8bit/<split>/<city>/*_leftImg8bit.png + "
+            "gtFine/<split>/<city>/*_gtFine_labelTrainIds.png (or _labelIds, or gtCoarse)",
+            "19 trainIds + 255; --label-encoding labelIds for the 34 labelIds",
+            _detect_cityscapes,
+            _discover_cityscapes,
+            num_classes=19,
+            class_names=CITYSCAPES_TRAIN_IDS,
+            unlabeled_splits=("test",),
+            hint=_cityscapes_hint,
+            encodings={
+                "trainIds": (19, CITYSCAPES_TRAIN_IDS),
+                "labelIds": (34, CITYSCAPES_LABEL_IDS),
+            },
+        ),
+        Preset(
+            "ade20k",
+            "images/{training,validation} + annotations/{training,validation} "
+            "(ADEChallengeData2016)",
+            "150 classes, 0 = other; reduce_zero_label applied by default (0 → 255, 1–150 → 0–149)",
+            _detect_ade20k,
+            _generic_below("ade20k", "ADE20K: images/ and annotations/ {training,validation}"),
+            num_classes=150,
+            class_names=ADE20K_CLASSES,
+            reduce_zero_label=True,
+            hint=_ade_hint,
+        ),
+        Preset(
+            "coco-stuff",
+            "images/{train2017,val2017} + annotations/{train2017,val2017}",
+            "0–181 (11 thing ids unused), 255 unlabeled",
+            _detect_coco_stuff,
+            _generic_below(
+                "coco-stuff", "COCO-Stuff: images/ and annotations/ {train2017,val2017}"
+            ),
+            num_classes=182,
+            class_names=COCO_STUFF_CLASSES,
+            unused_ids=COCO_STUFF_UNUSED,
+            hint=_coco_hint,
+        ),
+        Preset(
+            "camvid",
+            "train/, trainannot/, val/, valannot/, test/, testannot/",
+            "11 classes, 11 = void (ignore)",
+            _detect_camvid,
+            _generic_below("camvid", "CamVid (SegNet): {train,val,test}/ with *annot/"),
+            num_classes=11,
+            ignore_index=11,
+            background=None,
+            class_names=CAMVID_CLASSES,
+            hint=_camvid_hint,
+        ),
+        Preset(
+            "oxford-pet",
+            "images/*.jpg + annotations/trimaps/*.png, splits from annotations/{trainval,test}.txt",
+            "trimap values 1, 2, 3 (no 0); --label-offset -1 for the usual shift to 0, 1, 2",
+            _detect_pets,
+            _discover_pets,
+            num_classes=3,
+            ignore_index=None,
+            background=None,
+            class_names=PET_TRIMAP,
+            hint=_pets_hint,
+        ),
+        Preset(
+            "generic",
+            "images/ + masks/ (and aliases), {train,val,test}/{images,masks}, "
+            "train/ + trainannot/, or --images/--masks/--split",
+            "from flags or config",
+            lambda root: (root, "the generic layouts"),
+        ),
     )
 }
 
@@ -506,22 +718,28 @@ def apply_preset(settings: Settings, preset: Preset) -> Settings:
     if settings.label_encoding and not preset.encodings:
         raise DiscoveryError(
             f"--label-encoding {settings.label_encoding!r}: layout {preset.name!r} has one label "
-            "encoding only (cityscapes has trainIds and labelIds)")
+            "encoding only (cityscapes has trainIds and labelIds)"
+        )
     if settings.label_encoding and preset.encodings:
         if settings.label_encoding not in preset.encodings:
             raise DiscoveryError(
                 f"layout {preset.name!r} knows the label encodings "
-                f"{', '.join(preset.encodings)}, not {settings.label_encoding!r}")
+                f"{', '.join(preset.encodings)}, not {settings.label_encoding!r}"
+            )
         num_classes, names = preset.encodings[settings.label_encoding]
     for key, value in (
-        ("num_classes", num_classes), ("ignore_index", preset.ignore_index),
-        ("background", preset.background), ("class_names", names),
-        ("unlabeled_splits", preset.unlabeled_splits), ("label_offset", preset.label_offset),
-        ("reduce_zero_label", preset.reduce_zero_label), ("unused_ids", preset.unused_ids),
+        ("num_classes", num_classes),
+        ("ignore_index", preset.ignore_index),
+        ("background", preset.background),
+        ("class_names", names),
+        ("unlabeled_splits", preset.unlabeled_splits),
+        ("label_offset", preset.label_offset),
+        ("reduce_zero_label", preset.reduce_zero_label),
+        ("unused_ids", preset.unused_ids),
     ):
         if key not in given and not (key == "class_names" and "class_names_file" in given):
             values[key] = value
-    return replace(settings, **values) if preset.name != "generic" else settings
+    return replace(settings, **values) if preset.name != "generic" else settings  # type: ignore[arg-type]
 
 
 def resolve(root: Path, requested: str | None, explicit: bool) -> tuple[Preset, Path, str]:
@@ -534,15 +752,19 @@ def resolve(root: Path, requested: str | None, explicit: bool) -> tuple[Preset, 
             raise DiscoveryError(f"unknown layout {requested!r}; known: {', '.join(PRESETS)}")
         found = preset.detect(root)
         if found is None:
-            raise DiscoveryError(f"layout {preset.name!r} expects {preset.expects}; not found in {root}")
+            raise DiscoveryError(
+                f"layout {preset.name!r} expects {preset.expects}; not found in {root}"
+            )
         return preset, found[0], f"--layout {preset.name}: {found[1]}"
-    hits = [(p, found) for p in PRESETS.values() if p.name != "generic" and (found := p.detect(root))]
+    hits = [
+        (p, found) for p in PRESETS.values() if p.name != "generic" and (found := p.detect(root))
+    ]
     if len(hits) > 1:
         names = ", ".join(f"{p.name} ({why})" for p, (_, why) in hits)
-        raise DiscoveryError(f"ambiguous layout in {root}: it looks like {names}; "
-                             f"choose one with --layout NAME")
+        raise DiscoveryError(
+            f"ambiguous layout in {root}: it looks like {names}; choose one with --layout NAME"
+        )
     if hits:
         preset, (base, why) = hits[0]
         return preset, base, f"detected {preset.name}: {why}"
     return PRESETS["generic"], root, ""
-

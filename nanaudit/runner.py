@@ -82,8 +82,9 @@ def _worker_init() -> None:
 
 
 def _crashed(task: Task, why: str) -> FileRecord:
-    return FileRecord(path=task.rel, kind=task.kind, split=task.split,
-                      error=DecodeError("NA001", why))
+    return FileRecord(
+        path=task.rel, kind=task.kind, split=task.split, error=DecodeError("NA001", why)
+    )
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -114,7 +115,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 
 def run_tasks(
-    tasks: Sequence[Task], settings: DecodeSettings, jobs: int,
+    tasks: Sequence[Task],
+    settings: DecodeSettings,
+    jobs: int,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[FileRecord]:
     """Audit every task; records are yielded in the order of ``tasks``."""
@@ -129,7 +132,9 @@ def run_tasks(
 
 
 def _pooled(
-    tasks: Sequence[Task], settings: DecodeSettings, jobs: int,
+    tasks: Sequence[Task],
+    settings: DecodeSettings,
+    jobs: int,
     progress: Callable[[int], None] | None,
 ) -> Iterator[FileRecord]:
     size = max(1, min(32, len(tasks) // (jobs * 8)))
@@ -179,8 +184,11 @@ def _isolated(tasks: Sequence[Task], settings: DecodeSettings) -> Iterator[FileR
             except BrokenProcessPool:
                 _stop(pool)
                 pool = None
-                yield _crashed(t, "decoding this file killed the worker process "
-                                  "(a decoder crash, or the OS ended it for its memory use)")
+                yield _crashed(
+                    t,
+                    "decoding this file killed the worker process "
+                    "(a decoder crash, or the OS ended it for its memory use)",
+                )
     finally:
         if pool is not None:
             _stop(pool)

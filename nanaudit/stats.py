@@ -75,7 +75,9 @@ def merge_channels(
     return tuple(x.merge(y) for x, y in zip(a, b, strict=True))
 
 
-def channel_stats_from_histogram(counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0) -> ChannelStats:
+def channel_stats_from_histogram(
+    counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0
+) -> ChannelStats:
     """Exact moments from a histogram whose bin ``i`` counts the value ``i + offset``."""
     h = np.asarray(counts, dtype=np.int64)
     n = int(h.sum())
@@ -101,7 +103,7 @@ def channel_stats_from_array(a: npt.NDArray[np.generic]) -> ChannelStats:
         kind = "u"
     if kind in "ui" and flat.dtype.itemsize <= 2:
         if kind == "i":
-            offset = int(np.iinfo(flat.dtype).min)
+            offset = -(1 << (8 * flat.dtype.itemsize - 1))  # the type's minimum
             shifted = (flat.astype(np.int32) - offset).astype(np.uint16)
             return channel_stats_from_histogram(np.bincount(shifted), offset)
         return channel_stats_from_histogram(np.bincount(flat))
@@ -150,8 +152,12 @@ def luminance(a: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
         return a[..., 0].astype(np.float64)
     if c in (3, 4):
         r, g, b = (a[..., i].astype(np.float64) for i in range(3))
-        return LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
-    return a.astype(np.float64).mean(axis=2)
+        luma: npt.NDArray[np.float64] = (
+            LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
+        )
+        return luma
+    mean: npt.NDArray[np.float64] = a.astype(np.float64).mean(axis=2)
+    return mean
 
 
 def percentile_from_histogram(counts: Sequence[int], q: float, offset: int = 0) -> float:
@@ -184,7 +190,9 @@ def merge_histograms(
     return tuple(sorted(out.items()))
 
 
-def sparse_histogram(counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0) -> tuple[tuple[int, int], ...]:
+def sparse_histogram(
+    counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0
+) -> tuple[tuple[int, int], ...]:
     h = np.asarray(counts, dtype=np.int64)
     nz = np.flatnonzero(h)
     return tuple((int(i) + offset, int(h[i])) for i in nz)

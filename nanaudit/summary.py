@@ -80,7 +80,9 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[min(idx, len(sorted_values) - 1)]
 
 
-def normalize_constants(images: Sequence[FileRecord], scales: dict[str, FullScale]) -> Normalize | None:
+def normalize_constants(
+    images: Sequence[FileRecord], scales: dict[str, FullScale]
+) -> Normalize | None:
     groups: dict[tuple[str, str, int], tuple[int, tuple[ChannelStats, ...]]] = {}
     for rec in images:
         if rec.pixels is None:
@@ -112,12 +114,20 @@ def split_training(
     pairs: Sequence[Pair], scales: dict[str, FullScale], labels: LabelSettings, labeled: bool
 ) -> SplitTraining:
     images = [p.image for p in pairs if p.image is not None and p.image.ok]
-    masks = list({p.mask.path: p.mask for p in pairs if p.mask is not None and p.mask.labels is not None}.values())
+    masks = list(
+        {
+            p.mask.path: p.mask for p in pairs if p.mask is not None and p.mask.labels is not None
+        }.values()
+    )
     sizes = Counter(f"{r.width}x{r.height}" for r in images)
     modes = Counter(r.mode or "?" for r in images)
     dtypes = Counter(r.dtype or "?" for r in images)
-    lo = min((c.min for r in images if r.pixels for c in r.pixels.channels if c.count), default=math.nan)
-    hi = max((c.max for r in images if r.pixels for c in r.pixels.channels if c.count), default=math.nan)
+    lo = min(
+        (c.min for r in images if r.pixels for c in r.pixels.channels if c.count), default=math.nan
+    )
+    hi = max(
+        (c.max for r in images if r.pixels for c in r.pixels.channels if c.count), default=math.nan
+    )
 
     ignore = labels.ignore_index
     per_class = Counter[int]()
@@ -145,12 +155,26 @@ def split_training(
     valid_fraction = None
     if fractions:
         fs = sorted(fractions)
-        valid_fraction = ValidFraction(len(fs), fs[0], _quantile(fs, 0.05), _quantile(fs, 0.5),
-                                       _quantile(fs, 0.95), fs[-1], sum(fs) / len(fs),
-                                       sum(1 for f in fs if f == 0))
+        valid_fraction = ValidFraction(
+            len(fs),
+            fs[0],
+            _quantile(fs, 0.05),
+            _quantile(fs, 0.5),
+            _quantile(fs, 0.95),
+            fs[-1],
+            sum(fs) / len(fs),
+            sum(1 for f in fs if f == 0),
+        )
     return SplitTraining(
-        sizes=_counted(sizes), modes=_counted(modes), dtypes=_counted(dtypes),
-        normalize=normalize_constants(images, scales), image_min=lo, image_max=hi,
-        classes=classes, images_per_class=tuple((k, per_class[k]) for k in classes),
-        valid_fraction=valid_fraction, class_weights=weights, zero_weight_classes=zero,
+        sizes=_counted(sizes),
+        modes=_counted(modes),
+        dtypes=_counted(dtypes),
+        normalize=normalize_constants(images, scales),
+        image_min=lo,
+        image_max=hi,
+        classes=classes,
+        images_per_class=tuple((k, per_class[k]) for k in classes),
+        valid_fraction=valid_fraction,
+        class_weights=weights,
+        zero_weight_classes=zero,
     )

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 import nanaudit
-from nanaudit.formats import Format, render
 from nanaudit.engine import Report
+from nanaudit.formats import Format, render
 from nanaudit.model import Finding
 
 
@@ -25,7 +25,13 @@ def save(path: Path, array: np.ndarray | Image.Image, mode: str | None = None, *
         assert isinstance(array, np.ndarray)
         np.save(path, array)
         return path
-    im = array if isinstance(array, Image.Image) else Image.fromarray(array, mode=mode) if mode else Image.fromarray(array)
+    im = (
+        array
+        if isinstance(array, Image.Image)
+        else Image.fromarray(array, mode=mode)
+        if mode
+        else Image.fromarray(array)
+    )
     im.save(path, **kw)
     return path
 
@@ -59,8 +65,13 @@ def clean_mask(seed: int = 0, size: tuple[int, int] = (64, 64), classes: int = 3
     return m
 
 
-def make_pairs(root: Path, n: int = 6, split: str | None = None, classes: int = 3,
-               size: tuple[int, int] = (64, 64)) -> Path:
+def make_pairs(
+    root: Path,
+    n: int = 6,
+    split: str | None = None,
+    classes: int = 3,
+    size: tuple[int, int] = (64, 64),
+) -> Path:
     """root/images[/split]/img_i.png + root/masks[/split]/img_i.png, all clean."""
     img_dir = root / "images" / split if split else root / "images"
     mask_dir = root / "masks" / split if split else root / "masks"
@@ -95,7 +106,9 @@ def hits(report: Report, check_id: str) -> list[Finding]:
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Command-line scans cache by default: keep the tests' cache out of the home folder."""
     monkeypatch.setenv("NANAUDIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
@@ -104,8 +117,9 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 def dataset(tmp_path: Path) -> Callable[..., Path]:
     """Factory: a clean dataset under tmp_path/'data' (6 pairs, 3 classes by default)."""
 
-    def build(n: int = 6, split: str | None = None, classes: int = 3,
-              size: tuple[int, int] = (64, 64)) -> Path:
+    def build(
+        n: int = 6, split: str | None = None, classes: int = 3, size: tuple[int, int] = (64, 64)
+    ) -> Path:
         return make_pairs(tmp_path / "data", n, split, classes, size)
 
     return build

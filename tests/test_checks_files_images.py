@@ -32,8 +32,9 @@ PILLOW_DEFAULT_LIMIT = 178_956_970  # CHECKS.md, NA002
 # --------------------------------------------------------------------------- helpers
 
 
-def image_path(root: Path, stem: str = "img_000", suffix: str = ".png",
-               split: str | None = None) -> Path:
+def image_path(
+    root: Path, stem: str = "img_000", suffix: str = ".png", split: str | None = None
+) -> Path:
     folder = root / "images" / split if split else root / "images"
     return folder / f"{stem}{suffix}"
 
@@ -42,9 +43,15 @@ def mask_path(root: Path, stem: str = "img_000", split: str | None = None) -> Pa
     return root / "masks" / split / f"{stem}.png" if split else root / "masks" / f"{stem}.png"
 
 
-def replace_image(root: Path, array: np.ndarray | Image.Image | None = None, *,
-                  stem: str = "img_000", suffix: str = ".png", split: str | None = None,
-                  **save_kw: Any) -> str:
+def replace_image(
+    root: Path,
+    array: np.ndarray | Image.Image | None = None,
+    *,
+    stem: str = "img_000",
+    suffix: str = ".png",
+    split: str | None = None,
+    **save_kw: Any,
+) -> str:
     """Delete images/<stem>.png of a clean dataset and write the defect in its place.
 
     Returns the path as nanaudit reports it: relative to the root, POSIX form.
@@ -102,8 +109,12 @@ def png_header_only(path: Path, width: int, height: int) -> Path:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -255,8 +266,13 @@ def test_na002_npy_header_larger_than_file(dataset: Callable[..., Path]) -> None
     payload = b"\x00" * 8
     with open(root / rel, "wb") as fh:
         np.lib.format.write_array_header_1_0(
-            fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                 "fortran_order": False, "shape": shape})
+            fh,
+            {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                "fortran_order": False,
+                "shape": shape,
+            },
+        )
         fh.write(payload)
     report = scan(root)
     only(report, rel, {"NA002"})
@@ -291,8 +307,9 @@ def test_na002_limit_from_check_options(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("size", [(15_000, 15_000), (20_000, 20_000)])
-def test_na002_png_header_bomb_at_default_limit(dataset: Callable[..., Path],
-                                                size: tuple[int, int]) -> None:
+def test_na002_png_header_bomb_at_default_limit(
+    dataset: Callable[..., Path], size: tuple[int, int]
+) -> None:
     root = dataset()
     rel = replace_image(root)
     png_header_only(root / rel, *size)
@@ -382,7 +399,8 @@ def test_na005_split_without_images(tmp_path: Path) -> None:
     assert "'val'" in f.message and f.data["images"] == 0
     # the val masks are orphans; train stays quiet
     assert sorted(f.path for f in hits(report, "NA004")) == [
-        f"masks/val/v_{i:03d}.png" for i in range(n_masks)]
+        f"masks/val/v_{i:03d}.png" for i in range(n_masks)
+    ]
     assert {f.check for f in report.findings} == {"NA004", "NA005"}
 
 
@@ -431,8 +449,9 @@ def _exif_jpeg(root: Path, orientation: int, size: tuple[int, int], suffix: str 
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
-def test_na007_rotation_breaks_mask_size_is_error(dataset: Callable[..., Path],
-                                                  suffix: str) -> None:
+def test_na007_rotation_breaks_mask_size_is_error(
+    dataset: Callable[..., Path], suffix: str
+) -> None:
     root = dataset()
     h, w = 48, 64
     rel = _exif_jpeg(root, 6, (h, w), suffix)
@@ -460,8 +479,9 @@ def test_na007_square_image_is_warning(dataset: Callable[..., Path], orientation
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".tif"])
-def test_na007_mask_already_rotated_is_warning_plus_na006(dataset: Callable[..., Path],
-                                                          suffix: str) -> None:
+def test_na007_mask_already_rotated_is_warning_plus_na006(
+    dataset: Callable[..., Path], suffix: str
+) -> None:
     root = dataset()
     h, w = 48, 64
     rel = _exif_jpeg(root, 6, (h, w), suffix)
@@ -553,8 +573,9 @@ def test_na102_inf_pixels(dataset: Callable[..., Path]) -> None:
     ],
     ids=["flat-colour", "flat-gray-rgb", "flat-gray-L", "black", "white"],
 )
-def test_na103_constant_image(dataset: Callable[..., Path], array: np.ndarray, extra: set[str],
-                              shown: str) -> None:
+def test_na103_constant_image(
+    dataset: Callable[..., Path], array: np.ndarray, extra: set[str], shown: str
+) -> None:
     root = dataset()
     rel = replace_image(root, array)
     report = scan(root)
@@ -702,8 +723,9 @@ def test_na106_quiet_for_integer_images(dataset: Callable[..., Path]) -> None:
 
 
 @pytest.mark.parametrize(("limit", "fires"), [(1000.0, True), (100_000.0, False)])
-def test_na106_limit_from_check_options(dataset: Callable[..., Path], limit: float,
-                                        fires: bool) -> None:
+def test_na106_limit_from_check_options(
+    dataset: Callable[..., Path], limit: float, fires: bool
+) -> None:
     root = dataset()
     arr = float_image(0) * np.float32(5000)  # max 5000 under the default 65504
     arr[:8, :32] = 70000.0 if not fires else arr[:8, :32]
@@ -799,8 +821,9 @@ def test_na108_quiet_for_ordinary_negative_floats(dataset: Callable[..., Path]) 
     ],
     ids=["gray", "rgba", "palette"],
 )
-def test_na109_inconsistent_mode(dataset: Callable[..., Path], make: Callable[[], Image.Image],
-                                 mode: str, family: str) -> None:
+def test_na109_inconsistent_mode(
+    dataset: Callable[..., Path], make: Callable[[], Image.Image], mode: str, family: str
+) -> None:
     n = 6
     root = dataset(n)
     im = make()
@@ -830,8 +853,10 @@ def test_na109_na110_compare_within_a_split(tmp_path: Path) -> None:
     """A split of gray uint16 images is consistent, even beside an RGB uint8 split."""
     root = make_pairs(tmp_path / "data", 5, "train")
     for i in range(5):
-        save(image_path(root, f"v_{i:03d}", split="val"),
-             Image.fromarray(natural_image(i)[..., 0].astype(np.uint16) * 257))
+        save(
+            image_path(root, f"v_{i:03d}", split="val"),
+            Image.fromarray(natural_image(i)[..., 0].astype(np.uint16) * 257),
+        )
         save(mask_path(root, f"v_{i:03d}", "val"), clean_mask(i))
     report = scan(root)
     assert hits(report, "NA109") == [] and hits(report, "NA110") == []
@@ -910,8 +935,11 @@ def _gray_rgb(values: np.ndarray) -> np.ndarray:
 def test_na112_dark_image(dataset: Callable[..., Path], rgb: bool) -> None:
     root = dataset()
     rng = np.random.default_rng(6)
-    arr = (_gray_rgb(rng.integers(0, 41, (64, 64))) if rgb
-           else rng.integers(0, 41, (64, 64, 3), dtype=np.uint8))
+    arr = (
+        _gray_rgb(rng.integers(0, 41, (64, 64)))
+        if rgb
+        else rng.integers(0, 41, (64, 64, 3), dtype=np.uint8)
+    )
     p99 = inverted_cdf(pillow_luma(arr), 99)
     limit = 0.32 * U8_FULL
     assert p99 < limit  # precondition

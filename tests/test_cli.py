@@ -188,8 +188,9 @@ def test_environment_variables_sit_between_flags_and_config(tmp_path: Path) -> N
     (tmp_path / "nanaudit.toml").write_text("num_classes = 3\n")
     code, out, _ = run("scan", str(root), "--format", "json", env={"NANAUDIT_NUM_CLASSES": "2"})
     assert json.loads(out)["config"]["num_classes"] == 2 and code == 1
-    code, out, _ = run("scan", str(root), "--format", "json", "-C", "3",
-                       env={"NANAUDIT_NUM_CLASSES": "2"})
+    code, out, _ = run(
+        "scan", str(root), "--format", "json", "-C", "3", env={"NANAUDIT_NUM_CLASSES": "2"}
+    )
     assert json.loads(out)["config"]["num_classes"] == 3 and code == 0
 
 
@@ -211,7 +212,11 @@ def test_labels_without_num_classes_report_the_implied_count(tmp_path: Path) -> 
     assert code == 0
     assert "labels found: 0, 1, 2; they imply C = 3" in out
     doc = json.loads(run("scan", str(root), "--format", "json")[1])
-    assert doc["summary"]["implied_num_classes"] == 3 and doc["summary"]["label_values"] == [0, 1, 2]
+    assert doc["summary"]["implied_num_classes"] == 3 and doc["summary"]["label_values"] == [
+        0,
+        1,
+        2,
+    ]
 
 
 def test_report_reads_at_80_columns_without_colour(tmp_path: Path) -> None:
@@ -258,11 +263,16 @@ def test_check_ids_are_unique_and_match_the_catalogue() -> None:
 
 
 def test_python_dash_m_and_console_script() -> None:
-    proc = subprocess.run([sys.executable, "-m", "nanaudit", "--version"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nanaudit", "--version"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0 and nanaudit.__version__ in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "nanaudit", "scan", str(SAMPLE), "--format",
-                           "json"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nanaudit", "scan", str(SAMPLE), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1 and json.loads(proc.stdout)["summary"]["exit_code"] == 1
 
 

@@ -36,8 +36,15 @@ def two_splits(root: Path, n: int = 6, classes: int = 3, size: tuple[int, int] =
     return root
 
 
-def put(root: Path, split: str, name: str, image: np.ndarray | Image.Image,
-        mask: np.ndarray | None, image_ext: str = ".png", **kw: Any) -> Path:
+def put(
+    root: Path,
+    split: str,
+    name: str,
+    image: np.ndarray | Image.Image,
+    mask: np.ndarray | None,
+    image_ext: str = ".png",
+    **kw: Any,
+) -> Path:
     """Write images/<split>/<name><ext> (and masks/<split>/<name>.png when a mask is given)."""
     path = save(root / "images" / split / f"{name}{image_ext}", image, **kw)
     if mask is not None:
@@ -351,7 +358,8 @@ def test_na305_palette_png_and_rgb_png_of_same_colours(tmp_path: Path) -> None:
     put(root, "train", "rgb", np.asarray(pal.convert("RGB")), clean_mask(2))
     found = hits(scan(root, num_classes=3), "NA305")
     assert [sorted(f.data["files"]) for f in found] == [
-        ["images/train/pal.png", "images/train/rgb.png"]]
+        ["images/train/pal.png", "images/train/rgb.png"]
+    ]
 
 
 def test_na305_same_size_different_pixels_quiet(tmp_path: Path) -> None:
@@ -398,7 +406,8 @@ def test_na306_png_and_npy_with_identical_pixels(tmp_path: Path) -> None:
     assert np.array_equal(np.load(root / "images" / "val" / "leak.npy"), pic)
     report = scan(root, num_classes=3)
     assert [sorted(f.data["files"]) for f in hits(report, "NA306")] == [
-        ["images/train/leak.png", "images/val/leak.npy"]]
+        ["images/train/leak.png", "images/val/leak.npy"]
+    ]
 
 
 def test_na306_and_na305_together(tmp_path: Path) -> None:
@@ -414,8 +423,11 @@ def test_na306_and_na305_together(tmp_path: Path) -> None:
     assert sorted(dup[0].data["files"]) == ["images/train/x1.png", "images/train/x2.tif"]
     leak = hits(report, "NA306")
     assert len(leak) == 1
-    assert sorted(leak[0].data["files"]) == ["images/train/x1.png", "images/train/x2.tif",
-                                             "images/val/x3.png"]
+    assert sorted(leak[0].data["files"]) == [
+        "images/train/x1.png",
+        "images/train/x2.tif",
+        "images/val/x3.png",
+    ]
 
 
 # --------------------------------------------------------------------------- NA307
@@ -429,8 +441,13 @@ def _put_variant(root: Path, split: str, pic: np.ndarray, kind: str) -> str:
         put(root, split, "near", im, clean_mask(1), ".jpg", quality=70)
         path = root / "images" / split / "near.jpg"
     else:
-        put(root, split, "near", im.resize((60, 60), Image.Resampling.LANCZOS),
-            clean_mask(1, (60, 60)))
+        put(
+            root,
+            split,
+            "near",
+            im.resize((60, 60), Image.Resampling.LANCZOS),
+            clean_mask(1, (60, 60)),
+        )
         path = root / "images" / split / "near.png"
     near = np.asarray(Image.open(path))
     assert near.shape != pic.shape or not np.array_equal(near, pic)  # not an exact copy
@@ -505,8 +522,9 @@ def test_na308_batch_remainder_fires(tmp_path: Path) -> None:
     assert report.exit_code == 1
 
 
-@pytest.mark.parametrize("options", [{"batch_size": 4, "drop_last": True}, {"batch_size": 5},
-                                     {"batch_size": 3}, {}])
+@pytest.mark.parametrize(
+    "options", [{"batch_size": 4, "drop_last": True}, {"batch_size": 5}, {"batch_size": 3}, {}]
+)
 def test_na308_quiet(tmp_path: Path, options: dict[str, Any]) -> None:
     report = scan(_batch_dataset(tmp_path / "d"), num_classes=3, **options)
     assert hits(report, "NA308") == []
@@ -534,8 +552,9 @@ def _cli(*args: str) -> tuple[int, str]:
 
 def test_na308_through_cli(tmp_path: Path) -> None:
     root = str(_batch_dataset(tmp_path / "d"))
-    code, out = _cli("scan", root, "-C", "3", "--no-progress", "--batch-size", "4",
-                     "--format", "json")
+    code, out = _cli(
+        "scan", root, "-C", "3", "--no-progress", "--batch-size", "4", "--format", "json"
+    )
     assert code == 1, out
     doc = validate_report_json(out)
     assert [f["check"] for f in doc["findings"] if f["severity"] == "error"] == ["NA308"]
@@ -800,8 +819,9 @@ def _band_edges(max_distance: int) -> list[int]:
 
 @pytest.mark.parametrize("max_distance", [1, 3, 5])
 @pytest.mark.parametrize("run_length", [2, 31, 32, 33, 80])
-def test_group_near_duplicates_pairs_sharing_a_single_band(max_distance: int,
-                                                           run_length: int) -> None:
+def test_group_near_duplicates_pairs_sharing_a_single_band(
+    max_distance: int, run_length: int
+) -> None:
     """Adversarial pairs: at distance exactly d, one flipped bit in every band but one, so
     only that band can bring them together; that band's value is shared by run_length
     hashes (short runs compared by offset, long ones one by one)."""

@@ -52,15 +52,28 @@ SARIF_REQUIRED = {
                                         "type": "array",
                                         "items": {
                                             "type": "object",
-                                            "required": ["id", "name", "shortDescription", "help",
-                                                         "defaultConfiguration"],
+                                            "required": [
+                                                "id",
+                                                "name",
+                                                "shortDescription",
+                                                "help",
+                                                "defaultConfiguration",
+                                            ],
                                             "properties": {
                                                 "id": {"type": "string"},
                                                 "defaultConfiguration": {
                                                     "type": "object",
                                                     "required": ["level"],
-                                                    "properties": {"level": {
-                                                        "enum": ["none", "note", "warning", "error"]}},
+                                                    "properties": {
+                                                        "level": {
+                                                            "enum": [
+                                                                "none",
+                                                                "note",
+                                                                "warning",
+                                                                "error",
+                                                            ]
+                                                        }
+                                                    },
                                                 },
                                             },
                                         },
@@ -84,12 +97,18 @@ SARIF_REQUIRED = {
                                     "items": {
                                         "type": "object",
                                         "required": ["physicalLocation"],
-                                        "properties": {"physicalLocation": {
-                                            "type": "object",
-                                            "required": ["artifactLocation"],
-                                            "properties": {"artifactLocation": {
-                                                "type": "object", "required": ["uri"]}},
-                                        }},
+                                        "properties": {
+                                            "physicalLocation": {
+                                                "type": "object",
+                                                "required": ["artifactLocation"],
+                                                "properties": {
+                                                    "artifactLocation": {
+                                                        "type": "object",
+                                                        "required": ["uri"],
+                                                    }
+                                                },
+                                            }
+                                        },
                                     },
                                 },
                             },
@@ -149,12 +168,16 @@ def test_golden(golden_root: str, fmt: str) -> None:
             pytest.fail(f"golden file {golden.name} was missing and has been written; re-run")
     assert out == golden.read_text(encoding="utf-8")
     # and the same bytes on a second run
-    assert invoke("scan", golden_root, "--format", fmt, "-C", "3")[1].replace(
-        nanaudit.__version__, "<VERSION>") == out
+    assert (
+        invoke("scan", golden_root, "--format", fmt, "-C", "3")[1].replace(
+            nanaudit.__version__, "<VERSION>"
+        )
+        == out
+    )
 
 
 def test_sarif_structure(golden_root: str) -> None:
-    code, out = invoke("scan", golden_root, "--format", "sarif", "-C", "3")
+    _, out = invoke("scan", golden_root, "--format", "sarif", "-C", "3")
     doc = json.loads(out)
     jsonschema.validate(doc, SARIF_REQUIRED)
     run = doc["runs"][0]
@@ -163,13 +186,17 @@ def test_sarif_structure(golden_root: str) -> None:
     levels = {r["id"]: r["defaultConfiguration"]["level"] for r in rules}
     assert levels["NA101"] == "error" and levels["NA004"] == "warning" and levels["NA204"] == "note"
     by_rule = {r["ruleId"]: r for r in run["results"]}
-    assert by_rule["NA101"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
-        "data/images/train/img_001.tif"
+    assert (
+        by_rule["NA101"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        == "data/images/train/img_001.tif"
+    )
     assert by_rule["NA101"]["level"] == "error"
     assert rules[by_rule["NA101"]["ruleIndex"]]["id"] == "NA101"
 
 
-def test_sarif_split_finding_points_at_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sarif_split_finding_points_at_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = make_pairs(tmp_path / "d", 2, split="train")
     (root / "masks" / "val").mkdir()
     save(root / "masks" / "val" / "x.png", clean_mask(0))
@@ -181,7 +208,7 @@ def test_sarif_split_finding_points_at_a_folder(tmp_path: Path, monkeypatch: pyt
 
 
 def test_junit_lists_every_file_and_fails_on_errors(golden_root: str) -> None:
-    code, out = invoke("scan", golden_root, "--format", "junit", "-C", "3")
+    _, out = invoke("scan", golden_root, "--format", "junit", "-C", "3")
     tree = ET.fromstring(out)
     cases = tree.findall(".//testcase")
     names = {c.get("name") for c in cases}
@@ -209,8 +236,18 @@ def test_auto_format_under_github_actions(golden_root: str) -> None:
 
 
 def test_output_several_formats_in_one_run(golden_root: str, tmp_path: Path) -> None:
-    code, out = invoke("scan", golden_root, "-C", "3", "--output", f"json:{tmp_path / 'r.json'}",
-                       "--output", f"sarif:{tmp_path / 'r.sarif'}", "-o", f"junit:{tmp_path / 'r.xml'}")
+    code, out = invoke(
+        "scan",
+        golden_root,
+        "-C",
+        "3",
+        "--output",
+        f"json:{tmp_path / 'r.json'}",
+        "--output",
+        f"sarif:{tmp_path / 'r.sarif'}",
+        "-o",
+        f"junit:{tmp_path / 'r.xml'}",
+    )
     assert code == 1 and "Findings" in out
     validate_report_json((tmp_path / "r.json").read_text())
     jsonschema.validate(json.loads((tmp_path / "r.sarif").read_text()), SARIF_REQUIRED)
@@ -228,7 +265,9 @@ def test_select_ignore_longest_prefix_wins(golden_root: str) -> None:
     code, out = invoke(*base, "--select", "NA2")
     assert _checks(out) == [c for c in everything if c.startswith("NA2")] and code == 1
     code, out = invoke(*base, "--ignore", "NA1", "--select", "NA101")
-    assert "NA101" in _checks(out) and not [c for c in _checks(out) if c.startswith("NA1") and c != "NA101"]
+    assert "NA101" in _checks(out) and not [
+        c for c in _checks(out) if c.startswith("NA1") and c != "NA101"
+    ]
     code, out = invoke(*base, "--select", "NA1", "--ignore", "NA101")
     assert "NA101" not in _checks(out)
     code, out = invoke(*base, "--ignore", "NA0,NA1,NA2,NA3")
@@ -238,11 +277,17 @@ def test_select_ignore_longest_prefix_wins(golden_root: str) -> None:
 
 def test_per_file_ignores_from_config(golden_root: str, tmp_path: Path) -> None:
     cfg = tmp_path / "nanaudit.toml"
-    cfg.write_text('num_classes = 3\n[per-file-ignores]\n"masks/val/*" = ["NA2"]\n'
-                   '"images/train/img_001.tif" = ["NA101", "NA109", "NA110"]\n')
+    cfg.write_text(
+        'num_classes = 3\n[per-file-ignores]\n"masks/val/*" = ["NA2"]\n'
+        '"images/train/img_001.tif" = ["NA101", "NA109", "NA110"]\n'
+    )
     code, out = invoke("scan", golden_root, "--format", "json", "--config", str(cfg))
     doc = json.loads(out)
-    assert not [f for f in doc["findings"] if f["path"].startswith("masks/val/") and f["check"].startswith("NA2")]
+    assert not [
+        f
+        for f in doc["findings"]
+        if f["path"].startswith("masks/val/") and f["check"].startswith("NA2")
+    ]
     assert not [f for f in doc["findings"] if f["path"] == "images/train/img_001.tif"]
     assert doc["suppressed"] >= 4
     assert any(f["check"] == "NA202" for f in doc["findings"])  # train masks still checked
@@ -255,19 +300,26 @@ def test_baseline_round_trip(golden_root: str, tmp_path: Path) -> None:
     assert code == 1 and baseline.exists()
     entries = json.loads(baseline.read_text())["findings"]
     assert entries and all(set(e) >= {"check", "path", "fingerprint"} for e in entries)
-    code, out = invoke("scan", golden_root, "-C", "3", "--baseline", str(baseline), "--format", "json")
+    code, out = invoke(
+        "scan", golden_root, "-C", "3", "--baseline", str(baseline), "--format", "json"
+    )
     doc = json.loads(out)
     assert code == 0 and doc["findings"] == []
     assert doc["baseline"]["hidden"] == len(entries) and doc["baseline"]["stale"] == []
     # a new defect fails; a fixed one is reported as stale
     save(Path(golden_root) / "masks" / "train" / "img_003.png", np.full((64, 64), 255, np.uint8))
     save(Path(golden_root) / "masks" / "train" / "img_002.png", clean_mask(2))
-    code, out = invoke("scan", golden_root, "-C", "3", "--baseline", str(baseline), "--format", "json")
+    code, out = invoke(
+        "scan", golden_root, "-C", "3", "--baseline", str(baseline), "--format", "json"
+    )
     doc = json.loads(out)
     assert code == 1
-    assert [(f["check"], f["path"]) for f in doc["findings"] if f["check"] == "NA202"] == \
-        [("NA202", "masks/train/img_003.png")]
-    assert ("NA202", "masks/train/img_002.png") in {(e["check"], e["path"]) for e in doc["baseline"]["stale"]}
+    assert [(f["check"], f["path"]) for f in doc["findings"] if f["check"] == "NA202"] == [
+        ("NA202", "masks/train/img_003.png")
+    ]
+    assert ("NA202", "masks/train/img_002.png") in {
+        (e["check"], e["path"]) for e in doc["baseline"]["stale"]
+    }
     code, out = invoke("scan", golden_root, "-C", "3", "--baseline", str(baseline))
     assert "entries no longer occur" in out
 
@@ -277,7 +329,9 @@ def test_bad_baseline_exits_2(golden_root: str, tmp_path: Path) -> None:
     bad.write_text("[1, 2]")
     result = CliRunner().invoke(cli, ["scan", golden_root, "--baseline", str(bad)])
     assert result.exit_code == 2 and "not a nanaudit baseline" in result.stderr
-    result = CliRunner().invoke(cli, ["scan", golden_root, "--baseline", str(tmp_path / "none.json")])
+    result = CliRunner().invoke(
+        cli, ["scan", golden_root, "--baseline", str(tmp_path / "none.json")]
+    )
     assert result.exit_code == 2 and "cannot read baseline" in result.stderr
 
 

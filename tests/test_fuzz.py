@@ -108,8 +108,13 @@ def test_mutated_files_never_raise(seed_name: str, tmp_path: Path) -> None:
         assert audit_file(_write(tmp_path, suffix, seed), "f", kind, "all", DECODE).ok
     outcomes: dict[str, int] = {}
 
-    @settings(max_examples=PER_SEED[seed_name], deadline=None, derandomize=True,
-              database=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=PER_SEED[seed_name],
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(ops=st.lists(mutation, min_size=1, max_size=4))
     def fuzz(ops: list[tuple[Any, ...]]) -> None:
         path = _write(tmp_path, suffix, mutate(seed, ops))

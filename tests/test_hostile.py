@@ -69,8 +69,12 @@ def huge_png(width: int = 100_000, height: int = 100_000) -> bytes:
     followed by a few bytes of image data."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\0" * 64)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
-            + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def huge_tiff(width: int = 15_000, height: int = 15_000) -> bytes:
@@ -79,8 +83,15 @@ def huge_tiff(width: int = 15_000, height: int = 15_000) -> bytes:
     error, so it is nanaudit's header check that refuses it."""
     data = b"\0" * 16
     entries = [  # tag, type (3 SHORT, 4 LONG), value
-        (256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1),
-        (273, 4, 0), (277, 3, 1), (278, 4, height), (279, 4, width * height),
+        (256, 4, width),
+        (257, 4, height),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 0),
+        (277, 3, 1),
+        (278, 4, height),
+        (279, 4, width * height),
     ]
     ifd_offset = 8
     data_offset = ifd_offset + 2 + 12 * len(entries) + 4
@@ -120,8 +131,10 @@ def encoded(array: np.ndarray | Image.Image, fmt: str, **kw: Any) -> bytes:
     return buf.getvalue()
 
 
-EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n%%EndComments\n"
-       b"0 0 moveto 16 16 lineto stroke\nshowpage\n%%EOF\n")
+EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n%%EndComments\n"
+    b"0 0 moveto 16 16 lineto stroke\nshowpage\n%%EOF\n"
+)
 
 
 # --------------------------------------------------------------------------- the corpus
@@ -188,8 +201,12 @@ def corpus(marker: Path) -> list[Hostile]:
         Hostile("pickle_npy.npy", _bytes(lambda: pickled_npy(marker)), "NA001", "pickle"),
         Hostile("pickle_npz.npz", _bytes(lambda: pickled_npz(marker)), "NA001", "pickle"),
         Hostile("bigshape_npy.npy", _bytes(huge_npy()), "NA002", "header declares shape"),
-        Hostile("bigshape_u8_npy.npy", _bytes(huge_npy((10_000, 10_000))), "NA002",
-                "header declares shape"),
+        Hostile(
+            "bigshape_u8_npy.npy",
+            _bytes(huge_npy((10_000, 10_000))),
+            "NA002",
+            "header declares shape",
+        ),
         Hostile("bigshape_npz.npz", _bytes(huge_npz), "NA002", "header declares shape"),
         Hostile("dir_png.png", _directory, "NA001", "not a regular file"),
     ]
@@ -199,8 +216,9 @@ def corpus(marker: Path) -> list[Hostile]:
             Hostile("loop_png.png", _loop, "NA001", "symbolic link"),
         ]
         if os.path.exists("/dev/zero"):
-            items.append(Hostile("devzero_png.png", _symlink("/dev/zero"), "NA001",
-                                 "not a regular file"))
+            items.append(
+                Hostile("devzero_png.png", _symlink("/dev/zero"), "NA001", "not a regular file")
+            )
     return items
 
 
@@ -238,8 +256,10 @@ def write_odd_names(root: Path) -> None:
     for i, name in enumerate(ODD_NAMES):
         save(root / "images" / name, natural_image(40 + i, SIZE))
         save(root / "masks" / name, clean_mask(40 + i, SIZE))
-    for side, data in (("images", encoded(natural_image(50, SIZE), "PNG")),
-                       ("masks", encoded(clean_mask(50, SIZE), "PNG"))):
+    for side, data in (
+        ("images", encoded(natural_image(50, SIZE), "PNG")),
+        ("masks", encoded(clean_mask(50, SIZE), "PNG")),
+    ):
         with open(os.fsencode(root / side) + b"/" + BAD_UTF8, "wb") as fh:
             fh.write(data)
 
@@ -354,9 +374,21 @@ def test_cli_jobs_1_and_2_give_identical_findings(hostile: Corpus) -> None:
 
 def test_real_subprocess_exits_1_with_valid_json(hostile: Corpus) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "nanaudit", "scan", str(hostile.root), "--format", "json",
-         "--jobs", "2", "--no-cache"],
-        capture_output=True, timeout=TIMEOUT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "nanaudit",
+            "scan",
+            str(hostile.root),
+            "--format",
+            "json",
+            "--jobs",
+            "2",
+            "--no-cache",
+        ],
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
     )
     assert proc.returncode == 1, proc.stderr.decode(errors="replace")
     text = proc.stdout.decode("utf-8")  # strictly UTF-8: the bad name is an escape
@@ -396,9 +428,23 @@ def test_leading_dash_names_are_not_options(tmp_path: Path) -> None:
     save(root / "masks" / "-x.png", clean_mask(9, SIZE))
     for args in (["--", "-d"], ["./-d"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "nanaudit", "scan", "--format", "json", "--no-cache",
-             "-C", "3", *args],
-            capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path, check=False,
+            [
+                sys.executable,
+                "-m",
+                "nanaudit",
+                "scan",
+                "--format",
+                "json",
+                "--no-cache",
+                "-C",
+                "3",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            cwd=tmp_path,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         files = {f["path"]: f for f in validate_report_json(proc.stdout)["files"]}
@@ -451,8 +497,10 @@ def compressed_npz(shape: tuple[int, ...], descr: str = "<f8") -> bytes:
     """A bzip2 .npz whose one member is a header and all-zero data: a few hundred bytes
     that expand to the full array."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_BZIP2) as zf, \
-            zf.open("a.npy", "w", force_zip64=True) as member:
+    with (
+        zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_BZIP2) as zf,
+        zf.open("a.npy", "w", force_zip64=True) as member,
+    ):
         member.write(npy_header(shape, descr))
         left = int(np.prod(shape)) * np.dtype(descr).itemsize
         block = bytes(1 << 22)
@@ -477,18 +525,23 @@ def test_npz_decompression_bomb_within_the_pixel_limit_is_refused(tmp_path: Path
     assert time.perf_counter() - start < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 32 * 1024
     # a compressed .npz of ordinary size is still read: a mask, and an RGB float image
-    for name, array in (("mask.npz", clean_mask(1, (1000, 1000))),
-                        ("image.npz", natural_image(1, (500, 500)).astype(np.float32))):
+    for name, array in (
+        ("mask.npz", clean_mask(1, (1000, 1000))),
+        ("image.npz", natural_image(1, (500, 500)).astype(np.float32)),
+    ):
         path = tmp_path / name
         np.savez_compressed(path, a=array)
-        rec = audit_file(path, name, Kind.MASK if name == "mask.npz" else Kind.IMAGE, "all",
-                         settings)
+        rec = audit_file(
+            path, name, Kind.MASK if name == "mask.npz" else Kind.IMAGE, "all", settings
+        )
         assert rec.ok, rec.error
 
 
 def test_huge_image_headers_are_refused(tmp_path: Path) -> None:
-    for name, data, pixels in (("a.png", huge_png(), "10,000,000,000"),
-                               ("b.tif", huge_tiff(), "225,000,000")):
+    for name, data, pixels in (
+        ("a.png", huge_png(), "10,000,000,000"),
+        ("b.tif", huge_tiff(), "225,000,000"),
+    ):
         path = tmp_path / name
         path.write_bytes(data)
         rec = audit_file(path, name, Kind.IMAGE, "all", DecodeSettings())
@@ -514,8 +567,9 @@ def test_tiff_taller_than_its_strips_is_na001(tmp_path: Path, compression: str) 
     """ImageLength patched from 24 to 4,194,328 rows (a mutation the fuzz test found): the
     one strip holds 24 rows. Pillow would allocate 134 M float pixels and report the image
     as read, the rest zero; it must be NA001, found before anything is allocated."""
-    good = encoded(natural_image(3, (24, 32))[..., 0].astype(np.float32), "TIFF",
-                   compression=compression)
+    good = encoded(
+        natural_image(3, (24, 32))[..., 0].astype(np.float32), "TIFF", compression=compression
+    )
     path = tmp_path / "tall.tif"
     path.write_bytes(patch_tiff_tag(good, 257, 4_194_328))
     start = time.perf_counter()
@@ -556,16 +610,20 @@ def test_directory_named_like_an_image_is_na001(tmp_path: Path) -> None:
     save(root / "masks" / "img_009.png" / "inner.png", clean_mask(9, SIZE))
     report = scan(root, jobs=1)
     na001 = {f.path: f.data["reason"] for f in report.findings if f.check == "NA001"}
-    assert na001 == {"images/dir.png": "not a regular file",
-                     "masks/img_009.png": "not a regular file"}
+    assert na001 == {
+        "images/dir.png": "not a regular file",
+        "masks/img_009.png": "not a regular file",
+    }
     # masks/img_009.png/ pairs with its image like a file; images/dir.png has no mask
     pairing = [(f.check, f.path) for f in report.findings if f.check in ("NA003", "NA004")]
     assert pairing == [("NA003", "images/dir.png")]
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="running as root: permission bits do not stop root from reading, "
-                           "so an unreadable file cannot be made")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0,
+    reason="running as root: permission bits do not stop root from reading, "
+    "so an unreadable file cannot be made",
+)
 def test_unreadable_file_is_na001(tmp_path: Path) -> None:
     root = make_pairs(tmp_path / "d", 2, size=SIZE)
     locked = root / "images" / "img_000.png"
@@ -580,16 +638,30 @@ def test_unreadable_file_is_na001(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["sarif", "junit", "github", "markdown", "rich"])
 def test_every_format_renders_the_corpus(hostile: Corpus, fmt: str) -> None:
-    result = CliRunner().invoke(cli, ["scan", str(hostile.root), "--format", fmt, "--no-cache",
-                                      "--jobs", "1", "--verbose", "--no-progress"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "scan",
+            str(hostile.root),
+            "--format",
+            fmt,
+            "--no-cache",
+            "--jobs",
+            "1",
+            "--verbose",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 1 and result.exception is not None
     assert isinstance(result.exception, SystemExit), result.output
     text = result.stdout
     if fmt == "sarif":  # URIs are percent-encoded: compare them decoded
         from urllib.parse import unquote
 
-        text = "\n".join(unquote(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
-                         for r in json.loads(text)["runs"][0]["results"])
+        text = "\n".join(
+            unquote(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+            for r in json.loads(text)["runs"][0]["results"]
+        )
     for name in ("h_bomb_png.png", "m_pickle_npz.npz", f"h_{BAD_UTF8_DISPLAY}"):
         assert name in text, name
     assert not hostile.marker.exists()
@@ -600,19 +672,34 @@ def test_every_format_renders_the_corpus(hostile: Corpus, fmt: str) -> None:
 EVIL_NAME = "evil\n::warning::injected\x1b[2J\x1b]0;title\x07.png"
 
 
-@pytest.mark.parametrize("fmt", [
-    "json",
-    "sarif",
-    "junit",
-    "github",
-    "markdown",
-    "rich",
-])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "json",
+        "sarif",
+        "junit",
+        "github",
+        "markdown",
+        "rich",
+    ],
+)
 def test_control_characters_in_names_cannot_inject(tmp_path: Path, fmt: str) -> None:
     root = make_pairs(tmp_path / "d", 3, size=SIZE)
     (root / "images" / EVIL_NAME).write_bytes(b"")  # NA001 and NA003 name it
-    result = CliRunner().invoke(cli, ["scan", str(root), "--format", fmt, "--no-cache",
-                                      "--max-annotations", "0", "--verbose", "--no-progress"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "scan",
+            str(root),
+            "--format",
+            fmt,
+            "--no-cache",
+            "--max-annotations",
+            "0",
+            "--verbose",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 1, result.output
     out = result.stdout
     if fmt == "junit":

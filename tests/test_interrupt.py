@@ -121,7 +121,9 @@ def launch(tmp_path: Path) -> Iterator[object]:
         err = open(tmp_path / f"stderr{len(started)}.txt", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "nanaudit", "scan", *args],
-            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
         )
         err.close()
         started.append(proc)
@@ -137,8 +139,15 @@ def launch(tmp_path: Path) -> Iterator[object]:
 
 def test_ctrl_c_exits_130_and_leaves_nothing(big: Path, tmp_path: Path, launch: object) -> None:
     out = tmp_path / "report.json"
-    proc = launch(str(big), "--jobs", "2", "--no-cache", "--no-progress",  # type: ignore[operator]
-                  "--output", f"json:{out}")
+    proc = launch(
+        str(big),
+        "--jobs",
+        "2",
+        "--no-cache",
+        "--no-progress",  # type: ignore[operator]
+        "--output",
+        f"json:{out}",
+    )
     assert wait_for(lambda: len(workers(proc.pid)) >= 2, timeout=30), "no worker started"
     time.sleep(0.3)  # mid-scan: the workers are decoding
     assert proc.poll() is None, "the scan ended before it could be interrupted"
@@ -160,8 +169,15 @@ def test_ctrl_c_exits_130_and_leaves_nothing(big: Path, tmp_path: Path, launch: 
 
 def test_killed_worker_does_not_hang_the_scan(big: Path, tmp_path: Path, launch: object) -> None:
     out = tmp_path / "report.json"
-    proc = launch(str(big), "--jobs", "2", "--no-cache", "--no-progress",  # type: ignore[operator]
-                  "--output", f"json:{out}")
+    proc = launch(
+        str(big),
+        "--jobs",
+        "2",
+        "--no-cache",
+        "--no-progress",  # type: ignore[operator]
+        "--output",
+        f"json:{out}",
+    )
     assert wait_for(lambda: len(workers(proc.pid)) >= 2, timeout=30), "no worker started"
     time.sleep(0.5)
     victims = sorted(workers(proc.pid))
@@ -176,8 +192,11 @@ def test_killed_worker_does_not_hang_the_scan(big: Path, tmp_path: Path, launch:
     assert "Traceback" not in stderr
     doc = json.loads(out.read_text(encoding="utf-8"))
     files = {f["path"]: f for f in doc["files"]}
-    expected = {f"{side}/img_{i:04d}.{ext}" for i in range(PAIRS)
-                for side, ext in (("images", "jpg"), ("masks", "png"))}
+    expected = {
+        f"{side}/img_{i:04d}.{ext}"
+        for i in range(PAIRS)
+        for side, ext in (("images", "jpg"), ("masks", "png"))
+    }
     assert set(files) == expected
     na001 = {f["path"] for f in doc["findings"] if f["check"] == "NA001"}
     for path, rec in files.items():

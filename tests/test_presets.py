@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
 from conftest import hits, make_pairs, natural_image, save, scan
 from PIL import Image
@@ -37,8 +36,13 @@ from nanaudit.presets import (
 # --------------------------------------------------------------------------- helpers
 
 
-def regions(size: tuple[int, int], values: Sequence[int], seed: int = 0,
-            ring: int | None = None, dtype: Any = np.uint8) -> np.ndarray:
+def regions(
+    size: tuple[int, int],
+    values: Sequence[int],
+    seed: int = 0,
+    ring: int | None = None,
+    dtype: Any = np.uint8,
+) -> np.ndarray:
     """A label map: values[0] everywhere, then one rectangle per further value side by
     side; with ``ring``, a one-pixel outline of that value around every rectangle (the
     VOC boundary, the pet trimap's border)."""
@@ -108,11 +112,14 @@ def build_voc(root: Path) -> Path:
     for i, stem in enumerate(VOC_TRAIN + VOC_VAL):
         save(base / "JPEGImages" / f"{stem}.jpg", natural_image(100 + i, VOC_SIZE), quality=95)
         save_palette(base / "SegmentationClass" / f"{stem}.png", voc_indices(i))
-        save_palette(base / "SegmentationObject" / f"{stem}.png",
-                     regions(VOC_SIZE, [0, 1, 2], seed=i, ring=255))
+        save_palette(
+            base / "SegmentationObject" / f"{stem}.png",
+            regions(VOC_SIZE, [0, 1, 2], seed=i, ring=255),
+        )
         (base / "Annotations").mkdir(parents=True, exist_ok=True)
         (base / "Annotations" / f"{stem}.xml").write_text(
-            f"<annotation><filename>{stem}.jpg</filename></annotation>\n", encoding="utf-8")
+            f"<annotation><filename>{stem}.jpg</filename></annotation>\n", encoding="utf-8"
+        )
     for j, stem in enumerate(VOC_DETECTION_ONLY):
         save(base / "JPEGImages" / f"{stem}.jpg", natural_image(150 + j, VOC_SIZE), quality=95)
     seg = base / "ImageSets" / "Segmentation"
@@ -178,7 +185,8 @@ def test_voc_palette_mask_converted_to_rgb_is_na205(tmp_path: Path) -> None:
     Image.open(path).convert("RGB").save(path)
     report = scan(tmp_path)
     assert [f.path for f in hits(report, "NA205")] == [
-        "VOCdevkit/VOC2012/SegmentationClass/2007_000039.png"]
+        "VOCdevkit/VOC2012/SegmentationClass/2007_000039.png"
+    ]
     assert {f.check for f in errors(report)} == {"NA205"}
 
 
@@ -244,8 +252,9 @@ def test_voc_segmentation_class_aug_with_train_aug_list(tmp_path: Path) -> None:
 def test_voc_train_aug_list_with_deeplab_paths(tmp_path: Path) -> None:
     """DeepLab's list/train_aug.txt names files, "/JPEGImages/x.jpg /SegmentationClassAug/x.png"."""
     ids = ["2007_000032", "2008_000002", "2008_000003", "2009_000001"]
-    build_voc_aug(tmp_path, {
-        "train_aug": [f"/JPEGImages/{i}.jpg /SegmentationClassAug/{i}.png" for i in ids]})
+    build_voc_aug(
+        tmp_path, {"train_aug": [f"/JPEGImages/{i}.jpg /SegmentationClassAug/{i}.png" for i in ids]}
+    )
     report = scan(tmp_path)
     assert splits(report) == {"train": (4, 4, 4), "val": (2, 2, 2)}
     assert hits(report, "NA003") == [] and hits(report, "NA004") == []
@@ -262,7 +271,11 @@ CS_FRAMES = {
 # trainId → labelId: road, sky, car, person, and 255 for the ego vehicle
 CS_TRAIN_TO_LABEL = {0: 7, 10: 23, 13: 26, 11: 24, 255: 1}
 CS_COLOURS = {
-    7: (128, 64, 128), 23: (70, 130, 180), 26: (0, 0, 142), 24: (220, 20, 60), 1: (0, 0, 0),
+    7: (128, 64, 128),
+    23: (70, 130, 180),
+    26: (0, 0, 142),
+    24: (220, 20, 60),
+    1: (0, 0, 0),
 }
 
 
@@ -282,8 +295,10 @@ def build_cityscapes(root: Path, train_ids: bool = True) -> Path:
     for name, frames in CS_FRAMES.items():
         for i, stem in enumerate(frames):
             city = stem.split("_")[0]
-            save(root / "leftImg8bit" / name / city / f"{stem}_leftImg8bit.png",
-                 natural_image(seed, CS_SIZE))
+            save(
+                root / "leftImg8bit" / name / city / f"{stem}_leftImg8bit.png",
+                natural_image(seed, CS_SIZE),
+            )
             seed += 1
             gt = root / "gtFine" / name / city
             if name == "test":  # the public test labels are placeholders
@@ -302,10 +317,16 @@ def build_cityscapes(root: Path, train_ids: bool = True) -> Path:
             save(gt / f"{stem}_gtFine_labelIds.png", lab)
             save(gt / f"{stem}_gtFine_color.png", colour)
             save(gt / f"{stem}_gtFine_instanceIds.png", inst)
-            (gt / f"{stem}_gtFine_polygons.json").write_text(json.dumps(
-                {"imgHeight": CS_SIZE[0], "imgWidth": CS_SIZE[1],
-                 "objects": [{"label": "car", "polygon": [[8, 12], [24, 12], [24, 20]]}]}),
-                encoding="utf-8")
+            (gt / f"{stem}_gtFine_polygons.json").write_text(
+                json.dumps(
+                    {
+                        "imgHeight": CS_SIZE[0],
+                        "imgWidth": CS_SIZE[1],
+                        "objects": [{"label": "car", "polygon": [[8, 12], [24, 12], [24, 20]]}],
+                    }
+                ),
+                encoding="utf-8",
+            )
     return root
 
 
@@ -384,16 +405,20 @@ def build_ade20k(root: Path) -> tuple[Path, dict[int, int]]:
     for name, prefix, n in (("training", "ADE_train", 3), ("validation", "ADE_val", 2)):
         for i in range(n):
             stem = f"{prefix}_{i + 1:08d}"
-            save(base / "images" / name / f"{stem}.jpg",
-                 natural_image(400 + 10 * (name == "validation") + i, ADE_SIZE), quality=95)
+            save(
+                base / "images" / name / f"{stem}.jpg",
+                natural_image(400 + 10 * (name == "validation") + i, ADE_SIZE),
+                quality=95,
+            )
             mask = regions(ADE_SIZE, [1, 0, 3, 150, 13 + i], seed=i)  # wall, other, sky, flag…
             save(base / "annotations" / name / f"{stem}.png", mask)
             if name == "training":
                 for v, c in zip(*np.unique(mask, return_counts=True), strict=True):
                     raw[int(v)] = raw.get(int(v), 0) + int(c)
     (base / "objectInfo150.txt").write_text("Idx\tRatio\tTrain\tVal\tName\n", encoding="utf-8")
-    (base / "sceneCategories.txt").write_text("ADE_train_00000001 airport_terminal\n",
-                                              encoding="utf-8")
+    (base / "sceneCategories.txt").write_text(
+        "ADE_train_00000001 airport_terminal\n", encoding="utf-8"
+    )
     return base, raw
 
 
@@ -533,10 +558,14 @@ def build_camvid(root: Path) -> Path:
         for i, stem in enumerate(stems):
             save(base / name / f"{stem}.png", natural_image(seed, CAMVID_SIZE))
             seed += 1
-            save(base / f"{name}annot" / f"{stem}.png",
-                 regions(CAMVID_SIZE, [0, 3, 8, 9, 11, (i + 4) % 11], seed=i))
-        write_lines(base / f"{name}.txt", [
-            f"/SegNet/CamVid/{name}/{s}.png /SegNet/CamVid/{name}annot/{s}.png" for s in stems])
+            save(
+                base / f"{name}annot" / f"{stem}.png",
+                regions(CAMVID_SIZE, [0, 3, 8, 9, 11, (i + 4) % 11], seed=i),
+            )
+        write_lines(
+            base / f"{name}.txt",
+            [f"/SegNet/CamVid/{name}/{s}.png /SegNet/CamVid/{name}annot/{s}.png" for s in stems],
+        )
     return base
 
 
@@ -583,19 +612,23 @@ def build_pets(root: Path) -> Path:
     for stem in PET_TRAINVAL + PET_TEST:
         save(root / "images" / f"{stem}.jpg", natural_image(seed, PET_SIZE), quality=95)
         # trimap: 2 background, 1 pet, 3 the border around it
-        save(root / "annotations" / "trimaps" / f"{stem}.png",
-             regions(PET_SIZE, [2, 1], seed=seed, ring=3))
+        save(
+            root / "annotations" / "trimaps" / f"{stem}.png",
+            regions(PET_SIZE, [2, 1], seed=seed, ring=3),
+        )
         xml = root / "annotations" / "xmls" / f"{stem}.xml"
         xml.parent.mkdir(parents=True, exist_ok=True)
         xml.write_text("<annotation/>\n", encoding="utf-8")
         seed += 1
     (root / "annotations" / "trimaps" / "._Abyssinian_1.png").write_bytes(
-        b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+        b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "
+    )
     ann = root / "annotations"
     write_lines(ann / "trainval.txt", [PET_HEADER[0], *map(pet_line, PET_TRAINVAL)])
     write_lines(ann / "test.txt", [PET_HEADER[0], *map(pet_line, PET_TEST)])
-    write_lines(root / "annotations" / "list.txt",
-                [*PET_HEADER, *map(pet_line, PET_TRAINVAL + PET_TEST)])
+    write_lines(
+        root / "annotations" / "list.txt", [*PET_HEADER, *map(pet_line, PET_TRAINVAL + PET_TEST)]
+    )
     return root
 
 
@@ -678,8 +711,9 @@ def test_cli_flag_beats_preset_default(tmp_path: Path) -> None:
 
 
 def test_config_file_above_the_dataset_beats_preset_default(tmp_path: Path) -> None:
-    (tmp_path / "nanaudit.toml").write_text("num_classes = 5\nignore_index = 254\n",
-                                            encoding="utf-8")
+    (tmp_path / "nanaudit.toml").write_text(
+        "num_classes = 5\nignore_index = 254\n", encoding="utf-8"
+    )
     build_voc(tmp_path / "data")
     report = scan(tmp_path / "data")
     assert report.preset == "voc"
@@ -770,5 +804,12 @@ def test_layouts_command_lists_every_preset() -> None:
     names = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
     assert names == list(PRESETS)
     assert set(names) == {
-        "voc", "cityscapes", "ade20k", "coco-stuff", "camvid", "oxford-pet", "generic"}
+        "voc",
+        "cityscapes",
+        "ade20k",
+        "coco-stuff",
+        "camvid",
+        "oxford-pet",
+        "generic",
+    }
     assert result.stdout.count("expects:") == len(PRESETS)

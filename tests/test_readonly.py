@@ -52,7 +52,7 @@ def dataset(root: Path) -> Path:
     save(root / "images" / "img_000.tif", a)
     (root / "images" / "img_001.png").write_bytes(b"")
     (root / "images" / "README.txt").write_text("not an image\n")
-    (root / "nanaudit.toml").write_text("num_classes = 3\n[checks.NA109]\nseverity = \"info\"\n")
+    (root / "nanaudit.toml").write_text('num_classes = 3\n[checks.NA109]\nseverity = "info"\n')
     return root
 
 
@@ -78,9 +78,21 @@ def option_sets(out: Path) -> list[list[str]]:
         ["--ignore", "NA2", "--verbose"],
         ["--write-baseline", str(out / "baseline.json"), "--jobs", "2"],
         ["--baseline", str(out / "baseline.json"), "--jobs", "1"],
-        ["--output", f"json:{out / 'r.json'}", "--output", f"sarif:{out / 'r.sarif'}",
-         "--output", f"junit:{out / 'r.xml'}", "--output", f"markdown:{out / 'r.md'}",
-         "--output", f"github:{out / 'r.txt'}", "--format", "rich", "--verbose"],
+        [
+            "--output",
+            f"json:{out / 'r.json'}",
+            "--output",
+            f"sarif:{out / 'r.sarif'}",
+            "--output",
+            f"junit:{out / 'r.xml'}",
+            "--output",
+            f"markdown:{out / 'r.md'}",
+            "--output",
+            f"github:{out / 'r.txt'}",
+            "--format",
+            "rich",
+            "--verbose",
+        ],
         ["--jobs", "2", "--format", "json"],  # cold cache, pool
         ["--jobs", "2", "--format", "json"],  # warm cache
         ["--no-cache", "--jobs", "2", "--format", "json"],
@@ -101,8 +113,14 @@ def test_no_option_writes_into_the_scanned_tree(tree: Path, tmp_path: Path) -> N
         assert code == (0 if "--baseline" in args else 1), args
         assert snapshot(tree) == before, args
     # the reports, the baseline and the cache went where they were told, outside the tree
-    assert {p.name for p in out.iterdir()} == {"baseline.json", "r.json", "r.sarif", "r.xml",
-                                               "r.md", "r.txt"}
+    assert {p.name for p in out.iterdir()} == {
+        "baseline.json",
+        "r.json",
+        "r.sarif",
+        "r.xml",
+        "r.md",
+        "r.txt",
+    }
     assert any(cache.rglob("*")), "the cache was never written"
     doc = validate_report_json((out / "r.json").read_text(encoding="utf-8"))
     assert doc["config"]["num_classes"] == 3  # the nanaudit.toml inside the tree was read
@@ -112,14 +130,14 @@ def test_cache_dir_inside_the_tree_is_refused(tree: Path, monkeypatch: pytest.Mo
     before = snapshot(tree)
     for inside in (tree / ".cache", tree / "images" / "cache", tree):
         for jobs in ("1", "2"):
-            _, stdout = invoke([str(tree), "--format", "json", "--cache-dir", str(inside),
-                                "--jobs", jobs])
+            _, stdout = invoke(
+                [str(tree), "--format", "json", "--cache-dir", str(inside), "--jobs", jobs]
+            )
             notes = json.loads(stdout)["layout"]["notes"]
             assert any("cache folder lies inside the scanned folder" in n for n in notes)
             assert snapshot(tree) == before, inside
     # the same through the environment variable, and through a relative path
-    _, stdout = invoke([str(tree), "--format", "json"],
-                       env={"NANAUDIT_CACHE_DIR": str(tree / "c")})
+    _, stdout = invoke([str(tree), "--format", "json"], env={"NANAUDIT_CACHE_DIR": str(tree / "c")})
     assert any("inside the scanned folder" in n for n in json.loads(stdout)["layout"]["notes"])
     monkeypatch.chdir(tree)
     _, stdout = invoke([".", "--format", "json", "--cache-dir", "sub/cache"])
@@ -150,10 +168,19 @@ def test_scan_of_a_read_only_copy(tree: Path, tmp_path: Path) -> None:
         assert all(e[1] & 0o222 == 0 for e in before.values() if e[0] != "link")
         reference = None
         for args in (["--jobs", "1"], ["--jobs", "2"], ["--jobs", "2", "--no-cache"]):
-            code, _ = invoke([str(copy), *args, "--format", "rich",
-                              "--output", f"json:{out / 'r.json'}",
-                              "--write-baseline", str(out / "b.json")],
-                             env={"NANAUDIT_CACHE_DIR": str(tmp_path / "cache")})
+            code, _ = invoke(
+                [
+                    str(copy),
+                    *args,
+                    "--format",
+                    "rich",
+                    "--output",
+                    f"json:{out / 'r.json'}",
+                    "--write-baseline",
+                    str(out / "b.json"),
+                ],
+                env={"NANAUDIT_CACHE_DIR": str(tmp_path / "cache")},
+            )
             assert code == 1
             doc = json.loads((out / "r.json").read_text(encoding="utf-8"))
             assert doc["summary"]["images"] == 26 and doc["summary"]["pairs"] == 26

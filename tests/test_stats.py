@@ -43,8 +43,14 @@ def _reference(a: np.ndarray) -> ChannelStats:
     if finite.size == 0:
         return ChannelStats(0, 0.0, 0.0, math.inf, -math.inf, nan, inf, 0)
     return ChannelStats(
-        int(finite.size), float(finite.mean()), float(finite.var() * finite.size),
-        float(finite.min()), float(finite.max()), nan, inf, int((finite == 0).sum()),
+        int(finite.size),
+        float(finite.mean()),
+        float(finite.var() * finite.size),
+        float(finite.min()),
+        float(finite.max()),
+        nan,
+        inf,
+        int((finite == 0).sum()),
     )
 
 
@@ -52,10 +58,16 @@ arrays = st.one_of(
     hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40)),
     hnp.arrays(np.uint16, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40)),
     hnp.arrays(np.int16, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40)),
-    hnp.arrays(np.int32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
-               elements=st.integers(-(2**31), 2**31 - 1)),
-    hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
-               elements=st.floats(-1e6, 1e6, width=32) | st.sampled_from([np.nan, np.inf, -np.inf])),
+    hnp.arrays(
+        np.int32,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
+        elements=st.integers(-(2**31), 2**31 - 1),
+    ),
+    hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40),
+        elements=st.floats(-1e6, 1e6, width=32) | st.sampled_from([np.nan, np.inf, -np.inf]),
+    ),
 )
 
 
@@ -80,8 +92,10 @@ def test_merge_is_associative(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> No
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 300), st.integers(1, 1000)), unique_by=lambda t: t[0]),
-       st.lists(st.tuples(st.integers(0, 300), st.integers(1, 1000)), unique_by=lambda t: t[0]))
+@given(
+    st.lists(st.tuples(st.integers(0, 300), st.integers(1, 1000)), unique_by=lambda t: t[0]),
+    st.lists(st.tuples(st.integers(0, 300), st.integers(1, 1000)), unique_by=lambda t: t[0]),
+)
 def test_histograms_merge_by_summing(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> None:
     merged = dict(merge_histograms(sorted(a), sorted(b)))
     for v in {k for k, _ in a} | {k for k, _ in b}:

@@ -74,7 +74,9 @@ class SplitFacts:
     size_fences: tuple[float, float] | None = None
 
     @classmethod
-    def from_images(cls, name: str, labeled: bool, images: list[FileRecord], iqr_factor: float) -> SplitFacts:
+    def from_images(
+        cls, name: str, labeled: bool, images: list[FileRecord], iqr_factor: float
+    ) -> SplitFacts:
         ok = [r for r in images if r.ok]
         family, fam_counts = majority(colour_family(r) for r in ok)
         dtype, dt_counts = majority(r.dtype or "?" for r in ok)
@@ -84,7 +86,17 @@ class SplitFacts:
             q1, median, q3 = np.percentile(roots, [25, 50, 75])
             iqr = max(q3 - q1, 0.1 * median)
             fences = (float(q1 - iqr_factor * iqr), float(q3 + iqr_factor * iqr))
-        return cls(name, labeled, len(ok), len(images), family, dict(fam_counts), dtype, dict(dt_counts), fences)
+        return cls(
+            name,
+            labeled,
+            len(ok),
+            len(images),
+            family,
+            dict(fam_counts),
+            dtype,
+            dict(dt_counts),
+            fences,
+        )
 
 
 def full_scales(images: Iterable[FileRecord]) -> dict[str, FullScale]:

@@ -61,8 +61,9 @@ def _class_counts(ctx: CheckContext, hist: Sequence[tuple[int, int]]) -> dict[in
     Ids the layout declares unused (COCO-Stuff) are no class: NA201 reports them."""
     c, ignore = ctx.labels.num_classes, ctx.labels.ignore_index
     unused = set(ctx.labels.unused_ids)
-    out = {v: n for v, n in hist
-           if v != ignore and v >= 0 and (c is None or v < c) and v not in unused}
+    out = {
+        v: n for v, n in hist if v != ignore and v >= 0 and (c is None or v < c) and v not in unused
+    }
     if c is not None:
         for k in range(c):
             if k not in unused:
@@ -106,8 +107,11 @@ def class_absent(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
             elsewhere = ", ".join(f"{n}: {h[k]:,} px" for n, h in others.items() if h.get(k))
             yield Hit(
                 f"class {ctx.label_name(k)} has no pixel in training split {names!r} "
-                f"({labeled_px:,} labeled pixels)" + (f"; present in {elsewhere}" if elsewhere else ""),
-                {"class": k, "labeled_pixels": labeled_px}, path=ROOT, split=names,
+                f"({labeled_px:,} labeled pixels)"
+                + (f"; present in {elsewhere}" if elsewhere else ""),
+                {"class": k, "labeled_pixels": labeled_px},
+                path=ROOT,
+                split=names,
             )
 
 
@@ -130,7 +134,9 @@ def rare_class(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
                 yield Hit(
                     f"class {ctx.label_name(k)} holds {n:,} of {total:,} labeled pixels "
                     f"({n / total:.5%}) in split {s.name!r}",
-                    {"class": k, "pixels": n, "labeled_pixels": total}, path=ROOT, split=s.name,
+                    {"class": k, "pixels": n, "labeled_pixels": total},
+                    path=ROOT,
+                    split=s.name,
                 )
 
 
@@ -157,7 +163,9 @@ def class_imbalance(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
             yield Hit(
                 f"split {s.name!r}: class {ctx.label_name(big)} has {counts[big]:,} px, class "
                 f"{ctx.label_name(small)} {counts[small]:,} px (ratio {ratio:,.0f})",
-                {"largest": big, "smallest": small, "ratio": ratio}, path=ROOT, split=s.name,
+                {"largest": big, "smallest": small, "ratio": ratio},
+                path=ROOT,
+                split=s.name,
             )
 
 
@@ -185,7 +193,9 @@ def label_drift(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
                 yield Hit(
                     f"class {ctx.label_name(k)} has {counts[k]:,} px in {s.name!r} but none in "
                     f"training split {train_names!r}",
-                    {"class": k, "pixels": counts[k]}, path=ROOT, split=s.name,
+                    {"class": k, "pixels": counts[k]},
+                    path=ROOT,
+                    split=s.name,
                 )
         if s.role == "val":
             for k in sorted(train_counts):
@@ -194,7 +204,9 @@ def label_drift(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
                         f"class {ctx.label_name(k)} occurs in training ({train_counts[k]:,} px) "
                         f"but not in {s.name!r}: its IoU there is NaN",
                         {"class": k, "train_pixels": train_counts[k]},
-                        severity=Severity.INFO, path=ROOT, split=s.name,
+                        severity=Severity.INFO,
+                        path=ROOT,
+                        split=s.name,
                     )
 
 
@@ -231,8 +243,12 @@ def duplicate_images(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
             by_split[r.split].append(r.path)
         for split, paths in sorted(by_split.items()):
             if len(paths) > 1:
-                yield Hit(f"{len(paths)} identical images: {_names(paths)}", {"files": paths},
-                          path=paths[0], split=split)
+                yield Hit(
+                    f"{len(paths)} identical images: {_names(paths)}",
+                    {"files": paths},
+                    path=paths[0],
+                    split=split,
+                )
 
 
 @check("NA306", "split-leakage", Severity.ERROR, "dataset")
@@ -247,8 +263,12 @@ def split_leakage(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
         splits = sorted({r.split for r in group})
         if len(splits) > 1:
             paths = [r.path for r in group]
-            yield Hit(f"identical image in splits {', '.join(splits)}: {_names(paths)}",
-                      {"files": paths, "splits": splits}, path=paths[0], split=None)
+            yield Hit(
+                f"identical image in splits {', '.join(splits)}: {_names(paths)}",
+                {"files": paths, "splits": splits},
+                path=paths[0],
+                split=None,
+            )
 
 
 @check("NA307", "near-duplicates", Severity.WARNING, "dataset", max_distance=3)
@@ -263,8 +283,12 @@ def near_duplicates(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
 
     Fix: de-duplicate, or split by scene or video rather than by frame.
     """
-    images = [r for s in ds.splits for r in s.images
-              if r.pixels is not None and not all(c.min == c.max for c in r.pixels.channels)]
+    images = [
+        r
+        for s in ds.splits
+        for r in s.images
+        if r.pixels is not None and not all(c.min == c.max for c in r.pixels.channels)
+    ]
     if len(images) < 2:
         return
     hashes = [r.pixels.dhash for r in images if r.pixels is not None]
@@ -276,10 +300,12 @@ def near_duplicates(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
         splits = sorted({r.split for r in group})
         across = len(splits) > 1
         yield Hit(
-            f"{len(group)} near-identical images" + (f" across splits {', '.join(splits)}" if across else "")
+            f"{len(group)} near-identical images"
+            + (f" across splits {', '.join(splits)}" if across else "")
             + f": {_names(paths)}",
             {"files": paths, "splits": splits},
-            severity=None if across else Severity.INFO, path=paths[0],
+            severity=None if across else Severity.INFO,
+            path=paths[0],
             split=None if across else splits[0],
         )
 
@@ -298,11 +324,18 @@ def batch_remainder(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
     if bs is None or ds.drop_last or bs < 2:
         return
     train = ds.training
-    samples = sum(1 for s in train for p in s.pairs if p.image is not None and (p.mask is not None or not s.labeled))
+    samples = sum(
+        1
+        for s in train
+        for p in s.pairs
+        if p.image is not None and (p.mask is not None or not s.labeled)
+    )
     if samples and samples % bs == 1:
         names = "+".join(s.name for s in train)
         yield Hit(
             f"{samples:,} training samples in {names!r} with batch size {bs}: the last batch "
             "holds 1 sample",
-            {"samples": samples, "batch_size": bs}, path=ROOT, split=names,
+            {"samples": samples, "batch_size": bs},
+            path=ROOT,
+            split=names,
         )

@@ -149,7 +149,10 @@ def exif_orientation(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
     mask = pair.mask
     if mask is not None and mask.ok:
         rw, rh = _rotated(img)
-        if (rw, rh) != (mask.width, mask.height) and (img.width, img.height) == (mask.width, mask.height):
+        if (rw, rh) != (mask.width, mask.height) and (img.width, img.height) == (
+            mask.width,
+            mask.height,
+        ):
             yield Hit(
                 f"EXIF orientation {orientation} ({desc}): EXIF-aware loaders turn the "
                 f"{img.width}×{img.height} image into {rw}×{rh}, no longer the mask's "
@@ -159,4 +162,8 @@ def exif_orientation(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
                 path=img.path,
             )
             return
-    yield Hit(f"EXIF orientation {orientation} ({desc}): the mask is not rotated with it", data, path=img.path)
+    yield Hit(
+        f"EXIF orientation {orientation} ({desc}): the mask is not rotated with it",
+        data,
+        path=img.path,
+    )

@@ -39,7 +39,9 @@ def nan_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     nan = sum(c.nan for c in p.channels)
     if nan:
         total = _total(p)
-        yield Hit(f"{nan:,} NaN values ({nan / total:.2%} of {total:,})", {"nan": nan, "values": total})
+        yield Hit(
+            f"{nan:,} NaN values ({nan / total:.2%} of {total:,})", {"nan": nan, "values": total}
+        )
 
 
 @check("NA102", "inf-pixels", Severity.ERROR, "image")
@@ -55,7 +57,10 @@ def inf_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     inf = sum(c.inf for c in p.channels)
     if inf:
         total = _total(p)
-        yield Hit(f"{inf:,} infinite values ({inf / total:.2%} of {total:,})", {"inf": inf, "values": total})
+        yield Hit(
+            f"{inf:,} infinite values ({inf / total:.2%} of {total:,})",
+            {"inf": inf, "values": total},
+        )
 
 
 @check("NA103", "constant-image", Severity.ERROR, "image")
@@ -71,7 +76,11 @@ def constant_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     p = _px(rec)
     if _is_constant(p):
         values = [c.min for c in p.channels]
-        shown = f"{values[0]:g}" if len(set(values)) == 1 else "(" + ", ".join(f"{v:g}" for v in values) + ")"
+        shown = (
+            f"{values[0]:g}"
+            if len(set(values)) == 1
+            else "(" + ", ".join(f"{v:g}" for v in values) + ")"
+        )
         yield Hit(f"every pixel is {shown}", {"value": values})
 
 
@@ -170,7 +179,9 @@ def high_bit_depth(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     if dtype in ("uint16", "int16", "uint32", "int32", "uint64", "int64"):
         yield Hit(f"{dtype} image (max value {hi:g}): not 8-bit", {"dtype": dtype, "max": hi})
     elif dtype.startswith("float") and math.isfinite(hi) and hi > 255:
-        yield Hit(f"{dtype} image with max value {hi:g} > 255: un-normalised", {"dtype": dtype, "max": hi})
+        yield Hit(
+            f"{dtype} image with max value {hi:g} > 255: un-normalised", {"dtype": dtype, "max": hi}
+        )
 
 
 @check("NA108", "nodata-sentinel", Severity.WARNING, "image")
@@ -188,7 +199,10 @@ def nodata_sentinel(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
         yield Hit(f"GDAL_NODATA tag declares nodata value {rec.nodata:g}", {"nodata": rec.nodata})
     if p.sentinels:
         parts = ", ".join(f"{v:g} ×{n:,}" for v, n in p.sentinels)
-        yield Hit(f"nodata sentinel values present: {parts}", {"sentinels": [[v, n] for v, n in p.sentinels]})
+        yield Hit(
+            f"nodata sentinel values present: {parts}",
+            {"sentinels": [[v, n] for v, n in p.sentinels]},
+        )
 
 
 @check("NA109", "inconsistent-mode", Severity.WARNING, "image")
@@ -225,7 +239,8 @@ def inconsistent_dtype(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     if major is not None and rec.dtype != major:
         n = ctx.split.dtype_counts.get(major, 0)
         yield Hit(
-            f"dtype {rec.dtype} while {n} of {ctx.split.images} images in {ctx.split.name!r} are {major}",
+            f"dtype {rec.dtype} while {n} of {ctx.split.images} images in {ctx.split.name!r} "
+            f"are {major}",
             {"dtype": rec.dtype, "majority": major},
         )
 
@@ -234,7 +249,8 @@ def inconsistent_dtype(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 def odd_size(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     """The image's √area lies outside the split's 3×IQR fences (iqr_factor; needs 5 or
     more images; the IQR counts as at least 10% of the median √area, so that a split of
-    one size does not flag every other size), or its aspect ratio (short side / long side) is below 0.35 (min_aspect).
+    one size does not flag every other size), or its aspect ratio (short side / long side)
+    is below 0.35 (min_aspect).
 
     Why: extreme resizing distorts objects, and fixed-size crops of a thin strip are
     mostly padding.
@@ -253,7 +269,9 @@ def odd_size(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
         return
     aspect = min(rec.width, rec.height) / max(rec.width, rec.height, 1)
     if aspect < ctx.opt("min_aspect"):
-        yield Hit(f"{rec.width}×{rec.height}: aspect ratio {aspect:.2f}", {**data, "aspect": aspect})
+        yield Hit(
+            f"{rec.width}×{rec.height}: aspect ratio {aspect:.2f}", {**data, "aspect": aspect}
+        )
 
 
 @check("NA112", "dark-image", Severity.INFO, "image", max_p99_ratio=0.32)

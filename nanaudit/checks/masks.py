@@ -58,8 +58,12 @@ def label_out_of_range(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     yield Hit(
         f"{len(bad)} label value{'s' if len(bad) > 1 else ''} {where}: {_list(ctx, bad)} "
         f"({pixels:,} px, {pixels / labels.pixels:.2%}){ign}" + (f". {hint}" if hint else ""),
-        {"labels": {str(v): n for v, n in bad}, "pixels": pixels, "num_classes": c,
-         "ignore_index": ignore},
+        {
+            "labels": {str(v): n for v, n in bad},
+            "pixels": pixels,
+            "num_classes": c,
+            "ignore_index": ignore,
+        },
     )
 
 
@@ -76,7 +80,9 @@ def all_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     labels = _labels(rec)
     ignore = ctx.labels.ignore_index
     if ignore is not None and labels.pixels and labels.count(ignore) == labels.pixels:
-        yield Hit(f"all {labels.pixels:,} pixels are the ignore index {ignore}", {"ignore_index": ignore})
+        yield Hit(
+            f"all {labels.pixels:,} pixels are the ignore index {ignore}", {"ignore_index": ignore}
+        )
 
 
 @check("NA203", "mostly-ignore", Severity.WARNING, "mask", min_valid_fraction=0.01)
@@ -134,7 +140,8 @@ def color_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     """
     if rec.channels_differ:
         yield Hit(
-            f"{rec.mode} mask with {rec.channels} differing channels and {rec.colours:,} distinct colours",
+            f"{rec.mode} mask with {rec.channels} differing channels and "
+            f"{rec.colours:,} distinct colours",
             {"mode": rec.mode, "colours": rec.colours},
         )
 

@@ -25,8 +25,10 @@ def summary_line(report: Report) -> str:
     def plural(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
 
-    return (f"{plural(e, 'error')}, {plural(w, 'warning')}, {plural(i, 'info')}: "
-            f"exit code {report.exit_code} ({gate})")
+    return (
+        f"{plural(e, 'error')}, {plural(w, 'warning')}, {plural(i, 'info')}: "
+        f"exit code {report.exit_code} ({gate})"
+    )
 
 
 def artifact_path(report: Report, path: str) -> str:

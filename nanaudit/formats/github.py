@@ -34,14 +34,18 @@ def render(report: Report, options: RenderOptions) -> str:
             if budget > 0:
                 budget -= 1
                 title = _prop(f"{f.check} {f.name}")
-                lines.append(f"::{COMMANDS[f.severity]} file={_prop(artifact_path(report, f.path))},"
-                             f"title={title}::{_data(f.message)}")
+                lines.append(
+                    f"::{COMMANDS[f.severity]} file={_prop(artifact_path(report, f.path))},"
+                    f"title={title}::{_data(f.message)}"
+                )
             else:
                 left_out += 1
                 lines.append(f"{f.severity.label}: {f.path}: {f.check} {f.name}: {f.message}")
         lines.append("::endgroup::")
     if left_out:
-        lines.append(f"::notice title=nanaudit::{left_out} more findings were not annotated "
-                     f"(cap {options.max_annotations}); the log above lists them")
+        lines.append(
+            f"::notice title=nanaudit::{left_out} more findings were not annotated "
+            f"(cap {options.max_annotations}); the log above lists them"
+        )
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"

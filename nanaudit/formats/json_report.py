@@ -47,8 +47,12 @@ def _file(rec: FileRecord) -> dict[str, Any]:
         out["error"] = {"check": rec.error.check, "reason": rec.error.reason}
         return out
     out.update(
-        format=rec.format, mode=rec.mode, dtype=rec.dtype, width=rec.width,
-        height=rec.height, channels=rec.channels,
+        format=rec.format,
+        mode=rec.mode,
+        dtype=rec.dtype,
+        width=rec.width,
+        height=rec.height,
+        channels=rec.channels,
     )
     if rec.frames > 1:
         out["frames"] = rec.frames
@@ -96,7 +100,9 @@ def _training(t: SplitTraining, names: tuple[str, ...]) -> dict[str, Any]:
         "dtypes": dict(t.dtypes),
         "image_min": _num(t.image_min),
         "image_max": _num(t.image_max),
-        "normalize": None if n is None else {
+        "normalize": None
+        if n is None
+        else {
             "basis": n.basis,
             "images": n.images,
             "mean": [_num(x) for x in n.mean],
@@ -108,9 +114,17 @@ def _training(t: SplitTraining, names: tuple[str, ...]) -> dict[str, Any]:
         "classes": list(t.classes),
         "class_names": {str(k): names[k] for k in t.classes if 0 <= k < len(names)},
         "images_per_class": {str(k): c for k, c in t.images_per_class},
-        "valid_fraction": None if v is None else {
-            "masks": v.masks, "min": v.min, "p5": v.p5, "median": v.median, "p95": v.p95,
-            "max": v.max, "mean": v.mean, "masks_without_valid_pixels": v.empty,
+        "valid_fraction": None
+        if v is None
+        else {
+            "masks": v.masks,
+            "min": v.min,
+            "p5": v.p5,
+            "median": v.median,
+            "p95": v.p95,
+            "max": v.max,
+            "mean": v.mean,
+            "masks_without_valid_pixels": v.empty,
         },
         "class_weights": {str(k): w for k, w in t.class_weights},
         "zero_weight_classes": list(t.zero_weight_classes),
@@ -129,8 +143,12 @@ def _split(s: SplitSummary, names: tuple[str, ...] = ()) -> dict[str, Any]:
         "skipped": s.skipped,
         "unreadable": s.unreadable,
         "image_stats": [
-            {"mode": g.family, "dtype": g.dtype, "images": g.images,
-             "channels": [_channel(c) for c in g.channels]}
+            {
+                "mode": g.family,
+                "dtype": g.dtype,
+                "images": g.images,
+                "channels": [_channel(c) for c in g.channels],
+            }
             for g in s.image_groups
         ],
         "nan": s.nan,
@@ -178,8 +196,12 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "tool": {"name": "nanaudit", "version": report.version},
         "root": report.root,
         "config": report.settings.to_dict(),
-        "layout": {"name": report.layout, "preset": report.preset,
-                   "reason": report.layout_reason, "notes": list(report.notes)},
+        "layout": {
+            "name": report.layout,
+            "preset": report.preset,
+            "reason": report.layout_reason,
+            "notes": list(report.notes),
+        },
         "summary": {
             "errors": report.count(Severity.ERROR),
             "warnings": report.count(Severity.WARNING),
@@ -195,11 +217,20 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "splits": {s.name: _split(s, report.settings.class_names) for s in report.splits},
         "findings": [_finding(f) for f in report.findings],
         "suppressed": report.suppressed,
-        "baseline": None if report.baseline is None else {
+        "baseline": None
+        if report.baseline is None
+        else {
             "file": report.baseline.file,
             "hidden": report.baseline.hidden,
-            "stale": [{"check": e.check, "path": e.path, "fingerprint": e.fingerprint,
-                       "message": e.message} for e in report.baseline.stale],
+            "stale": [
+                {
+                    "check": e.check,
+                    "path": e.path,
+                    "fingerprint": e.fingerprint,
+                    "message": e.message,
+                }
+                for e in report.baseline.stale
+            ],
         },
         "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
         "files": [_file(r) for r in report.files],
@@ -221,13 +252,17 @@ def render(report: Report, options: RenderOptions) -> str:
         end = "," if i < len(keys) - 1 else ""
         if isinstance(value, list) and value:
             lines.append(f"  {_dump(key)}: [")
-            lines += [f"    {_dump(x)}{',' if j < len(value) - 1 else ''}" for j, x in enumerate(value)]
+            lines += [
+                f"    {_dump(x)}{',' if j < len(value) - 1 else ''}" for j, x in enumerate(value)
+            ]
             lines.append(f"  ]{end}")
         elif isinstance(value, dict) and value and key in ("splits", "config"):
             lines.append(f"  {_dump(key)}: {{")
             sub = list(value)
-            lines += [f"    {_dump(k)}: {_dump(value[k])}{',' if j < len(sub) - 1 else ''}"
-                      for j, k in enumerate(sub)]
+            lines += [
+                f"    {_dump(k)}: {_dump(value[k])}{',' if j < len(sub) - 1 else ''}"
+                for j, k in enumerate(sub)
+            ]
             lines.append(f"  }}{end}")
         else:
             lines.append(f"  {_dump(key)}: {_dump(value)}{end}")

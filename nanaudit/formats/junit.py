@@ -19,7 +19,9 @@ def render(report: Report, options: RenderOptions) -> str:
     total_tests = total_failures = 0
     for split in report.splits:
         files = sorted({r.path for r in report.files if r.split == split.name})
-        split_paths = sorted({f.path for f in report.findings if f.split == split.name} - set(files))
+        split_paths = sorted(
+            {f.path for f in report.findings if f.split == split.name} - set(files)
+        )
         cases: list[tuple[str, list[Finding]]] = [(p, by_path.get(p, [])) for p in files]
         # split-level findings (NA005…) point at a folder, not a file: one case per folder
         cases += [(p, [f for f in by_path[p] if f.split == split.name]) for p in split_paths]
@@ -31,8 +33,9 @@ def render(report: Report, options: RenderOptions) -> str:
             for f in findings:
                 if f.severity >= Severity.ERROR:
                     failures += 1
-                    failure = ET.SubElement(case, "failure", type=f.check,
-                                            message=f"{f.check} {f.name}: {f.message}")
+                    failure = ET.SubElement(
+                        case, "failure", type=f.check, message=f"{f.check} {f.name}: {f.message}"
+                    )
                     failure.text = f"{f.check} {f.name} ({f.severity.label}): {f.message}"
                 else:
                     notes.append(f"{f.check} {f.name} ({f.severity.label}): {f.message}")
@@ -48,4 +51,6 @@ def render(report: Report, options: RenderOptions) -> str:
     suites.set("failures", str(total_failures))
     suites.set("errors", "0")
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )

@@ -17,19 +17,27 @@ def render(report: Report, options: RenderOptions) -> str:
     out = [f"## nanaudit: `{report.root}`", ""]
     out.append(f"Layout **{report.layout}**: {_cell(report.layout_reason)}.")
     out.append("")
-    out.append("| split | images | masks | pairs | skipped | unreadable | errors | warnings | infos |")
+    out.append(
+        "| split | images | masks | pairs | skipped | unreadable | errors | warnings | infos |"
+    )
     out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for s in report.splits:
-        sev = [sum(1 for f in report.findings if f.split == s.name and f.severity.label == k)
-               for k in ("error", "warning", "info")]
-        out.append(f"| {_cell(s.name)} | {s.images} | {s.masks} | {s.pairs} | {s.skipped} | "
-                   f"{s.unreadable} | {sev[0]} | {sev[1]} | {sev[2]} |")
+        sev = [
+            sum(1 for f in report.findings if f.split == s.name and f.severity.label == k)
+            for k in ("error", "warning", "info")
+        ]
+        out.append(
+            f"| {_cell(s.name)} | {s.images} | {s.masks} | {s.pairs} | {s.skipped} | "
+            f"{s.unreadable} | {sev[0]} | {sev[1]} | {sev[2]} |"
+        )
     out.append("")
     out.append(f"**{summary_line(report)}**")
     if report.baseline is not None:
         out.append("")
-        out.append(f"Baseline `{report.baseline.file}`: {report.baseline.hidden} findings hidden, "
-                   f"{len(report.baseline.stale)} entries no longer occur.")
+        out.append(
+            f"Baseline `{report.baseline.file}`: {report.baseline.hidden} findings hidden, "
+            f"{len(report.baseline.stale)} entries no longer occur."
+        )
     if not report.findings:
         out.append("")
         out.append("No findings.")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from ..baseline import fingerprint
 from ..checks.registry import all_checks
@@ -20,15 +20,17 @@ def _rules() -> list[dict[str, Any]]:
     rules = []
     for spec in all_checks():
         help_text = f"{spec.summary}\n\nWhy: {spec.why}\n\nFix: {spec.fix}"
-        rules.append({
-            "id": spec.id,
-            "name": spec.name,
-            "shortDescription": {"text": spec.summary},
-            "fullDescription": {"text": spec.why},
-            "help": {"text": help_text, "markdown": help_text.replace("\n\n", "\n\n")},
-            "defaultConfiguration": {"level": LEVELS[spec.severity]},
-            "properties": {"tags": ["dataset", spec.id[:3] + "xx"]},
-        })
+        rules.append(
+            {
+                "id": spec.id,
+                "name": spec.name,
+                "shortDescription": {"text": spec.summary},
+                "fullDescription": {"text": spec.why},
+                "help": {"text": help_text, "markdown": help_text.replace("\n\n", "\n\n")},
+                "defaultConfiguration": {"level": LEVELS[spec.severity]},
+                "properties": {"tags": ["dataset", spec.id[:3] + "xx"]},
+            }
+        )
     return rules
 
 
@@ -37,30 +39,41 @@ def render(report: Report, options: RenderOptions) -> str:
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for f in report.findings:
-        results.append({
-            "ruleId": f.check,
-            "ruleIndex": index[f.check],
-            "level": LEVELS[f.severity],
-            "message": {"text": f"{f.name}: {f.message}"},
-            "locations": [{
-                "physicalLocation": {"artifactLocation": {
-                    "uri": quote(artifact_path(report, f.path), safe="/")}},
-            }],
-            "partialFingerprints": {"nanauditFingerprint/v1": fingerprint(f)},
-            "properties": {"split": f.split, "data": f.data},
-        })
+        results.append(
+            {
+                "ruleId": f.check,
+                "ruleIndex": index[f.check],
+                "level": LEVELS[f.severity],
+                "message": {"text": f"{f.name}: {f.message}"},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {
+                                "uri": quote(artifact_path(report, f.path), safe="/")
+                            }
+                        },
+                    }
+                ],
+                "partialFingerprints": {"nanauditFingerprint/v1": fingerprint(f)},
+                "properties": {"split": f.split, "data": f.data},
+            }
+        )
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "nanaudit",
-                "version": report.version,
-                "semanticVersion": report.version,
-                "rules": rules,
-            }},
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "nanaudit",
+                        "version": report.version,
+                        "semanticVersion": report.version,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -31,8 +31,15 @@ def _fmt(x: float) -> str:
 def render(report: Report, options: RenderOptions) -> str:
     buf = io.StringIO()
     color = options.color
-    console = Console(file=buf, width=options.width or 80, force_terminal=color,
-                      no_color=not color, highlight=False, emoji=False, soft_wrap=False)
+    console = Console(
+        file=buf,
+        width=options.width or 80,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+    )
     _render(console, report, options.verbose)
     text = buf.getvalue()
     if not color:  # trailing padding only makes diffs and golden files noisy
@@ -50,8 +57,9 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
     implied = report.implied_classes
     if s.num_classes is None and implied is not None:
         classes += f" (labels found: {_values(report.label_values)}; they imply C = {implied})"
-    console.print(f"classes: {classes}; ignore index: {s.ignore_index if s.ignore_index is not None else 'none'}; "
-                  f"background: {s.background if s.background is not None else 'none'}")
+    ignore = s.ignore_index if s.ignore_index is not None else "none"
+    background = s.background if s.background is not None else "none"
+    console.print(f"classes: {classes}; ignore index: {ignore}; background: {background}")
     if s.config_file:
         console.print(f"config: {s.config_file}")
 
@@ -59,8 +67,15 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
     for col in ("split", "images", "masks", "pairs", "skipped", "unreadable", "labeled"):
         table.add_column(col, justify="left" if col == "split" else "right")
     for sp in report.splits:
-        table.add_row(sp.name, str(sp.images), str(sp.masks), str(sp.pairs), str(sp.skipped),
-                      str(sp.unreadable), "yes" if sp.labeled else "no")
+        table.add_row(
+            sp.name,
+            str(sp.images),
+            str(sp.masks),
+            str(sp.pairs),
+            str(sp.skipped),
+            str(sp.unreadable),
+            "yes" if sp.labeled else "no",
+        )
     console.print(table)
 
     for sp in report.splits:
@@ -72,12 +87,16 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
         console.print(f"{report.suppressed} findings suppressed by per-file-ignores", style="dim")
     if report.baseline is not None:
         b = report.baseline
-        console.print(f"baseline {b.file}: {b.hidden} findings hidden; "
-                      f"{len(b.stale)} entries no longer occur")
+        console.print(
+            f"baseline {b.file}: {b.hidden} findings hidden; {len(b.stale)} entries no longer occur"
+        )
         for e in b.stale if verbose else b.stale[:5]:
-            console.print(Padding(Text(f"- gone: {e.check} {e.path}: {e.message}", style="dim"),
-                                  (0, 0, 0, 2)))
-    console.print(Text(summary_line(report), style="bold red" if report.exit_code else "bold green"))
+            console.print(
+                Padding(Text(f"- gone: {e.check} {e.path}: {e.message}", style="dim"), (0, 0, 0, 2))
+            )
+    console.print(
+        Text(summary_line(report), style="bold red" if report.exit_code else "bold green")
+    )
 
 
 def _values(values: tuple[int, ...], limit: int = 12) -> str:
@@ -87,21 +106,38 @@ def _values(values: tuple[int, ...], limit: int = 12) -> str:
 
 def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verbose: bool) -> None:
     if sp.image_groups:
-        t = Table(title=f"{sp.name}: image pixels", box=box.SIMPLE_HEAD, title_justify="left",
-                  padding=(0, 1), pad_edge=False)
+        t = Table(
+            title=f"{sp.name}: image pixels",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+            padding=(0, 1),
+            pad_edge=False,
+        )
         for col in ("mode", "dtype", "files", "ch", "min", "max", "mean", "std", "NaN", "Inf"):
             t.add_column(col, justify="left" if col in ("mode", "dtype") else "right", no_wrap=True)
         for g in sp.image_groups:
             for i, c in enumerate(g.channels):
                 first = i == 0
-                t.add_row(g.family if first else "", g.dtype if first else "",
-                          str(g.images) if first else "", str(i), _fmt(c.min), _fmt(c.max),
-                          _fmt(c.mean), _fmt(c.std), str(c.nan), str(c.inf))
+                t.add_row(
+                    g.family if first else "",
+                    g.dtype if first else "",
+                    str(g.images) if first else "",
+                    str(i),
+                    _fmt(c.min),
+                    _fmt(c.max),
+                    _fmt(c.mean),
+                    _fmt(c.std),
+                    str(c.nan),
+                    str(c.inf),
+                )
         console.print(t)
     if sp.label_histogram and sp.mask_pixels:
-        t = Table(title=f"{sp.name}: labels ({sp.mask_pixels:,} mask pixels, "
-                        f"ignore {sp.ignore_pixels / sp.mask_pixels:.1%})",
-                  box=box.SIMPLE_HEAD, title_justify="left")
+        t = Table(
+            title=f"{sp.name}: labels ({sp.mask_pixels:,} mask pixels, "
+            f"ignore {sp.ignore_pixels / sp.mask_pixels:.1%})",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
         t.add_column("label", justify="right")
         t.add_column("pixels", justify="right")
         t.add_column("share", justify="right")
@@ -130,8 +166,14 @@ def _floats(values: tuple[float, ...], digits: int = 4) -> str:
 
 def _render_training(console: Console, report: Report, sp: SplitSummary) -> None:
     t = sp.training
-    table = Table(title=f"{sp.name}: summary", box=box.SIMPLE_HEAD, title_justify="left",
-                  show_header=False, padding=(0, 1), pad_edge=False)
+    table = Table(
+        title=f"{sp.name}: summary",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        show_header=False,
+        padding=(0, 1),
+        pad_edge=False,
+    )
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     if t.sizes:
@@ -140,20 +182,29 @@ def _render_training(console: Console, report: Report, sp: SplitSummary) -> None
     n = t.normalize
     if n is not None:
         table.add_row("Normalize", f"mean={_floats(n.mean_scaled)} std={_floats(n.std_scaled)}")
-        table.add_row("", f"on {n.basis}, divided by {n.scale_basis}; raw mean "
-                          f"{_floats(n.mean, 2)} std {_floats(n.std, 2)}")
+        table.add_row(
+            "",
+            f"on {n.basis}, divided by {n.scale_basis}; raw mean "
+            f"{_floats(n.mean, 2)} std {_floats(n.std, 2)}",
+        )
     v = t.valid_fraction
     if v is not None:
-        table.add_row("valid pixels", f"per mask min {v.min:.1%}, median {v.median:.1%}, "
-                                      f"max {v.max:.1%}; {v.empty} masks without any")
+        table.add_row(
+            "valid pixels",
+            f"per mask min {v.min:.1%}, median {v.median:.1%}, "
+            f"max {v.max:.1%}; {v.empty} masks without any",
+        )
     if t.class_weights:
         names = report.settings.class_names
         weights = ", ".join(
-            f"{names[k] if 0 <= k < len(names) else k}={w:.3g}" for k, w in t.class_weights[:12])
+            f"{names[k] if 0 <= k < len(names) else k}={w:.3g}" for k, w in t.class_weights[:12]
+        )
         more = f", … {len(t.class_weights) - 12} more" if len(t.class_weights) > 12 else ""
         table.add_row("class weights", f"{weights}{more} (median-frequency)")
         if t.zero_weight_classes:
-            table.add_row("", "weight 0 (no pixels): " + ", ".join(str(k) for k in t.zero_weight_classes))
+            table.add_row(
+                "", "weight 0 (no pixels): " + ", ".join(str(k) for k in t.zero_weight_classes)
+            )
     if t.images_per_class:
         per = ", ".join(f"{k}: {c}" for k, c in t.images_per_class[:12])
         table.add_row("images/class", per + (" …" if len(t.images_per_class) > 12 else ""))
@@ -188,7 +239,11 @@ def _render_findings(console: Console, report: Report, verbose: bool) -> None:
             rows.add_row("-", f"{f.path}: {f.message}")
         console.print(Padding(rows, (0, 0, 0, 2)))
         if len(items) > len(shown):
-            console.print(Padding(Text(f"… and {len(items) - len(shown)} more (--verbose lists all)",
-                                       style="dim"), (0, 0, 0, 2)))
-
-
+            console.print(
+                Padding(
+                    Text(
+                        f"… and {len(items) - len(shown)} more (--verbose lists all)", style="dim"
+                    ),
+                    (0, 0, 0, 2),
+                )
+            )
