@@ -1,7 +1,7 @@
 """Benchmark: group 100,000 random 64-bit perceptual hashes (best of 3), print the seconds.
 
 python benchmarks/bench_neardup.py
-python benchmarks/bench_neardup.py --n 1000000 --distance 3
+python benchmarks/bench_neardup.py --n 1000000 --distance 5
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from nanaudit.neardup import group_near_duplicates
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="number of hashes")
-    parser.add_argument("--distance", type=int, default=3, help="max Hamming distance")
+    parser.add_argument(
+        "--distance", type=int, default=5, help="max Hamming distance (NA307 default)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
     rng = np.random.default_rng(0)

@@ -25,7 +25,7 @@ from . import __version__
 from .model import DecodeError, DecodeSettings, FileRecord, Kind, LabelStats, PixelStats
 from .stats import ChannelStats
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 def default_cache_dir() -> Path:
@@ -90,7 +90,7 @@ def record_to_json(rec: FileRecord) -> str:
             "fp16_overflow": p.fp16_overflow,
             "sentinels": [[_f(v), n] for v, n in p.sentinels],
             "content_hash": p.content_hash,
-            "dhash": p.dhash,
+            "phash": p.phash,
         }
     if rec.labels is not None:
         lab = rec.labels
@@ -129,7 +129,7 @@ def record_from_json(text: str, path: str, kind: Kind, split: str) -> FileRecord
             int(p["fp16_overflow"]),
             tuple((_unf(v), int(n)) for v, n in p["sentinels"]),
             str(p["content_hash"]),
-            int(p["dhash"]),
+            int(p["phash"]),
         )
     if "labels" in d:
         lab = d["labels"]

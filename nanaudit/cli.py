@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from .cache import default_cache_dir
 from .checks.registry import all_checks, get_check
 from .config import ConfigError, load_settings
 from .discovery import DiscoveryError, SplitSpec
-from .formats import Format, RenderOptions, render, summary_line
+from .formats import Format, RenderOptions, render_chunks, summary_line
 from .runner import tune_allocator, usable_cpus
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -78,14 +78,20 @@ def _parse_output(text: str) -> tuple[Format, Path]:
     return Format.JSON, Path(text)
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, chunks: str | Iterable[str]) -> None:
+    """Write to a temporary file beside ``path``, then rename: never a half-written report."""
     tmp = path.with_name(f".{path.name}.nanaudit-tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for chunk in [chunks] if isinstance(chunks, str) else chunks:
+                fh.write(chunk)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UsageFailure(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -381,7 +387,7 @@ def scan(
         _write_atomic(write_baseline, baseline_mod.dumps([*report.findings, *report.baselined]))
     file_options = RenderOptions(verbose=verbose, max_annotations=max_annotations)
     for target_fmt, target in targets:
-        _write_atomic(target, render(report, target_fmt, file_options))
+        _write_atomic(target, render_chunks(report, target_fmt, file_options))
     if fmt == "auto":
         in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
         stdout_formats = [Format.GITHUB, Format.RICH] if in_actions else [Format.RICH]
@@ -399,7 +405,8 @@ def scan(
     )
     for stdout_format in stdout_formats:
         if stdout_format not in written:
-            click.echo(render(report, stdout_format, options), nl=False)
+            for chunk in render_chunks(report, stdout_format, options):
+                click.echo(chunk, nl=False)
     if Format.RICH not in stdout_formats:
         click.echo(summary_line(report), err=True)
     raise SystemExit(report.exit_code)

@@ -472,7 +472,13 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
                     if n:
                         found.append((value, n))
             sentinels = tuple(found)
-    return PixelStats(stats, p5, p99, overflow, sentinels, f"{content:08x}", _dhash(small))
+    return PixelStats(stats, p5, p99, overflow, sentinels, f"{content:08x}", _phash(small))
+
+
+_PHASH_N = 32
+_K = np.arange(_PHASH_N)
+_DCT = np.sqrt(2 / _PHASH_N) * np.cos(np.pi * (2 * _K[None, :] + 1) * _K[:, None] / (2 * _PHASH_N))
+_DCT[0] /= np.sqrt(2)  # orthonormal DCT-II matrix
 
 
 def _hash_seed(dtype: str, shape: tuple[int, ...]) -> int:
@@ -481,11 +487,14 @@ def _hash_seed(dtype: str, shape: tuple[int, ...]) -> int:
     return zlib.crc32(repr((dtype, tuple(int(x) for x in shape))).encode())
 
 
-def _dhash(gray: Image.Image) -> int:
-    """64-bit difference hash: is each of 8×8 cells brighter than its left neighbour."""
-    small = gray.resize((9, 8), Image.Resampling.BILINEAR, reducing_gap=2.0)
+def _phash(gray: Image.Image) -> int:
+    """64-bit perceptual hash (pHash): the signs, against their median, of the 8×8 lowest
+    frequencies of the DCT of a 32×32 thumbnail. Resizes and re-encodes move few bits;
+    unlike a difference hash, smooth gradients do not make unrelated pictures collide."""
+    small = gray.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR, reducing_gap=2.0)
     a = np.asarray(small, dtype=np.float64)
-    bits = (a[:, 1:] > a[:, :-1]).reshape(-1)
+    low = (_DCT @ a @ _DCT.T)[:8, :8].reshape(-1)
+    bits = low > np.median(low[1:])  # the DC term is left out of the median
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
@@ -513,7 +522,7 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
         percentile_from_histogram(luma, 5),
         percentile_from_histogram(luma, 99),
         content_hash=f"{content:08x}",
-        dhash=_dhash(gray),
+        phash=_phash(gray),
     )
 
 

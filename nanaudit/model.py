@@ -85,7 +85,7 @@ class PixelStats:
     fp16_overflow: int = 0  # finite values with |x| >= 65504
     sentinels: tuple[tuple[float, int], ...] = ()  # (value, count) of nodata sentinels found
     content_hash: str = ""  # CRC-32 of the decoded pixels (with mode and size)
-    dhash: int = 0  # 64-bit difference hash of the luminance, for near-duplicates
+    phash: int = 0  # 64-bit perceptual (DCT) hash of the luminance, for near-duplicates
 
 
 @dataclass(frozen=True, slots=True)

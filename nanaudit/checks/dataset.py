@@ -271,9 +271,9 @@ def split_leakage(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
             )
 
 
-@check("NA307", "near-duplicates", Severity.WARNING, "dataset", max_distance=3)
+@check("NA307", "near-duplicates", Severity.WARNING, "dataset", max_distance=5)
 def near_duplicates(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
-    """Images whose 64-bit difference hashes lie within a Hamming distance of 3
+    """Images whose 64-bit perceptual (DCT) hashes lie within a Hamming distance of 5
     (max_distance): resized or re-encoded copies, near-identical frames. A warning across
     splits, info within one. Exact copies are left to NA305/NA306; flat images (no
     structure to hash) are left out.
@@ -291,7 +291,7 @@ def near_duplicates(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
     ]
     if len(images) < 2:
         return
-    hashes = [r.pixels.dhash for r in images if r.pixels is not None]
+    hashes = [r.pixels.phash for r in images if r.pixels is not None]
     for idx in group_near_duplicates(hashes, int(ctx.opt("max_distance"))):
         group = [images[i] for i in idx]
         if len({_content_key(r) for r in group}) < 2:

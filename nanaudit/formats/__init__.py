@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..engine import Report
 from .base import RenderOptions, summary_line
@@ -42,4 +42,25 @@ def render(report: Report, fmt: Format, options: RenderOptions | None = None) ->
     return formatter(fmt)(report, options or RenderOptions())
 
 
-__all__ = ["FORMATTERS", "Format", "RenderOptions", "formatter", "render", "summary_line"]
+def render_chunks(
+    report: Report, fmt: Format, options: RenderOptions | None = None
+) -> Iterator[str]:
+    """The rendering in pieces: JSON streams (a report of 100,000 files is never held
+    whole); the other formats come in one piece."""
+    module = importlib.import_module(f"{__name__}.{FORMATTERS[fmt]}")
+    chunks = getattr(module, "render_chunks", None)
+    if chunks is not None:
+        yield from chunks(report, options or RenderOptions())
+    else:
+        yield render(report, fmt, options)
+
+
+__all__ = [
+    "FORMATTERS",
+    "Format",
+    "RenderOptions",
+    "formatter",
+    "render",
+    "render_chunks",
+    "summary_line",
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..engine import Report, SplitSummary
@@ -190,7 +191,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def report_to_dict(report: Report) -> dict[str, Any]:
+def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
+    """The JSON document as Python data. With ``lazy``, the long lists (findings, skipped,
+    files) are generators, so that rendering never holds them all at once."""
+
+    def seq(items: Iterable[Any]) -> Any:
+        return items if lazy else list(items)
+
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "nanaudit", "version": report.version},
@@ -215,7 +222,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "exit_code": report.exit_code,
         },
         "splits": {s.name: _split(s, report.settings.class_names) for s in report.splits},
-        "findings": [_finding(f) for f in report.findings],
+        "findings": seq(_finding(f) for f in report.findings),
         "suppressed": report.suppressed,
         "baseline": None
         if report.baseline is None
@@ -232,9 +239,12 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 for e in report.baseline.stale
             ],
         },
-        "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
-        "files": [_file(r) for r in report.files],
+        "skipped": seq({"path": p, "reason": r} for p, r in report.skipped),
+        "files": seq(_file(r) for r in report.files),
     }
+
+
+LONG_LISTS = ("findings", "skipped", "files")
 
 
 def _dump(value: Any) -> str:
@@ -242,29 +252,29 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
 
 
-def render(report: Report, options: RenderOptions) -> str:
-    """Readable and fast: one line per top-level key, per split, per finding and per file."""
-    doc = report_to_dict(report)
-    lines = ["{"]
+def render_chunks(report: Report, options: RenderOptions) -> Iterator[str]:
+    """The document line by line: one line per top-level key, per split, per finding and
+    per file. Streamed, so a report of 100,000 files never exists whole in memory."""
+    doc = report_to_dict(report, lazy=True)
+    yield "{\n"
     keys = list(doc)
     for i, key in enumerate(keys):
         value = doc[key]
-        end = "," if i < len(keys) - 1 else ""
-        if isinstance(value, list) and value:
-            lines.append(f"  {_dump(key)}: [")
-            lines += [
-                f"    {_dump(x)}{',' if j < len(value) - 1 else ''}" for j, x in enumerate(value)
-            ]
-            lines.append(f"  ]{end}")
+        end = ",\n" if i < len(keys) - 1 else "\n"
+        if key in LONG_LISTS:
+            first = True
+            for item in value:
+                yield (f"  {_dump(key)}: [\n    " if first else ",\n    ") + _dump(item)
+                first = False
+            yield f"  {_dump(key)}: []{end}" if first else f"\n  ]{end}"
         elif isinstance(value, dict) and value and key in ("splits", "config"):
-            lines.append(f"  {_dump(key)}: {{")
             sub = list(value)
-            lines += [
-                f"    {_dump(k)}: {_dump(value[k])}{',' if j < len(sub) - 1 else ''}"
-                for j, k in enumerate(sub)
-            ]
-            lines.append(f"  }}{end}")
+            body = ",\n".join(f"    {_dump(k)}: {_dump(value[k])}" for k in sub)
+            yield f"  {_dump(key)}: {{\n{body}\n  }}{end}"
         else:
-            lines.append(f"  {_dump(key)}: {_dump(value)}{end}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            yield f"  {_dump(key)}: {_dump(value)}{end}"
+    yield "}\n"
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    return "".join(render_chunks(report, options))
