@@ -86,6 +86,7 @@ class Settings:
             max_pixels=int(self.options_for(checks["NA002"])["max_pixels"]),
             rare_label_fraction=float(self.options_for(checks["NA209"])["max_fraction"]),
             sentinels=DEFAULT_SENTINELS,
+            hashes=any(self.selected(c) for c in ("NA305", "NA306", "NA307")),
         )
 
     def pair_key_pattern(self) -> re.Pattern[str] | None:

@@ -441,7 +441,7 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
     if im is not None:
         if im.mode in ("P", "PA"):  # a palette image is seen by loaders through its colours
             im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
-        return _pixel_stats_8bit(im)
+        return _pixel_stats_8bit(im, settings.hashes)
     arr = d.pixels()
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8) * np.uint8(255)
@@ -449,14 +449,15 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
     stats = tuple(channel_stats_from_array(c) for c in chans)
     luma = luminance(arr)
     p5, p99 = percentiles(luma, (5, 99))
-    content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
-    f32 = float(np.finfo(np.float32).max)
-    small = Image.fromarray(
-        np.clip(np.nan_to_num(luma, nan=0.0, posinf=f32, neginf=-f32), -f32, f32).astype(
-            np.float32
-        ),
-        mode="F",
-    )
+    content_hash, phash = "", 0
+    if settings.hashes:
+        content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
+        f32 = float(np.finfo(np.float32).max)
+        finite = np.clip(np.nan_to_num(luma, nan=0.0, posinf=f32, neginf=-f32), -f32, f32)
+        content_hash, phash = (
+            f"{content:08x}",
+            _phash(Image.fromarray(finite.astype(np.float32), "F")),
+        )
     overflow = 0
     sentinels: tuple[tuple[float, int], ...] = ()
     if arr.dtype.kind == "f":
@@ -472,7 +473,7 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
                     if n:
                         found.append((value, n))
             sentinels = tuple(found)
-    return PixelStats(stats, p5, p99, overflow, sentinels, f"{content:08x}", _phash(small))
+    return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash)
 
 
 _PHASH_N = 32
@@ -498,7 +499,7 @@ def _phash(gray: Image.Image) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
+def _pixel_stats_8bit(im: Image.Image, hashes: bool = True) -> PixelStats:
     if im.mode == "1":
         im = im.convert("L")
     hist = im.histogram()
@@ -512,17 +513,20 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
     else:  # LA, CMYK, YCbCr…: the first band is the best single stand-in
         gray = im.getchannel(0)
         luma = hist[:256]
-    # The content hash covers the decoded pixels, so a lossless re-encode matches too;
-    # NA305/NA306 compare it together with size and the exact moments.
-    w, h = im.size
-    shape = (h, w) if bands == 1 else (h, w, bands)
-    content = zlib.crc32(im.tobytes(), _hash_seed(np.dtype(np.uint8).str, shape))
+    content_hash, phash = "", 0
+    if hashes:
+        # The content hash covers the decoded pixels, so a lossless re-encode matches too;
+        # NA305/NA306 compare it together with size and the exact moments.
+        w, h = im.size
+        shape = (h, w) if bands == 1 else (h, w, bands)
+        content = zlib.crc32(im.tobytes(), _hash_seed(np.dtype(np.uint8).str, shape))
+        content_hash, phash = f"{content:08x}", _phash(gray)
     return PixelStats(
         stats,
         percentile_from_histogram(luma, 5),
         percentile_from_histogram(luma, 99),
-        content_hash=f"{content:08x}",
-        phash=_phash(gray),
+        content_hash=content_hash,
+        phash=phash,
     )
 
 

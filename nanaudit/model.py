@@ -41,6 +41,7 @@ class DecodeSettings:
     max_pixels: int = PILLOW_BOMB_LIMIT
     rare_label_fraction: float = 0.0001  # NA209: labels rarer than this get a boundary test
     sentinels: tuple[float, ...] = DEFAULT_SENTINELS
+    hashes: bool = True  # content and perceptual hashes (NA305–NA307); off when none runs
 
 
 class Severity(enum.IntEnum):
