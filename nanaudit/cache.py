@@ -25,7 +25,7 @@ from . import __version__
 from .model import DecodeError, DecodeSettings, FileRecord, Kind, LabelStats, PixelStats
 from .stats import ChannelStats
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 
 
 def default_cache_dir() -> Path:
@@ -74,6 +74,7 @@ def record_to_json(rec: FileRecord) -> str:
         "exif_orientation": rec.exif_orientation,
         "nodata": None if rec.nodata is None else _f(rec.nodata),
         "lossy": rec.lossy,
+        "bits": rec.bits,
         "channels_differ": rec.channels_differ,
         "colours": rec.colours,
         "notes": list(rec.notes),
@@ -156,6 +157,7 @@ def record_from_json(text: str, path: str, kind: Kind, split: str) -> FileRecord
         exif_orientation=d["exif_orientation"],
         nodata=None if d["nodata"] is None else _unf(d["nodata"]),
         lossy=d["lossy"],
+        bits=int(d.get("bits", 0)),
         channels_differ=d["channels_differ"],
         colours=d["colours"],
         notes=tuple(d["notes"]),

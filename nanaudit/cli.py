@@ -2,11 +2,12 @@
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage,
 configuration or internal error (one line on stderr; a traceback only with --debug);
-130 interrupted.
+130 interrupted; 141 stdout closed by its reader (`| head`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -28,7 +29,7 @@ from .discovery import DiscoveryError, SplitSpec
 from .formats import Format, RenderOptions, render_chunks, summary_line
 from .runner import tune_allocator, usable_cpus
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
 class UsageFailure(click.ClickException):
@@ -38,6 +39,10 @@ class UsageFailure(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"nanaudit: error: {self.format_message()}", err=True)
+
+
+class OutputClosed(Exception):
+    """The reader of stdout went away (`| head`); click would call that exit code 1."""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,7 +55,13 @@ def guarded(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (click.ClickException, SystemExit, KeyboardInterrupt, click.exceptions.Abort):
+        except (
+            click.ClickException,
+            SystemExit,
+            KeyboardInterrupt,
+            click.exceptions.Abort,
+            OutputClosed,
+        ):
             raise
         except (ConfigError, DiscoveryError) as exc:
             raise UsageFailure(str(exc)) from None
@@ -393,7 +404,6 @@ def scan(
         stdout_formats = [Format.GITHUB, Format.RICH] if in_actions else [Format.RICH]
     else:
         stdout_formats = [Format(fmt)]
-    written = {t for t, _ in targets}
     use_color = (
         color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     )
@@ -403,10 +413,12 @@ def scan(
     options = RenderOptions(
         verbose=verbose, width=width, color=use_color, max_annotations=max_annotations
     )
-    for stdout_format in stdout_formats:
-        if stdout_format not in written:
+    try:
+        for stdout_format in stdout_formats:
             for chunk in render_chunks(report, stdout_format, options):
                 click.echo(chunk, nl=False)
+    except BrokenPipeError:
+        raise OutputClosed from None
     if Format.RICH not in stdout_formats:
         click.echo(summary_line(report), err=True)
     raise SystemExit(report.exit_code)
@@ -471,8 +483,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_ERROR
-    except BrokenPipeError:
-        return EXIT_ERROR
+    except (BrokenPipeError, OutputClosed):
+        # the reader of stdout went away (`| head`): say nothing more, as a tool killed by
+        # SIGPIPE would, and keep Python from complaining when it flushes stdout at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         if debug:
             traceback.print_exc()

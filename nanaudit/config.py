@@ -103,8 +103,8 @@ class Settings:
             "splits": [
                 {
                     "name": s.name,
-                    "images": s.images.as_posix(),
-                    "masks": s.masks.as_posix() if s.masks else None,
+                    "images": shown_path(s.images),
+                    "masks": shown_path(s.masks) if s.masks else None,
                 }
                 for s in self.splits
             ],
@@ -130,6 +130,15 @@ class Settings:
             },
             "config_file": self.config_file,
         }
+
+
+def shown_path(path: Path) -> str:
+    """A path as reports show it: relative to the working folder when it lies below it, so
+    that reports do not change with where a checkout lives; else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.resolve().as_posix() if path.is_absolute() else path.as_posix()
 
 
 TOP_KEYS = {
@@ -386,7 +395,14 @@ def settings_from_mapping(data: Mapping[str, Any], source: str, base: Path) -> S
         elif k == "class_names":
             s = replace(s, class_names=_str_list(where, value))
         elif k == "checks":
-            s = replace(s, checks=_check_table(f"{source}: checks", value))
+            table = _check_table(f"{source}: checks", value)
+            merged = dict(s.checks)
+            for cid, cfg in table.items():  # keep what other keys set (max_pixels → NA002)
+                old = merged.get(cid)
+                merged[cid] = (
+                    cfg if old is None else replace(cfg, options={**old.options, **cfg.options})
+                )
+            s = replace(s, checks=merged)
         elif k == "select":
             s = replace(s, select=_prefixes(where, value))
         elif k == "ignore":
@@ -436,7 +452,7 @@ def load_settings(root: Path, config: Path | None, overrides: Mapping[str, Any])
     base = Settings()
     if path is not None:
         base = settings_from_mapping(read_config(path), str(path), path.parent)
-        base = replace(base, config_file=path.as_posix())
+        base = replace(base, config_file=shown_path(path))
     given = {k: v for k, v in overrides.items() if v is not None}
     if not given:
         return base

@@ -79,6 +79,7 @@ class _Decoded:
     nodata: float | None = None
     lossy: str | None = None
     notes: tuple[str, ...] = ()
+    bits: int = 0  # bits per sample as stored, when more than the decoded dtype holds
 
     def pixels(self) -> npt.NDArray[Any]:
         if self.array is None:
@@ -133,6 +134,7 @@ def _audit_decoded(
         frames=decoded.frames,
         exif_orientation=decoded.exif_orientation,
         nodata=decoded.nodata,
+        bits=decoded.bits,
         lossy=decoded.lossy,
         notes=decoded.notes,
     )
@@ -198,6 +200,7 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
                 width, height = height, width
             nodata = _gdal_nodata(im)
             lossy = _lossy_reason(im, path)
+            bits = _stored_bits(im, path)
             if fmt == "TIFF":
                 _check_tiff_strips(im)
             im.load()
@@ -209,6 +212,8 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
         notes.append("palette with transparency")
     if mode in EIGHT_BIT_MODES:
         bands = len(im.getbands())
+        if bits > 8:
+            notes.append(f"stored with {bits} bits per channel; Pillow decodes it to 8 bits")
         return _Decoded(
             None,
             im,
@@ -223,6 +228,7 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
             nodata,
             lossy,
             tuple(notes),
+            bits if bits > 8 else 0,
         )
     arr = np.asarray(im)
     im.close()
@@ -244,6 +250,25 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
         lossy,
         tuple(notes),
     )
+
+
+def _stored_bits(im: Image.Image, path: Path) -> int:
+    """Bits per sample as the file stores them. Pillow reduces 16-bit RGB(A) PNGs (and some
+    TIFFs) to 8 bits; OpenCV's IMREAD_UNCHANGED reads them as uint16."""
+    try:
+        if im.format == "PNG":
+            with open(path, "rb") as fh:
+                head = fh.read(26)
+            if len(head) == 26 and head[12:16] == b"IHDR":
+                return head[24]
+        tags = getattr(im, "tag_v2", None)
+        if im.format == "TIFF" and tags is not None:
+            value = tags.get(258)  # BitsPerSample
+            values = value if isinstance(value, tuple) else (value,)
+            return max(int(v) for v in values if v is not None)
+    except (OSError, TypeError, ValueError):
+        pass
+    return 0
 
 
 def _check_tiff_strips(im: Image.Image) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,8 @@ def walk_files(root: Path, exclude: Iterable[Path] = ()) -> _Walk:
         except OSError:
             key = None
         if key is not None and key in seen:
-            out.notes.append(f"{dirpath}: directory already visited (symbolic-link loop); skipped")
+            where = Path(os.path.relpath(dirpath, root.parent)).as_posix()
+            out.notes.append(f"{where}: directory already visited (symbolic-link loop); skipped")
             dirnames.clear()
             continue
         if key is not None:
@@ -190,30 +192,39 @@ def pair_files(
         for k in mask_keys(m):
             by_rel.setdefault((parent, k), m)
             by_key.setdefault(k, []).append(m)
-    used: set[Path] = set()
-    pairs: list[PairPaths] = []
-    for img in images:
-        parent = img.parent.relative_to(image_root).as_posix()
+
+    def image_keys(img: Path) -> list[str]:
         keys = [key_of(img.stem)]
         if pair_key is None:
             stripped = _strip(img.stem, IMAGE_STEM_SUFFIXES)
             if stripped is not None:
                 keys.append(stripped)
-        match = None
-        for k in keys:
-            match = by_rel.get((parent, k))
-            if match is None:
-                candidates = [m for m in by_key.get(k, ()) if m not in used]
-                if len(set(candidates)) == 1:
-                    match = candidates[0]
-            if match is not None:
+        return keys
+
+    # Pass 1: the same relative folder and key. Pass 2, for what is left: a key that one
+    # image and one mask alone carry across the tree. A mask is never given to two images.
+    used: set[Path] = set()
+    match: dict[Path, Path] = {}
+    for img in images:
+        parent = img.parent.relative_to(image_root).as_posix()
+        for k in image_keys(img):
+            m = by_rel.get((parent, k))
+            if m is not None and m not in used:
+                match[img] = m
+                used.add(m)
                 break
-        if match is not None:
-            used.add(match)
-        pairs.append(PairPaths(img, match))
-    for m in masks:
-        if m not in used:
-            pairs.append(PairPaths(None, m))
+    left = [img for img in images if img not in match]
+    left_keys = Counter(k for img in left for k in dict.fromkeys(image_keys(img)))
+    for img in left:
+        for k in image_keys(img):
+            candidates = {m for m in by_key.get(k, ()) if m not in used}
+            if left_keys[k] == 1 and len(candidates) == 1:
+                m = candidates.pop()
+                match[img] = m
+                used.add(m)
+                break
+    pairs = [PairPaths(img, match.get(img)) for img in images]
+    pairs += [PairPaths(None, m) for m in masks if m not in used]
     return pairs
 
 

@@ -273,7 +273,11 @@ def build_report(
 ) -> Report:
     specs = [s for s in all_checks() if settings.selected(s.id)]
     labels = LabelSettings(
-        settings.num_classes, settings.ignore_index, settings.background, settings.unused_ids
+        settings.num_classes,
+        settings.ignore_index,
+        settings.background,
+        settings.unused_ids,
+        bool(settings.label_offset or settings.reduce_zero_label),
     )
     all_images = [p.image for pairs in split_pairs for p in pairs if p.image is not None]
     scales = full_scales(all_images)

@@ -127,6 +127,7 @@ class FileRecord:
     frames: int = 1
     exif_orientation: int | None = None
     nodata: float | None = None  # GDAL_NODATA TIFF tag
+    bits: int = 0  # bits per sample as stored, when the decoder reduced them (16-bit RGB PNG)
     lossy: str | None = None  # why the encoding is lossy, when it is
     channels_differ: bool = False  # a multi-channel mask whose channels are not all equal
     colours: int = 0  # distinct colours of a colour-coded mask

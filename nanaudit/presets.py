@@ -656,6 +656,7 @@ PRESETS: dict[str, Preset] = {
             _detect_ade20k,
             _generic_below("ade20k", "ADE20K: images/ and annotations/ {training,validation}"),
             num_classes=150,
+            background=None,  # after reduce_zero_label, class 0 is "wall", not background
             class_names=ADE20K_CLASSES,
             reduce_zero_label=True,
             hint=_ade_hint,
@@ -745,7 +746,7 @@ def apply_preset(settings: Settings, preset: Preset) -> Settings:
 def resolve(root: Path, requested: str | None, explicit: bool) -> tuple[Preset, Path, str]:
     """The preset to use, the dataset's base folder, and why it was chosen."""
     if explicit:
-        return PRESETS["generic"], root, "splits given explicitly"
+        return PRESETS["generic"], root, ""  # the explicit layout states its own reason
     if requested and requested != "auto":
         preset = PRESETS.get(requested)
         if preset is None:

@@ -655,13 +655,15 @@ def test_every_format_renders_the_corpus(hostile: Corpus, fmt: str) -> None:
     assert result.exit_code == 1 and result.exception is not None
     assert isinstance(result.exception, SystemExit), result.output
     text = result.stdout
-    if fmt == "sarif":  # URIs are percent-encoded: compare them decoded
-        from urllib.parse import unquote
+    if fmt == "sarif":  # URIs percent-encode the file's own bytes: compare them decoded
+        from urllib.parse import unquote_to_bytes
 
-        text = "\n".join(
-            unquote(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+        uris = [
+            unquote_to_bytes(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
             for r in json.loads(text)["runs"][0]["results"]
-        )
+        ]
+        assert any(u.endswith(b"/h_bad\xff.png") for u in uris), uris
+        text = "\n".join(u.decode("utf-8", "backslashreplace") for u in uris)
     for name in ("h_bomb_png.png", "m_pickle_npz.npz", f"h_{BAD_UTF8_DISPLAY}"):
         assert name in text, name
     assert not hostile.marker.exists()

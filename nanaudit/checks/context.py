@@ -19,6 +19,7 @@ class LabelSettings:
     ignore_index: int | None = 255
     background: int | None = 0
     unused_ids: tuple[int, ...] = ()  # ids in [0, C) that are no class (COCO-Stuff)
+    transformed: bool = False  # labels were shifted (label_offset, reduce_zero_label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +27,14 @@ class FullScale:
     """The range a pixel type is measured against (see "full scale" in CHECKS.md)."""
 
     lo: float
-    span: float
+    span: float  # full scale, what NA104's std ratio is taken of
     basis: str
+    extent: float = 0.0  # the value range [lo, lo + extent] the luminance checks measure in
 
     def at(self, fraction: float) -> float:
-        return self.lo + fraction * self.span
+        """The value at ``fraction`` of the range (NA112/NA113): for data in [-1, 1] that
+        is -1 + fraction × 2, whatever the full scale says."""
+        return self.lo + fraction * (self.extent or self.span)
 
 
 def colour_family(record: FileRecord) -> str:
@@ -120,7 +124,10 @@ def full_scales(images: Iterable[FileRecord]) -> dict[str, FullScale]:
             continue
         a, b = lo[dtype], hi[dtype]
         if dtype.startswith("float") and a >= -1.0 and b <= 1.0:
-            scales[dtype] = FullScale(-1.0 if a < 0 else 0.0, 1.0, "float data in [-1, 1]: 1.0")
+            if a < 0:
+                scales[dtype] = FullScale(-1.0, 1.0, "float data in [-1, 1]: 1.0", extent=2.0)
+            else:
+                scales[dtype] = FullScale(0.0, 1.0, "float data in [0, 1]: 1.0")
         else:
             span = b - a if b > a else 1.0
             scales[dtype] = FullScale(a, span, f"observed {dtype} range [{a:g}, {b:g}]")

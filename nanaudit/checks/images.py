@@ -163,8 +163,8 @@ def fp16_overflow(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 @check("NA107", "high-bit-depth", Severity.WARNING, "image")
 def high_bit_depth(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
-    """An integer image deeper than 8 bits (16-bit PNG/TIFF, int32), or a float image
-    whose maximum exceeds 255.
+    """An integer image deeper than 8 bits (16-bit PNG/TIFF, int32; also a 16-bit RGB PNG
+    that Pillow itself reduces to 8 bits), or a float image whose maximum exceeds 255.
 
     Why: pipelines written for 8-bit data divide by 255 (ToTensor only scales uint8), so
     16-bit input reaches the network at values up to 65535: activations explode, ReLUs
@@ -178,6 +178,12 @@ def high_bit_depth(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     _, hi = _finite_range(p)
     if dtype in ("uint16", "int16", "uint32", "int32", "uint64", "int64"):
         yield Hit(f"{dtype} image (max value {hi:g}): not 8-bit", {"dtype": dtype, "max": hi})
+    elif rec.bits > 8:
+        yield Hit(
+            f"stored with {rec.bits} bits per channel: Pillow decodes it to 8 bits (the statistics "
+            "here), OpenCV's IMREAD_UNCHANGED to uint16, up to 65535",
+            {"bits": rec.bits, "dtype": dtype},
+        )
     elif dtype.startswith("float") and math.isfinite(hi) and hi > 255:
         yield Hit(
             f"{dtype} image with max value {hi:g} > 255: un-normalised", {"dtype": dtype, "max": hi}

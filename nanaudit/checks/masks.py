@@ -80,8 +80,11 @@ def all_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     labels = _labels(rec)
     ignore = ctx.labels.ignore_index
     if ignore is not None and labels.pixels and labels.count(ignore) == labels.pixels:
+        binary = " (a binary mask saved as 0/255 whose foreground fills it reads the same)"
         yield Hit(
-            f"all {labels.pixels:,} pixels are the ignore index {ignore}", {"ignore_index": ignore}
+            f"all {labels.pixels:,} pixels are the ignore index {ignore}"
+            + (binary if ignore == 255 and not ctx.labels.transformed else ""),
+            {"ignore_index": ignore},
         )
 
 
@@ -181,8 +184,9 @@ def non_integer_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 @check("NA208", "binary-255", Severity.ERROR, "mask")
 def binary_255(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
-    """The mask's values are a subset of {0, 255} with 255 present, while 255 is the ignore
-    index or C == 2: a binary mask saved as 0/255.
+    """The mask's values are exactly {0, 255}, while 255 is the ignore index or C == 2: a
+    binary mask saved as 0/255. (A mask of 255 alone is NA202's; labels shifted by
+    --label-offset or reduce_zero_label are not judged by their stored values.)
 
     Why: with ignore_index=255 every foreground pixel is silently ignored and the model
     learns "everything is background"; without it, 255 is out of range (NA201).
@@ -191,7 +195,7 @@ def binary_255(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     """
     labels = _labels(rec)
     values = {v for v, _ in labels.histogram}
-    if 255 not in values or not values <= {0, 255}:
+    if values != {0, 255} or ctx.labels.transformed:
         return
     if ctx.labels.ignore_index == 255:
         why = "255 is the ignore index, so every foreground pixel is ignored"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,13 @@ from .base import RenderOptions, artifact_path
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _uri(path: str) -> str:
+    """Percent-encode a report path; bytes that were not UTF-8, shown as \\xNN in reports,
+    are encoded as the bytes they were."""
+    raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), path.encode())
+    return quote(raw, safe="/")
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -48,9 +56,7 @@ def render(report: Report, options: RenderOptions) -> str:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {
-                                "uri": quote(artifact_path(report, f.path), safe="/")
-                            }
+                            "artifactLocation": {"uri": _uri(artifact_path(report, f.path))}
                         },
                     }
                 ],

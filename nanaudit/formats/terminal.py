@@ -65,7 +65,7 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
 
     table = Table(title="Splits", box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("split", "images", "masks", "pairs", "skipped", "unreadable", "labeled"):
-        table.add_column(col, justify="left" if col == "split" else "right")
+        table.add_column(col, justify="left" if col == "split" else "right", overflow="fold")
     for sp in report.splits:
         table.add_row(
             sp.name,
@@ -113,12 +113,19 @@ def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verb
             padding=(0, 1),
             pad_edge=False,
         )
-        for col in ("mode", "dtype", "files", "ch", "min", "max", "mean", "std", "NaN", "Inf"):
-            t.add_column(col, justify="left" if col in ("mode", "dtype") else "right", no_wrap=True)
+        # NaN/Inf columns only where there is something to count: narrower tables
+        bad = any(c.nan or c.inf for g in sp.image_groups for c in g.channels)
+        cols = ["mode", "dtype", "files", "ch", "min", "max", "mean", "std"]
+        cols += ["NaN", "Inf"] if bad else []
+        for col in cols:
+            # numbers fold on a narrow terminal, never end in "…"
+            t.add_column(
+                col, justify="left" if col in ("mode", "dtype") else "right", overflow="fold"
+            )
         for g in sp.image_groups:
             for i, c in enumerate(g.channels):
                 first = i == 0
-                t.add_row(
+                row = [
                     g.family if first else "",
                     g.dtype if first else "",
                     str(g.images) if first else "",
@@ -127,9 +134,8 @@ def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verb
                     _fmt(c.max),
                     _fmt(c.mean),
                     _fmt(c.std),
-                    str(c.nan),
-                    str(c.inf),
-                )
+                ]
+                t.add_row(*row, *([str(c.nan), str(c.inf)] if bad else []))
         console.print(t)
     if sp.label_histogram and sp.mask_pixels:
         t = Table(
@@ -138,10 +144,10 @@ def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verb
             box=box.SIMPLE_HEAD,
             title_justify="left",
         )
-        t.add_column("label", justify="right")
-        t.add_column("pixels", justify="right")
-        t.add_column("share", justify="right")
-        t.add_column("", justify="left", no_wrap=True)
+        t.add_column("label", justify="right", overflow="fold")
+        t.add_column("pixels", justify="right", overflow="fold")
+        t.add_column("share", justify="right", overflow="fold")
+        t.add_column("", justify="left", overflow="crop")  # the bar may be cut, not the numbers
         names = report.settings.class_names
         ignore = report.settings.ignore_index
         hist = sp.label_histogram
@@ -174,7 +180,7 @@ def _render_training(console: Console, report: Report, sp: SplitSummary) -> None
         padding=(0, 1),
         pad_edge=False,
     )
-    table.add_column(style="bold", no_wrap=True)
+    table.add_column(style="bold", overflow="fold")
     table.add_column(overflow="fold")
     if t.sizes:
         sizes = ", ".join(f"{k} ×{n}" for k, n in t.sizes[:4])
