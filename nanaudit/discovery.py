@@ -208,20 +208,20 @@ def pair_files(
     for img in images:
         parent = img.parent.relative_to(image_root).as_posix()
         for k in image_keys(img):
-            m = by_rel.get((parent, k))
-            if m is not None and m not in used:
-                match[img] = m
-                used.add(m)
+            found = by_rel.get((parent, k))
+            if found is not None and found not in used:
+                match[img] = found
+                used.add(found)
                 break
     left = [img for img in images if img not in match]
     left_keys = Counter(k for img in left for k in dict.fromkeys(image_keys(img)))
     for img in left:
         for k in image_keys(img):
-            candidates = {m for m in by_key.get(k, ()) if m not in used}
+            candidates = {c for c in by_key.get(k, ()) if c not in used}
             if left_keys[k] == 1 and len(candidates) == 1:
-                m = candidates.pop()
-                match[img] = m
-                used.add(m)
+                only = candidates.pop()
+                match[img] = only
+                used.add(only)
                 break
     pairs = [PairPaths(img, match.get(img)) for img in images]
     pairs += [PairPaths(None, m) for m in masks if m not in used]
