@@ -108,7 +108,7 @@ def test_format_and_output_of_the_same_format_both_get_it(tmp_path: Path) -> Non
 
 
 def test_a_closed_pipe_is_not_reported_as_findings_or_an_error(tmp_path: Path) -> None:
-    root = make_pairs(tmp_path / "d", 40)
+    root = make_pairs(tmp_path / "d", 200, size=(16, 16))  # a report well over a pipe's 64 KiB
     proc = subprocess.Popen(
         [sys.executable, "-m", "nanaudit", "scan", str(root), "--format", "json", "--no-cache"],
         stdout=subprocess.PIPE,
