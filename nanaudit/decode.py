@@ -473,16 +473,15 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
     chans = channels_last(arr)
     stats = tuple(channel_stats_from_array(c) for c in chans)
     luma = luminance(arr)
-    p5, p99 = percentiles(luma, (5, 99))
+    p5, p99 = _luma_percentiles(luma)
     content_hash, phash = "", 0
     if settings.hashes:
         content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
-        f32 = float(np.finfo(np.float32).max)
-        finite = np.clip(np.nan_to_num(luma, nan=0.0, posinf=f32, neginf=-f32), -f32, f32)
-        content_hash, phash = (
-            f"{content:08x}",
-            _phash(Image.fromarray(finite.astype(np.float32), "F")),
-        )
+        gray = luma.astype(np.float32)
+        if any(c.nan or c.inf for c in stats) or not np.isfinite(gray).all():
+            f32 = float(np.finfo(np.float32).max)
+            gray = np.nan_to_num(np.clip(luma, -f32, f32), nan=0.0).astype(np.float32)
+        content_hash, phash = f"{content:08x}", _phash(Image.fromarray(gray, "F"))
     overflow = 0
     sentinels: tuple[tuple[float, int], ...] = ()
     if arr.dtype.kind == "f":
@@ -501,10 +500,35 @@ def _pixel_stats(d: _Decoded, settings: DecodeSettings) -> PixelStats:
     return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash)
 
 
+PERCENTILE_SAMPLE = 1 << 16
+
+
+def _luma_percentiles(luma: npt.NDArray[Any]) -> tuple[float, float]:
+    """5th and 99th percentiles of the luminance. One 8- or 16-bit integer channel: exact,
+    from its histogram. Otherwise (float, or a 16-bit colour image's weighted luma): exact
+    up to 65,536 pixels, and above that over a regular grid of every k-th row and column
+    that keeps at most 65,536 of them — a full selection over millions of floats would
+    cost more than the decode, for two informational checks (NA112/NA113)."""
+    if luma.dtype.kind in "ui" and luma.dtype.itemsize <= 2:
+        flat = luma.reshape(-1)
+        offset = 0 if luma.dtype.kind == "u" else -(1 << (8 * luma.dtype.itemsize - 1))
+        hist = np.bincount((flat.astype(np.int64) - offset) if offset else flat)
+        return (
+            percentile_from_histogram(hist, 5, offset),
+            percentile_from_histogram(hist, 99, offset),
+        )
+    if luma.size > PERCENTILE_SAMPLE and luma.ndim == 2:
+        k = math.ceil(math.sqrt(luma.size / PERCENTILE_SAMPLE))
+        luma = luma[::k, ::k]
+    p5, p99 = percentiles(luma, (5, 99))
+    return p5, p99
+
+
 _PHASH_N = 32
 _K = np.arange(_PHASH_N)
 _DCT = np.sqrt(2 / _PHASH_N) * np.cos(np.pi * (2 * _K[None, :] + 1) * _K[:, None] / (2 * _PHASH_N))
 _DCT[0] /= np.sqrt(2)  # orthonormal DCT-II matrix
+_DCT8 = np.ascontiguousarray(_DCT[:8])
 
 
 def _hash_seed(dtype: str, shape: tuple[int, ...]) -> int:
@@ -519,7 +543,8 @@ def _phash(gray: Image.Image) -> int:
     unlike a difference hash, smooth gradients do not make unrelated pictures collide."""
     small = gray.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR, reducing_gap=2.0)
     a = np.asarray(small, dtype=np.float64)
-    low = (_DCT @ a @ _DCT.T)[:8, :8].reshape(-1)
+    # only the 8 lowest frequencies; einsum keeps BLAS (and its threads) out of the hot path
+    low = np.einsum("ij,jk,lk->il", _DCT8, a, _DCT8).reshape(-1)
     bits = low > np.median(low[1:])  # the DC term is left out of the median
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 

@@ -88,6 +88,10 @@ def _crashed(task: Task, why: str) -> FileRecord:
 
 
 def _context() -> multiprocessing.context.BaseContext:
+    # One BLAS/OpenMP thread per worker: the workers are the parallelism, and threads
+    # multiplied by workers only oversubscribe the cores (read when a worker loads numpy).
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -86,9 +87,10 @@ def channel_stats_from_histogram(
     nz = np.flatnonzero(h)
     values = nz.astype(np.float64) + offset
     weights = h[nz].astype(np.float64)
-    mean = float(np.dot(values, weights) / n)
+    # einsum, not np.dot: no BLAS call (and no BLAS thread pool) for a 256-bin sum
+    mean = float(np.einsum("i,i->", values, weights) / n)
     dev = values - mean
-    m2 = float(np.dot(dev * dev, weights))
+    m2 = float(np.einsum("i,i,i->", dev, dev, weights))
     zero_bin = -offset
     zeros = int(h[zero_bin]) if 0 <= zero_bin < h.size else 0
     return ChannelStats(n, mean, m2, float(values[0]), float(values[-1]), 0, 0, zeros)
@@ -132,7 +134,14 @@ def _moments(values: npt.NDArray[np.float64], nan: int, inf: int, zeros: int) ->
     mean = float(values.mean())
     dev = values - mean
     return ChannelStats(
-        n, mean, float(np.dot(dev, dev)), float(values.min()), float(values.max()), nan, inf, zeros
+        n,
+        mean,
+        float(np.einsum("i,i->", dev, dev)),
+        float(values.min()),
+        float(values.max()),
+        nan,
+        inf,
+        zeros,
     )
 
 
@@ -143,13 +152,14 @@ def channels_last(a: npt.NDArray[np.generic]) -> list[npt.NDArray[np.generic]]:
     return [a[..., c] for c in range(a.shape[2])]
 
 
-def luminance(a: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
-    """Luma of an H×W(×C) array: BT.601 for 3/4 channels, the first for 1/2, else the mean."""
+def luminance(a: npt.NDArray[np.generic]) -> npt.NDArray[Any]:
+    """Luma of an H×W(×C) array: BT.601 for 3/4 channels, the first for 1/2, else the mean.
+    One channel is returned as it is (a view, no copy)."""
     if a.ndim == 2:
-        return a.astype(np.float64)
+        return a
     c = a.shape[2]
     if c in (1, 2):
-        return a[..., 0].astype(np.float64)
+        return a[..., 0]
     if c in (3, 4):
         r, g, b = (a[..., i].astype(np.float64) for i in range(3))
         luma: npt.NDArray[np.float64] = (
@@ -160,7 +170,9 @@ def luminance(a: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]:
     return mean
 
 
-def percentile_from_histogram(counts: Sequence[int], q: float, offset: int = 0) -> float:
+def percentile_from_histogram(
+    counts: Sequence[int] | npt.NDArray[np.integer[Any]], q: float, offset: int = 0
+) -> float:
     """The inverted-CDF percentile (numpy's ``method="inverted_cdf"``) of a histogram."""
     h = np.asarray(counts, dtype=np.int64)
     n = int(h.sum())
@@ -171,13 +183,21 @@ def percentile_from_histogram(counts: Sequence[int], q: float, offset: int = 0) 
     return float(min(idx, h.size - 1) + offset)
 
 
-def percentiles(values: npt.NDArray[np.float64], qs: Iterable[float]) -> tuple[float, ...]:
-    """Inverted-CDF percentiles of the finite values (NaN when there are none)."""
+def percentiles(values: npt.NDArray[np.generic], qs: Iterable[float]) -> tuple[float, ...]:
+    """Inverted-CDF percentiles of the finite values (NaN when there are none), as numpy's
+    ``percentile(method="inverted_cdf")`` gives them, from one partition for all of them."""
+    qs = list(qs)
     v = values.reshape(-1)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
+    finite = np.isfinite(v)
+    if not finite.all():
+        v = v[finite]
+    n = int(v.size)
+    if n == 0:
         return tuple(math.nan for _ in qs)
-    return tuple(float(x) for x in np.percentile(v, list(qs), method="inverted_cdf"))
+    # the smallest value whose cumulative share reaches q: sorted index ceil(q·n) - 1
+    ks = [min(max(math.ceil(q / 100 * n - 1e-9) - 1, 0), n - 1) for q in qs]
+    part = np.partition(v, sorted(set(ks)))
+    return tuple(float(part[k]) for k in ks)
 
 
 def merge_histograms(

@@ -283,7 +283,8 @@ def odd_size(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 @check("NA112", "dark-image", Severity.INFO, "image", max_p99_ratio=0.32)
 def dark_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     """The 99th percentile of the image's luminance is below 0.32 × full scale
-    (max_p99_ratio).
+    (max_p99_ratio). Exact for 8- and 16-bit gray and 8-bit colour images; for float and
+    16-bit colour images above 65,536 pixels, taken over a regular grid of that many.
 
     Why: under-exposed captures: little signal, and a distribution shift against the rest
     of the data. The same rule as image auditors use.
@@ -305,7 +306,8 @@ def dark_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 @check("NA113", "bright-image", Severity.INFO, "image", min_p5_ratio=0.95)
 def bright_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     """The 5th percentile of the image's luminance is above 0.95 × full scale
-    (min_p5_ratio).
+    (min_p5_ratio). Exact for 8- and 16-bit gray and 8-bit colour images; for float and
+    16-bit colour images above 65,536 pixels, taken over a regular grid of that many.
 
     Why: over-exposed or blank-white captures carry little signal.
 
