@@ -652,19 +652,19 @@ def _boundary_labels(
     values = arr[ys, xs]
     padded = np.pad(arr, 1, mode="edge")
     offsets = [(dy, dx) for dy in (0, 1, 2) for dx in (0, 1, 2) if (dy, dx) != (1, 1)]
-    neighbours = np.stack([padded[ys + dy, xs + dx] for dy, dx in offsets])  # 8 × k
+    neighbours = np.stack([padded[ys + dy, xs + dx] for dy, dx in offsets]).astype(np.int64)
+    # per rare pixel, the number of distinct other labels around it, without a Python loop:
+    # its own label becomes a sentinel, the column is sorted, and the changes are counted
+    sentinel = np.int64(np.iinfo(np.int64).max)
+    nb = np.where(neighbours == values.astype(np.int64)[None, :], sentinel, neighbours)
+    nb.sort(axis=0)
+    real = nb != sentinel
+    changes = (nb[1:] != nb[:-1]) & real[1:]
+    distinct = real[0].astype(np.int64) + changes.sum(axis=0)
     found: list[int] = []
-    for v in rare:
-        cols = neighbours[:, values == v]
-        if cols.size == 0:
-            continue
-        ok = True
-        for j in range(cols.shape[1]):  # k is at most 0.01% of the pixels
-            others = set(cols[:, j].tolist()) - {v}
-            if len(others) < 2:
-                ok = False
-                break
-        if ok:
+    for v in rare:  # at most 64 labels
+        here = values == v
+        if here.any() and bool((distinct[here] >= 2).all()):
             found.append(int(v))
     return tuple(found)
 

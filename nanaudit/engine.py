@@ -296,8 +296,8 @@ def build_report(
                     files.setdefault(rec.path, rec)
     view = DatasetView(
         tuple(
-            SplitView(s.name, s.role, s.labeled, tuple(pairs))
-            for s, pairs in zip(layout.splits, split_pairs, strict=True)
+            SplitView(s.name, s.role, s.labeled, tuple(pairs), summary.label_histogram)
+            for s, pairs, summary in zip(layout.splits, split_pairs, summaries, strict=True)
         ),
         settings.batch_size,
         settings.drop_last,

@@ -22,21 +22,11 @@ class SplitView:
     role: str
     labeled: bool
     pairs: tuple[Pair, ...]
+    histogram: tuple[tuple[int, int], ...] = ()  # merged label histogram of the split's masks
 
     @property
     def images(self) -> list[FileRecord]:
         return [p.image for p in self.pairs if p.image is not None and p.image.pixels is not None]
-
-    @property
-    def histogram(self) -> tuple[tuple[int, int], ...]:
-        hist: tuple[tuple[int, int], ...] = ()
-        seen: set[str] = set()
-        for p in self.pairs:
-            m = p.mask
-            if m is not None and m.labels is not None and m.path not in seen:
-                seen.add(m.path)
-                hist = merge_histograms(hist, m.labels.histogram)
-        return hist
 
 
 @dataclass(frozen=True, slots=True)
