@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import stat
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -112,7 +113,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=click.Path(path_type=Path, readable=False))
 @click.option("--images", type=click.Path(path_type=Path), help="Image folder (with --masks).")
 @click.option("--masks", type=click.Path(path_type=Path), help="Mask folder (with --images).")
 @click.option(
@@ -327,10 +328,16 @@ def scan(
     from .engine import scan_path
 
     root = path if path is not None else Path(".")
-    if not root.exists():
-        raise UsageFailure(f"path does not exist: {root}")
-    if not root.is_dir():
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        raise UsageFailure(f"path does not exist: {root}") from None
+    except OSError as exc:
+        raise UsageFailure(f"cannot read {root}: {(exc.strerror or str(exc)).lower()}") from None
+    if not stat.S_ISDIR(st.st_mode):
         raise UsageFailure(f"not a directory: {root}")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise UsageFailure(f"cannot read directory {root}: permission denied")
     explicit = [_parse_split(s) for s in splits]
     if (images is None) != (masks is None):
         if images is None:
@@ -480,6 +487,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("nanaudit: interrupted", err=True)
         return EXIT_INTERRUPTED
+    except click.UsageError as exc:
+        # one line, like every other error; the command's --help has the rest
+        command = exc.ctx.command_path if exc.ctx is not None else "nanaudit"
+        click.echo(f"nanaudit: error: {exc.format_message()} (see {command} --help)", err=True)
+        return EXIT_ERROR
     except click.ClickException as exc:
         exc.show()
         return EXIT_ERROR

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import stat
 import struct
 import subprocess
@@ -634,6 +635,59 @@ def test_unreadable_file_is_na001(tmp_path: Path) -> None:
         locked.chmod(stat.S_IRUSR | stat.S_IWUSR)
     reasons = {f.path: f.data["reason"] for f in report.findings if f.check == "NA001"}
     assert reasons == {"images/img_000.png": "permission denied"}
+
+
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="simulates an unreadable file by dropping root with setpriv",
+)
+def test_unreadable_file_is_na001_when_root_drops_privileges() -> None:
+    """As root, permissions are moot: run the scan as an unprivileged user instead."""
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="nanaudit-unreadable-"))  # pytest's tmp is 0700
+    tmp_path.chmod(0o755)
+    try:
+        _scan_as_nobody(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _scan_as_nobody(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 2, size=SIZE)
+    for p in [root, *root.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (root / "images" / "img_000.png").chmod(0)
+    cmd = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        sys.executable,
+        "-m",
+        "nanaudit",
+        "scan",
+        str(root),
+        "--format",
+        "json",
+        "--no-cache",
+        "--jobs",
+        "1",
+    ]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
+    if proc.returncode == 2 and "Permission denied" in proc.stderr:
+        pytest.skip(f"the unprivileged user cannot run this Python: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    reasons = {f["path"]: f["data"]["reason"] for f in doc["findings"] if f["check"] == "NA001"}
+    assert reasons == {"images/img_000.png": "permission denied"}
+    # and a folder it cannot read at all is a one-line error, exit 2
+    root.chmod(0o700)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
+    root.chmod(0o755)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "cannot read" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("fmt", ["sarif", "junit", "github", "markdown", "rich"])
