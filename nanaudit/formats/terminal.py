@@ -198,7 +198,7 @@ def _render_training(console: Console, report: Report, sp: SplitSummary) -> None
         table.add_row(
             "valid pixels",
             f"per mask min {v.min:.1%}, median {v.median:.1%}, "
-            f"max {v.max:.1%}; {v.empty} masks without any",
+            f"max {v.max:.1%}; {v.empty} mask{'' if v.empty == 1 else 's'} without any",
         )
     if t.class_weights:
         names = report.settings.class_names
