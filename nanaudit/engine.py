@@ -18,7 +18,6 @@ from .checks.context import (
     FullScale,
     LabelSettings,
     SplitFacts,
-    colour_family,
     full_scales,
 )
 from .checks.dataset import DatasetView, SplitView
@@ -28,20 +27,10 @@ from .discovery import Layout, SplitFiles, discover
 from .model import DecodeSettings, FileRecord, Finding, Kind, Severity
 from .presets import apply_preset, palette_luma_hint, resolve
 from .runner import Task, run_tasks
-from .stats import ChannelStats, merge_channels, merge_histograms
-from .summary import SplitTraining, split_training
+from .stats import merge_histograms
+from .summary import ImageGroup, SplitTraining, image_groups, split_training
 
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ImageGroup:
-    """Merged pixel statistics of the images of one split that share mode family and dtype."""
-
-    family: str
-    dtype: str
-    images: int
-    channels: tuple[ChannelStats, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,20 +425,9 @@ def _summarise(
 ) -> SplitSummary:
     images = [p.image for p in pairs if p.image is not None]
     masks = {p.mask.path: p.mask for p in pairs if p.mask is not None}
-    groups: dict[tuple[str, str, int], tuple[int, tuple[ChannelStats, ...]]] = {}
-    nan = inf = 0
-    for rec in images:
-        if rec.pixels is None:
-            continue
-        chans = rec.pixels.channels
-        key = (colour_family(rec), rec.dtype or "?", len(chans))
-        nan += sum(c.nan for c in chans)
-        inf += sum(c.inf for c in chans)
-        if key in groups:
-            n, merged = groups[key]
-            groups[key] = (n + 1, merge_channels(merged, chans))
-        else:
-            groups[key] = (1, chans)
+    groups = image_groups(images)
+    nan = sum(c.nan for g in groups for c in g.channels)
+    inf = sum(c.inf for g in groups for c in g.channels)
     hist: tuple[tuple[int, int], ...] = ()
     mask_pixels = 0
     for rec in masks.values():
@@ -461,7 +439,6 @@ def _summarise(
     implied = max(valid) + 1 if valid and max(valid) >= 0 else None
     counts = Counter((p.image is not None, p.mask is not None) for p in pairs)
     unreadable = sum(1 for r in [*images, *masks.values()] if not r.ok)
-    ordered = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
     return SplitSummary(
         name=split.name,
         role=split.role,
@@ -473,12 +450,12 @@ def _summarise(
         pairs=counts[(True, True)],
         skipped=len(split.skipped),
         unreadable=unreadable,
-        image_groups=tuple(ImageGroup(f, d, n, ch) for (f, d, _), (n, ch) in ordered),
+        image_groups=groups,
         nan=nan,
         inf=inf,
         label_histogram=hist,
         mask_pixels=mask_pixels,
         ignore_pixels=ignore_pixels,
         implied_classes=implied,
-        training=split_training(pairs, scales, labels, split.labeled),
+        training=split_training(pairs, groups, scales, labels, split.labeled),
     )

@@ -80,9 +80,19 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[min(idx, len(sorted_values) - 1)]
 
 
-def normalize_constants(
-    images: Sequence[FileRecord], scales: dict[str, FullScale]
-) -> Normalize | None:
+@dataclass(frozen=True, slots=True)
+class ImageGroup:
+    """Merged pixel statistics of the images of one split that share mode family, dtype and
+    channel count."""
+
+    family: str
+    dtype: str
+    images: int
+    channels: tuple[ChannelStats, ...]
+
+
+def image_groups(images: Sequence[FileRecord]) -> tuple[ImageGroup, ...]:
+    """Merge the images' channel statistics by (family, dtype, channels), largest first."""
     groups: dict[tuple[str, str, int], tuple[int, tuple[ChannelStats, ...]]] = {}
     for rec in images:
         if rec.pixels is None:
@@ -94,16 +104,24 @@ def normalize_constants(
             groups[key] = (n + 1, merge_channels(merged, chans))
         else:
             groups[key] = (1, chans)
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    return tuple(ImageGroup(f, d, n, ch) for (f, d, _), (n, ch) in ordered)
+
+
+def normalize_constants(
+    groups: Sequence[ImageGroup], scales: dict[str, FullScale]
+) -> Normalize | None:
+    """The Normalize constants of the largest group (the split's majority images)."""
     if not groups:
         return None
-    (family, dtype, _), (n, chans) = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))[0]
-    total = sum(v[0] for v in groups.values())
-    scale = scales.get(dtype, FullScale(0.0, 255.0, "assumed 255"))
+    top = groups[0]
+    total = sum(g.images for g in groups)
+    scale = scales.get(top.dtype, FullScale(0.0, 255.0, "assumed 255"))
     return Normalize(
-        basis=f"{family} {dtype} images ({n:,} of {total:,})",
-        images=n,
-        mean=tuple(c.mean for c in chans),
-        std=tuple(c.std for c in chans),
+        basis=f"{top.family} {top.dtype} images ({top.images:,} of {total:,})",
+        images=top.images,
+        mean=tuple(c.mean for c in top.channels),
+        std=tuple(c.std for c in top.channels),
         scale_lo=scale.lo,
         scale_span=scale.span,
         scale_basis=scale.basis,
@@ -111,7 +129,11 @@ def normalize_constants(
 
 
 def split_training(
-    pairs: Sequence[Pair], scales: dict[str, FullScale], labels: LabelSettings, labeled: bool
+    pairs: Sequence[Pair],
+    groups: Sequence[ImageGroup],
+    scales: dict[str, FullScale],
+    labels: LabelSettings,
+    labeled: bool,
 ) -> SplitTraining:
     images = [p.image for p in pairs if p.image is not None and p.image.ok]
     masks = list(
@@ -169,7 +191,7 @@ def split_training(
         sizes=_counted(sizes),
         modes=_counted(modes),
         dtypes=_counted(dtypes),
-        normalize=normalize_constants(images, scales),
+        normalize=normalize_constants(groups, scales),
         image_min=lo,
         image_max=hi,
         classes=classes,
