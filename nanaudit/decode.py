@@ -193,6 +193,7 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
             notes: list[str] = []
             if frames > 1:
                 notes.append(f"{frames} frames/pages: the first was audited")
+            bits = _stored_bits(im)  # before getexif(), which loads a PNG
             orientation = _exif_orientation(im)
             if fmt == "TIFF" and orientation in (5, 6, 7, 8):
                 # Pillow reports (and loads) a TIFF already turned by its Orientation tag;
@@ -200,7 +201,6 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
                 width, height = height, width
             nodata = _gdal_nodata(im)
             lossy = _lossy_reason(im, path)
-            bits = _stored_bits(im, path)
             if fmt == "TIFF":
                 _check_tiff_strips(im)
             im.load()
@@ -252,21 +252,22 @@ def _read_pillow(path: Path, settings: DecodeSettings) -> _Decoded:
     )
 
 
-def _stored_bits(im: Image.Image, path: Path) -> int:
+def _stored_bits(im: Image.Image) -> int:
     """Bits per sample as the file stores them. Pillow reduces 16-bit RGB(A) PNGs (and some
     TIFFs) to 8 bits; OpenCV's IMREAD_UNCHANGED reads them as uint16."""
     try:
-        if im.format == "PNG":
-            with open(path, "rb") as fh:
-                head = fh.read(26)
-            if len(head) == 26 and head[12:16] == b"IHDR":
-                return head[24]
+        tile = getattr(im, "tile", None)  # cleared by load(): ask before anything loads
+        if im.format == "PNG" and tile:
+            # the decoder's raw mode says what the file stores: "RGB;16B" is 16 bits a sample
+            raw = str(tile[0][3])
+            found = re.search(r";(\d+)", raw)
+            return int(found.group(1)) if found else 8
         tags = getattr(im, "tag_v2", None)
         if im.format == "TIFF" and tags is not None:
             value = tags.get(258)  # BitsPerSample
             values = value if isinstance(value, tuple) else (value,)
             return max(int(v) for v in values if v is not None)
-    except (OSError, TypeError, ValueError):
+    except (IndexError, TypeError, ValueError):
         pass
     return 0
 
