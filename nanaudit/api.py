@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import Report
+    from .report import Report
 
 
 def scan(
@@ -21,19 +21,20 @@ def scan(
     """Scan a dataset folder and return the Report the command line renders.
 
     ``options`` take the config-file keys (``num_classes=19``, ``ignore_index="none"``,
-    ``checks={"NA104": {"severity": "error"}}``…) and win over the config file.
-    ``jobs`` worker processes decode the files (1: this process); records are cached in
-    ``cache_dir`` when one is given (the command line caches by default, the API does not).
-    Raises ``FileNotFoundError`` for a missing path, ``nanaudit.config.ConfigError`` for a
-    bad option and ``nanaudit.discovery.DiscoveryError`` when no layout is found.
+    ``checks={"NA104": {"severity": "error"}}``…) and win over the config file; the
+    environment's ``NANAUDIT_*`` variables are not read. ``jobs`` worker processes decode
+    the files (1: this process); records are cached in ``cache_dir`` when one is given (the
+    command line caches by default, the API does not). The calling process is left as it
+    was found (no environment variable or library global is changed).
+
+    Raises ``FileNotFoundError`` for a missing path, ``nanaudit.ConfigError`` for a bad
+    option and ``nanaudit.DiscoveryError`` when no layout is found.
     """
-    from .config import load_settings
-    from .engine import scan_path
+    from .pipeline import run
+    from .plan import plan_for_api
 
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
-    settings = load_settings(root, Path(config) if config is not None else None, options)
-    return scan_path(
-        root, settings, jobs=jobs, cache_dir=Path(cache_dir) if cache_dir is not None else None
-    )
+    plan = plan_for_api(root, Path(config) if config is not None else None, options)
+    return run(plan, jobs=jobs, cache_dir=Path(cache_dir) if cache_dir is not None else None)

@@ -11,32 +11,17 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .model import Finding
+from .report import BaselineEntry, BaselineResult, Finding, Report
 
 BASELINE_VERSION = 1
 
 
 class BaselineError(Exception):
     """An unreadable or malformed baseline file."""
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class BaselineEntry:
-    check: str
-    path: str
-    fingerprint: str
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BaselineResult:
-    file: str
-    hidden: int
-    stale: tuple[BaselineEntry, ...]
 
 
 def fingerprint(f: Finding) -> str:
@@ -93,6 +78,17 @@ def load(path: Path) -> tuple[BaselineEntry, ...]:
             )
         )
     return tuple(out)
+
+
+def apply_to(report: Report, file: str, entries: Sequence[BaselineEntry]) -> Report:
+    """The report with the baseline's findings hidden and its stale entries listed."""
+    new, hidden, stale = apply(report.findings, entries)
+    return replace(
+        report,
+        findings=tuple(new),
+        baselined=tuple(hidden),
+        baseline=BaselineResult(file, len(hidden), tuple(stale)),
+    )
 
 
 def apply(

@@ -1,4 +1,5 @@
-"""The command line. The only module that prints or decides the exit code.
+"""The command line: ``main(argv) -> int``. The only module that prints or decides the exit
+code; every flag of ``scan`` comes from the options table (options.py).
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above it; 2 usage,
 configuration or internal error (one line on stderr; a traceback only with --debug);
@@ -23,12 +24,9 @@ import click
 
 from . import __version__
 from . import baseline as baseline_mod
-from .cache import default_cache_dir
-from .checks.registry import all_checks, get_check
-from .config import ConfigError, load_settings
-from .discovery import DiscoveryError, SplitSpec
-from .formats import Format, RenderOptions, render_chunks, summary_line
-from .runner import tune_allocator, usable_cpus
+from .kinds import Bool, ConfigError
+from .layouts import DiscoveryError
+from .options import GROUPS, Layer, Option, environment_layer, table
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
@@ -75,21 +73,6 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _parse_split(text: str) -> SplitSpec:
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise UsageFailure(f"--split expects NAME:IMAGES[:MASKS], got {text!r}")
-    masks = Path(parts[2]) if len(parts) == 3 and parts[2] else None
-    return SplitSpec(parts[0], Path(parts[1]), masks)
-
-
-def _parse_output(text: str) -> tuple[Format, Path]:
-    head, sep, tail = text.partition(":")
-    if sep and head.lower() in {f.value for f in Format} and tail:
-        return Format(head.lower()), Path(tail)
-    return Format.JSON, Path(text)
-
-
 def _write_atomic(path: Path, chunks: str | Iterable[str]) -> None:
     """Write to a temporary file beside ``path``, then rename: never a half-written report."""
     tmp = path.with_name(f".{path.name}.nanaudit-tmp")
@@ -106,279 +89,104 @@ def _write_atomic(path: Path, chunks: str | Iterable[str]) -> None:
         raise
 
 
+# --------------------------------------------------------------------------- flags from the table
+
+
+def _click_option(option: Option[Any]) -> Callable[[F], F]:
+    assert option.flag is not None
+    help_text = option.help
+    if option.env_name:
+        help_text += f" [env: {option.env_name}]"
+    names = [n for n in (option.short, option.flag) if n]
+    attrs: dict[str, Any] = {"help": help_text, "default": None}
+    if isinstance(option.kind, Bool) and "/" not in option.flag:
+        attrs.update(is_flag=True, flag_value=not option.default)
+    elif not isinstance(option.kind, Bool):
+        attrs.update(type=str, metavar=option.metavar, multiple=option.multiple)
+        if option.multiple:
+            attrs["default"] = ()
+    decorator = click.option(*names, option.key, **attrs)
+
+    def apply(func: F) -> F:
+        func = decorator(func)
+        func.__click_params__[-1].group = option.group  # type: ignore[attr-defined]
+        return func
+
+    return apply
+
+
+def table_flags(func: F) -> F:
+    """Every option of the table that has a flag, in table order."""
+    for option in reversed(table()):
+        if option.flag is not None:
+            func = _click_option(option)(func)
+    return func
+
+
+class GroupedCommand(click.Command):
+    """--help lists the options in their groups (input, labels, training, …)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        groups: dict[str, list[tuple[str, str]]] = {g: [] for g in GROUPS}
+        other: list[tuple[str, str]] = []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            group = getattr(param, "group", None)
+            groups.get(str(group), other).append(record)
+        for group, rows in groups.items():
+            if rows:
+                with formatter.section(GROUPS[group]):
+                    formatter.write_dl(rows)
+        if other:
+            with formatter.section("Other"):
+                formatter.write_dl(other)
+
+
+SCAN_EPILOG = """\b
+Examples:
+  nanaudit scan data                         detect the layout, audit, exit 1 on errors
+  nanaudit scan data -C 19 --ignore-index 255
+  nanaudit scan data --images raw/img --masks raw/gt --pair-key '^(\\d+)_'
+  nanaudit scan data -o sarif:nanaudit.sarif -o json:nanaudit.json
+"""
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="nanaudit")
 def cli() -> None:
     """Audit segmentation datasets for the defects that turn the loss into NaN."""
 
 
-@cli.command()
+@cli.command(cls=GroupedCommand, epilog=SCAN_EPILOG)
 @click.argument("path", required=False, type=click.Path(path_type=Path, readable=False))
-@click.option("--images", type=click.Path(path_type=Path), help="Image folder (with --masks).")
-@click.option("--masks", type=click.Path(path_type=Path), help="Mask folder (with --images).")
-@click.option(
-    "--split",
-    "splits",
-    multiple=True,
-    metavar="NAME:IMAGES[:MASKS]",
-    help="A split given explicitly; repeatable. Without MASKS the split is unlabeled.",
-)
-@click.option(
-    "--layout",
-    "layout",
-    metavar="NAME",
-    envvar="NANAUDIT_LAYOUT",
-    help="A layout preset (voc, cityscapes, ade20k, coco-stuff, camvid, oxford-pet, "
-    "generic) instead of detecting it; `nanaudit layouts` lists them.",
-)
-@click.option(
-    "--label-encoding",
-    metavar="NAME",
-    help="A preset's other label encoding (cityscapes: trainIds or labelIds).",
-)
-@click.option(
-    "--label-offset",
-    type=int,
-    metavar="N",
-    help="Add N to every label but the ignore index before the checks (pets: -1).",
-)
-@click.option(
-    "--reduce-zero-label/--no-reduce-zero-label",
-    default=None,
-    help="Map label 0 to the ignore index and shift the rest down by one (ADE20K).",
-)
-@click.option(
-    "--pair-key",
-    metavar="REGEX",
-    envvar="NANAUDIT_PAIR_KEY",
-    help="Regex whose group 1, searched in a file's stem, pairs images and masks.",
-)
-@click.option(
-    "-C",
-    "--num-classes",
-    type=int,
-    envvar="NANAUDIT_NUM_CLASSES",
-    help="Number of classes C; labels must lie in [0, C) or be the ignore index.",
-)
-@click.option(
-    "--ignore-index",
-    metavar="N|none",
-    envvar="NANAUDIT_IGNORE_INDEX",
-    help="Ignore label (default 255); 'none' disables it.",
-)
-@click.option(
-    "--background",
-    metavar="N|none",
-    envvar="NANAUDIT_BACKGROUND",
-    help="Background label (default 0); 'none' disables it.",
-)
-@click.option(
-    "--class-names",
-    "class_names_file",
-    type=click.Path(path_type=Path),
-    help="File with one class name per line (class 0 first).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    envvar="NANAUDIT_BATCH_SIZE",
-    help="Training batch size: NA308 checks the size of the last batch.",
-)
-@click.option(
-    "--drop-last",
-    is_flag=True,
-    default=None,
-    help="The training DataLoader drops the last incomplete batch.",
-)
-@click.option(
-    "--unlabeled",
-    "unlabeled",
-    multiple=True,
-    metavar="SPLIT",
-    help="Declare a split unlabeled: missing masks there are info. Repeatable.",
-)
-@click.option(
-    "--max-pixels",
-    type=int,
-    envvar="NANAUDIT_MAX_PIXELS",
-    help="Refuse to decode images with more pixels than this (NA002).",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    envvar="NANAUDIT_CONFIG",
-    help="Config file (default: nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", *[f.value for f in Format]]),
-    default="auto",
-    show_default=True,
-    envvar="NANAUDIT_FORMAT",
-    help="What to print on stdout. auto: github annotations plus the terminal report "
-    "under GITHUB_ACTIONS=true, else rich.",
-)
-@click.option(
-    "-o",
-    "--output",
-    "outputs",
-    multiple=True,
-    metavar="[FORMAT:]FILE",
-    help="Also write a report file (JSON unless FORMAT: is given). Repeatable.",
-)
-@click.option(
-    "--select",
-    "select",
-    multiple=True,
-    metavar="PREFIXES",
-    help="Run only checks whose ID starts with one of these (comma-separated; repeatable).",
-)
-@click.option(
-    "--ignore",
-    "ignore",
-    multiple=True,
-    metavar="PREFIXES",
-    help="Skip checks whose ID starts with one of these; the longest matching prefix "
-    "of --select and --ignore wins.",
-)
-@click.option(
-    "--baseline",
-    "baseline_file",
-    type=click.Path(path_type=Path),
-    help="Hide the findings recorded in this baseline; fail only on new ones.",
-)
-@click.option(
-    "--write-baseline",
-    "write_baseline",
-    type=click.Path(path_type=Path),
-    help="Record the current findings as the baseline in this file.",
-)
-@click.option(
-    "--max-annotations",
-    type=click.IntRange(min=0),
-    default=50,
-    show_default=True,
-    help="github format: annotations before the rest is listed in the log.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(["error", "warning", "info", "never"]),
-    envvar="NANAUDIT_FAIL_ON",
-    help="Lowest severity that makes the exit code 1 (default error).",
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    envvar="NANAUDIT_JOBS",
-    help="Worker processes for decoding (default: the usable CPUs).",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(path_type=Path),
-    envvar="NANAUDIT_CACHE_DIR",
-    help="Where per-file records are cached (default: the user cache folder).",
-)
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
-@click.option("-v", "--verbose", is_flag=True, help="List every file of every finding.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option(
-    "--color/--no-color", default=None, help="Force colour on or off (NO_COLOR is honoured)."
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@table_flags
 @guarded
-def scan(
-    path: Path | None,
-    images: Path | None,
-    masks: Path | None,
-    splits: tuple[str, ...],
-    layout: str | None,
-    label_encoding: str | None,
-    label_offset: int | None,
-    reduce_zero_label: bool | None,
-    pair_key: str | None,
-    num_classes: int | None,
-    ignore_index: str | None,
-    background: str | None,
-    class_names_file: Path | None,
-    batch_size: int | None,
-    drop_last: bool | None,
-    unlabeled: tuple[str, ...],
-    max_pixels: int | None,
-    config_file: Path | None,
-    fmt: str,
-    outputs: tuple[str, ...],
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    baseline_file: Path | None,
-    write_baseline: Path | None,
-    max_annotations: int,
-    fail_on: str | None,
-    jobs: int | None,
-    cache_dir: Path | None,
-    no_cache: bool,
-    verbose: bool,
-    no_progress: bool,
-    color: bool | None,
-    debug: bool,
-) -> None:
+def scan(path: Path | None, **flags: Any) -> None:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
-    from .engine import scan_path
+    from .cache import default_cache_dir
+    from .formats import Format, RenderOptions, render_chunks, summary_line
+    from .pipeline import run
+    from .plan import make_plan, option_layers
+    from .pool import usable_cpus
 
     root = path if path is not None else Path(".")
-    try:
-        st = os.stat(root)
-    except FileNotFoundError:
-        raise UsageFailure(f"path does not exist: {root}") from None
-    except OSError as exc:
-        raise UsageFailure(f"cannot read {root}: {(exc.strerror or str(exc)).lower()}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise UsageFailure(f"not a directory: {root}")
-    if not os.access(root, os.R_OK | os.X_OK):
-        raise UsageFailure(f"cannot read directory {root}: permission denied")
-    explicit = [_parse_split(s) for s in splits]
-    if (images is None) != (masks is None):
-        if images is None:
-            raise UsageFailure("--masks needs --images")
-        explicit.insert(0, SplitSpec("all", images, None))
-    elif images is not None:
-        explicit.insert(0, SplitSpec("all", images, masks))
-    overrides: dict[str, Any] = {
-        "num_classes": num_classes,
-        "ignore_index": ignore_index,
-        "background": background,
-        "fail_on": fail_on,
-        "pair_key": pair_key,
-        "max_pixels": max_pixels,
-        "unlabeled_splits": list(unlabeled) or None,
-        "select": list(select) or None,
-        "layout": layout,
-        "label_encoding": label_encoding,
-        "label_offset": label_offset,
-        "reduce_zero_label": reduce_zero_label,
-        "class_names_file": str(class_names_file) if class_names_file else None,
-        "batch_size": batch_size,
-        "drop_last": drop_last,
-        "ignore": list(ignore) or None,
-    }
-    settings = load_settings(root, config_file, overrides)
-    if explicit:
-        from dataclasses import replace
-
-        settings = replace(settings, splits=tuple(explicit))
-    targets = [_parse_output(o) for o in outputs]
+    _check_root(root)
+    given = {k: v for k, v in flags.items() if v is not None and v != ()}
+    command_line = Layer("", given, Path.cwd(), text=True, command_line=True)
+    layers, config_file = option_layers(root, command_line, environment_layer())
+    plan = make_plan(root, layers, config_file)
+    opts = plan.options
     baseline = None
-    if baseline_file is not None:
+    if opts.baseline is not None:
         try:
-            baseline = (baseline_file.as_posix(), baseline_mod.load(baseline_file))
+            baseline = (opts.baseline.as_posix(), baseline_mod.load(opts.baseline))
         except baseline_mod.BaselineError as exc:
             raise UsageFailure(str(exc)) from None
 
-    show_progress = not no_progress and sys.stderr.isatty()
     bar: Any = None
-    if show_progress:
+    if opts.progress and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=0, unit="file", file=sys.stderr, leave=False, dynamic_ncols=True)
@@ -388,37 +196,39 @@ def scan(
             bar.reset(total=n)
 
     try:
-        report = scan_path(
-            root,
-            settings,
-            progress=bar.update if bar else None,
+        report = run(
+            plan,
+            jobs=opts.jobs or usable_cpus(),
+            cache_dir=(opts.cache_dir or default_cache_dir()) if opts.cache else None,
+            progress=bar.update if bar is not None else None,
             on_total=on_total,
-            baseline=baseline,
-            jobs=jobs or usable_cpus(),
-            cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
         )
     finally:
         if bar is not None:
             bar.close()
+    if baseline is not None:
+        report = baseline_mod.apply_to(report, *baseline)
 
-    if write_baseline is not None:
-        _write_atomic(write_baseline, baseline_mod.dumps([*report.findings, *report.baselined]))
-    file_options = RenderOptions(verbose=verbose, max_annotations=max_annotations)
-    for target_fmt, target in targets:
-        _write_atomic(target, render_chunks(report, target_fmt, file_options))
-    if fmt == "auto":
+    if opts.write_baseline is not None:
+        _write_atomic(
+            opts.write_baseline, baseline_mod.dumps([*report.findings, *report.baselined])
+        )
+    file_options = RenderOptions(verbose=opts.verbose, max_annotations=opts.max_annotations)
+    for target_fmt, target in opts.outputs:
+        _write_atomic(target, render_chunks(report, Format(target_fmt), file_options))
+    if opts.format == "auto":
         in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
         stdout_formats = [Format.GITHUB, Format.RICH] if in_actions else [Format.RICH]
     else:
-        stdout_formats = [Format(fmt)]
+        stdout_formats = [Format(opts.format)]
     use_color = (
-        color if color is not None else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+        opts.color
+        if opts.color is not None
+        else (sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     )
-    width = None
-    if sys.stdout.isatty():
-        width = min(shutil.get_terminal_size().columns, 120)
+    width = min(shutil.get_terminal_size().columns, 120) if sys.stdout.isatty() else None
     options = RenderOptions(
-        verbose=verbose, width=width, color=use_color, max_annotations=max_annotations
+        verbose=opts.verbose, width=width, color=use_color, max_annotations=opts.max_annotations
     )
     try:
         for stdout_format in stdout_formats:
@@ -431,25 +241,42 @@ def scan(
     raise SystemExit(report.exit_code)
 
 
+def _check_root(root: Path) -> None:
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        raise UsageFailure(f"path does not exist: {root}") from None
+    except OSError as exc:
+        raise UsageFailure(f"cannot read {root}: {(exc.strerror or str(exc)).lower()}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageFailure(f"not a directory: {root}")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise UsageFailure(f"cannot read directory {root}: permission denied")
+
+
 @cli.command()
 @click.argument("check_id")
 def explain(check_id: str) -> None:
     """Print what a check looks for, why it breaks training, and how to fix it."""
+    from .checks.registry import get_check
+
     spec = get_check(check_id)
     if spec is None:
         raise UsageFailure(f"unknown check {check_id!r}; `nanaudit checks` lists them")
     click.echo(f"{spec.id} {spec.name} (default severity: {spec.severity.label})\n")
     click.echo(spec.doc)
-    if spec.options:
-        click.echo("\nOptions (config: [tool.nanaudit.checks." + spec.id + "]):")
-        for key, value in spec.options.items():
-            click.echo(f"  {key} = {value!r}")
+    fields = spec.option_fields
+    if fields:
+        click.echo(f"\nOptions (config: [checks.{spec.id}], or [tool.nanaudit.checks.{spec.id}]):")
+        for f in fields:
+            kind = f.metadata["kind"]
+            click.echo(f"  {f.name} = {f.default!r}  ({kind.describe()}) {f.metadata['help']}")
 
 
 @cli.command("layouts")
 def list_layouts() -> None:
     """List the layout presets: what each expects on disk and its label convention."""
-    from .presets import PRESETS
+    from .layouts.presets import PRESETS
 
     for p in PRESETS.values():
         click.echo(f"{p.name}\n  expects: {p.expects}\n  labels:  {p.labels}")
@@ -461,6 +288,8 @@ def list_layouts() -> None:
 )
 def list_checks(fmt: str) -> None:
     """List every check: ID, name, default severity and what fires it."""
+    from .checks.registry import all_checks
+
     specs = all_checks()
     if fmt == "json":
         rows = [
@@ -474,6 +303,8 @@ def list_checks(fmt: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .pool import tune_allocator
+
     args = list(sys.argv[1:] if argv is None else argv)
     tune_allocator()
     debug = "--debug" in args

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,8 @@ class ChannelStats:
     nan: int = 0
     inf: int = 0
     zeros: int = 0
+
+    REPORTED: ClassVar[tuple[str, ...]] = ("std",)  # shown in the JSON report, derived
 
     @property
     def pixels(self) -> int:

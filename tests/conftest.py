@@ -13,9 +13,8 @@ import pytest
 from PIL import Image
 
 import nanaudit
-from nanaudit.engine import Report
 from nanaudit.formats import Format, render
-from nanaudit.model import Finding
+from nanaudit.report import Finding, Report
 
 
 def save(path: Path, array: np.ndarray | Image.Image, mode: str | None = None, **kw: Any) -> Path:

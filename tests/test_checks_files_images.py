@@ -21,8 +21,7 @@ import pytest
 from conftest import clean_mask, hits, make_pairs, natural_image, save, scan
 from PIL import Image
 
-from nanaudit.engine import Report
-from nanaudit.model import Finding, Severity
+from nanaudit.report import Finding, Report, Severity
 
 TIMES = "\u00d7"  # the multiplication sign nanaudit prints in sizes (W×H)
 U8_FULL = 255.0
@@ -298,9 +297,9 @@ def test_na002_png_over_max_pixels(tmp_path: Path, size: tuple[int, int]) -> Non
     assert f"{2 * limit:,}" not in f.message and f"{2 * limit}" not in f.message
 
 
-def test_na002_limit_from_check_options(tmp_path: Path) -> None:
+def test_na002_limit_from_the_max_pixels_option(tmp_path: Path) -> None:
     root = make_pairs(tmp_path / "data", size=(32, 32))
-    report = scan(root, checks={"NA002": {"max_pixels": 32 * 32 - 1}})
+    report = scan(root, max_pixels=32 * 32 - 1)
     flagged = {f.path for f in hits(report, "NA002")}
     assert len(flagged) == 12  # every image and mask is one pixel over
     assert {f.check for f in report.findings} == {"NA002"}

@@ -18,10 +18,9 @@ from conftest import clean_mask, hits, make_pairs, natural_image, save, scan, va
 from PIL import Image
 
 from nanaudit.cli import cli
-from nanaudit.engine import Report, SplitSummary
 from nanaudit.formats import Format, render
-from nanaudit.model import Severity
 from nanaudit.neardup import group_near_duplicates
+from nanaudit.report import Report, Severity, SplitReport
 
 LABEL_CHECKS = ("NA301", "NA302", "NA303", "NA304")
 
@@ -52,7 +51,7 @@ def put(
     return path
 
 
-def split_of(report: Report, name: str) -> SplitSummary:
+def split_of(report: Report, name: str) -> SplitReport:
     return next(s for s in report.splits if s.name == name)
 
 

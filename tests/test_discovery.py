@@ -15,8 +15,9 @@ from conftest import clean_mask, hits, make_pairs, natural_image, save, scan
 from PIL import Image
 
 from nanaudit.cli import cli, main
-from nanaudit.discovery import DiscoveryError, discover, pair_files
-from nanaudit.model import Severity
+from nanaudit.layouts import DiscoveryError
+from nanaudit.layouts.generic import discover, pair_files
+from nanaudit.report import Severity
 
 SIZE = (24, 24)
 

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nanaudit.decode import audit_file
-from nanaudit.formats.json_report import _file
-from nanaudit.model import DecodeSettings, FileRecord, Kind
+from nanaudit.records import DecodeLimits as DecodeSettings
+from nanaudit.records import FileKind as Kind
+from nanaudit.records import FileRecord, encode
 
 EXAMPLES = int(os.environ.get("NANAUDIT_FUZZ_EXAMPLES", "500"))
 # A mutated header may declare any size: a smaller limit keeps a decode of a plausible
@@ -98,7 +99,7 @@ def check_record(rec: FileRecord, kind: Kind) -> None:
         assert rec.pixels is not None and rec.width > 0 and rec.height > 0
     else:
         assert rec.labels is not None or rec.channels_differ
-    json.dumps(_file(rec), allow_nan=False)  # the record renders in the JSON report
+    json.dumps(encode(rec, report=True), allow_nan=False)  # the record renders in the JSON report
 
 
 @pytest.mark.parametrize("seed_name", list(SEEDS))

@@ -29,7 +29,8 @@ from PIL import Image
 
 from nanaudit.cli import cli
 from nanaudit.decode import audit_file
-from nanaudit.model import DecodeSettings, Kind
+from nanaudit.records import DecodeLimits as DecodeSettings
+from nanaudit.records import FileKind as Kind
 
 SIZE = (64, 64)
 CLEAN_PAIRS = 24  # 48 clean files: with the corpus, enough tasks for the process pool

@@ -19,8 +19,7 @@ from PIL import Image
 
 from nanaudit.cli import cli
 from nanaudit.formats import Format, render
-from nanaudit.model import Severity
-from nanaudit.presets import (
+from nanaudit.layouts.classes import (
     ADE20K_CLASSES,
     CAMVID_CLASSES,
     CITYSCAPES_LABEL_IDS,
@@ -28,10 +27,11 @@ from nanaudit.presets import (
     COCO_STUFF_CLASSES,
     COCO_STUFF_UNUSED,
     PET_TRIMAP,
-    PRESETS,
     VOC_CLASSES,
     voc_palette,
 )
+from nanaudit.layouts.presets import PRESETS
+from nanaudit.report import Severity
 
 # --------------------------------------------------------------------------- helpers
 
@@ -144,7 +144,7 @@ def test_voc_devkit_detected_paired_by_lists(tmp_path: Path) -> None:
     assert not any("2007_000027" in r.path or "2008_000008" in r.path for r in report.files)
     assert any("2 images in JPEGImages/" in n and "detection-only" in n for n in report.notes)
     assert any("trainval.txt" in n for n in report.notes)
-    s = report.settings
+    s = report.labels
     assert (s.num_classes, s.ignore_index, s.background) == (21, 255, 0)
     assert s.class_names == VOC_CLASSES
     # palette PNGs are read as indices: 0, 15 and the boundary 255, nothing out of range
@@ -246,7 +246,7 @@ def test_voc_segmentation_class_aug_with_train_aug_list(tmp_path: Path) -> None:
     assert {s.mask_root for s in report.splits} == {"VOC2012/SegmentationClassAug"}
     assert "SegmentationClassAug" in report.layout_reason
     assert errors(report) == []
-    assert report.settings.num_classes == 21
+    assert report.labels.num_classes == 21
 
 
 def test_voc_train_aug_list_with_deeplab_paths(tmp_path: Path) -> None:
@@ -342,7 +342,7 @@ def test_cityscapes_train_ids_paired(tmp_path: Path) -> None:
     masks = {r.path for r in report.files if r.path.startswith("gtFine/")}
     assert masks and all(p.endswith("_gtFine_labelTrainIds.png") for p in masks)
     assert set(dict(train.label_histogram)) == {0, 10, 11, 13, 255}
-    s = report.settings
+    s = report.labels
     assert (s.num_classes, s.ignore_index) == (19, 255)
     assert s.class_names == CITYSCAPES_TRAIN_IDS
     assert errors(report) == []
@@ -377,8 +377,8 @@ def test_cityscapes_label_ids_only_is_na201_with_conversion_hint(tmp_path: Path)
 def test_cityscapes_label_ids_declared(tmp_path: Path) -> None:
     root = build_cityscapes(tmp_path / "cityscapes", train_ids=False)
     report = scan(root, label_encoding="labelIds")
-    assert report.settings.num_classes == 34
-    assert report.settings.class_names == CITYSCAPES_LABEL_IDS
+    assert report.labels.num_classes == 34
+    assert report.labels.class_names == CITYSCAPES_LABEL_IDS
     assert hits(report, "NA201") == []
     assert errors(report) == []
     assert set(dict(split(report, "train").label_histogram)) == {1, 7, 23, 24, 26}
@@ -428,8 +428,8 @@ def test_ade20k_reduce_zero_label_by_default(tmp_path: Path) -> None:
     assert (report.layout, report.preset) == ("ade20k", "ade20k")
     assert splits(report) == {"training": (3, 3, 3), "validation": (2, 2, 2)}
     assert [s.role for s in report.splits] == ["train", "val"]
-    s = report.settings
-    assert (s.num_classes, s.ignore_index, s.reduce_zero_label) == (150, 255, True)
+    s = report.labels
+    assert (s.num_classes, s.ignore_index, report.config["reduce_zero_label"]) == (150, 255, True)
     assert s.class_names == ADE20K_CLASSES
     # 0 (other) became the ignore index, 1–150 became 0–149
     hist = dict(split(report, "training").label_histogram)
@@ -447,8 +447,8 @@ def test_ade20k_reduce_zero_label_by_default(tmp_path: Path) -> None:
 def test_ade20k_without_reduce_zero_label_is_na201(tmp_path: Path) -> None:
     build_ade20k(tmp_path)
     report = scan(tmp_path, reduce_zero_label=False)
-    assert report.settings.reduce_zero_label is False
-    assert report.settings.num_classes == 150
+    assert report.config["reduce_zero_label"] is False
+    assert report.labels.num_classes == 150
     found = hits(report, "NA201")
     assert len(found) == 5
     for f in found:
@@ -491,9 +491,10 @@ def test_coco_stuff_detected_and_unused_ids_not_warned(tmp_path: Path) -> None:
     assert (report.layout, report.preset) == ("coco-stuff", "coco-stuff")
     assert splits(report) == {"train2017": (3, 3, 3), "val2017": (2, 2, 2)}
     assert [(s.name, s.role) for s in report.splits] == [("train2017", "train"), ("val2017", "val")]
-    s = report.settings
+    s = report.labels
     assert (s.num_classes, s.ignore_index) == (182, 255)
-    assert s.unused_ids == COCO_STUFF_UNUSED and 11 in s.unused_ids
+    assert tuple(report.config["unused_ids"]) == COCO_STUFF_UNUSED
+    assert 11 in report.config["unused_ids"]
     assert s.class_names == COCO_STUFF_CLASSES
     assert errors(report) == []
     absent = hits(report, "NA301")
@@ -574,7 +575,7 @@ def test_camvid_void_11_is_the_ignore_index(tmp_path: Path) -> None:
     report = scan(base)
     assert (report.layout, report.preset) == ("camvid", "camvid")
     assert splits(report) == {"train": (3, 3, 3), "val": (2, 2, 2), "test": (2, 2, 2)}
-    s = report.settings
+    s = report.labels
     assert (s.num_classes, s.ignore_index, s.background) == (11, 11, None)
     assert s.class_names == CAMVID_CLASSES
     assert hits(report, "NA201") == [] and errors(report) == []
@@ -585,7 +586,7 @@ def test_camvid_void_11_is_the_ignore_index(tmp_path: Path) -> None:
 def test_camvid_ignore_index_255_makes_void_out_of_range(tmp_path: Path) -> None:
     base = build_camvid(tmp_path)
     report = scan(base, ignore_index=255)
-    assert report.settings.ignore_index == 255 and report.settings.num_classes == 11
+    assert report.labels.ignore_index == 255 and report.labels.num_classes == 11
     found = hits(report, "NA201")
     assert len(found) == 7
     for f in found:
@@ -639,7 +640,7 @@ def test_oxford_pet_trimaps_need_the_shift(tmp_path: Path) -> None:
     assert splits(report) == {"trainval": (3, 3, 3), "test": (2, 2, 2)}
     assert [s.role for s in report.splits] == ["train", "test"]
     assert all(s.labeled for s in report.splits)
-    s = report.settings
+    s = report.labels
     assert (s.num_classes, s.ignore_index, s.background) == (3, None, None)
     assert s.class_names == PET_TRIMAP
     # the "._" AppleDouble file is hidden: skipped, not decoded
@@ -658,7 +659,7 @@ def test_oxford_pet_trimaps_need_the_shift(tmp_path: Path) -> None:
 def test_oxford_pet_with_label_offset(tmp_path: Path) -> None:
     root = build_pets(tmp_path / "oxford-iiit-pet")
     report = scan(root, label_offset=-1)
-    assert report.settings.label_offset == -1
+    assert report.config["label_offset"] == -1
     assert hits(report, "NA201") == [] and errors(report) == []
     for s in report.splits:
         assert set(dict(s.label_histogram)) == {0, 1, 2}
@@ -673,7 +674,7 @@ def test_generic_layouts_detect_as_before(tmp_path: Path) -> None:
     report = scan(root)
     assert (report.layout, report.preset) == ("images-masks", "generic")
     assert splits(report) == {"all": (4, 4, 4)}
-    assert report.settings.num_classes is None and report.settings.class_names == ()
+    assert report.labels.num_classes is None and report.labels.class_names == ()
     assert errors(report) == []
 
 
@@ -684,7 +685,7 @@ def test_generic_train_trainannot_without_val_test_is_not_camvid(tmp_path: Path)
         save(root / "trainannot" / f"a{i}.png", regions((32, 32), [0, 1, 2], seed=i))
     report = scan(root)
     assert (report.layout, report.preset) == ("segnet", "generic")
-    assert report.settings.ignore_index == 255
+    assert report.labels.ignore_index == 255
 
 
 # --------------------------------------------------------------------------- overrides
@@ -693,7 +694,7 @@ def test_generic_train_trainannot_without_val_test_is_not_camvid(tmp_path: Path)
 def test_explicit_option_beats_preset_default(tmp_path: Path) -> None:
     build_voc(tmp_path)
     report = scan(tmp_path, num_classes=5)
-    s = report.settings
+    s = report.labels
     assert s.num_classes == 5
     assert (s.ignore_index, s.class_names) == (255, VOC_CLASSES)  # the rest stays the preset's
     found = hits(report, "NA201")
@@ -717,13 +718,13 @@ def test_config_file_above_the_dataset_beats_preset_default(tmp_path: Path) -> N
     build_voc(tmp_path / "data")
     report = scan(tmp_path / "data")
     assert report.preset == "voc"
-    assert report.settings.config_file == (tmp_path / "nanaudit.toml").as_posix()
-    assert (report.settings.num_classes, report.settings.ignore_index) == (5, 254)
-    assert report.settings.class_names == VOC_CLASSES
+    assert report.config_file == (tmp_path / "nanaudit.toml").as_posix()
+    assert (report.labels.num_classes, report.labels.ignore_index) == (5, 254)
+    assert report.labels.class_names == VOC_CLASSES
     found = hits(report, "NA201")
     assert found and all({"15", "255"} <= set(f.data["labels"]) for f in found)
     # an explicit option beats the file too
-    assert scan(tmp_path / "data", num_classes=21).settings.num_classes == 21
+    assert scan(tmp_path / "data", num_classes=21).labels.num_classes == 21
 
 
 def test_layout_flag_forces_a_preset(tmp_path: Path) -> None:

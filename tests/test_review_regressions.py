@@ -33,7 +33,7 @@ def test_max_pixels_survives_a_checks_table_in_the_config(tmp_path: Path) -> Non
     cfg.write_text("max_pixels = 10\n[checks.NA104]\nmin_std_ratio = 0.01\n")
     result = CliRunner().invoke(cli, ["scan", str(root), "--format", "json", "--config", str(cfg)])
     doc = json.loads(result.stdout)
-    assert doc["config"]["checks"]["NA002"]["max_pixels"] == 10
+    assert doc["config"]["max_pixels"] == 10
     assert doc["config"]["checks"]["NA104"]["min_std_ratio"] == 0.01
     assert len([f for f in doc["findings"] if f["check"] == "NA002"]) == 6
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from nanaudit.decode import DecodeSettings, audit_file
-from nanaudit.model import Kind
+from nanaudit.decode import audit_file
+from nanaudit.records import DecodeLimits as DecodeSettings
+from nanaudit.records import FileKind as Kind
 from nanaudit.stats import (
     ChannelStats,
     channel_stats_from_array,

@@ -5,48 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..model import FileRecord, Severity
+from ..aggregate import DatasetStats, ImageSignature, merged_histogram
+from ..kinds import Float, Int
 from ..neardup import group_near_duplicates
-from ..stats import merge_histograms
+from ..report import Severity
 from .context import CheckContext
-from .registry import Hit, Pair, check
+from .registry import Hit, NoOptions, check, threshold
 
 ROOT = "."  # dataset findings without a file point at the scanned root
 MAX_NAMED = 10  # files named in a message; data.files lists them all
+Ctx = CheckContext[NoOptions]
 
 
-@dataclass(frozen=True, slots=True)
-class SplitView:
-    name: str
-    role: str
-    labeled: bool
-    pairs: tuple[Pair, ...]
-    histogram: tuple[tuple[int, int], ...] = ()  # merged label histogram of the split's masks
-
-    @property
-    def images(self) -> list[FileRecord]:
-        return [p.image for p in self.pairs if p.image is not None and p.image.pixels is not None]
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetView:
-    splits: tuple[SplitView, ...]
-    batch_size: int | None = None
-    drop_last: bool = False
-
-    @property
-    def training(self) -> list[SplitView]:
-        """The training splits; a layout without splits trains on its one split."""
-        train = [s for s in self.splits if s.role == "train"]
-        if train:
-            return train
-        if len(self.splits) == 1 and self.splits[0].role in ("all", "other"):
-            return list(self.splits)
-        return []
-
-
-def _class_counts(ctx: CheckContext, hist: Sequence[tuple[int, int]]) -> dict[int, int]:
+def _class_counts(ctx: CheckContext[Any], hist: Sequence[tuple[int, int]]) -> dict[int, int]:
     """Pixels per class: labels in [0, C) when C is known, else every non-ignore label.
     Ids the layout declares unused (COCO-Stuff) are no class: NA201 reports them."""
     c, ignore = ctx.labels.num_classes, ctx.labels.ignore_index
@@ -61,20 +34,13 @@ def _class_counts(ctx: CheckContext, hist: Sequence[tuple[int, int]]) -> dict[in
     return out
 
 
-def _merged(splits: Sequence[SplitView]) -> tuple[tuple[int, int], ...]:
-    hist: tuple[tuple[int, int], ...] = ()
-    for s in splits:
-        hist = merge_histograms(hist, s.histogram)
-    return hist
-
-
 def _names(paths: Sequence[str]) -> str:
     shown = ", ".join(paths[:MAX_NAMED])
     return shown + (f" and {len(paths) - MAX_NAMED} more" if len(paths) > MAX_NAMED else "")
 
 
 @check("NA301", "class-absent", Severity.WARNING, "dataset")
-def class_absent(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+def class_absent(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """A class in [0, C) has no pixel in the training split (needs C).
 
     Why: inverse-frequency class weights become 1/0 = inf, and the loss turns NaN the first
@@ -88,9 +54,9 @@ def class_absent(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
     train = [s for s in ds.training if s.labeled]
     if not train:
         return
-    counts = _class_counts(ctx, _merged(train))
+    counts = _class_counts(ctx, merged_histogram(train))
     labeled_px = sum(counts.values())
-    others = {s.name: dict(s.histogram) for s in ds.splits if s not in train and s.labeled}
+    others = {s.name: dict(s.stats.labels) for s in ds.splits if s not in train and s.labeled}
     names = "+".join(s.name for s in train)
     for k in sorted(counts):
         if counts[k] == 0:
@@ -105,8 +71,15 @@ def class_absent(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
             )
 
 
-@check("NA302", "rare-class", Severity.INFO, "dataset", min_fraction=0.00001)
-def rare_class(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class RareClassOptions:
+    min_fraction: float = threshold(
+        0.00001, Float(0.0, 1.0), "share of a split's labeled pixels below which a class is rare"
+    )
+
+
+@check("NA302", "rare-class", Severity.INFO, "dataset", RareClassOptions)
+def rare_class(ctx: CheckContext[RareClassOptions], ds: DatasetStats) -> Iterator[Hit]:
     """A class holds fewer than 0.001% of the labeled pixels of a split (min_fraction).
 
     Why: inverse-frequency weights explode for it, and its per-class metrics are noise.
@@ -116,11 +89,11 @@ def rare_class(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
     for s in ds.splits:
         if not s.labeled:
             continue
-        counts = _class_counts(ctx, s.histogram)
+        counts = _class_counts(ctx, s.stats.labels)
         total = sum(counts.values())
         for k in sorted(counts):
             n = counts[k]
-            if total and 0 < n < ctx.opt("min_fraction") * total:
+            if total and 0 < n < ctx.options.min_fraction * total:
                 yield Hit(
                     f"class {ctx.label_name(k)} holds {n:,} of {total:,} labeled pixels "
                     f"({n / total:.5%}) in split {s.name!r}",
@@ -130,8 +103,15 @@ def rare_class(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
                 )
 
 
-@check("NA303", "class-imbalance", Severity.INFO, "dataset", max_ratio=1000.0)
-def class_imbalance(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class ImbalanceOptions:
+    max_ratio: float = threshold(
+        1000.0, Float(1.0, 1e18), "largest / smallest non-zero class pixel count above this"
+    )
+
+
+@check("NA303", "class-imbalance", Severity.INFO, "dataset", ImbalanceOptions)
+def class_imbalance(ctx: CheckContext[ImbalanceOptions], ds: DatasetStats) -> Iterator[Hit]:
     """In a split, the largest class pixel count is more than 1000 times the smallest
     non-zero one (max_ratio).
 
@@ -143,13 +123,13 @@ def class_imbalance(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
     for s in ds.splits:
         if not s.labeled:
             continue
-        counts = {k: n for k, n in _class_counts(ctx, s.histogram).items() if n > 0}
+        counts = {k: n for k, n in _class_counts(ctx, s.stats.labels).items() if n > 0}
         if len(counts) < 2:
             continue
         big = max(counts, key=lambda k: (counts[k], -k))
         small = min(counts, key=lambda k: (counts[k], k))
         ratio = counts[big] / counts[small]
-        if ratio > ctx.opt("max_ratio"):
+        if ratio > ctx.options.max_ratio:
             yield Hit(
                 f"split {s.name!r}: class {ctx.label_name(big)} has {counts[big]:,} px, class "
                 f"{ctx.label_name(small)} {counts[small]:,} px (ratio {ratio:,.0f})",
@@ -160,7 +140,7 @@ def class_imbalance(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
 
 
 @check("NA304", "label-drift", Severity.WARNING, "dataset")
-def label_drift(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+def label_drift(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """A class present in a validation or test split has no pixel in the training split
     (warning); a class of the training split is absent from validation (info).
 
@@ -172,12 +152,12 @@ def label_drift(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
     train = [s for s in ds.training if s.labeled]
     if not train:
         return
-    train_counts = _class_counts(ctx, _merged(train))
+    train_counts = _class_counts(ctx, merged_histogram(train))
     train_names = "+".join(s.name for s in train)
     for s in ds.splits:
         if s in train or not s.labeled:
             continue
-        counts = _class_counts(ctx, s.histogram)
+        counts = _class_counts(ctx, s.stats.labels)
         for k in sorted(counts):
             if counts[k] and not train_counts.get(k):
                 yield Hit(
@@ -200,26 +180,17 @@ def label_drift(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
                     )
 
 
-def _content_key(rec: FileRecord) -> tuple[object, ...] | None:
-    p = rec.pixels
-    if p is None or not p.content_hash:
-        return None
-    moments = tuple((c.count, c.mean, c.m2, c.min, c.max, c.nan, c.inf) for c in p.channels)
-    return (p.content_hash, rec.width, rec.height, rec.dtype, moments)
-
-
-def _exact_groups(ds: DatasetView) -> list[list[FileRecord]]:
-    groups: dict[tuple[object, ...], list[FileRecord]] = defaultdict(list)
+def _exact_groups(ds: DatasetStats) -> list[list[ImageSignature]]:
+    groups: dict[str, list[ImageSignature]] = defaultdict(list)
     for s in ds.splits:
-        for rec in s.images:
-            key = _content_key(rec)
-            if key is not None:
-                groups[key].append(rec)
+        for sig in s.stats.signatures:
+            if sig.content:
+                groups[sig.content].append(sig)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0].path)
 
 
 @check("NA305", "duplicate-images", Severity.WARNING, "dataset")
-def duplicate_images(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+def duplicate_images(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """Two or more images of one split have identical pixel content (compared by a hash of
     the decoded pixels, so a lossless re-encode or a renamed copy matches).
 
@@ -242,7 +213,7 @@ def duplicate_images(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
 
 
 @check("NA306", "split-leakage", Severity.ERROR, "dataset")
-def split_leakage(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+def split_leakage(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """Identical pixel content occurs in two different splits.
 
     Why: the validation (or test) score is inflated by samples the model trained on.
@@ -261,8 +232,15 @@ def split_leakage(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
             )
 
 
-@check("NA307", "near-duplicates", Severity.WARNING, "dataset", max_distance=5)
-def near_duplicates(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class NearDuplicateOptions:
+    max_distance: int = threshold(
+        5, Int(0, 16), "Hamming distance between 64-bit perceptual hashes, at most"
+    )
+
+
+@check("NA307", "near-duplicates", Severity.WARNING, "dataset", NearDuplicateOptions)
+def near_duplicates(ctx: CheckContext[NearDuplicateOptions], ds: DatasetStats) -> Iterator[Hit]:
     """Images whose 64-bit perceptual (DCT) hashes lie within a Hamming distance of 5
     (max_distance): resized or re-encoded copies, near-identical frames. A warning across
     splits, info within one. Exact copies are left to NA305/NA306; flat images (no
@@ -273,18 +251,13 @@ def near_duplicates(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
 
     Fix: de-duplicate, or split by scene or video rather than by frame.
     """
-    images = [
-        r
-        for s in ds.splits
-        for r in s.images
-        if r.pixels is not None and not all(c.min == c.max for c in r.pixels.channels)
-    ]
+    images = [sig for s in ds.splits for sig in s.stats.signatures if not sig.flat]
     if len(images) < 2:
         return
-    hashes = [r.pixels.phash for r in images if r.pixels is not None]
-    for idx in group_near_duplicates(hashes, int(ctx.opt("max_distance"))):
+    hashes = [sig.phash for sig in images]
+    for idx in group_near_duplicates(hashes, ctx.options.max_distance):
         group = [images[i] for i in idx]
-        if len({_content_key(r) for r in group}) < 2:
+        if len({r.content or r.path for r in group}) < 2:
             continue  # all exact copies: NA305/NA306 say it
         paths = [r.path for r in group]
         splits = sorted({r.split for r in group})
@@ -301,7 +274,7 @@ def near_duplicates(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
 
 
 @check("NA308", "batch-remainder", Severity.ERROR, "dataset")
-def batch_remainder(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
+def batch_remainder(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """With a training batch size given (--batch-size), the number of training samples
     modulo the batch size is 1 and drop_last is not declared.
 
@@ -310,16 +283,11 @@ def batch_remainder(ctx: CheckContext, ds: DatasetView) -> Iterator[Hit]:
 
     Fix: DataLoader(drop_last=True) (then declare --drop-last), or add or remove a sample.
     """
-    bs = ds.batch_size
-    if bs is None or ds.drop_last or bs < 2:
+    bs = ctx.training.batch_size
+    if bs is None or ctx.training.drop_last or bs < 2:
         return
     train = ds.training
-    samples = sum(
-        1
-        for s in train
-        for p in s.pairs
-        if p.image is not None and (p.mask is not None or not s.labeled)
-    )
+    samples = sum(s.stats.samples for s in train)
     if samples and samples % bs == 1:
         names = "+".join(s.name for s in train)
         yield Hit(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model import FileRecord, Severity
+from ..aggregate import SplitView
+from ..records import FileRecord, Pair
+from ..report import Severity
 from .context import CheckContext
-from .registry import Hit, Pair, check
+from .registry import Hit, NoOptions, check
+
+Ctx = CheckContext[NoOptions]
 
 # EXIF orientations 5–8 swap width and height; 2–4 flip or turn the picture in place.
 SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
@@ -22,7 +26,7 @@ ORIENTATION_NAMES = {
 
 
 @check("NA001", "unreadable-file", Severity.ERROR, "file")
-def unreadable_file(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def unreadable_file(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A file cannot be decoded: corrupt, truncated, zero bytes, unknown format, a pickled
     .npy/.npz (refused, never unpickled) or unreadable.
 
@@ -36,8 +40,8 @@ def unreadable_file(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
         yield Hit(f"cannot read {rec.kind.value}: {rec.error.reason}", {"reason": rec.error.reason})
 
 
-@check("NA002", "oversized-image", Severity.ERROR, "file", max_pixels=178_956_970)
-def oversized_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@check("NA002", "oversized-image", Severity.ERROR, "file")
+def oversized_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The header declares more pixels than the limit (default 178,956,970, Pillow's
     decompression-bomb threshold), or a .npy header declares more data than the file holds.
     The pixels are never allocated.
@@ -52,7 +56,7 @@ def oversized_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA003", "missing-mask", Severity.ERROR, "pair")
-def missing_mask(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+def missing_mask(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """An image has no mask. In a split declared unlabeled (for example a test split
     without annotations) this is only info.
 
@@ -70,7 +74,7 @@ def missing_mask(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
 
 
 @check("NA004", "orphan-mask", Severity.WARNING, "pair")
-def orphan_mask(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+def orphan_mask(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """A mask has no image.
 
     Why: usually an image was renamed or deleted, so pairing by name or by sorted order is
@@ -84,7 +88,7 @@ def orphan_mask(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
 
 
 @check("NA005", "no-images", Severity.ERROR, "split")
-def no_images(ctx: CheckContext, split: object) -> Iterator[Hit]:
+def no_images(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
     """A scanned root or split holds no images.
 
     Why: an empty split yields NaN averages (0/0) for its loss and metrics, or a
@@ -93,8 +97,8 @@ def no_images(ctx: CheckContext, split: object) -> Iterator[Hit]:
     Fix: check the folder names and the --split / --images arguments; remove the split if
     it is not meant to exist.
     """
-    if ctx.split.files == 0:
-        yield Hit(f"split {ctx.split.name!r} holds no images", {"images": 0})
+    if split.stats.image_files == 0:
+        yield Hit(f"split {split.name!r} holds no images", {"images": 0})
 
 
 def _rotated(rec: FileRecord) -> tuple[int, int]:
@@ -104,7 +108,7 @@ def _rotated(rec: FileRecord) -> tuple[int, int]:
 
 
 @check("NA006", "size-mismatch", Severity.ERROR, "pair")
-def size_mismatch(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+def size_mismatch(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """A mask's height×width differs from its image's.
 
     Why: the loss raises a shape error, or random crops and resizes misalign the image and
@@ -129,7 +133,7 @@ def size_mismatch(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
 
 
 @check("NA007", "exif-orientation", Severity.WARNING, "pair")
-def exif_orientation(ctx: CheckContext, pair: Pair) -> Iterator[Hit]:
+def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """An image carries an EXIF Orientation other than 1. It is an error when the rotated
     image no longer matches its mask's size.
 

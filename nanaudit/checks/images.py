@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 
-from ..model import FP16_MAX, FileRecord, PixelStats, Severity
-from .context import CheckContext, colour_family
-from .registry import Hit, check
+import numpy as np
+
+from ..aggregate import colour_family
+from ..kinds import Float
+from ..records import FileRecord, PixelStats
+from ..report import Severity
+from .context import CheckContext
+from .registry import Hit, NoOptions, check, threshold
+
+FP16_MAX = 65504.0
+Ctx = CheckContext[NoOptions]
 
 
 def _px(rec: FileRecord) -> PixelStats:
@@ -26,7 +36,7 @@ def _finite_range(p: PixelStats) -> tuple[float, float]:
 
 
 @check("NA101", "nan-pixels", Severity.ERROR, "image")
-def nan_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def nan_pixels(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image holds NaN values (float TIFF, NPY, NPZ…).
 
     Why: one NaN pixel makes every logit of the batch NaN through BatchNorm's statistics,
@@ -45,7 +55,7 @@ def nan_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA102", "inf-pixels", Severity.ERROR, "image")
-def inf_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def inf_pixels(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image holds +Inf or -Inf values.
 
     Why: the same as NaN: inf - inf and 0 × inf are NaN in the first normalisation or
@@ -64,7 +74,7 @@ def inf_pixels(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA103", "constant-image", Severity.ERROR, "image")
-def constant_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def constant_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """Every channel holds a single value (max == min in each channel; a gray image, or a
     flat colour).
 
@@ -88,8 +98,15 @@ def _is_constant(p: PixelStats) -> bool:
     return all(c.count and c.min == c.max for c in p.channels)
 
 
-@check("NA104", "low-variance", Severity.WARNING, "image", min_std_ratio=0.005)
-def low_variance(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class LowVarianceOptions:
+    min_std_ratio: float = threshold(
+        0.005, Float(0.0, 1.0), "every channel's std below this share of full scale"
+    )
+
+
+@check("NA104", "low-variance", Severity.WARNING, "image", LowVarianceOptions)
+def low_variance(ctx: CheckContext[LowVarianceOptions], rec: FileRecord) -> Iterator[Hit]:
     """Every channel's standard deviation is below 0.5% of full scale (min_std_ratio),
     while the image is not constant.
 
@@ -103,18 +120,26 @@ def low_variance(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     if _is_constant(p):
         return
     scale = ctx.scale(rec)
-    limit = ctx.opt("min_std_ratio") * scale.span
+    ratio = ctx.options.min_std_ratio
+    limit = ratio * scale.span
     stds = [c.std for c in p.channels if c.count]
     if stds and all(s < limit for s in stds):
         yield Hit(
-            f"std {max(stds):.4g} in every channel, under {ctx.opt('min_std_ratio'):.2%} of "
+            f"std {max(stds):.4g} in every channel, under {ratio:.2%} of "
             f"full scale ({scale.basis})",
             {"std": [round(s, 6) for s in stds], "limit": limit},
         )
 
 
-@check("NA105", "mostly-zero", Severity.WARNING, "image", min_zero_fraction=0.95)
-def mostly_zero(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class MostlyZeroOptions:
+    min_zero_fraction: float = threshold(
+        0.95, Float(0.0, 1.0), "share of exact zeros in every channel"
+    )
+
+
+@check("NA105", "mostly-zero", Severity.WARNING, "image", MostlyZeroOptions)
+def mostly_zero(ctx: CheckContext[MostlyZeroOptions], rec: FileRecord) -> Iterator[Hit]:
     """At least 95% of the pixels are exactly 0 in every channel (min_zero_fraction),
     while the image is not constant.
 
@@ -127,16 +152,21 @@ def mostly_zero(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     if _is_constant(p):
         return
     fractions = [c.zeros / c.pixels for c in p.channels if c.pixels]
-    threshold = ctx.opt("min_zero_fraction")
-    if fractions and all(f >= threshold for f in fractions):
+    least = ctx.options.min_zero_fraction
+    if fractions and all(f >= least for f in fractions):
         yield Hit(
             f"{min(fractions):.1%} or more of each channel is exactly 0",
             {"zero_fraction": [round(f, 6) for f in fractions]},
         )
 
 
-@check("NA106", "fp16-overflow", Severity.ERROR, "image", limit=65504.0)
-def fp16_overflow(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class Fp16Options:
+    limit: float = threshold(FP16_MAX, Float(0.0, 3.5e38), "the absolute value that overflows")
+
+
+@check("NA106", "fp16-overflow", Severity.ERROR, "image", Fp16Options)
+def fp16_overflow(ctx: CheckContext[Fp16Options], rec: FileRecord) -> Iterator[Hit]:
     """A float pixel has an absolute value of at least 65504, the largest float16 (limit).
 
     Why: under mixed precision (autocast, .half()) the value becomes inf, then NaN.
@@ -146,7 +176,7 @@ def fp16_overflow(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     """
     p = _px(rec)
     lo, hi = _finite_range(p)
-    limit = float(ctx.opt("limit"))
+    limit = ctx.options.limit
     if limit == FP16_MAX:  # the decoder counted these values exactly
         if p.fp16_overflow:
             yield Hit(
@@ -162,7 +192,7 @@ def fp16_overflow(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA107", "high-bit-depth", Severity.WARNING, "image")
-def high_bit_depth(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def high_bit_depth(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """An integer image deeper than 8 bits (16-bit PNG/TIFF, int32; also a 16-bit RGB PNG
     that Pillow itself reduces to 8 bits), or a float image whose maximum exceeds 255.
 
@@ -191,7 +221,7 @@ def high_bit_depth(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA108", "nodata-sentinel", Severity.WARNING, "image")
-def nodata_sentinel(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def nodata_sentinel(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A GeoTIFF GDAL_NODATA tag, or common nodata sentinels (-9999, -32768, the lowest
     float32) in float data.
 
@@ -212,7 +242,7 @@ def nodata_sentinel(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA109", "inconsistent-mode", Severity.WARNING, "image")
-def inconsistent_mode(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def inconsistent_mode(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image's colour mode or channel count differs from its split's majority
     (grayscale, RGBA, CMYK or palette among RGB).
 
@@ -222,18 +252,19 @@ def inconsistent_mode(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     Fix: convert the odd files to the majority mode once, offline, and check the result.
     """
     family = colour_family(rec)
-    major = ctx.split.family
+    split = ctx.here
+    major = split.stats.family
     if major is not None and family != major:
-        n = ctx.split.family_counts.get(major, 0)
+        n = dict(split.stats.families).get(major, 0)
         yield Hit(
             f"mode {rec.mode} ({family}, {rec.channels} channel{'s' if rec.channels != 1 else ''}) "
-            f"while {n} of {ctx.split.images} images in {ctx.split.name!r} are {major}",
+            f"while {n} of {split.stats.images} images in {split.name!r} are {major}",
             {"mode": rec.mode, "family": family, "majority": major},
         )
 
 
 @check("NA110", "inconsistent-dtype", Severity.WARNING, "image")
-def inconsistent_dtype(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def inconsistent_dtype(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image's bit depth / dtype differs from its split's majority.
 
     Why: one image is scaled differently from the rest (a uint16 file divided by 255 is
@@ -241,18 +272,42 @@ def inconsistent_dtype(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
     Fix: convert the file to the majority dtype with the right scaling.
     """
-    major = ctx.split.dtype
+    split = ctx.here
+    major = split.stats.dtype
     if major is not None and rec.dtype != major:
-        n = ctx.split.dtype_counts.get(major, 0)
+        n = dict(split.stats.dtypes).get(major, 0)
         yield Hit(
-            f"dtype {rec.dtype} while {n} of {ctx.split.images} images in {ctx.split.name!r} "
+            f"dtype {rec.dtype} while {n} of {split.stats.images} images in {split.name!r} "
             f"are {major}",
             {"dtype": rec.dtype, "majority": major},
         )
 
 
-@check("NA111", "odd-size", Severity.INFO, "image", iqr_factor=3.0, min_aspect=0.35)
-def odd_size(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class OddSizeOptions:
+    iqr_factor: float = threshold(3.0, Float(0.0, 1000.0), "fences at this many IQRs")
+    min_aspect: float = threshold(0.35, Float(0.0, 1.0), "short side / long side below this")
+
+
+@lru_cache(maxsize=64)
+def size_fences(
+    sizes: tuple[tuple[tuple[int, int], int], ...], iqr_factor: float
+) -> tuple[float, float] | None:
+    """The split's fences on √area (5 or more images); the IQR counts as at least 10% of
+    the median, so that a split of one size does not flag every other size."""
+    if sum(n for _, n in sizes) < 5:
+        return None
+    roots = np.repeat(
+        np.sqrt(np.array([w * h for (w, h), _ in sizes], dtype=np.float64)),
+        [n for _, n in sizes],
+    )
+    q1, median, q3 = np.percentile(roots, [25, 50, 75])
+    iqr = max(q3 - q1, 0.1 * median)
+    return (float(q1 - iqr_factor * iqr), float(q3 + iqr_factor * iqr))
+
+
+@check("NA111", "odd-size", Severity.INFO, "image", OddSizeOptions)
+def odd_size(ctx: CheckContext[OddSizeOptions], rec: FileRecord) -> Iterator[Hit]:
     """The image's √area lies outside the split's 3×IQR fences (iqr_factor; needs 5 or
     more images; the IQR counts as at least 10% of the median √area, so that a split of
     one size does not flag every other size), or its aspect ratio (short side / long side)
@@ -264,7 +319,7 @@ def odd_size(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     Fix: check for thumbnails, panoramas or stitched captures; crop or tile them.
     """
     root = math.sqrt(rec.width * rec.height)
-    fences = ctx.split.size_fences
+    fences = size_fences(ctx.here.stats.sizes, ctx.options.iqr_factor)
     data = {"width": rec.width, "height": rec.height}
     if fences is not None and not (fences[0] <= root <= fences[1]):
         yield Hit(
@@ -274,14 +329,21 @@ def odd_size(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
         )
         return
     aspect = min(rec.width, rec.height) / max(rec.width, rec.height, 1)
-    if aspect < ctx.opt("min_aspect"):
+    if aspect < ctx.options.min_aspect:
         yield Hit(
             f"{rec.width}×{rec.height}: aspect ratio {aspect:.2f}", {**data, "aspect": aspect}
         )
 
 
-@check("NA112", "dark-image", Severity.INFO, "image", max_p99_ratio=0.32)
-def dark_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class DarkOptions:
+    max_p99_ratio: float = threshold(
+        0.32, Float(0.0, 1.0), "99th percentile of luminance below this share of full scale"
+    )
+
+
+@check("NA112", "dark-image", Severity.INFO, "image", DarkOptions)
+def dark_image(ctx: CheckContext[DarkOptions], rec: FileRecord) -> Iterator[Hit]:
     """The 99th percentile of the image's luminance is below 0.32 × full scale
     (max_p99_ratio). Exact for 8- and 16-bit gray and 8-bit colour images; for float and
     16-bit colour images above 65,536 pixels, taken over a regular grid of that many.
@@ -295,7 +357,7 @@ def dark_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     if _is_constant(p):  # NA103 already says it
         return
     scale = ctx.scale(rec)
-    limit = scale.at(ctx.opt("max_p99_ratio"))
+    limit = scale.at(ctx.options.max_p99_ratio)
     if math.isfinite(p.luma_p99) and p.luma_p99 < limit:
         yield Hit(
             f"99th percentile of luminance {p.luma_p99:.4g} < {limit:.4g} ({scale.basis})",
@@ -303,8 +365,15 @@ def dark_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
         )
 
 
-@check("NA113", "bright-image", Severity.INFO, "image", min_p5_ratio=0.95)
-def bright_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class BrightOptions:
+    min_p5_ratio: float = threshold(
+        0.95, Float(0.0, 1.0), "5th percentile of luminance above this share of full scale"
+    )
+
+
+@check("NA113", "bright-image", Severity.INFO, "image", BrightOptions)
+def bright_image(ctx: CheckContext[BrightOptions], rec: FileRecord) -> Iterator[Hit]:
     """The 5th percentile of the image's luminance is above 0.95 × full scale
     (min_p5_ratio). Exact for 8- and 16-bit gray and 8-bit colour images; for float and
     16-bit colour images above 65,536 pixels, taken over a regular grid of that many.
@@ -317,7 +386,7 @@ def bright_image(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     if _is_constant(p):  # NA103 already says it
         return
     scale = ctx.scale(rec)
-    limit = scale.at(ctx.opt("min_p5_ratio"))
+    limit = scale.at(ctx.options.min_p5_ratio)
     if math.isfinite(p.luma_p5) and p.luma_p5 > limit:
         yield Hit(
             f"5th percentile of luminance {p.luma_p5:.4g} > {limit:.4g} ({scale.basis})",

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from ..model import FileRecord, LabelStats, Severity
+from ..kinds import Float, Int
+from ..records import BOUNDARY_SCOPE, FileRecord, LabelStats
+from ..report import Severity
 from .context import CheckContext
-from .registry import Hit, check
+from .registry import Hit, NoOptions, check, threshold
+
+Ctx = CheckContext[NoOptions]
 
 
 def _labels(rec: FileRecord) -> LabelStats:
@@ -14,19 +20,19 @@ def _labels(rec: FileRecord) -> LabelStats:
     return rec.labels
 
 
-def _list(ctx: CheckContext, pairs: list[tuple[int, int]], limit: int = 6) -> str:
+def _list(ctx: CheckContext[Any], pairs: list[tuple[int, int]], limit: int = 6) -> str:
     shown = ", ".join(f"{ctx.label_name(v)} ×{n:,}" for v, n in pairs[:limit])
     if len(pairs) > limit:
         shown += f", … {len(pairs) - limit} more"
     return shown
 
 
-def _valid(ctx: CheckContext, labels: LabelStats) -> int:
+def _valid(ctx: CheckContext[Any], labels: LabelStats) -> int:
     return labels.pixels - labels.count(ctx.labels.ignore_index)
 
 
 @check("NA201", "label-out-of-range", Severity.ERROR, "mask")
-def label_out_of_range(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def label_out_of_range(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A label lies outside [0, C) and is not the ignore index, or is negative. The range
     test needs C (--num-classes, the config or a layout preset); negative labels are
     reported without it.
@@ -68,7 +74,7 @@ def label_out_of_range(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA202", "all-ignore", Severity.ERROR, "mask")
-def all_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def all_ignore(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """Every pixel of the mask is the ignore index.
 
     Why: CrossEntropyLoss(ignore_index=…) with mean reduction divides by the number of
@@ -88,8 +94,15 @@ def all_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
         )
 
 
-@check("NA203", "mostly-ignore", Severity.WARNING, "mask", min_valid_fraction=0.01)
-def mostly_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class MostlyIgnoreOptions:
+    min_valid_fraction: float = threshold(
+        0.01, Float(0.0, 1.0), "share of pixels that are not ignore, below which it fires"
+    )
+
+
+@check("NA203", "mostly-ignore", Severity.WARNING, "mask", MostlyIgnoreOptions)
+def mostly_ignore(ctx: CheckContext[MostlyIgnoreOptions], rec: FileRecord) -> Iterator[Hit]:
     """Fewer than 1% of the mask's pixels are not the ignore index (min_valid_fraction),
     but some are.
 
@@ -104,7 +117,7 @@ def mostly_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
         return
     valid = _valid(ctx, labels)
     fraction = valid / labels.pixels
-    if 0 < fraction < ctx.opt("min_valid_fraction"):
+    if 0 < fraction < ctx.options.min_valid_fraction:
         yield Hit(
             f"only {valid:,} of {labels.pixels:,} pixels ({fraction:.3%}) are not ignore",
             {"valid_pixels": valid, "valid_fraction": fraction},
@@ -112,7 +125,7 @@ def mostly_ignore(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA204", "empty-mask", Severity.INFO, "mask")
-def empty_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The mask holds no pixel other than background and ignore.
 
     Why: Dice and IoU losses without a smoothing term compute 0/0 on it; per-image
@@ -131,7 +144,7 @@ def empty_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA205", "color-mask", Severity.ERROR, "mask")
-def color_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def color_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A mask has more than one channel and the channels differ: colour-coded classes
     (RGB/RGBA), not class indices.
 
@@ -150,7 +163,7 @@ def color_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA206", "lossy-mask", Severity.ERROR, "mask")
-def lossy_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def lossy_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A mask is stored in a lossy format: JPEG, lossy WebP or JPEG-compressed TIFF.
 
     Why: compression invents new label values along every class edge (out-of-range labels,
@@ -164,7 +177,7 @@ def lossy_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA207", "non-integer-mask", Severity.ERROR, "mask")
-def non_integer_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def non_integer_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A float mask holds fractional, NaN or Inf values.
 
     Why: labels must be integers: casting truncates (0.999 becomes 0) or wraps, NaN casts
@@ -183,7 +196,7 @@ def non_integer_mask(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
 
 
 @check("NA208", "binary-255", Severity.ERROR, "mask")
-def binary_255(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+def binary_255(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The mask's values are exactly {0, 255}, while 255 is the ignore index or C == 2: a
     binary mask saved as 0/255. (A mask of 255 alone is NA202's; labels shifted by
     --label-offset or reduce_zero_label are not judged by their stored values.)
@@ -207,8 +220,19 @@ def binary_255(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     yield Hit(f"binary mask stored as 0/255 ({fg:,} px of 255): {why}", {"pixels_255": fg})
 
 
-@check("NA209", "interpolation-artifacts", Severity.WARNING, "mask", max_fraction=0.0001)
-def interpolation_artifacts(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class InterpolationOptions:
+    max_fraction: float = threshold(
+        0.0001,
+        Float(0.0, BOUNDARY_SCOPE),
+        "labels rarer than this share of the mask get the boundary test",
+    )
+
+
+@check("NA209", "interpolation-artifacts", Severity.WARNING, "mask", InterpolationOptions)
+def interpolation_artifacts(
+    ctx: CheckContext[InterpolationOptions], rec: FileRecord
+) -> Iterator[Hit]:
     """A label holds fewer than 0.01% of the mask's pixels (max_fraction) and occurs only on
     boundaries between two other labels, or the mask holds more distinct values than C + 1.
 
@@ -219,12 +243,14 @@ def interpolation_artifacts(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]
     InterpolationMode.NEAREST), from the original annotation.
     """
     labels = _labels(rec)
-    if labels.boundary_labels:
-        shown = ", ".join(ctx.label_name(v) for v in labels.boundary_labels[:8])
+    limit = ctx.options.max_fraction * labels.pixels
+    rare = [v for v in labels.boundary_labels if labels.count(v) < limit]
+    if rare:
+        shown = ", ".join(ctx.label_name(v) for v in rare[:8])
         yield Hit(
-            f"label{'s' if len(labels.boundary_labels) > 1 else ''} {shown} occur only on "
+            f"label{'s' if len(rare) > 1 else ''} {shown} occur only on "
             "boundaries between two other labels",
-            {"labels": list(labels.boundary_labels)},
+            {"labels": rare},
         )
         return
     c = ctx.labels.num_classes
@@ -236,8 +262,13 @@ def interpolation_artifacts(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]
         )
 
 
-@check("NA210", "instance-ids", Severity.WARNING, "mask", max_distinct=255)
-def instance_ids(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
+@dataclass(frozen=True, slots=True)
+class InstanceIdsOptions:
+    max_distinct: int = threshold(255, Int(1, 1 << 31), "more distinct values than this")
+
+
+@check("NA210", "instance-ids", Severity.WARNING, "mask", InstanceIdsOptions)
+def instance_ids(ctx: CheckContext[InstanceIdsOptions], rec: FileRecord) -> Iterator[Hit]:
     """A mask holds more than 255 distinct values (max_distinct) or values above 255, and no
     C admits them.
 
@@ -256,7 +287,7 @@ def instance_ids(ctx: CheckContext, rec: FileRecord) -> Iterator[Hit]:
     admitted = c is not None and top < c
     if admitted:
         return
-    if labels.distinct > ctx.opt("max_distinct") or high:
+    if labels.distinct > ctx.options.max_distinct or high:
         yield Hit(
             f"{labels.distinct:,} distinct values, maximum {top:,}: looks like instance IDs",
             {"distinct": labels.distinct, "max": top},

@@ -6,7 +6,7 @@ import enum
 import importlib
 from collections.abc import Callable, Iterator
 
-from ..engine import Report
+from ..report import Report
 from .base import RenderOptions, summary_line
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from ..engine import Report
-from ..model import Severity
+from ..report import Report, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +18,7 @@ class RenderOptions:
 
 def summary_line(report: Report) -> str:
     e, w, i = (report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
-    fail_on = report.settings.fail_on
+    fail_on = report.fail_on
     gate = f"--fail-on {fail_on.label}" if fail_on else "--fail-on never"
 
     def plural(n: int, word: str) -> str:
@@ -44,7 +43,3 @@ def artifact_path(report: Report, path: str) -> str:
     if root.startswith("/") or (len(root) > 1 and root[1] == ":"):
         return path
     return posixpath.normpath(posixpath.join(root, path))
-
-
-def severity_counts(report: Report) -> tuple[int, int, int]:
-    return tuple(report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))  # type: ignore[return-value]

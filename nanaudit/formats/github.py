@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..engine import Report
-from ..model import Finding, Severity
+from ..report import Finding, Report, Severity
 from .base import RenderOptions, artifact_path, summary_line
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

@@ -10,10 +10,9 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..engine import Report, SplitSummary
-from ..model import FileRecord, Finding, Severity
+from ..records import encode
+from ..report import Finding, Report, Severity, SplitReport, TrainingSummary
 from ..stats import ChannelStats
-from ..summary import SplitTraining
 from .base import RenderOptions
 
 SCHEMA_VERSION = 1
@@ -37,62 +36,7 @@ def _channel(c: ChannelStats) -> dict[str, Any]:
     }
 
 
-def _file(rec: FileRecord) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "path": rec.path,
-        "kind": rec.kind.value,
-        "split": rec.split,
-        "bytes": rec.size_bytes,
-    }
-    if rec.error is not None:
-        out["error"] = {"check": rec.error.check, "reason": rec.error.reason}
-        return out
-    out.update(
-        format=rec.format,
-        mode=rec.mode,
-        dtype=rec.dtype,
-        width=rec.width,
-        height=rec.height,
-        channels=rec.channels,
-    )
-    if rec.frames > 1:
-        out["frames"] = rec.frames
-    if rec.exif_orientation is not None:
-        out["exif_orientation"] = rec.exif_orientation
-    if rec.nodata is not None:
-        out["nodata"] = _num(rec.nodata)
-    if rec.lossy:
-        out["lossy"] = rec.lossy
-    if rec.notes:
-        out["notes"] = list(rec.notes)
-    if rec.pixels is not None:
-        p = rec.pixels
-        out["pixels"] = {
-            "channels": [_channel(c) for c in p.channels],
-            "luminance_p5": _num(p.luma_p5),
-            "luminance_p99": _num(p.luma_p99),
-        }
-        if p.fp16_overflow:
-            out["pixels"]["fp16_overflow"] = p.fp16_overflow
-        if p.sentinels:
-            out["pixels"]["sentinels"] = [[v, n] for v, n in p.sentinels]
-    if rec.channels_differ:
-        out["colours"] = rec.colours
-    if rec.labels is not None:
-        lab = rec.labels
-        out["labels"] = {
-            "histogram": {str(v): n for v, n in lab.histogram},
-            "pixels": lab.pixels,
-        }
-        for key, value in (("non_integer", lab.non_integer), ("nan", lab.nan), ("inf", lab.inf)):
-            if value:
-                out["labels"][key] = value
-        if lab.boundary_labels:
-            out["labels"]["boundary_labels"] = list(lab.boundary_labels)
-    return out
-
-
-def _training(t: SplitTraining, names: tuple[str, ...]) -> dict[str, Any]:
+def _training(t: TrainingSummary, names: tuple[str, ...]) -> dict[str, Any]:
     n = t.normalize
     v = t.valid_fraction
     return {
@@ -132,7 +76,7 @@ def _training(t: SplitTraining, names: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _split(s: SplitSummary, names: tuple[str, ...] = ()) -> dict[str, Any]:
+def _split(s: SplitReport, names: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "role": s.role,
         "labeled": s.labeled,
@@ -202,7 +146,7 @@ def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "nanaudit", "version": report.version},
         "root": report.root,
-        "config": report.settings.to_dict(),
+        "config": report.config,
         "layout": {
             "name": report.layout,
             "preset": report.preset,
@@ -221,7 +165,7 @@ def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
             "implied_num_classes": report.implied_classes,
             "exit_code": report.exit_code,
         },
-        "splits": {s.name: _split(s, report.settings.class_names) for s in report.splits},
+        "splits": {s.name: _split(s, report.labels.class_names) for s in report.splits},
         "findings": seq(_finding(f) for f in report.findings),
         "suppressed": report.suppressed,
         "baseline": None
@@ -240,7 +184,7 @@ def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
             ],
         },
         "skipped": seq({"path": p, "reason": r} for p, r in report.skipped),
-        "files": seq(_file(r) for r in report.files),
+        "files": seq(encode(r, report=True) for r in report.files),
     }
 
 

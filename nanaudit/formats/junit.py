@@ -6,8 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from ..engine import Report
-from ..model import Finding, Severity
+from ..report import Finding, Report, Severity
 from .base import RenderOptions
 
 

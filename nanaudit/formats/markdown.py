@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..engine import Report
-from ..model import Finding
+from ..report import Finding, Report
 from .base import RenderOptions, summary_line
 
 

@@ -8,9 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..baseline import fingerprint
-from ..checks.registry import all_checks
-from ..engine import Report
-from ..model import Severity
+from ..report import Report, Severity
 from .base import RenderOptions, artifact_path
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -24,9 +22,9 @@ def _uri(path: str) -> str:
     return quote(raw, safe="/")
 
 
-def _rules() -> list[dict[str, Any]]:
+def _rules(report: Report) -> list[dict[str, Any]]:
     rules = []
-    for spec in all_checks():
+    for spec in report.checks:
         help_text = f"{spec.summary}\n\nWhy: {spec.why}\n\nFix: {spec.fix}"
         rules.append(
             {
@@ -34,7 +32,7 @@ def _rules() -> list[dict[str, Any]]:
                 "name": spec.name,
                 "shortDescription": {"text": spec.summary},
                 "fullDescription": {"text": spec.why},
-                "help": {"text": help_text, "markdown": help_text.replace("\n\n", "\n\n")},
+                "help": {"text": help_text, "markdown": help_text},
                 "defaultConfiguration": {"level": LEVELS[spec.severity]},
                 "properties": {"tags": ["dataset", spec.id[:3] + "xx"]},
             }
@@ -43,7 +41,7 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    rules = _rules()
+    rules = _rules(report)
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for f in report.findings:

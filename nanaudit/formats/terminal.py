@@ -12,9 +12,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..checks.registry import all_checks
-from ..engine import Report, SplitSummary
-from ..model import Finding, Severity
+from ..report import Finding, Report, Severity, SplitReport
 from .base import RenderOptions, summary_line
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -52,7 +50,7 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
     console.print(Text(f"layout: {report.layout}: {report.layout_reason}"))
     for note in report.notes:
         console.print(f"  note: {note}", style="dim")
-    s = report.settings
+    s = report.labels
     classes = str(s.num_classes) if s.num_classes is not None else "not given"
     implied = report.implied_classes
     if s.num_classes is None and implied is not None:
@@ -60,8 +58,8 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
     ignore = s.ignore_index if s.ignore_index is not None else "none"
     background = s.background if s.background is not None else "none"
     console.print(f"classes: {classes}; ignore index: {ignore}; background: {background}")
-    if s.config_file:
-        console.print(f"config: {s.config_file}")
+    if report.config_file:
+        console.print(f"config: {report.config_file}")
 
     table = Table(title="Splits", box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("split", "images", "masks", "pairs", "skipped", "unreadable", "labeled"):
@@ -104,7 +102,7 @@ def _values(values: tuple[int, ...], limit: int = 12) -> str:
     return shown + (f", … ({len(values)} values)" if len(values) > limit else "")
 
 
-def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verbose: bool) -> None:
+def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbose: bool) -> None:
     if sp.image_groups:
         t = Table(
             title=f"{sp.name}: image pixels",
@@ -148,8 +146,8 @@ def _render_split_stats(console: Console, report: Report, sp: SplitSummary, verb
         t.add_column("pixels", justify="right", overflow="fold")
         t.add_column("share", justify="right", overflow="fold")
         t.add_column("", justify="left", overflow="crop")  # the bar may be cut, not the numbers
-        names = report.settings.class_names
-        ignore = report.settings.ignore_index
+        names = report.labels.class_names
+        ignore = report.labels.ignore_index
         hist = sp.label_histogram
         limit = len(hist) if verbose else 16
         top = max(n for _, n in hist)
@@ -170,7 +168,7 @@ def _floats(values: tuple[float, ...], digits: int = 4) -> str:
     return "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")"
 
 
-def _render_training(console: Console, report: Report, sp: SplitSummary) -> None:
+def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
     t = sp.training
     table = Table(
         title=f"{sp.name}: summary",
@@ -201,7 +199,7 @@ def _render_training(console: Console, report: Report, sp: SplitSummary) -> None
             f"max {v.max:.1%}; {v.empty} mask{'' if v.empty == 1 else 's'} without any",
         )
     if t.class_weights:
-        names = report.settings.class_names
+        names = report.labels.class_names
         weights = ", ".join(
             f"{names[k] if 0 <= k < len(names) else k}={w:.3g}" for k, w in t.class_weights[:12]
         )
@@ -225,12 +223,11 @@ def _render_findings(console: Console, report: Report, verbose: bool) -> None:
     groups: dict[tuple[str, Severity], list[Finding]] = defaultdict(list)
     for f in report.findings:
         groups[(f.check, f.severity)].append(f)
-    specs = {c.id: c for c in all_checks()}
     console.print(Text("Findings", style="bold"))
     order = sorted(groups, key=lambda k: (-k[1], k[0]))
     for check_id, severity in order:
         items = groups[(check_id, severity)]
-        spec = specs[check_id]
+        spec = report.check(check_id)
         head = Text()
         head.append(f"{check_id} {spec.name}", style="bold")
         head.append(f"  {severity.label}", style=SEVERITY_STYLE[severity])

@@ -3,12 +3,17 @@
 Work is submitted in chunks with a bounded number in flight, and records come back in
 submission order, so the output is the same for every number of jobs and memory does not
 grow with the dataset.  A worker that dies (killed by the OS, a decoder crash) does not hang
-the scan: the chunks it may have held are re-run one file at a time, and the file that kills
-a worker again becomes an NA001 record.  Workers ignore SIGINT; the parent stops them.
+the scan: the chunks that were in flight are run again in a fresh pool, and only if a pool
+breaks again are those chunks' files run one at a time, so that the file that kills a
+worker becomes an NA001 record.  Workers ignore SIGINT; the parent stops them.
+
+The caller's process is left as it was found: no environment variable, Pillow limit or
+allocator setting of the parent is changed by a scan through the API.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -19,17 +24,22 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import DecodeError, DecodeSettings, FileRecord, Kind
+from .records import DecodeError, DecodeLimits, FileKind, FileRecord
 
 # Below this many files a pool costs more than it saves.
 MIN_FILES_FOR_POOL = 48
+# One BLAS/OpenMP thread per worker: the workers are the parallelism, and threads
+# multiplied by workers only oversubscribe the cores.
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Task:
     path: Path
     rel: str
-    kind: Kind
+    kind: FileKind
     split: str
 
 
@@ -66,14 +76,14 @@ def tune_allocator() -> None:
         pass
 
 
-def _audit(task: Task, settings: DecodeSettings) -> FileRecord:
+def audit(task: Task, limits: DecodeLimits) -> FileRecord:
     from .decode import audit_file  # Pillow is imported where files are decoded, not before
 
-    return audit_file(task.path, task.rel, task.kind, task.split, settings)
+    return audit_file(task.path, task.rel, task.kind, task.split, limits)
 
 
-def _audit_chunk(tasks: Sequence[Task], settings: DecodeSettings) -> list[FileRecord]:
-    return [_audit(t, settings) for t in tasks]
+def _audit_chunk(tasks: Sequence[Task], limits: DecodeLimits) -> list[FileRecord]:
+    return [audit(t, limits) for t in tasks]
 
 
 def _worker_init() -> None:
@@ -81,23 +91,42 @@ def _worker_init() -> None:
     tune_allocator()
 
 
-def _crashed(task: Task, why: str) -> FileRecord:
+def _crashed(task: Task) -> FileRecord:
+    why = (
+        "decoding this file killed the worker process "
+        "(a decoder crash, or the OS ended it for its memory use)"
+    )
     return FileRecord(
         path=task.rel, kind=task.kind, split=task.split, error=DecodeError("NA001", why)
     )
 
 
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Variables set for a moment (while a server process starts), then restored."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: v for k, v in values.items() if before[k] is None})
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
 def _context() -> multiprocessing.context.BaseContext:
-    # One BLAS/OpenMP thread per worker: the workers are the parallelism, and threads
-    # multiplied by workers only oversubscribe the cores (read when a worker loads numpy).
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["nanaudit.decode"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")  # pragma: no cover - not Linux
+    ctx = multiprocessing.get_context("forkserver")
+    from multiprocessing import forkserver
+
+    # the server (and every worker forked from it) loads the decoders and numpy once, with
+    # the workers' environment; the parent's own environment is restored right after
+    ctx.set_forkserver_preload(["nanaudit.decode"])
+    with _environment(WORKER_ENV):
+        forkserver.ensure_running()
+    ctx.set_forkserver_preload([])
+    return ctx
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -119,30 +148,29 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 
 def run_tasks(
-    tasks: Sequence[Task],
-    settings: DecodeSettings,
-    jobs: int,
-    progress: Callable[[int], None] | None = None,
+    tasks: Sequence[Task], limits: DecodeLimits, jobs: int, progress: Progress | None = None
 ) -> Iterator[FileRecord]:
     """Audit every task; records are yielded in the order of ``tasks``."""
     if jobs <= 1 or len(tasks) < MIN_FILES_FOR_POOL:
         for t in tasks:
-            rec = _audit(t, settings)
+            rec = audit(t, limits)
             if progress is not None:
                 progress(1)
             yield rec
         return
-    yield from _pooled(tasks, settings, jobs, progress)
-
-
-def _pooled(
-    tasks: Sequence[Task],
-    settings: DecodeSettings,
-    jobs: int,
-    progress: Callable[[int], None] | None,
-) -> Iterator[FileRecord]:
     size = max(1, min(32, len(tasks) // (jobs * 8)))
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    for records in _run_chunks(chunks, limits, jobs, retry=True):
+        if progress is not None:
+            progress(len(records))
+        yield from records
+
+
+def _run_chunks(
+    chunks: Sequence[Sequence[Task]], limits: DecodeLimits, jobs: int, retry: bool
+) -> Iterator[list[FileRecord]]:
+    """Each chunk's records, in order. When a worker dies, every chunk in flight is lost:
+    they run again in a fresh pool (``retry``), or, on a second death, file by file."""
     window = jobs * 4
     pool = _new_pool(jobs)
     pending: deque[tuple[Sequence[Task], Future[list[FileRecord]]]] = deque()
@@ -151,32 +179,28 @@ def _pooled(
         while next_chunk < len(chunks) or pending:
             while next_chunk < len(chunks) and len(pending) < window:
                 chunk = chunks[next_chunk]
-                pending.append((chunk, pool.submit(_audit_chunk, chunk, settings)))
+                pending.append((chunk, pool.submit(_audit_chunk, chunk, limits)))
                 next_chunk += 1
             chunk, future = pending.popleft()
             try:
                 records = future.result()
             except BrokenProcessPool:
-                # A worker died. Every chunk in flight may be lost: redo them one file at a
-                # time, then go on with a fresh pool.
                 _stop(pool)
-                redo = [chunk, *(c for c, _ in pending)]
+                lost = [chunk, *(c for c, _ in pending)]
                 pending.clear()
-                for c in redo:
-                    for rec in _isolated(c, settings):
-                        if progress is not None:
-                            progress(1)
-                        yield rec
+                if retry:
+                    yield from _run_chunks(lost, limits, jobs, retry=False)
+                else:
+                    for c in lost:
+                        yield list(_isolated(c, limits))
                 pool = _new_pool(jobs)
                 continue
-            if progress is not None:
-                progress(len(records))
-            yield from records
+            yield records
     finally:
         _stop(pool)
 
 
-def _isolated(tasks: Sequence[Task], settings: DecodeSettings) -> Iterator[FileRecord]:
+def _isolated(tasks: Sequence[Task], limits: DecodeLimits) -> Iterator[FileRecord]:
     """Audit tasks one by one in a single worker, so that a crash names its file."""
     pool: ProcessPoolExecutor | None = None
     try:
@@ -184,15 +208,11 @@ def _isolated(tasks: Sequence[Task], settings: DecodeSettings) -> Iterator[FileR
             if pool is None:
                 pool = _new_pool(1)
             try:
-                yield pool.submit(_audit, t, settings).result()
+                yield pool.submit(audit, t, limits).result()
             except BrokenProcessPool:
                 _stop(pool)
                 pool = None
-                yield _crashed(
-                    t,
-                    "decoding this file killed the worker process "
-                    "(a decoder crash, or the OS ended it for its memory use)",
-                )
+                yield _crashed(t)
     finally:
         if pool is not None:
             _stop(pool)

@@ -1,19 +1,15 @@
-"""Find image and mask folders, recognise splits and pair files.
-
-Discovery only lists directories: it opens no file.  Symbolic links are followed once;
-a directory reached twice (a loop, or two links to one place) is walked once and noted.
-"""
+"""The generic layouts: images/ + masks/ (with or without split folders), split-first
+folders, SegNet-style folders, or splits given explicitly; and pairing by name."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import IMAGE_SUFFIXES
+from . import DiscoverRequest, DiscoveryError, Layout, PairPaths, PlannedSplit
+from .walk import child_dirs, walk_files
 
 IMAGE_DIRS = ("images", "image", "imgs", "img")
 MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")
@@ -40,112 +36,13 @@ MASK_STEM_SUFFIXES = ("_mask", "_masks", "_label", "_labels", "_gt", "_seg", "_a
 IMAGE_STEM_SUFFIXES = ("_image", "_img", "_sat", "_rgb")
 
 
-class DiscoveryError(Exception):
-    """No usable layout: the message says what was looked for and how to be explicit."""
-
-
-@dataclass(frozen=True, slots=True)
-class PairPaths:
-    image: Path | None
-    mask: Path | None
-
-
-@dataclass(frozen=True, slots=True)
-class SplitFiles:
-    name: str
-    role: str  # train / val / test / all / other
-    image_root: Path
-    mask_root: Path | None
-    labeled: bool
-    pairs: tuple[PairPaths, ...]
-    skipped: tuple[tuple[Path, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    name: str
-    reason: str
-    splits: tuple[SplitFiles, ...]
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SplitSpec:
-    """A split given explicitly: --images/--masks, --split NAME:IMAGES[:MASKS] or config."""
-
-    name: str
-    images: Path
-    masks: Path | None
-
-
-@dataclass
-class _Walk:
-    files: list[Path] = field(default_factory=list)
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def split_role(name: str) -> str | None:
     return SPLIT_ROLES.get(name.lower())
-
-
-def _child_dirs(path: Path) -> list[Path]:
-    try:
-        return sorted(
-            (p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
-            key=lambda p: p.name,
-        )
-    except OSError:
-        return []
 
 
 def _find_alias(dirs: Sequence[Path], aliases: Sequence[str]) -> list[Path]:
     by_name = {d.name.lower(): d for d in dirs}
     return [by_name[a] for a in aliases if a in by_name]
-
-
-def walk_files(root: Path, exclude: Iterable[Path] = ()) -> _Walk:
-    """Every file below root, sorted; non-images and hidden files are skipped with a reason."""
-    out = _Walk()
-    excluded = {os.path.realpath(p) for p in exclude}
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        try:
-            st = os.stat(dirpath)
-            key = (st.st_dev, st.st_ino)
-        except OSError:
-            key = None
-        if key is not None and key in seen:
-            where = Path(os.path.relpath(dirpath, root.parent)).as_posix()
-            out.notes.append(f"{where}: directory already visited (symbolic-link loop); skipped")
-            dirnames.clear()
-            continue
-        if key is not None:
-            seen.add(key)
-        kept = []
-        for d in sorted(dirnames):
-            full = os.path.join(dirpath, d)
-            if d.startswith("."):
-                out.skipped.append((Path(full), "hidden directory"))
-            elif os.path.realpath(full) in excluded:
-                continue
-            elif os.path.splitext(d)[1].lower() in IMAGE_SUFFIXES:
-                # a directory named like an image (x.png/) stands where a file is expected:
-                # listed as one, it pairs and its decode reports NA001 "not a regular file"
-                out.files.append(Path(full))
-            else:
-                kept.append(d)
-        dirnames[:] = kept
-        for f in sorted(filenames):
-            path = Path(dirpath, f)
-            if f.startswith("."):
-                out.skipped.append((path, "hidden file"))
-            elif path.suffix.lower() not in IMAGE_SUFFIXES:
-                out.skipped.append((path, "not an image"))
-            else:
-                out.files.append(path)
-    out.files.sort()
-    return out
 
 
 def _strip(stem: str, suffixes: Sequence[str]) -> str | None:
@@ -235,7 +132,7 @@ def _make_split(
     labeled: bool,
     pair_key: re.Pattern[str] | None,
     exclude: Iterable[Path] = (),
-) -> tuple[SplitFiles, list[str]]:
+) -> tuple[PlannedSplit, list[str]]:
     img_walk = walk_files(image_root, exclude)
     skipped = list(img_walk.skipped)
     notes = list(img_walk.notes)
@@ -247,22 +144,19 @@ def _make_split(
         notes += mask_walk.notes
     pairs = pair_files(img_walk.files, image_root, masks, mask_root or image_root, pair_key)
     role = split_role(name) or ("all" if name == "all" else "other")
-    return SplitFiles(
+    return PlannedSplit(
         name, role, image_root, mask_root, labeled, tuple(pairs), tuple(skipped)
     ), notes
 
 
-def discover(
-    root: Path,
-    explicit: Sequence[SplitSpec] = (),
-    pair_key: re.Pattern[str] | None = None,
-    unlabeled: Iterable[str] = (),
-) -> Layout:
+def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
     """Detect the layout under ``root`` (or use the explicit splits) and pair the files."""
-    unlabeled_set = {u.lower() for u in unlabeled}
-    if explicit:
+    request = request or DiscoverRequest()
+    unlabeled_set = set(request.unlabeled)
+    pair_key = request.pair_key
+    if request.explicit:
         splits, notes = [], []
-        for spec in explicit:
+        for spec in request.explicit:
             for p in (spec.images, spec.masks):
                 if p is not None and not p.is_dir():
                     raise DiscoveryError(f"not a directory: {p}")
@@ -278,7 +172,7 @@ def discover(
             tuple(notes),
         )
 
-    children = _child_dirs(root)
+    children = child_dirs(root)
     image_dirs = _find_alias(children, IMAGE_DIRS)
     mask_dirs = _find_alias(children, MASK_DIRS)
     if image_dirs and mask_dirs:
@@ -287,7 +181,7 @@ def discover(
     split_dirs = [d for d in children if split_role(d.name)]
     split_first = []
     for d in split_dirs:
-        sub = _child_dirs(d)
+        sub = child_dirs(d)
         imgs, msks = _find_alias(sub, IMAGE_DIRS), _find_alias(sub, MASK_DIRS)
         if imgs:
             split_first.append((d, imgs[0], msks[0] if msks else None))
@@ -346,8 +240,8 @@ def _images_masks_layout(
     pair_key: re.Pattern[str] | None,
     unlabeled: set[str],
 ) -> Layout:
-    image_splits = [d for d in _child_dirs(image_dir) if split_role(d.name)]
-    mask_children = {d.name.lower(): d for d in _child_dirs(mask_dir)}
+    image_splits = [d for d in child_dirs(image_dir) if split_role(d.name)]
+    mask_children = {d.name.lower(): d for d in child_dirs(mask_dir)}
     notes: list[str] = []
     if not image_splits:
         s, n = _make_split("all", image_dir, mask_dir, "all" not in unlabeled, pair_key)
@@ -357,7 +251,7 @@ def _images_masks_layout(
             (s,),
             tuple(n),
         )
-    splits: list[SplitFiles] = []
+    splits: list[PlannedSplit] = []
     for d in image_splits:
         m = mask_children.get(d.name.lower())
         if m is None:  # images/val beside masks/validation: the same role pairs them
@@ -391,7 +285,7 @@ def _images_masks_layout(
         loose_masks = walk_files(mask_dir, exclude=list(mask_children.values()))
         pairs = pair_files(rest.files, image_dir, loose_masks.files, mask_dir, pair_key)
         splits.append(
-            SplitFiles(
+            PlannedSplit(
                 "unsplit",
                 "other",
                 image_dir,

@@ -1,0 +1,385 @@
+"""Records → split and dataset statistics, with one associative merge.
+
+Every field of :class:`SplitStats` names how it merges (a sum, counts, a sorted multiset,
+per-group moments, per-dtype ranges).  :meth:`SplitStats.merge` combines two statistics;
+:func:`split_stats` folds the statistics of single files with the same field merges,
+incrementally (linear in the number of files), in path order so that the result is the
+same bytes however the records were produced (one process, a pool, a cache, shards).
+Thresholds are not applied here: checks read these statistics and apply their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import FileKind, FileRecord, Pair
+from .rules import LabelRules
+from .stats import ChannelStats, merge_channels
+
+
+def colour_family(record: FileRecord) -> str:
+    """The colour mode as a loader sees it: gray, RGB, RGBA, palette, CMYK…"""
+    mode = record.mode or ""
+    if mode in ("1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        return "gray"
+    if mode in ("RGB", "YCbCr", "RGBX", "LAB", "HSV"):
+        return "RGB"
+    if mode in ("P", "PA"):
+        return "palette"
+    if mode == "LA":
+        return "gray+alpha"
+    if mode.startswith("array"):
+        return {1: "gray", 2: "gray+alpha", 3: "RGB", 4: "RGBA"}.get(
+            record.channels, f"{record.channels}-channel"
+        )
+    return mode or "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """Merged channel moments of the images that share (family, dtype, channels)."""
+
+    images: int
+    channels: tuple[ChannelStats, ...]
+
+    def merge(self, other: GroupStats) -> GroupStats:
+        return GroupStats(self.images + other.images, merge_channels(self.channels, other.channels))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ImageSignature:
+    """What the duplicate checks compare of an image, taken from its record."""
+
+    path: str
+    split: str
+    content: str  # exact content: hash, size, dtype and moments ("" when not hashed)
+    phash: int
+    flat: bool  # no structure to hash (every channel constant)
+
+
+# --------------------------------------------------------------------------- merges
+# Each merge kind is an accumulator: a start value, how to add a part, how to freeze the
+# result. merge(a, b) is freeze(add(add(start(), a), b)), so folding files one at a time and
+# merging partial statistics cannot disagree.
+
+
+class _Merge:
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def add(self, acc: Any, value: Any) -> Any:
+        raise NotImplementedError
+
+    def freeze(self, acc: Any) -> Any:
+        return acc
+
+
+class _Sum(_Merge):
+    def start(self) -> int:
+        return 0
+
+    def add(self, acc: int, value: int) -> int:
+        return acc + value
+
+
+class _Counts(_Merge):
+    """Sparse counts as sorted (key, count) pairs."""
+
+    def start(self) -> dict[Any, int]:
+        return {}
+
+    def add(self, acc: dict[Any, int], value: Iterable[tuple[Any, int]]) -> dict[Any, int]:
+        for k, n in value:
+            acc[k] = acc.get(k, 0) + n
+        return acc
+
+    def freeze(self, acc: dict[Any, int]) -> tuple[tuple[Any, int], ...]:
+        return tuple(sorted(acc.items()))
+
+
+class _Multiset(_Merge):
+    """A sorted multiset."""
+
+    def start(self) -> list[Any]:
+        return []
+
+    def add(self, acc: list[Any], value: Iterable[Any]) -> list[Any]:
+        acc.extend(value)
+        return acc
+
+    def freeze(self, acc: list[Any]) -> tuple[Any, ...]:
+        return tuple(sorted(acc))
+
+
+class _Groups(_Merge):
+    def start(self) -> dict[Any, GroupStats]:
+        return {}
+
+    def add(
+        self, acc: dict[Any, GroupStats], value: Iterable[tuple[Any, GroupStats]]
+    ) -> dict[Any, GroupStats]:
+        for k, g in value:
+            acc[k] = acc[k].merge(g) if k in acc else g
+        return acc
+
+    def freeze(self, acc: dict[Any, GroupStats]) -> tuple[tuple[Any, GroupStats], ...]:
+        return tuple(sorted(acc.items(), key=lambda kv: kv[0]))
+
+
+class _Ranges(_Merge):
+    """Per key, the (lowest, highest) value."""
+
+    def start(self) -> dict[str, tuple[float, float]]:
+        return {}
+
+    def add(
+        self, acc: dict[str, tuple[float, float]], value: Iterable[tuple[str, float, float]]
+    ) -> dict[str, tuple[float, float]]:
+        for k, lo, hi in value:
+            old = acc.get(k)
+            acc[k] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+        return acc
+
+    def freeze(self, acc: dict[str, tuple[float, float]]) -> tuple[tuple[str, float, float], ...]:
+        return tuple((k, lo, hi) for k, (lo, hi) in sorted(acc.items()))
+
+
+SUM, COUNTS, MULTISET, GROUPS, RANGES = _Sum(), _Counts(), _Multiset(), _Groups(), _Ranges()
+
+
+def stat(merge: _Merge) -> Any:
+    """A statistic: its empty value and how it merges."""
+    return field(default=merge.freeze(merge.start()), metadata={"merge": merge})
+
+
+@dataclass(frozen=True, slots=True)
+class SplitStats:
+    """Merged statistics of a split's files. Empty is the identity of :meth:`merge`."""
+
+    image_files: int = stat(SUM)  # image files, readable or not
+    images: int = stat(SUM)  # images decoded
+    masks: int = stat(SUM)  # mask files
+    unreadable: int = stat(SUM)
+    pairs: int = stat(SUM)  # an image with its mask
+    samples: int = stat(SUM)  # what a training loader yields: pairs (or images, unlabeled)
+    groups: tuple[tuple[tuple[str, str, int], GroupStats], ...] = stat(GROUPS)
+    families: tuple[tuple[str, int], ...] = stat(COUNTS)
+    dtypes: tuple[tuple[str, int], ...] = stat(COUNTS)
+    modes: tuple[tuple[str, int], ...] = stat(COUNTS)
+    sizes: tuple[tuple[tuple[int, int], int], ...] = stat(COUNTS)  # (width, height)
+    value_ranges: tuple[tuple[str, float, float], ...] = stat(RANGES)  # per dtype
+    signatures: tuple[ImageSignature, ...] = stat(MULTISET)
+    labels: tuple[tuple[int, int], ...] = stat(COUNTS)  # label → pixels
+    mask_pixels: int = stat(SUM)
+    # labeled splits only: the valid (not ignore) share of each mask, the masks each label
+    # occurs in, and the valid pixels of those masks (median-frequency class weights)
+    valid_fractions: tuple[float, ...] = stat(MULTISET)
+    masks_per_label: tuple[tuple[int, int], ...] = stat(COUNTS)
+    present_pixels: tuple[tuple[int, int], ...] = stat(COUNTS)
+
+    def merge(self, other: SplitStats) -> SplitStats:
+        values = {}
+        for f in dataclasses.fields(self):
+            m: _Merge = f.metadata["merge"]
+            acc = m.add(m.add(m.start(), getattr(self, f.name)), getattr(other, f.name))
+            values[f.name] = m.freeze(acc)
+        return SplitStats(**values)
+
+    # derived facts --------------------------------------------------------------------
+
+    def majority(self, counts: Sequence[tuple[str, int]]) -> str | None:
+        if not counts:
+            return None
+        return sorted(counts, key=lambda kv: (-kv[1], kv[0]))[0][0]
+
+    @property
+    def family(self) -> str | None:
+        return self.majority(self.families)
+
+    @property
+    def dtype(self) -> str | None:
+        return self.majority(self.dtypes)
+
+    @property
+    def image_groups(self) -> list[tuple[str, str, GroupStats]]:
+        """(family, dtype, stats) per group, largest first."""
+        ordered = sorted(self.groups, key=lambda kv: (-kv[1].images, kv[0]))
+        return [(f, d, g) for (f, d, _), g in ordered]
+
+    def label_count(self, label: int | None) -> int:
+        return dict(self.labels).get(label, 0) if label is not None else 0
+
+
+def _fold(parts: Iterable[SplitStats]) -> SplitStats:
+    """SplitStats.merge over many parts, incrementally."""
+    specs = [(f.name, f.metadata["merge"]) for f in dataclasses.fields(SplitStats)]
+    acc = {name: m.start() for name, m in specs}
+    empty = SplitStats()
+    for part in parts:
+        for name, m in specs:
+            value = getattr(part, name)
+            if value != getattr(empty, name):
+                acc[name] = m.add(acc[name], value)
+    return SplitStats(**{name: m.freeze(acc[name]) for name, m in specs})
+
+
+def content_key(rec: FileRecord) -> str:
+    p = rec.pixels
+    if p is None or not p.content_hash:
+        return ""
+    moments = ";".join(
+        f"{c.count},{c.mean!r},{c.m2!r},{c.min!r},{c.max!r},{c.nan},{c.inf}" for c in p.channels
+    )
+    return f"{p.content_hash}|{rec.width}x{rec.height}|{rec.dtype}|{moments}"
+
+
+def file_stats(rec: FileRecord, rules: LabelRules, labeled: bool) -> SplitStats:
+    """The statistics of one file."""
+    bad = 0 if rec.ok else 1
+    if rec.kind is FileKind.IMAGE:
+        p = rec.pixels
+        if p is None:
+            return SplitStats(image_files=1, unreadable=bad)
+        family, dtype = colour_family(rec), rec.dtype or "?"
+        finite = [c for c in p.channels if c.count]
+        ranges = (
+            ((dtype, min(c.min for c in finite), max(c.max for c in finite)),) if finite else ()
+        )
+        flat = all(c.min == c.max for c in p.channels)
+        return SplitStats(
+            image_files=1,
+            images=1,
+            unreadable=bad,
+            groups=(((family, dtype, len(p.channels)), GroupStats(1, p.channels)),),
+            families=((family, 1),),
+            dtypes=((dtype, 1),),
+            modes=((rec.mode or "?", 1),),
+            sizes=(((rec.width, rec.height), 1),),
+            value_ranges=ranges,
+            signatures=(ImageSignature(rec.path, rec.split, content_key(rec), p.phash, flat),),
+        )
+    lab = rec.labels
+    if lab is None:
+        return SplitStats(masks=1, unreadable=bad)
+    stats = SplitStats(masks=1, labels=lab.histogram, mask_pixels=lab.pixels)
+    if not labeled:
+        return stats
+    ignore = rules.ignore_index
+    valid = lab.pixels - lab.count(ignore)
+    present = [v for v, _ in lab.histogram if v != ignore]
+    return dataclasses.replace(
+        stats,
+        valid_fractions=(valid / lab.pixels if lab.pixels else 0.0,),
+        masks_per_label=tuple((v, 1) for v in present),
+        present_pixels=tuple((v, valid) for v in present),
+    )
+
+
+def split_stats(pairs: Sequence[Pair], rules: LabelRules, labeled: bool) -> SplitStats:
+    """The statistics of a split: every file once (in path order), and its pairs."""
+    files: dict[tuple[str, FileKind], FileRecord] = {}
+    for p in pairs:
+        for rec in (p.image, p.mask):
+            if rec is not None:
+                files.setdefault((rec.path, rec.kind), rec)
+    parts = [file_stats(files[k], rules, labeled) for k in sorted(files)]
+    paired = sum(1 for p in pairs if p.image is not None and p.mask is not None)
+    samples = sum(1 for p in pairs if p.image is not None and (p.mask is not None or not labeled))
+    parts.append(SplitStats(pairs=paired, samples=samples))
+    return _fold(parts)
+
+
+# --------------------------------------------------------------------------- the dataset
+
+
+@dataclass(frozen=True, slots=True)
+class FullScale:
+    """The range a pixel type is measured against (see "full scale" in CHECKS.md)."""
+
+    lo: float
+    span: float  # full scale, what NA104's std ratio is taken of
+    basis: str
+    extent: float = 0.0  # the value range [lo, lo + extent] the luminance checks measure in
+
+    def at(self, fraction: float) -> float:
+        """The value at ``fraction`` of the range (NA112/NA113): for data in [-1, 1] that
+        is -1 + fraction × 2, whatever the full scale says."""
+        return self.lo + fraction * (self.extent or self.span)
+
+
+ASSUMED_SCALE = FullScale(0.0, 255.0, "assumed 255")
+
+
+def full_scales(ranges: Iterable[tuple[str, float, float]]) -> dict[str, FullScale]:
+    """Full scale per dtype: 255 and 65535 for uint8/16, else the dataset's observed range."""
+    scales: dict[str, FullScale] = {
+        "uint8": FullScale(0.0, 255.0, "uint8 full scale 255"),
+        "bool": FullScale(0.0, 255.0, "1-bit read as 0/255"),
+        "uint16": FullScale(0.0, 65535.0, "uint16 full scale 65535"),
+    }
+    for dtype, a, b in ranges:
+        if dtype in scales:
+            continue
+        if dtype.startswith("float") and a >= -1.0 and b <= 1.0:
+            if a < 0:
+                scales[dtype] = FullScale(-1.0, 1.0, "float data in [-1, 1]: 1.0", extent=2.0)
+            else:
+                scales[dtype] = FullScale(0.0, 1.0, "float data in [0, 1]: 1.0")
+        else:
+            span = b - a if b > a else 1.0
+            scales[dtype] = FullScale(a, span, f"observed {dtype} range [{a:g}, {b:g}]")
+    return scales
+
+
+@dataclass(frozen=True, slots=True)
+class SplitView:
+    """A split as the checks see it: its name and role, and its statistics."""
+
+    name: str
+    role: str  # train / val / test / all / other
+    labeled: bool
+    stats: SplitStats
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetStats:
+    splits: tuple[SplitView, ...]
+    scales: Mapping[str, FullScale] = field(default_factory=dict)
+
+    @property
+    def training(self) -> list[SplitView]:
+        """The training splits; a layout without splits trains on its one split."""
+        train = [s for s in self.splits if s.role == "train"]
+        if train:
+            return train
+        if len(self.splits) == 1 and self.splits[0].role in ("all", "other"):
+            return list(self.splits)
+        return []
+
+    def scale(self, dtype: str | None) -> FullScale:
+        return self.scales.get(dtype or "", ASSUMED_SCALE)
+
+
+def dataset_stats(splits: Iterable[SplitView]) -> DatasetStats:
+    views = tuple(splits)
+    merged = _fold(s.stats for s in views)
+    return DatasetStats(views, full_scales(merged.value_ranges))
+
+
+def merged_histogram(splits: Iterable[SplitView]) -> tuple[tuple[int, int], ...]:
+    return _fold(SplitStats(labels=s.stats.labels) for s in splits).labels
+
+
+def finite_range(stats: SplitStats) -> tuple[float, float]:
+    lo = min((r[1] for r in stats.value_ranges), default=math.nan)
+    hi = max((r[2] for r in stats.value_ranges), default=math.nan)
+    return lo, hi
+
+
+def counted(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

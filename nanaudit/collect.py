@@ -1,0 +1,115 @@
+"""Plan → records: one task per file, the cache, the process pool, the label transform.
+
+Every file of the plan is decoded once (or taken from the cache) into a record; mask
+records then get the plan's label transform, which the cache never sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import RecordCache, file_stamp, record_from_json
+from .layouts import PlannedSplit
+from .paths import display_path
+from .plan import ScanPlan
+from .pool import Progress, Task, run_tasks
+from .records import CodecError, FileKind, FileRecord, Pair
+
+
+@dataclass(frozen=True, slots=True)
+class CollectedSplit:
+    planned: PlannedSplit
+    pairs: tuple[Pair, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    splits: tuple[CollectedSplit, ...]
+    notes: tuple[str, ...]  # what the cache had to say
+
+
+def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
+    """One task per file, in the plan's order."""
+    tasks: dict[tuple[Path, FileKind], Task] = {}
+    for split in plan.layout.splits:
+        for p in split.pairs:
+            for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK)):
+                if path is not None and (path, kind) not in tasks:
+                    tasks[(path, kind)] = Task(
+                        path, display_path(path, plan.root), kind, split.name
+                    )
+    return tasks
+
+
+def collect(
+    plan: ScanPlan,
+    *,
+    jobs: int = 1,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> Collected:
+    tasks = plan_tasks(plan)
+    if on_total is not None:
+        on_total(len(tasks))
+    notes: list[str] = []
+    cache = _open_cache(cache_dir, plan, notes)
+    records: dict[tuple[Path, FileKind], FileRecord] = {}
+    try:
+        if cache is not None:
+            damaged = []
+            for key, text in cache.lookup(tasks).items():
+                t = tasks[key]
+                try:
+                    records[key] = record_from_json(text, t.rel, t.kind, t.split)
+                except CodecError:
+                    damaged.append(key)
+            cache.drop(damaged)
+            if progress is not None and records:
+                progress(len(records))
+        todo = [t for key, t in tasks.items() if key not in records]
+        stamps = {(t.path, t.kind): file_stamp(t.path) for t in todo} if cache else {}
+        for t, rec in zip(todo, run_tasks(todo, plan.limits, jobs, progress), strict=True):
+            records[(t.path, t.kind)] = rec
+        if cache is not None:
+            cache.store(
+                (t.path, t.kind, stamp, records[(t.path, t.kind)])
+                for t in todo
+                if (stamp := stamps[(t.path, t.kind)]) is not None and records[(t.path, t.kind)].ok
+            )
+            if cache.problem:
+                notes.append(cache.problem)
+    finally:
+        if cache is not None:
+            cache.close()
+    rules = plan.labels
+    splits = []
+    for split in plan.layout.splits:
+        pairs = []
+        for p in split.pairs:
+            image = records[(p.image, FileKind.IMAGE)] if p.image is not None else None
+            mask = records[(p.mask, FileKind.MASK)] if p.mask is not None else None
+            pairs.append(
+                Pair(split.name, image, rules.apply(mask) if mask else None, split.labeled)
+            )
+        splits.append(CollectedSplit(split, tuple(pairs)))
+    return Collected(tuple(splits), tuple(notes))
+
+
+def _open_cache(cache_dir: Path | None, plan: ScanPlan, notes: list[str]) -> RecordCache | None:
+    if cache_dir is None:
+        return None
+    try:
+        inside = cache_dir.resolve().is_relative_to(plan.root.resolve())
+    except OSError:
+        inside = True
+    if inside:
+        notes.append("the cache folder lies inside the scanned folder: cache not used")
+        return None
+    cache = RecordCache(cache_dir, plan.limits)
+    if not cache.usable:
+        notes.append(cache.problem or "cache not usable")
+        return None
+    return cache

@@ -1,0 +1,92 @@
+"""The config file: ``--config FILE``, else the nearest ``nanaudit.toml`` (top-level keys, or
+a ``[tool.nanaudit]`` table) or ``pyproject.toml`` with ``[tool.nanaudit]``, searched from
+the scanned folder upward.  A file that was searched for (not named) came with the data: it
+is read as an untrusted layer (options.py says what that forbids)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .kinds import ConfigError, shown_path
+from .options import Layer
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest nanaudit.toml, or pyproject.toml with [tool.nanaudit], from start upward."""
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for d in (here, *here.parents):
+        candidate = d / "nanaudit.toml"
+        if candidate.is_file():
+            return candidate
+        py = d / "pyproject.toml"
+        if py.is_file():
+            try:
+                data = tomllib.loads(read_text(py))
+            except (ConfigError, tomllib.TOMLDecodeError):
+                continue
+            if isinstance(data.get("tool"), dict) and "nanaudit" in data["tool"]:
+                return py
+    return None
+
+
+def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
+    """A small text file: at most ``limit`` bytes, a regular file, UTF-8."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise ConfigError(f"{path}: larger than {limit:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(read_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    tool = data.get("tool")
+    if isinstance(tool, dict) and "nanaudit" in tool:
+        section = tool["nanaudit"]
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [tool.nanaudit] must be a table")
+        return section
+    if path.name == "pyproject.toml":
+        return {}
+    return data
+
+
+def config_layer(root: Path, named: Path | None) -> Layer | None:
+    """The config file's layer: the one named (trusted), else the one found (untrusted)."""
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError(f"config file not found: {named}")
+        path, trusted = named, True
+    else:
+        found = find_config(root)
+        if found is None:
+            return None
+        path, trusted = found, False
+    return Layer(
+        shown_path(path),
+        read_config(path),
+        base=path.parent,
+        trusted=trusted,
+        config_file=True,
+    )

@@ -1,0 +1,382 @@
+"""Readers: a file's bytes → pixels (a Pillow image or a numpy array) and a header.
+
+Pillow reads the raster formats, restricted to the plugins nanaudit accepts; numpy reads
+``.npy``/``.npz`` with pickles refused and headers checked against the file size before
+anything is allocated.  Every guard against hostile files lives here; a refusal raises
+:class:`DecodeFailure` naming the check (NA001 unreadable, NA002 oversized).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import struct
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, TiffImagePlugin
+
+from ..records import DecodeLimits, Header
+
+# Modes whose bands are all 8 bits: Pillow's histogram() gives 256 exact bins per band.
+EIGHT_BIT_MODES = {"L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA", "RGBX", "LAB", "HSV"}
+TIFF_JPEG_COMPRESSIONS = {"jpeg", "tiff_jpeg"}
+GDAL_NODATA_TAG = 42113
+EXIF_ORIENTATION_TAG = 0x0112
+# The only Pillow plugins a file may be decoded with, whatever its name says: the formats
+# of IMAGE_SUFFIXES. Content of any other kind is NA001; above all PostScript, which
+# Pillow's EPS plugin would hand to Ghostscript.
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "WEBP", "TIFF", "PPM")
+
+Raster = Image.Image | npt.NDArray[Any]
+
+
+class DecodeFailure(Exception):
+    def __init__(self, check: str, reason: str) -> None:
+        super().__init__(reason)
+        self.check = check
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """The pixels, as an 8-bit Pillow image (reduced through its C histograms) or an
+    H×W(×C) numpy array, and what the file's header said."""
+
+    raster: Raster
+    header: Header
+
+
+@contextlib.contextmanager
+def pillow_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's bomb limit for one decode, then back to what the caller had."""
+    before = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+def bomb_reason(exc: Exception, limit: int) -> str:
+    """Pillow raises past twice its MAX_IMAGE_PIXELS and names that doubled figure: state
+    the configured limit instead, with the pixel count Pillow found."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    if found is None:
+        return f"{exc} (limit {limit:,} pixels)"
+    return f"header declares {int(found.group(1)):,} pixels, over the limit of {limit:,}"
+
+
+def os_reason(exc: OSError, path: Path | None = None) -> str:
+    if exc.strerror:
+        return exc.strerror.lower()
+    text = str(exc) or type(exc).__name__
+    if path is not None:  # Pillow quotes the absolute path: reports must not depend on it
+        text = text.replace(f" {str(path)!r}", "").replace(str(path), path.name)
+    return text
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def read(path: Path, limits: DecodeLimits) -> Decoded:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        with open(path, "rb") as fh:
+            arr = _read_npy(fh, os.fstat(fh.fileno()).st_size, limits.max_pixels)
+        return _from_array(arr, "NPY")
+    if suffix == ".npz":
+        return _read_npz(path, limits.max_pixels)
+    with pillow_limit(limits.max_pixels):
+        return _read_pillow(path, limits)
+
+
+def _read_pillow(path: Path, limits: DecodeLimits) -> Decoded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bombs are ours to report; Pillow's warnings are noise
+        im = Image.open(path, formats=PILLOW_FORMATS)
+        try:
+            width, height = im.size
+            if width * height > limits.max_pixels:
+                raise DecodeFailure(
+                    "NA002",
+                    f"header declares {width}×{height} = {width * height:,} pixels, "
+                    f"over the limit of {limits.max_pixels:,}",
+                )
+            fmt = im.format or path.suffix.lstrip(".").upper()
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            notes: list[str] = []
+            if frames > 1:
+                notes.append(f"{frames} frames/pages: the first was audited")
+            bits = _stored_bits(im)  # before getexif(), which loads a PNG
+            orientation = _exif_orientation(im)
+            if fmt == "TIFF" and orientation in (5, 6, 7, 8):
+                # Pillow reports (and loads) a TIFF already turned by its Orientation tag;
+                # the record keeps the stored size, as for every other format (NA006/NA007)
+                width, height = height, width
+            nodata = _gdal_nodata(im)
+            lossy = _lossy_reason(im, path)
+            if fmt == "TIFF":
+                _check_tiff_strips(im)
+            im.load()
+        except BaseException:
+            im.close()
+            raise
+    mode = im.mode
+    if mode == "P" and "transparency" in im.info:
+        notes.append("palette with transparency")
+    if mode in EIGHT_BIT_MODES:
+        bands = len(im.getbands())
+        if bits > 8:
+            notes.append(f"stored with {bits} bits per channel; Pillow decodes it to 8 bits")
+        header = Header(
+            format=fmt,
+            mode=mode,
+            dtype="uint8",
+            width=width,
+            height=height,
+            channels=bands,
+            frames=frames,
+            exif_orientation=orientation,
+            nodata=nodata,
+            bits=bits if bits > 8 else 0,
+            lossy=lossy,
+            notes=tuple(notes),
+        )
+        return Decoded(im, header)
+    arr = np.asarray(im)
+    im.close()
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    channels = 1 if arr.ndim == 2 else int(arr.shape[2])
+    header = Header(
+        format=fmt,
+        mode=mode,
+        dtype=str(arr.dtype),
+        width=width,
+        height=height,
+        channels=channels,
+        frames=frames,
+        exif_orientation=orientation,
+        nodata=nodata,
+        lossy=lossy,
+        notes=tuple(notes),
+    )
+    return Decoded(arr, header)
+
+
+def _stored_bits(im: Image.Image) -> int:
+    """Bits per sample as the file stores them. Pillow reduces 16-bit RGB(A) PNGs (and some
+    TIFFs) to 8 bits; OpenCV's IMREAD_UNCHANGED reads them as uint16."""
+    try:
+        tile = getattr(im, "tile", None)  # cleared by load(): ask before anything loads
+        if im.format == "PNG" and tile:
+            # the decoder's raw mode says what the file stores: "RGB;16B" is 16 bits a sample
+            raw = str(tile[0][3])
+            found = re.search(r";(\d+)", raw)
+            return int(found.group(1)) if found else 8
+        tags = getattr(im, "tag_v2", None)
+        if im.format == "TIFF" and tags is not None:
+            value = tags.get(258)  # BitsPerSample
+            values = value if isinstance(value, tuple) else (value,)
+            return max(int(v) for v in values if v is not None)
+    except (IndexError, TypeError, ValueError):
+        pass
+    return 0
+
+
+def _check_tiff_strips(im: Image.Image) -> None:
+    """A TIFF whose strips or tiles cover less than its declared size (ImageLength patched
+    up, strips missing) would load "fine", the rest left zero, after allocating the whole
+    declared image: refuse it before anything is allocated."""
+    tiles = getattr(im, "tile", None)
+    if not tiles:
+        return
+    covered = 0
+    for tile in tiles:
+        extents = tile[1]
+        if extents is None:
+            return
+        x0, y0, x1, y1 = extents
+        covered += max(x1 - x0, 0) * max(y1 - y0, 0)
+    width, height = im.size
+    if covered < width * height:
+        raise DecodeFailure(
+            "NA001",
+            f"the TIFF's strips/tiles hold {covered:,} of its {width}×{height} = "
+            f"{width * height:,} pixels (a corrupt or truncated header)",
+        )
+
+
+def _exif_orientation(im: Image.Image) -> int | None:
+    try:
+        value = im.getexif().get(EXIF_ORIENTATION_TAG)
+    except Exception:
+        return None
+    return int(value) if isinstance(value, int) else None
+
+
+def _gdal_nodata(im: Image.Image) -> float | None:
+    tags = getattr(im, "tag_v2", None)
+    if not isinstance(tags, TiffImagePlugin.ImageFileDirectory_v2):
+        return None
+    raw = tags.get(GDAL_NODATA_TAG)
+    if raw is None:
+        return None
+    try:
+        return float(str(raw).strip("\x00 "))
+    except ValueError:
+        return math.nan
+
+
+def _lossy_reason(im: Image.Image, path: Path) -> str | None:
+    fmt = im.format
+    if fmt in ("JPEG", "MPO"):
+        return "JPEG"
+    if fmt == "TIFF" and str(im.info.get("compression", "")).lower() in TIFF_JPEG_COMPRESSIONS:
+        return "JPEG-compressed TIFF"
+    if fmt == "WEBP" and not _webp_is_lossless(path):
+        return "lossy WebP"
+    return None
+
+
+def _webp_is_lossless(path: Path) -> bool:
+    """True when the RIFF container's image chunk is VP8L (lossless), not VP8 (lossy)."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+            return False
+        while True:
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return False
+            tag, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if tag == b"VP8L":
+                return True
+            if tag == b"VP8 ":
+                return False
+            if tag == b"ALPH":  # lossy colour with alpha still uses VP8
+                pass
+            fh.seek(size + (size & 1), os.SEEK_CUR)
+
+
+def _read_npy(fh: IO[bytes], available: int, max_pixels: int) -> npt.NDArray[Any]:
+    """Read one .npy stream, refusing pickles and headers the bytes cannot back."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise DecodeFailure("NA001", f"unsupported .npy version {version}")
+    except DecodeFailure:
+        raise
+    except Exception as exc:
+        raise DecodeFailure("NA001", f"not a valid .npy file: {exc}") from None
+    if dtype.hasobject:
+        raise DecodeFailure("NA001", "refused: the array holds Python objects (a pickle)")
+    if dtype.fields is not None or dtype.kind not in "biuf":
+        raise DecodeFailure("NA001", f"unsupported array dtype {dtype}")
+    count = math.prod(shape)
+    need = count * dtype.itemsize
+    header_end = fh.tell()
+    if need > available - header_end:
+        raise DecodeFailure(
+            "NA002",
+            f"header declares shape {tuple(shape)} of {dtype} ({need:,} bytes) but the file "
+            f"holds only {max(available - header_end, 0):,} bytes of data",
+        )
+    spatial = _spatial_pixels(tuple(shape))
+    if spatial > max_pixels or count > 8 * max_pixels:
+        raise DecodeFailure(
+            "NA002", f"array of shape {tuple(shape)} has {spatial:,} pixels, over {max_pixels:,}"
+        )
+    # Read straight into the array: no intermediate bytes object of the whole payload.
+    arr = np.empty(count, dtype=dtype)
+    view = memoryview(arr.view(np.uint8))  # type: ignore[arg-type]  # ndarray is a buffer
+    got = 0
+    while got < need:
+        n = fh.readinto(view[got:]) if hasattr(fh, "readinto") else 0
+        if not n:
+            break
+        got += n
+    if got != need:
+        raise DecodeFailure("NA001", f"truncated .npy data: {got:,} of {need:,} bytes")
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def _spatial_pixels(shape: tuple[int, ...]) -> int:
+    if len(shape) == 3:
+        return math.prod(hwc_shape(shape)[:2])
+    return math.prod(shape)
+
+
+def _read_npz(path: Path, max_pixels: int) -> Decoded:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DecodeFailure("NA001", f"not a valid .npz archive: {exc}") from None
+    with zf:
+        members = sorted(n for n in zf.namelist() if n.endswith(".npy"))
+        if not members:
+            raise DecodeFailure("NA001", "the .npz archive holds no arrays")
+        name = members[0]
+        info = zf.getinfo(name)
+        # A compressed member is not backed by bytes on disk: a few hundred bytes can expand
+        # to gigabytes within the pixel limit (8 float64 channels). Bound the expansion by
+        # 16 bytes per pixel of the limit (4 float32 channels); zipfile never reads past it.
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > 16 * max_pixels:
+            raise DecodeFailure(
+                "NA002",
+                f"compressed array {name!r} expands to {info.file_size:,} bytes, over 16 bytes "
+                f"per pixel of the limit of {max_pixels:,} pixels",
+            )
+        with zf.open(info) as member:
+            arr = _read_npy(member, info.file_size, max_pixels)
+    decoded = _from_array(arr, "NPZ")
+    if len(members) > 1:
+        note = f"{len(members)} arrays: {name[:-4]!r} was audited"
+        decoded = Decoded(
+            decoded.raster, replace(decoded.header, notes=(*decoded.header.notes, note))
+        )
+    return decoded
+
+
+def hwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Channels-first (C,H,W) with a small C is read as H×W×C."""
+    if len(shape) == 3 and shape[0] in (1, 2, 3, 4) and shape[2] not in (1, 2, 3, 4):
+        return (shape[1], shape[2], shape[0])
+    return shape
+
+
+def _from_array(arr: npt.NDArray[Any], fmt: str) -> Decoded:
+    notes: tuple[str, ...] = ()
+    if arr.ndim == 3 and hwc_shape(arr.shape) != arr.shape:
+        arr = np.moveaxis(arr, 0, 2)
+        notes = ("channels-first array read as height×width×channels",)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or 0 in arr.shape:
+        raise DecodeFailure("NA001", f"array of shape {arr.shape} is not an image")
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    channels = 1 if arr.ndim == 2 else int(arr.shape[2])
+    header = Header(
+        format=fmt,
+        mode=f"array{channels}",
+        dtype=str(arr.dtype),
+        width=int(arr.shape[1]),
+        height=int(arr.shape[0]),
+        channels=channels,
+        notes=notes,
+    )
+    return Decoded(arr, header)

@@ -1,0 +1,275 @@
+"""Reductions: pixels → the statistics a record keeps. Pure functions of an array (or of an
+8-bit Pillow image, reduced through its C histograms), testable without a file.
+
+8-bit data goes through Pillow's histograms: exact moments, zero counts and luminance
+percentiles at a fraction of numpy's cost; numpy serves 16-bit, integer and float data.
+Thresholds are not applied here: NA209's boundary test, for one, runs on every label rarer
+than BOUNDARY_SCOPE of the mask, and the check picks its own fraction below that.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from ..records import BOUNDARY_SCOPE, LabelStats, PixelStats
+from ..stats import (
+    channel_stats_from_array,
+    channel_stats_from_histogram,
+    channels_last,
+    luminance,
+    percentile_from_histogram,
+    percentiles,
+    sparse_histogram,
+)
+from .readers import DecodeFailure, Raster
+
+FP16_MAX = 65504.0
+FLOAT32_LOWEST = -3.4028234663852886e38  # np.finfo(np.float32).min
+NODATA_SENTINELS = (-9999.0, -32768.0, FLOAT32_LOWEST)
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+MAX_BOUNDARY_LABELS = 64  # the rarest labels that get the boundary test
+
+
+def reduce_image(raster: Raster) -> PixelStats:
+    """The statistics of an image's pixels."""
+    if isinstance(raster, Image.Image):
+        im = raster
+        if im.mode in ("P", "PA"):  # a palette image is seen by loaders through its colours
+            im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
+        return _pixel_stats_8bit(im)
+    arr = raster
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8) * np.uint8(255)
+    chans = channels_last(arr)
+    stats = tuple(channel_stats_from_array(c) for c in chans)
+    luma = luminance(arr)
+    p5, p99 = _luma_percentiles(luma)
+    content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
+    gray = luma.astype(np.float32)
+    if any(c.nan or c.inf for c in stats) or not np.isfinite(gray).all():
+        f32 = float(np.finfo(np.float32).max)
+        gray = np.nan_to_num(np.clip(luma, -f32, f32), nan=0.0).astype(np.float32)
+    content_hash, phash = f"{content:08x}", _phash(Image.fromarray(gray, "F"))
+    overflow = 0
+    sentinels: tuple[tuple[float, int], ...] = ()
+    if arr.dtype.kind == "f":
+        lo = min(s.min for s in stats)
+        hi = max(s.max for s in stats)
+        if max(abs(lo), abs(hi)) >= FP16_MAX:
+            overflow = int(np.count_nonzero(np.abs(arr[np.isfinite(arr)]) >= FP16_MAX))
+        if math.isfinite(lo):
+            found = []
+            for value in NODATA_SENTINELS:
+                if lo <= value:
+                    n = int(np.count_nonzero(arr == np.asarray(value, dtype=arr.dtype)))
+                    if n:
+                        found.append((value, n))
+            sentinels = tuple(found)
+    return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash)
+
+
+PERCENTILE_SAMPLE = 1 << 16
+
+
+def _luma_percentiles(luma: npt.NDArray[Any]) -> tuple[float, float]:
+    """5th and 99th percentiles of the luminance. One 8- or 16-bit integer channel: exact,
+    from its histogram. Otherwise (float, or a 16-bit colour image's weighted luma): exact
+    up to 65,536 pixels, and above that over a regular grid of every k-th row and column
+    that keeps at most 65,536 of them — a full selection over millions of floats would
+    cost more than the decode, for two informational checks (NA112/NA113)."""
+    if luma.dtype.kind in "ui" and luma.dtype.itemsize <= 2:
+        flat = luma.reshape(-1)
+        offset = 0 if luma.dtype.kind == "u" else -(1 << (8 * luma.dtype.itemsize - 1))
+        hist = np.bincount((flat.astype(np.int64) - offset) if offset else flat)
+        return (
+            percentile_from_histogram(hist, 5, offset),
+            percentile_from_histogram(hist, 99, offset),
+        )
+    if luma.size > PERCENTILE_SAMPLE and luma.ndim == 2:
+        k = math.ceil(math.sqrt(luma.size / PERCENTILE_SAMPLE))
+        luma = luma[::k, ::k]
+    p5, p99 = percentiles(luma, (5, 99))
+    return p5, p99
+
+
+_PHASH_N = 32
+_K = np.arange(_PHASH_N)
+_DCT = np.sqrt(2 / _PHASH_N) * np.cos(np.pi * (2 * _K[None, :] + 1) * _K[:, None] / (2 * _PHASH_N))
+_DCT[0] /= np.sqrt(2)  # orthonormal DCT-II matrix
+_DCT8 = np.ascontiguousarray(_DCT[:8])
+
+
+def _hash_seed(dtype: str, shape: tuple[int, ...]) -> int:
+    """The content hash starts from dtype and shape, the same for Pillow and numpy, so that
+    the same pixels in a PNG and in a .npy match."""
+    return zlib.crc32(repr((dtype, tuple(int(x) for x in shape))).encode())
+
+
+def _phash(gray: Image.Image) -> int:
+    """64-bit perceptual hash (pHash): the signs, against their median, of the 8×8 lowest
+    frequencies of the DCT of a 32×32 thumbnail. Resizes and re-encodes move few bits;
+    unlike a difference hash, smooth gradients do not make unrelated pictures collide."""
+    small = gray.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    a = np.asarray(small, dtype=np.float64)
+    # only the 8 lowest frequencies; einsum keeps BLAS (and its threads) out of the hot path
+    low = np.einsum("ij,jk,lk->il", _DCT8, a, _DCT8).reshape(-1)
+    bits = low > np.median(low[1:])  # the DC term is left out of the median
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
+    if im.mode == "1":
+        im = im.convert("L")
+    hist = im.histogram()
+    bands = len(im.getbands())
+    stats = tuple(channel_stats_from_histogram(hist[256 * b : 256 * (b + 1)]) for b in range(bands))
+    if bands == 1:
+        luma, gray = hist, im
+    elif im.mode in ("RGB", "RGBA", "RGBX"):
+        gray = im.convert("L")
+        luma = gray.histogram()
+    else:  # LA, CMYK, YCbCr…: the first band is the best single stand-in
+        gray = im.getchannel(0)
+        luma = hist[:256]
+    # The content hash covers the decoded pixels, so a lossless re-encode matches too;
+    # NA305/NA306 compare it together with size and the exact moments.
+    w, h = im.size
+    shape = (h, w) if bands == 1 else (h, w, bands)
+    content = zlib.crc32(im.tobytes(), _hash_seed(np.dtype(np.uint8).str, shape))
+    content_hash, phash = f"{content:08x}", _phash(gray)
+    return PixelStats(
+        stats,
+        percentile_from_histogram(luma, 5),
+        percentile_from_histogram(luma, 99),
+        content_hash=content_hash,
+        phash=phash,
+    )
+
+
+# --------------------------------------------------------------------------- masks
+
+
+@dataclass(frozen=True, slots=True)
+class MaskStats:
+    """What a mask reduces to: its labels, or that its channels differ (colour coding)."""
+
+    labels: LabelStats | None = None
+    channels_differ: bool = False
+    colours: int = 0
+
+
+def reduce_mask(raster: Raster, mode: str | None = None) -> MaskStats:
+    """The statistics of a mask's labels. ``mode`` is the decoder's colour mode (its alpha
+    band is not a label channel)."""
+    if isinstance(raster, Image.Image):
+        im = raster
+        if im.mode in ("L", "P"):
+            labels = LabelStats(sparse_histogram(im.histogram()), im.size[0] * im.size[1])
+            if _has_rare(labels):
+                labels = _with_boundaries(labels, np.asarray(im))
+            return MaskStats(labels)
+        arr = np.asarray(im)
+        mode = mode or im.mode
+    else:
+        arr = raster
+    if arr.ndim == 3:
+        colour = arr[..., :3] if mode in ALPHA_MODES or arr.shape[2] == 4 else arr
+        if mode in ("LA", "PA"):
+            colour = arr[..., :1]
+        first = colour[..., 0]
+        differ = any(not np.array_equal(first, colour[..., c]) for c in range(1, colour.shape[2]))
+        if differ:
+            return MaskStats(None, True, _count_colours(colour))
+        arr = first
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    labels = label_stats(arr)
+    if _has_rare(labels):
+        labels = _with_boundaries(labels, arr)
+    return MaskStats(labels)
+
+
+def _with_boundaries(labels: LabelStats, arr: npt.NDArray[Any]) -> LabelStats:
+    return LabelStats(
+        labels.histogram,
+        labels.pixels,
+        labels.non_integer,
+        labels.nan,
+        labels.inf,
+        boundary_labels(arr, labels),
+    )
+
+
+def label_stats(arr: npt.NDArray[Any]) -> LabelStats:
+    pixels = int(arr.size)
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        nan = int(np.count_nonzero(np.isnan(arr)))
+        inf = pixels - int(np.count_nonzero(finite)) - nan
+        values = arr[finite] if nan or inf else arr.reshape(-1)
+        integral = values == np.floor(values)
+        non_integer = int(values.size - np.count_nonzero(integral))
+        whole = values[integral] if non_integer else values
+        if whole.size and (whole.min() < -(2**62) or whole.max() > 2**62):
+            raise DecodeFailure("NA001", "float mask values beyond the integer range")
+        uniq, counts = np.unique(whole.astype(np.int64), return_counts=True)
+        hist = tuple((int(u), int(c)) for u, c in zip(uniq, counts, strict=True))
+        return LabelStats(hist, pixels, non_integer, nan, inf)
+    flat = arr.reshape(-1)
+    if flat.dtype.kind == "u" and flat.dtype.itemsize <= 2:
+        return LabelStats(sparse_histogram(np.bincount(flat)), pixels)
+    uniq, counts = np.unique(flat, return_counts=True)
+    return LabelStats(tuple((int(u), int(c)) for u, c in zip(uniq, counts, strict=True)), pixels)
+
+
+def _has_rare(labels: LabelStats) -> bool:
+    limit = BOUNDARY_SCOPE * labels.pixels
+    return labels.distinct >= 3 and any(c < limit for _, c in labels.histogram)
+
+
+def boundary_labels(arr: npt.NDArray[Any], labels: LabelStats) -> tuple[int, ...]:
+    """Rare labels (below BOUNDARY_SCOPE of the pixels; the rarest 64) every pixel of which
+    touches two different other labels (NA209)."""
+    if arr.ndim != 2:
+        return ()
+    limit = BOUNDARY_SCOPE * labels.pixels
+    candidates = sorted((c, v) for v, c in labels.histogram if c < limit)
+    rare = sorted(v for _, v in candidates[:MAX_BOUNDARY_LABELS])
+    if not rare:
+        return ()
+    ys, xs = np.nonzero(np.isin(arr, np.asarray(rare)))
+    values = arr[ys, xs]
+    padded = np.pad(arr, 1, mode="edge")
+    offsets = [(dy, dx) for dy in (0, 1, 2) for dx in (0, 1, 2) if (dy, dx) != (1, 1)]
+    neighbours = np.stack([padded[ys + dy, xs + dx] for dy, dx in offsets]).astype(np.int64)
+    # per rare pixel, the number of distinct other labels around it, without a Python loop:
+    # its own label becomes a sentinel, the column is sorted, and the changes are counted
+    sentinel = np.int64(np.iinfo(np.int64).max)
+    nb = np.where(neighbours == values.astype(np.int64)[None, :], sentinel, neighbours)
+    nb.sort(axis=0)
+    real = nb != sentinel
+    changes = (nb[1:] != nb[:-1]) & real[1:]
+    distinct = real[0].astype(np.int64) + changes.sum(axis=0)
+    found: list[int] = []
+    for v in rare:  # at most MAX_BOUNDARY_LABELS
+        here = values == v
+        if here.any() and bool((distinct[here] >= 2).all()):
+            found.append(int(v))
+    return tuple(found)
+
+
+def _count_colours(colour: npt.NDArray[Any]) -> int:
+    flat = colour.reshape(-1, colour.shape[-1])
+    if flat.dtype == np.uint8 and flat.shape[1] <= 4:
+        packed = np.zeros(flat.shape[0], dtype=np.uint32)
+        for c in range(flat.shape[1]):
+            packed |= flat[:, c].astype(np.uint32) << np.uint32(8 * c)
+        return int(np.unique(packed).size)
+    return int(np.unique(flat, axis=0).shape[0])

@@ -1,0 +1,294 @@
+"""Value kinds: how an option's value is read, bounded, written back and described.
+
+A kind reads a value from a TOML table or an API keyword (``parse``) and from the text of a
+flag or an environment variable (``parse_text``), refuses what is out of its bounds with a
+message that names where the value came from, writes the value back as JSON (``dump``) and
+describes it as JSON Schema (``schema``).  The options
+table (options.py) and every check's thresholds (checks/registry.py) are built from kinds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A bad setting: the message names where it came from (file and key, or flag)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a value came from: ``source`` is a config file, ``environment`` or
+    ``command line``; ``key`` the config key, variable or flag. Paths resolve against
+    ``base``; an untrusted source (a config found inside the scanned data) may not reach
+    outside ``base``."""
+
+    source: str
+    key: str
+    base: Path = Path(".")
+    trusted: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}" if self.source else self.key
+
+    def fail(self, problem: str) -> ConfigError:
+        return ConfigError(f"{self}: {problem}")
+
+
+class ValueKind(Generic[T]):
+    """A value type with its bounds."""
+
+    metavar = "VALUE"
+
+    def parse(self, value: object, where: Where) -> T:
+        raise NotImplementedError
+
+    def parse_text(self, text: str, where: Where) -> T:
+        return self.parse(text, where)
+
+    def dump(self, value: T) -> Any:
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {}
+
+    def describe(self) -> str:
+        """The accepted values in a few words, for `nanaudit explain` and --help."""
+        return self.metavar.lower()
+
+
+def _is_none(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() == "none")
+
+
+@dataclass(frozen=True)
+class Int(ValueKind[Any]):
+    """An integer within [minimum, maximum]; with ``none``, also "none" (None)."""
+
+    minimum: int | None = None
+    maximum: int | None = None
+    none: bool = False
+    metavar: str = "N"
+
+    def parse(self, value: object, where: Where) -> int | None:
+        if self.none and _is_none(value):
+            return None
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,30}\s*", value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            extra = " or 'none'" if self.none else ""
+            raise where.fail(f"expected an integer{extra}, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise where.fail(f"must be at least {self.minimum}, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise where.fail(f"must be at most {self.maximum:,}, got {value:,}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        s: dict[str, Any] = {"type": ["integer", "null"] if self.none else "integer"}
+        if self.minimum is not None:
+            s["minimum"] = self.minimum
+        if self.maximum is not None:
+            s["maximum"] = self.maximum
+        return s
+
+    def describe(self) -> str:
+        lo = "" if self.minimum is None else f"≥ {self.minimum}"
+        hi = "" if self.maximum is None else f"≤ {self.maximum:,}"
+        bounds = ", ".join(b for b in (lo, hi) if b)
+        return "an integer" + (f" ({bounds})" if bounds else "") + (" or none" if self.none else "")
+
+
+@dataclass(frozen=True)
+class Float(ValueKind[float]):
+    """A finite number within [minimum, maximum] (NaN and Inf are refused)."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    metavar: str = "X"
+
+    def parse(self, value: object, where: Where) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise where.fail(f"expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise where.fail(f"expected a number, got {value!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise where.fail(f"expected a finite number, got {value!r}")
+        if self.minimum is not None and number < self.minimum:
+            raise where.fail(f"must be at least {self.minimum:g}, got {number:g}")
+        if self.maximum is not None and number > self.maximum:
+            raise where.fail(f"must be at most {self.maximum:g}, got {number:g}")
+        return number
+
+    def schema(self) -> dict[str, Any]:
+        s: dict[str, Any] = {"type": "number"}
+        if self.minimum is not None:
+            s["minimum"] = self.minimum
+        if self.maximum is not None:
+            s["maximum"] = self.maximum
+        return s
+
+    def describe(self) -> str:
+        lo = "" if self.minimum is None else f"≥ {self.minimum:g}"
+        hi = "" if self.maximum is None else f"≤ {self.maximum:g}"
+        bounds = ", ".join(b for b in (lo, hi) if b)
+        return "a number" + (f" ({bounds})" if bounds else "")
+
+
+@dataclass(frozen=True)
+class Bool(ValueKind[bool]):
+    metavar: str = "BOOL"
+
+    def parse(self, value: object, where: Where) -> bool:
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+        if not isinstance(value, bool):
+            raise where.fail(f"expected true or false, got {value!r}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+    def describe(self) -> str:
+        return "true or false"
+
+
+@dataclass(frozen=True)
+class Choice(ValueKind[str]):
+    choices: tuple[str, ...] = ()
+    metavar: str = "NAME"
+
+    def parse(self, value: object, where: Where) -> str:
+        if isinstance(value, str) and value.strip().lower() in self.choices:
+            return value.strip().lower()
+        raise where.fail(f"expected one of {', '.join(self.choices)}, got {value!r}")
+
+    def schema(self) -> dict[str, Any]:
+        return {"enum": list(self.choices)}
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+
+@dataclass(frozen=True)
+class Text(ValueKind[Any]):
+    """A string of at most ``max_length`` characters; with ``none``, also None."""
+
+    max_length: int = 4096
+    none: bool = True
+    metavar: str = "TEXT"
+
+    def parse(self, value: object, where: Where) -> str | None:
+        if self.none and value is None:
+            return None
+        if not isinstance(value, str):
+            raise where.fail(f"expected a string, got {value!r}")
+        if len(value) > self.max_length:
+            raise where.fail(f"longer than {self.max_length} characters")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["string", "null"] if self.none else "string"}
+
+    def describe(self) -> str:
+        return "a string"
+
+
+@dataclass(frozen=True)
+class TextList(ValueKind[tuple[str, ...]]):
+    """A list of strings; from text, comma-separated (flags may also repeat)."""
+
+    max_items: int = 10_000
+    metavar: str = "NAMES"
+
+    def parse(self, value: object, where: Where) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise where.fail("expected a list of strings")
+        if len(value) > self.max_items:
+            raise where.fail(f"more than {self.max_items:,} items")
+        return tuple(value)
+
+    def dump(self, value: tuple[str, ...]) -> Any:
+        return list(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}}
+
+    def describe(self) -> str:
+        return "a list of strings"
+
+
+@dataclass(frozen=True)
+class PathValue(ValueKind[Any]):
+    """A file or folder path, resolved against the folder of the config file that names it
+    (the working folder for flags, variables and the API). From a config found inside the
+    scanned data, a path must stay inside that config's folder."""
+
+    none: bool = True
+    metavar: str = "PATH"
+
+    def parse(self, value: object, where: Where) -> Path | None:
+        if self.none and value is None:
+            return None
+        if not isinstance(value, str | Path) or not str(value) or "\x00" in str(value):
+            raise where.fail(f"expected a path, got {value!r}")
+        return resolve_inside(Path(value), where)
+
+    def dump(self, value: Path | None) -> Any:
+        return None if value is None else shown_path(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["string", "null"] if self.none else "string"}
+
+    def describe(self) -> str:
+        return "a path"
+
+
+def resolve_inside(path: Path, where: Where) -> Path:
+    """``path`` against ``where.base``; from an untrusted source it must stay inside it."""
+    full = path if path.is_absolute() else where.base / path
+    if not where.trusted:
+        try:
+            inside = full.resolve().is_relative_to(where.base.resolve())
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside:
+            raise where.fail(
+                f"{str(path)!r} lies outside the folder of the config file that names it; a "
+                "config found beside the data may only name paths inside its own folder "
+                "(give the path on the command line, or the config with --config)"
+            )
+    return full
+
+
+def shown_path(path: Path) -> str:
+    """A path as reports show it: relative to the working folder when it lies below it, so
+    that reports do not change with where a checkout lives; else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError, RuntimeError):
+        try:
+            return path.resolve().as_posix() if path.is_absolute() else path.as_posix()
+        except (OSError, RuntimeError):
+            return path.as_posix()
+
+
+def join_choices(values: Sequence[str]) -> str:
+    return ", ".join(values)

@@ -1,0 +1,67 @@
+"""Layouts: where a dataset keeps its images and masks, and how they pair.
+
+Discovery lists folders and reads split-list files; it opens no image.  The result is a
+:class:`Layout` of planned splits, each a list of image/mask path pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class DiscoveryError(Exception):
+    """No usable layout: the message says what was looked for and how to be explicit."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExplicitSplit:
+    """A split given explicitly: --images/--masks, --split NAME:IMAGES[:MASKS] or config."""
+
+    name: str
+    images: Path
+    masks: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class PairPaths:
+    image: Path | None
+    mask: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSplit:
+    """A split as discovery found it: its folders and its pairs of paths."""
+
+    name: str
+    role: str  # train / val / test / all / other
+    image_root: Path
+    mask_root: Path | None
+    labeled: bool
+    pairs: tuple[PairPaths, ...]
+    skipped: tuple[tuple[Path, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    name: str
+    reason: str
+    splits: tuple[PlannedSplit, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverRequest:
+    """What discovery needs of the options."""
+
+    explicit: tuple[ExplicitSplit, ...] = ()
+    pair_key: re.Pattern[str] | None = None
+    unlabeled: frozenset[str] = field(default_factory=frozenset)  # lower-case split names
+    label_encoding: str | None = None
+    label_offset: int = 0
+    reduce_zero_label: bool = False
+
+    def labeled(self, split: str) -> bool:
+        """Split names are matched case-insensitively, as split folders are."""
+        return split.lower() not in self.unlabeled

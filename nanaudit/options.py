@@ -1,0 +1,807 @@
+"""Every option, declared once.
+
+The class body of :class:`Options` is the table: one :class:`Option` per setting, with its
+kind (type and bounds), default, help, group and where it may be set.  From it come the
+command line's flags (cli.py), the ``NANAUDIT_*`` variables, the config file's keys, the
+API's keyword options, the effective configuration in the JSON report and the JSON Schema of
+that part.  Adding an option is one entry here; reading it is ``options.<key>``.
+
+Values come in layers, each overriding the one before: the defaults, a layout preset's
+conventions, the config file, ``NANAUDIT_*`` variables, then the command line (or the API's
+keyword options).  A config found beside the data (not named with ``--config``) is not
+trusted: the paths it names must stay inside its folder, and it may lower but never raise a
+limit that protects the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar, overload
+
+from .kinds import (
+    Bool,
+    Choice,
+    ConfigError,
+    Int,
+    PathValue,
+    Text,
+    TextList,
+    ValueKind,
+    Where,
+    resolve_inside,
+    shown_path,
+)
+from .layouts import ExplicitSplit
+from .report import Severity
+
+T = TypeVar("T")
+
+PILLOW_BOMB_LIMIT = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
+Group = Literal["input", "labels", "training", "checks", "output", "performance"]
+GROUPS: dict[str, str] = {
+    "input": "Input: where the images and masks are",
+    "labels": "Labels: how the masks are read",
+    "training": "Training: the pipeline the data will meet",
+    "checks": "Checks: what runs and what fails",
+    "output": "Output: where the report goes",
+    "performance": "Performance and safety",
+}
+FORMATS = ("rich", "json", "sarif", "junit", "github", "markdown")
+
+
+# --------------------------------------------------------------------------- kinds of their own
+
+
+class FailOn(ValueKind[Severity | None]):
+    metavar = "LEVEL"
+
+    def parse(self, value: object, where: Where) -> Severity | None:
+        if isinstance(value, str) and value.strip().lower() == "never":
+            return None
+        if isinstance(value, str):
+            try:
+                return Severity.parse(value)
+            except ValueError:
+                pass
+        raise where.fail(f"expected error, warning, info or never, got {value!r}")
+
+    def dump(self, value: Severity | None) -> Any:
+        return value.label if value is not None else "never"
+
+    def schema(self) -> dict[str, Any]:
+        return {"enum": ["error", "warning", "info", "never"]}
+
+    def describe(self) -> str:
+        return "error, warning, info or never"
+
+
+class Regex(ValueKind[Any]):
+    """A regular expression with at least one group (group 1 is the key)."""
+
+    metavar = "REGEX"
+    max_length = 256
+
+    def parse(self, value: object, where: Where) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise where.fail(f"expected a regular expression string, got {value!r}")
+        if len(value) > self.max_length:
+            raise where.fail(f"longer than {self.max_length} characters")
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise where.fail(f"invalid regular expression: {exc}") from None
+        if compiled.groups < 1:
+            raise where.fail("the regular expression needs a group: group 1 is the key")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["string", "null"]}
+
+    def describe(self) -> str:
+        return "a regular expression whose group 1 is the key"
+
+
+class CheckPrefixes(ValueKind[tuple[str, ...]]):
+    """Check-ID prefixes from a list or a comma-separated string; each must match a check."""
+
+    metavar = "PREFIXES"
+
+    def parse(self, value: object, where: Where) -> tuple[str, ...]:
+        from .checks.registry import all_checks
+
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise where.fail("expected a list of check IDs or prefixes")
+        ids = [c.id for c in all_checks()]
+        out: list[str] = []
+        for item in value:
+            for raw in item.split(","):
+                prefix = raw.strip().upper()
+                if not prefix:
+                    continue
+                if not re.fullmatch(r"NA\d{0,3}|N", prefix) or not any(
+                    i.startswith(prefix) for i in ids
+                ):
+                    raise where.fail(f"{raw.strip()!r} matches no check ID")
+                out.append(prefix)
+        return tuple(dict.fromkeys(out))
+
+    def dump(self, value: tuple[str, ...]) -> Any:
+        return list(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string"}}
+
+    def describe(self) -> str:
+        return "check IDs or prefixes (NA1, NA201)"
+
+
+class PerFileIgnores(ValueKind[tuple[tuple[str, tuple[str, ...]], ...]]):
+    """A table of glob = [check ID prefixes]."""
+
+    def parse(self, value: object, where: Where) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        if not isinstance(value, Mapping):
+            raise where.fail("expected a table of glob = [check IDs]")
+        prefixes = CheckPrefixes()
+        return tuple(
+            (str(glob), prefixes.parse(ids, Where(where.source, f"{where.key}.{glob!r}")))
+            for glob, ids in value.items()
+        )
+
+    def dump(self, value: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:
+        return {glob: list(ids) for glob, ids in value}
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": {"type": "array"}}
+
+
+class Splits(ValueKind[tuple[ExplicitSplit, ...]]):
+    """Explicit splits: a table ``[splits.NAME] images = … masks = …`` in a config, or
+    ``NAME:IMAGES[:MASKS]`` texts on the command line (without MASKS: unlabeled)."""
+
+    metavar = "NAME:IMAGES[:MASKS]"
+
+    def parse(self, value: object, where: Where) -> tuple[ExplicitSplit, ...]:
+        if isinstance(value, list | tuple):
+            return tuple(s for item in value for s in self._one(item, where))
+        if not isinstance(value, Mapping):
+            raise where.fail("expected a table of splits, e.g. [splits.train] images = ...")
+        out = []
+        for name, table in value.items():
+            here = Where(where.source, f"{where.key}.{name}", where.base, where.trusted)
+            if not isinstance(table, Mapping):
+                raise here.fail("expected a table with images and masks")
+            unknown = set(table) - {"images", "masks"}
+            if unknown:
+                raise here.fail(f"unknown key {sorted(unknown)[0]!r} (known: images, masks)")
+            images, masks = table.get("images"), table.get("masks")
+            if not isinstance(images, str):
+                raise here.fail("images: expected a folder path")
+            if masks is not None and not isinstance(masks, str):
+                raise here.fail("masks: expected a folder path")
+            out.append(
+                ExplicitSplit(
+                    str(name),
+                    resolve_inside(Path(images), here),
+                    resolve_inside(Path(masks), here) if masks else None,
+                )
+            )
+        return tuple(out)
+
+    def _one(self, item: object, where: Where) -> tuple[ExplicitSplit, ...]:
+        if isinstance(item, ExplicitSplit):
+            return (item,)
+        if not isinstance(item, str):
+            raise where.fail(f"expected NAME:IMAGES[:MASKS], got {item!r}")
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise where.fail(f"expected NAME:IMAGES[:MASKS], got {item!r}")
+        masks = resolve_inside(Path(parts[2]), where) if len(parts) == 3 and parts[2] else None
+        return (ExplicitSplit(parts[0], resolve_inside(Path(parts[1]), where), masks),)
+
+    def dump(self, value: tuple[ExplicitSplit, ...]) -> Any:
+        return [
+            {
+                "name": s.name,
+                "images": shown_path(s.images),
+                "masks": shown_path(s.masks) if s.masks else None,
+            }
+            for s in value
+        ]
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "object"}}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSetting:
+    """One check's configuration: on or off, its severity, its thresholds (validated)."""
+
+    enabled: bool | None = None  # None: as the selection says
+    severity: Severity | None = None  # None: the check's default
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def merged(self, over: CheckSetting) -> CheckSetting:
+        """``over`` on top of this setting, key by key."""
+        return CheckSetting(
+            over.enabled if over.enabled is not None else self.enabled,
+            over.severity if over.severity is not None else self.severity,
+            {**self.options, **over.options},
+        )
+
+
+class CheckTable(ValueKind[Mapping[str, CheckSetting]]):
+    """``[checks.NA104] severity = "error" / "off", min_std_ratio = 0.01``."""
+
+    def parse(self, value: object, where: Where) -> Mapping[str, CheckSetting]:
+        from .checks.registry import get_check
+
+        if not isinstance(value, Mapping):
+            raise where.fail("expected a table of check IDs")
+        out: dict[str, CheckSetting] = {}
+        for raw_id, table in value.items():
+            here = Where(where.source, f"{where.key}.{raw_id}", where.base, where.trusted)
+            spec = get_check(str(raw_id))
+            if spec is None:
+                raise here.fail(f"unknown check ID {raw_id!r}")
+            if isinstance(table, CheckSetting):
+                out[spec.id] = table
+                continue
+            if not isinstance(table, Mapping):
+                raise here.fail("expected a table")
+            enabled: bool | None = None
+            severity: Severity | None = None
+            options: dict[str, Any] = {}
+            for raw_key, v in table.items():
+                key = str(raw_key).replace("-", "_")
+                at = Where(where.source, f"{here.key}.{raw_key}", where.base, where.trusted)
+                if key == "severity":
+                    if isinstance(v, str) and v.lower() in ("off", "none", "disabled"):
+                        enabled = False
+                    else:
+                        try:
+                            severity = Severity.parse(str(v))
+                        except ValueError:
+                            raise at.fail(
+                                f"expected error, warning, info or off, got {v!r}"
+                            ) from None
+                elif key == "enabled":
+                    enabled = Bool().parse(v, at)
+                else:
+                    options[key] = spec.parse_option(key, v, at)
+            out[spec.id] = CheckSetting(enabled, severity, options)
+        return out
+
+    def dump(self, value: Mapping[str, CheckSetting]) -> Any:
+        return {
+            cid: {
+                **({"enabled": s.enabled} if s.enabled is not None else {}),
+                **({"severity": s.severity.label} if s.severity is not None else {}),
+                **s.options,
+            }
+            for cid, s in sorted(value.items())
+        }
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object"}
+
+
+def _merge_checks(
+    low: Mapping[str, CheckSetting], high: Mapping[str, CheckSetting]
+) -> Mapping[str, CheckSetting]:
+    out = dict(low)
+    for cid, setting in high.items():
+        out[cid] = out[cid].merged(setting) if cid in out else setting
+    return out
+
+
+class OutputTargets(ValueKind[tuple[tuple[str, Path], ...]]):
+    """``[FORMAT:]FILE`` (JSON unless FORMAT: is given)."""
+
+    metavar = "[FORMAT:]FILE"
+
+    def parse(self, value: object, where: Where) -> tuple[tuple[str, Path], ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise where.fail("expected [FORMAT:]FILE")
+        out = []
+        for item in items:
+            if isinstance(item, tuple) and len(item) == 2:
+                out.append((str(item[0]), Path(item[1])))
+                continue
+            if not isinstance(item, str) or not item:
+                raise where.fail(f"expected [FORMAT:]FILE, got {item!r}")
+            head, sep, tail = item.partition(":")
+            if sep and head.lower() in FORMATS and tail:
+                out.append((head.lower(), resolve_inside(Path(tail), where)))
+            else:
+                out.append(("json", resolve_inside(Path(item), where)))
+        return tuple(out)
+
+    def dump(self, value: tuple[tuple[str, Path], ...]) -> Any:
+        return [f"{fmt}:{shown_path(p)}" for fmt, p in value]
+
+
+# --------------------------------------------------------------------------- the option
+
+
+class Option(Generic[T]):
+    """One setting. ``flag``: the long flag (derived from the key unless given; False for
+    none); ``env``: also read from NANAUDIT_<KEY>; ``config``: a config-file key and an
+    API keyword; ``reported``: shown in the JSON report's configuration; ``protective``: a
+    limit that protects the machine (an untrusted config may only lower it)."""
+
+    key: str
+
+    def __init__(
+        self,
+        kind: ValueKind[T],
+        default: T,
+        help: str,
+        *,
+        group: Group,
+        flag: str | Literal[False] | None = None,
+        short: str | None = None,
+        env: bool = False,
+        config: bool = True,
+        reported: bool = True,
+        multiple: bool = False,
+        protective: bool = False,
+        merge: Any = None,
+        metavar: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.default = default
+        self.help = help
+        self.group = group
+        self._flag = flag
+        self.short = short
+        self.env = env
+        self.config = config
+        self.reported = reported and config
+        self.multiple = multiple
+        self.protective = protective
+        self.merge = merge
+        self.metavar = metavar or kind.metavar
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Option[T]: ...
+
+    @overload
+    def __get__(self, obj: Options, owner: type) -> T: ...
+
+    def __get__(self, obj: Options | None, owner: type) -> Option[T] | T:
+        if obj is None:
+            return self
+        value: T = obj._values[self.key]
+        return value
+
+    @property
+    def flag(self) -> str | None:
+        """The long flag, or None for a config-only option."""
+        if self._flag is False:
+            return None
+        if self._flag is None:
+            return "--" + self.key.replace("_", "-")
+        return self._flag
+
+    @property
+    def env_name(self) -> str | None:
+        return f"NANAUDIT_{self.key.upper()}" if self.env else None
+
+    @property
+    def config_key(self) -> str:
+        return self.key.replace("_", "-") if self.key == "per_file_ignores" else self.key
+
+    def combine(self, low: T, high: T) -> T:
+        return self.merge(low, high) if self.merge is not None else high
+
+
+LAYOUTS = (
+    "auto",
+    "voc",
+    "cityscapes",
+    "ade20k",
+    "coco-stuff",
+    "camvid",
+    "oxford-pet",
+    "generic",
+)
+
+
+class Options:
+    """The settled options of one run. Frozen; ``replace`` makes a changed copy."""
+
+    __slots__ = ("_given", "_values")
+    _values: dict[str, Any]
+    _given: frozenset[str]
+
+    # ------------------------------------------------------------------ input
+    images = Option[Path | None](
+        PathValue(), None, "Image folder (with --masks): one split 'all'.", group="input"
+    )
+    masks = Option[Path | None](PathValue(), None, "Mask folder (with --images).", group="input")
+    splits = Option[tuple[ExplicitSplit, ...]](
+        Splits(),
+        (),
+        "A split given explicitly; repeatable. Without MASKS the split is unlabeled.",
+        group="input",
+        flag="--split",
+        multiple=True,
+    )
+    layout = Option[str](
+        Choice(LAYOUTS),
+        "auto",
+        "A layout preset instead of detecting one (`nanaudit layouts` lists them).",
+        group="input",
+        env=True,
+    )
+    pair_key = Option[str | None](
+        Regex(),
+        None,
+        "Regex whose group 1, searched in a file's stem, pairs images and masks.",
+        group="input",
+        env=True,
+    )
+    unlabeled_splits = Option[tuple[str, ...]](
+        TextList(),
+        (),
+        "Declare a split unlabeled: missing masks there are info. Repeatable.",
+        group="input",
+        flag="--unlabeled",
+        multiple=True,
+        metavar="SPLIT",
+    )
+    config = Option[Path | None](
+        PathValue(),
+        None,
+        "Config file (default: the nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).",
+        group="input",
+        env=True,
+        config=False,
+        metavar="FILE",
+    )
+    # ------------------------------------------------------------------ labels
+    num_classes = Option[int | None](
+        Int(1, 65536, none=True),
+        None,
+        "Number of classes C; labels must lie in [0, C) or be the ignore index.",
+        group="labels",
+        short="-C",
+        env=True,
+    )
+    ignore_index = Option[int | None](
+        Int(-(1 << 31), (1 << 31) - 1, none=True, metavar="N|none"),
+        255,
+        "The ignore label (default 255); 'none' for none.",
+        group="labels",
+        env=True,
+    )
+    background = Option[int | None](
+        Int(-(1 << 31), (1 << 31) - 1, none=True, metavar="N|none"),
+        0,
+        "The background label (default 0); 'none' for none.",
+        group="labels",
+        env=True,
+    )
+    class_names = Option[tuple[str, ...]](
+        TextList(max_items=65536),
+        (),
+        "Class names, class 0 first (config: a list).",
+        group="labels",
+        flag=False,
+    )
+    class_names_file = Option[Path | None](
+        PathValue(),
+        None,
+        "File with one class name per line (class 0 first).",
+        group="labels",
+        flag="--class-names",
+        metavar="FILE",
+    )
+    label_encoding = Option[str | None](
+        Text(max_length=64),
+        None,
+        "A preset's other label encoding (cityscapes: trainIds or labelIds).",
+        group="labels",
+        metavar="NAME",
+    )
+    label_offset = Option[int](
+        Int(-65536, 65536),
+        0,
+        "Add N to every label but the ignore index before the checks (pets: -1).",
+        group="labels",
+    )
+    reduce_zero_label = Option[bool](
+        Bool(),
+        False,
+        "Map label 0 to the ignore index and shift the rest down by one (ADE20K).",
+        group="labels",
+        flag="--reduce-zero-label/--no-reduce-zero-label",
+    )
+    # ------------------------------------------------------------------ training
+    batch_size = Option[int | None](
+        Int(1, 1 << 20, none=True),
+        None,
+        "Training batch size: NA308 checks the size of the last batch.",
+        group="training",
+        env=True,
+    )
+    drop_last = Option[bool](
+        Bool(),
+        False,
+        "The training DataLoader drops the last incomplete batch.",
+        group="training",
+    )
+    # ------------------------------------------------------------------ checks
+    select = Option[tuple[str, ...]](
+        CheckPrefixes(),
+        (),
+        "Run only checks whose ID starts with one of these (comma-separated; repeatable).",
+        group="checks",
+        multiple=True,
+    )
+    ignore = Option[tuple[str, ...]](
+        CheckPrefixes(),
+        (),
+        "Skip checks whose ID starts with one of these; the longest matching prefix of "
+        "--select and --ignore wins.",
+        group="checks",
+        multiple=True,
+    )
+    per_file_ignores = Option[tuple[tuple[str, tuple[str, ...]], ...]](
+        PerFileIgnores(),
+        (),
+        "Globs (relative to the scanned root) and the check prefixes they ignore.",
+        group="checks",
+        flag=False,
+    )
+    checks = Option[Mapping[str, CheckSetting]](
+        CheckTable(),
+        {},
+        "Per check: severity (or off) and thresholds.",
+        group="checks",
+        flag=False,
+        merge=_merge_checks,
+    )
+    fail_on = Option[Severity | None](
+        FailOn(),
+        Severity.ERROR,
+        "Lowest severity that makes the exit code 1 (default error).",
+        group="checks",
+        env=True,
+    )
+    baseline = Option[Path | None](
+        PathValue(),
+        None,
+        "Hide the findings recorded in this baseline; fail only on new ones.",
+        group="checks",
+        metavar="FILE",
+        reported=False,
+    )
+    write_baseline = Option[Path | None](
+        PathValue(),
+        None,
+        "Record the current findings as the baseline in this file.",
+        group="checks",
+        config=False,
+        metavar="FILE",
+    )
+    # ------------------------------------------------------------------ output
+    format = Option[str](
+        Choice(("auto", *FORMATS)),
+        "auto",
+        "What to print on stdout. auto: github annotations plus the terminal report under "
+        "GITHUB_ACTIONS=true, else rich.",
+        group="output",
+        env=True,
+        config=False,
+        metavar="FORMAT",
+    )
+    outputs = Option[tuple[tuple[str, Path], ...]](
+        OutputTargets(),
+        (),
+        "Also write a report file (JSON unless FORMAT: is given). Repeatable.",
+        group="output",
+        flag="--output",
+        short="-o",
+        multiple=True,
+        config=False,
+    )
+    verbose = Option[bool](
+        Bool(),
+        False,
+        "List every file of every finding.",
+        group="output",
+        flag="--verbose",
+        short="-v",
+        config=False,
+    )
+    max_annotations = Option[int](
+        Int(0, 1 << 20),
+        50,
+        "github format: annotations before the rest is listed in the log.",
+        group="output",
+        reported=False,
+    )
+    color = Option[bool | None](
+        Bool(),  # type: ignore[arg-type]  # None: decide from the terminal
+        None,
+        "Force colour on or off (NO_COLOR is honoured).",
+        group="output",
+        flag="--color/--no-color",
+        config=False,
+    )
+    progress = Option[bool](
+        Bool(), True, "No progress bar.", group="output", flag="--no-progress", config=False
+    )
+    debug = Option[bool](
+        Bool(),
+        False,
+        "Show tracebacks of internal errors.",
+        group="output",
+        flag="--debug",
+        config=False,
+    )
+    # ------------------------------------------------------------------ performance
+    jobs = Option[int | None](
+        Int(1, 1024, none=True),
+        None,
+        "Worker processes for decoding (default: the usable CPUs).",
+        group="performance",
+        short="-j",
+        env=True,
+        reported=False,
+    )
+    cache_dir = Option[Path | None](
+        PathValue(),
+        None,
+        "Where per-file records are cached (default: the user cache folder).",
+        group="performance",
+        env=True,
+        reported=False,
+        metavar="DIR",
+    )
+    cache = Option[bool](
+        Bool(),
+        True,
+        "Neither read nor write the cache.",
+        group="performance",
+        flag="--no-cache",
+        reported=False,
+    )
+    max_pixels = Option[int](
+        Int(1, 1 << 40),
+        PILLOW_BOMB_LIMIT,
+        "Refuse to decode images with more pixels than this (NA002).",
+        group="performance",
+        env=True,
+        protective=True,
+    )
+
+    # ------------------------------------------------------------------ the table's use
+
+    def __init__(self, values: Mapping[str, Any] | None = None, given: Iterable[str] = ()):
+        defaults = {o.key: o.default for o in table()}
+        object.__setattr__(self, "_values", {**defaults, **(values or {})})
+        object.__setattr__(self, "_given", frozenset(given))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Options are frozen: use replace()")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Options) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted((k, repr(v)) for k, v in self._values.items())))
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={self._values[k]!r}" for k in sorted(self._given))
+        return f"Options({given})"
+
+    def given(self, key: str) -> bool:
+        """Whether a layer above the defaults set ``key``."""
+        return key in self._given
+
+    def replace(self, **changes: Any) -> Options:
+        return Options({**self._values, **changes}, self._given | set(changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The effective configuration, as the JSON report states it."""
+        return {o.key: o.kind.dump(self._values[o.key]) for o in table() if o.reported}
+
+
+def table() -> tuple[Option[Any], ...]:
+    """Every option, in declaration order."""
+    return _TABLE
+
+
+_TABLE: tuple[Option[Any], ...] = tuple(v for v in vars(Options).values() if isinstance(v, Option))
+BY_KEY: dict[str, Option[Any]] = {o.key: o for o in _TABLE}
+BY_CONFIG_KEY: dict[str, Option[Any]] = {o.config_key: o for o in _TABLE if o.config}
+
+
+# --------------------------------------------------------------------------- layers
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One source of values. ``text``: the values are the strings of flags or variables."""
+
+    source: str  # "" for the command line, "environment", a config path, "option"…
+    values: Mapping[str, Any]
+    base: Path = Path(".")
+    trusted: bool = True
+    text: bool = False
+    config_file: bool = False  # keys are config keys (unknown ones are errors)
+    command_line: bool = False  # keys are option keys; messages name the flags
+
+
+def _where(layer: Layer, key: str, option: Option[Any]) -> Where:
+    if layer.command_line and option.flag is not None:
+        key = option.flag.split("/")[0]
+    elif layer.source == "environment" and option.env_name is not None:
+        key = option.env_name
+    return Where(layer.source, key, layer.base, layer.trusted)
+
+
+def resolve(layers: Sequence[Layer]) -> Options:
+    """The options from ``layers`` (lowest first). Unknown keys and bad values raise
+    ConfigError naming the source and key (or the flag)."""
+    values = {o.key: o.default for o in _TABLE}
+    given: set[str] = set()
+    for layer in layers:
+        for raw_key, raw in layer.values.items():
+            option = _option_for(layer, raw_key)
+            where = _where(layer, raw_key, option)
+            if layer.text and option.multiple and isinstance(raw, list | tuple):
+                value = option.kind.parse(list(raw), where)
+            elif layer.text:
+                value = option.kind.parse_text(raw, where)
+            else:
+                value = option.kind.parse(raw, where)
+            if option.protective and not layer.trusted and value > values[option.key]:
+                raise where.fail(
+                    f"{value:,} is above {values[option.key]:,}: a config found beside the "
+                    f"data may lower this limit, not raise it (use {option.flag} or --config)"
+                )
+            values[option.key] = option.combine(values[option.key], value)
+            given.add(option.key)
+    return Options(values, given)
+
+
+def _option_for(layer: Layer, raw_key: str) -> Option[Any]:
+    if layer.config_file:
+        option = BY_CONFIG_KEY.get(raw_key) or BY_CONFIG_KEY.get(raw_key.replace("-", "_"))
+        if option is None:
+            known = ", ".join(sorted(BY_CONFIG_KEY))
+            raise ConfigError(f"{layer.source}: {raw_key}: unknown key (known: {known})")
+        return option
+    option = BY_KEY.get(raw_key.replace("-", "_"))
+    if option is None:
+        raise ConfigError(f"{layer.source or 'option'}: {raw_key}: unknown option")
+    return option
+
+
+def environment_layer(environ: Mapping[str, str] | None = None) -> Layer:
+    env = os.environ if environ is None else environ
+    values = {
+        o.key: env[o.env_name] for o in _TABLE if o.env_name is not None and env.get(o.env_name)
+    }
+    return Layer("environment", values, Path.cwd(), trusted=True, text=True)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the report's ``config`` part."""
+    props = {o.key: o.kind.schema() for o in _TABLE if o.reported}
+    return {"type": "object", "required": sorted(props), "properties": props}

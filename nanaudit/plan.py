@@ -1,0 +1,203 @@
+"""Options + layout preset → a frozen :class:`ScanPlan`, settled before any file is read.
+
+The plan holds everything the stages after it need: the root, the settled options, the
+layout (which splits, which folders, which pairs of paths), the label rules, the training
+rules, the decode limits (the only settings that shape a record) and the checks that run
+with their typed thresholds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .checks.registry import CheckSpec, all_checks
+from .configfile import config_layer, read_text
+from .kinds import ConfigError
+from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
+from .layouts.generic import discover
+from .layouts.presets import Preset, resolve
+from .options import CheckSetting, Layer, Options
+from .options import resolve as resolve_options
+from .records import DecodeLimits
+from .report import Severity
+from .rules import LabelRules, TrainingRules
+
+MAX_CLASS_NAMES_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveCheck:
+    """A check that runs, with its configured severity (None: its default) and thresholds."""
+
+    spec: CheckSpec[Any]
+    severity: Severity | None
+    options: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    root: Path
+    options: Options
+    preset: Preset
+    layout: Layout
+    labels: LabelRules
+    training: TrainingRules
+    limits: DecodeLimits
+    checks: tuple[ActiveCheck, ...]
+    config_file: str | None = None
+
+    def ignored_for_path(self, check_id: str, path: str) -> bool:
+        return any(
+            fnmatch.fnmatchcase(path, glob) and any(check_id.startswith(p) for p in prefixes)
+            for glob, prefixes in self.options.per_file_ignores
+        )
+
+    def config(self) -> dict[str, Any]:
+        """The effective configuration, as the JSON report states it."""
+        out = self.options.to_dict()
+        out["class_names"] = list(self.labels.class_names)
+        out["unused_ids"] = list(self.labels.unused_ids)
+        active = {c.spec.id: c for c in self.checks}
+        out["checks"] = {}
+        for spec in all_checks():
+            on = active.get(spec.id)
+            setting = self.options.checks.get(spec.id, CheckSetting())
+            severity = (on.severity if on else setting.severity) or spec.severity
+            out["checks"][spec.id] = {
+                "enabled": on is not None,
+                "severity": severity.label,
+                **spec.defaults,
+                **setting.options,
+            }
+        out["config_file"] = self.config_file
+        return out
+
+
+def selected(options: Options, check_id: str) -> bool:
+    """Whether a check runs: not turned off, and chosen by the longest matching prefix of
+    --select and --ignore (no --select: every check)."""
+    setting = options.checks.get(check_id)
+    if setting is not None and setting.enabled is False:
+        return False
+    best_select = max((len(p) for p in options.select if check_id.startswith(p)), default=-1)
+    best_ignore = max((len(p) for p in options.ignore if check_id.startswith(p)), default=-1)
+    if best_select < 0 and best_ignore < 0:
+        return not options.select
+    return best_select > best_ignore
+
+
+def option_layers(
+    root: Path, overrides: Layer, environment: Layer | None = None
+) -> tuple[list[Layer], str | None]:
+    """The layers above the preset: the config file, the environment, then the overrides
+    (flags or API options). The config file may be named by the layers above it."""
+    above = [layer for layer in (environment, overrides) if layer is not None]
+    named = resolve_options(above).config
+    file_layer = config_layer(root, named)
+    layers = [file_layer, *above] if file_layer is not None else above
+    return layers, file_layer.source if file_layer is not None else None
+
+
+def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = None) -> ScanPlan:
+    """Settle the options (with the layout preset's conventions) and discover the layout."""
+    user = resolve_options(layers)
+    explicit = _explicit_splits(user)
+    preset, base, why = resolve(root, user.layout, bool(explicit))
+    if user.label_encoding is not None or preset.name != "generic":
+        values = preset.option_values(user.label_encoding)
+        layers = [Layer(f"layout preset {preset.name}", values), *layers]
+    options = resolve_options(layers)
+    labels = LabelRules(
+        num_classes=options.num_classes,
+        ignore_index=options.ignore_index,
+        background=options.background,
+        unused_ids=preset.unused_ids,
+        label_offset=options.label_offset,
+        reduce_zero_label=options.reduce_zero_label,
+        class_names=_class_names(options),
+    )
+    request = DiscoverRequest(
+        explicit=explicit,
+        pair_key=re.compile(options.pair_key) if options.pair_key else None,
+        unlabeled=frozenset(s.lower() for s in options.unlabeled_splits),
+        label_encoding=options.label_encoding,
+        label_offset=options.label_offset,
+        reduce_zero_label=options.reduce_zero_label,
+    )
+    if preset.discover is not None:
+        layout = preset.discover(root, base, request)
+    else:
+        layout = discover(root, request)
+    if why:
+        layout = replace(layout, reason=f"{why}; {layout.reason}")
+    checks = tuple(
+        ActiveCheck(
+            spec,
+            options.checks.get(spec.id, CheckSetting()).severity,
+            spec.make_options(options.checks.get(spec.id, CheckSetting()).options),
+        )
+        for spec in all_checks()
+        if selected(options, spec.id)
+    )
+    return ScanPlan(
+        root=root,
+        options=options,
+        preset=preset,
+        layout=layout,
+        labels=labels,
+        training=TrainingRules(options.batch_size, options.drop_last),
+        limits=DecodeLimits(options.max_pixels),
+        checks=checks,
+        config_file=config_file,
+    )
+
+
+def _explicit_splits(options: Options) -> tuple[ExplicitSplit, ...]:
+    if options.masks is not None and options.images is None:
+        raise ConfigError("--masks needs --images")
+    if options.images is not None:
+        return (ExplicitSplit("all", options.images, options.masks), *options.splits)
+    return options.splits
+
+
+def _class_names(options: Options) -> tuple[str, ...]:
+    """One class name per line of class_names_file (blank and # lines skipped), else the
+    class_names option (or the preset's)."""
+    path = options.class_names_file
+    if path is None:
+        return options.class_names
+    try:
+        text = read_text(path, MAX_CLASS_NAMES_BYTES)
+    except ConfigError as exc:
+        raise ConfigError(f"class names: {exc}") from None
+    names = tuple(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+    if not names:
+        raise ConfigError(f"class names: {path} holds no class names")
+    return names
+
+
+def plan_for_api(root: Path, config: Path | None, values: Mapping[str, Any]) -> ScanPlan:
+    """The plan of ``nanaudit.scan(root, config=…, **values)``: no environment variables."""
+    overrides = Layer("option", {k: v for k, v in values.items() if v is not None}, Path.cwd())
+    if config is not None:
+        overrides = Layer("option", {**overrides.values, "config": config}, Path.cwd())
+    layers, config_file = option_layers(root, overrides)
+    return make_plan(root, layers, config_file)
+
+
+__all__ = [
+    "ActiveCheck",
+    "DiscoveryError",
+    "ScanPlan",
+    "make_plan",
+    "option_layers",
+    "plan_for_api",
+    "selected",
+]

@@ -1,0 +1,335 @@
+"""Per-file records and their one JSON codec.
+
+A file is decoded once and reduced to a :class:`FileRecord`: small, frozen, picklable.  The
+codec below turns any record into JSON and back by reading the dataclass fields and their
+type hints, so the cache, the JSON report and shard files all use the same encoding and a
+new field needs no code here.  A field whose metadata says ``report=False`` stays out of
+the JSON report (but not out of the cache); a class may list derived properties in
+``REPORTED`` that the report shows and decoding ignores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, ClassVar, TypeVar, Union
+
+from .stats import ChannelStats
+
+IMAGE_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".bmp",
+        ".gif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".npy",
+        ".npz",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    """What bounds a decode: the only settings that shape a record (and so key the cache)."""
+
+    max_pixels: int = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
+
+
+class FileKind(enum.StrEnum):
+    IMAGE = "image"
+    MASK = "mask"
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """Why a file could not be audited: NA001 (unreadable) or NA002 (oversized)."""
+
+    check: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PixelStats:
+    """What the image checks need of an image's pixels."""
+
+    channels: tuple[ChannelStats, ...]
+    luma_p5: float
+    luma_p99: float
+    fp16_overflow: int = 0  # finite values with |x| >= 65504
+    sentinels: tuple[tuple[float, int], ...] = ()  # (value, count) of nodata sentinels found
+    content_hash: str = ""  # CRC-32 of the decoded pixels (with dtype and shape)
+    phash: int = 0  # 64-bit perceptual (DCT) hash of the luminance, for near-duplicates
+
+
+@dataclass(frozen=True, slots=True)
+class LabelStats:
+    """What the mask checks need of a mask's labels."""
+
+    histogram: tuple[tuple[int, int], ...]  # sorted (label, pixel count); integral labels only
+    pixels: int
+    non_integer: int = 0  # finite fractional values (float masks)
+    nan: int = 0
+    inf: int = 0
+    # labels rarer than BOUNDARY_SCOPE of the pixels that occur only between two other labels;
+    # NA209 applies its own (smaller) fraction to them
+    boundary_labels: tuple[int, ...] = ()
+
+    @property
+    def distinct(self) -> int:
+        return len(self.histogram)
+
+    def count(self, label: int | None) -> int:
+        if label is None:
+            return 0
+        for v, n in self.histogram:
+            if v == label:
+                return n
+        return 0
+
+
+# Labels up to this share of a mask's pixels get the boundary test (the upper bound of
+# NA209's max_fraction): a threshold below it needs no second decode.
+BOUNDARY_SCOPE = 0.001
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Header:
+    """What the reader learns of a file besides its pixels."""
+
+    format: str | None = None
+    mode: str | None = None
+    dtype: str | None = None
+    width: int = 0
+    height: int = 0
+    channels: int = 0
+    frames: int = 1
+    exif_orientation: int | None = None
+    nodata: float | None = None  # GDAL_NODATA TIFF tag
+    bits: int = 0  # bits per sample as stored, when the decoder reduced them (16-bit RGB PNG)
+    lossy: str | None = None  # why the encoding is lossy, when it is
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileRecord(Header):
+    """Everything nanaudit keeps of one file after its single decode."""
+
+    path: str  # relative to the scan root, POSIX form
+    kind: FileKind
+    split: str
+    size_bytes: int = 0
+    channels_differ: bool = False  # a multi-channel mask whose channels are not all equal
+    colours: int = 0  # distinct colours of a colour-coded mask
+    pixels: PixelStats | None = None
+    labels: LabelStats | None = None
+    error: DecodeError | None = None
+
+    JSON_FIRST: ClassVar[tuple[str, ...]] = ("path", "kind", "split", "size_bytes", "error")
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def header_fields(header: Header) -> dict[str, Any]:
+    """A header's values by field name, to build a record from it."""
+    return {f.name: getattr(header, f.name) for f in dataclasses.fields(Header)}
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """An image and its mask, either of which may be missing."""
+
+    split: str
+    image: FileRecord | None
+    mask: FileRecord | None
+    labeled: bool = True
+
+
+# --------------------------------------------------------------------------- the codec
+
+
+class CodecError(ValueError):
+    """JSON that does not decode to the expected record (a damaged cache row)."""
+
+
+T = TypeVar("T")
+
+
+def encode(value: Any, *, report: bool = False) -> Any:
+    """Any record as JSON-ready data. Fields equal to their default are left out; floats
+    that JSON cannot hold are strings ("nan", "inf", "-inf"), or null in a report."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in _ordered_fields(type(value)):
+            if report and not f.metadata.get("report", True):
+                continue
+            v = getattr(value, f.name)
+            if f.default is not dataclasses.MISSING and _same(v, f.default):
+                continue
+            out[f.name] = encode(v, report=report)
+        if report:
+            for name in getattr(type(value), "REPORTED", ()):
+                out[name] = encode(getattr(value, name), report=report)
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return None if report else repr(value)
+    if isinstance(value, tuple | list):
+        return [encode(v, report=report) for v in value]
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(type(a) is type(b) and a == b)
+
+
+def decode(cls: type[T], data: Any) -> T:
+    """The record of type ``cls`` that :func:`encode` wrote. Raises CodecError."""
+    try:
+        value: T = _decode(cls, data)
+    except CodecError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise CodecError(f"{cls.__name__}: {exc}") from None
+    return value
+
+
+@cache
+def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    return tuple(f for f in dataclasses.fields(cls) if f.init)
+
+
+@cache
+def _ordered_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    """Fields in JSON order: those the class names in JSON_FIRST, then the rest."""
+    first = getattr(cls, "JSON_FIRST", ())
+    fields = _fields(cls)
+    return tuple(sorted(fields, key=lambda f: first.index(f.name) if f.name in first else 99))
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(tp: Any, data: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if data is None and type(None) in options:
+            return None
+        inner = [t for t in options if t is not type(None)]
+        if len(inner) != 1:
+            raise CodecError(f"cannot decode a union of {inner}")
+        return _decode(inner[0], data)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(data, list):
+            raise CodecError(f"expected a list, got {type(data).__name__}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in data)
+        if len(args) != len(data):
+            raise CodecError(f"expected {len(args)} items, got {len(data)}")
+        return tuple(_decode(t, v) for t, v in zip(args, data, strict=True))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(data, Mapping):
+            raise CodecError(f"expected an object for {tp.__name__}")
+        hints = _hints(tp)
+        known = {f.name for f in _fields(tp)}
+        unknown = set(data) - known - set(getattr(tp, "REPORTED", ()))
+        if unknown:
+            raise CodecError(f"{tp.__name__}: unknown fields {sorted(unknown)}")
+        kwargs = {name: _decode(hints[name], v) for name, v in data.items() if name in known}
+        return tp(**kwargs)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(data)
+    if tp is float:
+        if isinstance(data, str) and data in ("nan", "inf", "-inf"):
+            return float(data)
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise CodecError(f"expected a number, got {data!r}")
+        return float(data)
+    if tp is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise CodecError(f"expected an integer, got {data!r}")
+        return data
+    if tp is bool:
+        if not isinstance(data, bool):
+            raise CodecError(f"expected true or false, got {data!r}")
+        return data
+    if tp is str:
+        if not isinstance(data, str):
+            raise CodecError(f"expected a string, got {data!r}")
+        return data
+    if tp is Any:
+        return data
+    raise CodecError(f"no decoder for {tp!r}")
+
+
+def schema_of(tp: Any) -> dict[str, Any]:
+    """The JSON Schema of what ``encode(value, report=True)`` writes for a value of type
+    ``tp`` (fields with a default may be left out; non-finite floats are null)."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [t for t in typing.get_args(tp) if t is not type(None)]
+        inner = schema_of(options[0]) if len(options) == 1 else {}
+        return {"anyOf": [inner, {"type": "null"}]}
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": "array", "items": schema_of(args[0])}
+        return {
+            "type": "array",
+            "prefixItems": [schema_of(a) for a in args],
+            "minItems": len(args),
+            "maxItems": len(args),
+        }
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        props = {
+            f.name: schema_of(hints[f.name])
+            for f in _ordered_fields(tp)
+            if f.metadata.get("report", True)
+        }
+        for name in getattr(tp, "REPORTED", ()):
+            props[name] = {"type": ["number", "null"]}
+        required = [
+            f.name
+            for f in _fields(tp)
+            if f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+            and f.metadata.get("report", True)
+        ]
+        return {
+            "type": "object",
+            "required": required,
+            "additionalProperties": False,
+            "properties": props,
+        }
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return {"enum": [m.value for m in tp]}
+    simple = {float: ["number", "null"], int: "integer", bool: "boolean", str: "string"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    return {}

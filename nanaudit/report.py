@@ -1,0 +1,227 @@
+"""The result of a scan: frozen data, no policy, and no import of the stages that make it.
+
+Formatters see only this module (and the records it holds), so a report can be rendered
+from a scan, from merged shards or from a saved document alike.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import FileRecord
+from .stats import ChannelStats
+
+
+class Severity(enum.IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown severity {text!r} (expected error, warning or info)"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str
+    name: str
+    severity: Severity
+    path: str
+    split: str | None
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    image: str | None = None
+    mask: str | None = None
+
+    def sort_key(self) -> tuple[str, str]:
+        # ties keep the checks' own (deterministic) order: class 5 before class 10
+        return (self.path, self.check)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDoc:
+    """A check as reports describe it (SARIF rules, the terminal's reasons)."""
+
+    id: str
+    name: str
+    severity: Severity  # the default
+    summary: str
+    why: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabelInfo:
+    """The label convention the masks were audited against."""
+
+    num_classes: int | None
+    ignore_index: int | None
+    background: int | None
+    class_names: tuple[str, ...] = ()
+
+    def name(self, label: int) -> str:
+        """``3 (car)`` when the class has a name, else ``3``."""
+        if 0 <= label < len(self.class_names):
+            return f"{label} ({self.class_names[label]})"
+        return str(label)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageGroup:
+    """Merged pixel statistics of the images of one split that share mode family, dtype and
+    channel count."""
+
+    family: str
+    dtype: str
+    images: int
+    channels: tuple[ChannelStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Normalize:
+    """Per-channel mean and std over every pixel of the split's majority image group."""
+
+    basis: str  # which images, e.g. "RGB uint8 images (950 of 1,000)"
+    images: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    scale_lo: float
+    scale_span: float
+    scale_basis: str
+
+    @property
+    def mean_scaled(self) -> tuple[float, ...]:
+        return tuple((m - self.scale_lo) / self.scale_span for m in self.mean)
+
+    @property
+    def std_scaled(self) -> tuple[float, ...]:
+        return tuple(s / self.scale_span for s in self.std)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidFraction:
+    """Distribution over masks of the fraction of pixels that are not ignore."""
+
+    masks: int
+    min: float
+    p5: float
+    median: float
+    p95: float
+    max: float
+    mean: float
+    empty: int  # masks with no valid pixel
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSummary:
+    """What a training script wants of a split: sizes, Normalize constants, class weights."""
+
+    sizes: tuple[tuple[str, int], ...]
+    modes: tuple[tuple[str, int], ...]
+    dtypes: tuple[tuple[str, int], ...]
+    normalize: Normalize | None
+    image_min: float
+    image_max: float
+    classes: tuple[int, ...]  # the classes the weights and counts are about
+    images_per_class: tuple[tuple[int, int], ...]
+    valid_fraction: ValidFraction | None
+    class_weights: tuple[tuple[int, float], ...]
+    zero_weight_classes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SplitReport:
+    name: str
+    role: str
+    labeled: bool
+    image_root: str
+    mask_root: str | None
+    images: int
+    masks: int
+    pairs: int
+    skipped: int
+    unreadable: int
+    image_groups: tuple[ImageGroup, ...]
+    nan: int
+    inf: int
+    label_histogram: tuple[tuple[int, int], ...]
+    mask_pixels: int
+    ignore_pixels: int
+    implied_classes: int | None
+    training: TrainingSummary
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class BaselineEntry:
+    check: str
+    path: str
+    fingerprint: str
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineResult:
+    file: str
+    hidden: int
+    stale: tuple[BaselineEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a formatter renders. The same for the command line and the API."""
+
+    root: str
+    version: str
+    layout: str
+    layout_reason: str
+    preset: str
+    notes: tuple[str, ...]
+    labels: LabelInfo
+    fail_on: Severity | None  # None: never fail
+    config: Mapping[str, Any]  # the effective configuration, as the JSON report states it
+    config_file: str | None
+    checks: tuple[CheckDoc, ...]  # every check nanaudit knows, in ID order
+    splits: tuple[SplitReport, ...]
+    findings: tuple[Finding, ...]
+    files: tuple[FileRecord, ...]
+    skipped: tuple[tuple[str, str], ...]
+    suppressed: int = 0  # findings dropped by per-file-ignores
+    baselined: tuple[Finding, ...] = ()  # findings hidden by --baseline
+    baseline: BaselineResult | None = None
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def check(self, check_id: str) -> CheckDoc:
+        for doc in self.checks:
+            if doc.id == check_id:
+                return doc
+        raise KeyError(check_id)
+
+    @property
+    def exit_code(self) -> int:
+        if self.fail_on is None:
+            return 0
+        return 1 if any(f.severity >= self.fail_on for f in self.findings) else 0
+
+    @property
+    def implied_classes(self) -> int | None:
+        values = [s.implied_classes for s in self.splits if s.implied_classes is not None]
+        return max(values) if values else None
+
+    @property
+    def label_values(self) -> tuple[int, ...]:
+        return tuple(sorted({v for s in self.splits for v, _ in s.label_histogram}))

@@ -1,0 +1,101 @@
+"""What a training script wants of a split, from its merged statistics alone.
+
+Normalize constants (per-channel mean and std of the majority image group, raw and divided
+by full scale), the valid-pixel distribution, and median-frequency class weights (Eigen &
+Fergus) that never hold inf or NaN: a class without pixels gets weight 0 and is listed.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+
+from .aggregate import ASSUMED_SCALE, FullScale, SplitStats, finite_range
+from .report import ImageGroup, Normalize, TrainingSummary, ValidFraction
+from .rules import LabelRules
+
+
+def image_groups(stats: SplitStats) -> tuple[ImageGroup, ...]:
+    return tuple(ImageGroup(f, d, g.images, g.channels) for f, d, g in stats.image_groups)
+
+
+def normalize_constants(
+    groups: Sequence[ImageGroup], scales: Mapping[str, FullScale]
+) -> Normalize | None:
+    """The Normalize constants of the largest group (the split's majority images)."""
+    if not groups:
+        return None
+    top = groups[0]
+    total = sum(g.images for g in groups)
+    scale = scales.get(top.dtype, ASSUMED_SCALE)
+    return Normalize(
+        basis=f"{top.family} {top.dtype} images ({top.images:,} of {total:,})",
+        images=top.images,
+        mean=tuple(c.mean for c in top.channels),
+        std=tuple(c.std for c in top.channels),
+        scale_lo=scale.lo,
+        scale_span=scale.span,
+        scale_basis=scale.basis,
+    )
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Inverted-CDF quantile of an already sorted list."""
+    if not sorted_values:
+        return math.nan
+    idx = max(0, math.ceil(q * len(sorted_values)) - 1)
+    return sorted_values[min(idx, len(sorted_values) - 1)]
+
+
+def valid_fraction(fractions: Sequence[float]) -> ValidFraction | None:
+    if not fractions:
+        return None
+    fs = sorted(fractions)
+    return ValidFraction(
+        len(fs),
+        fs[0],
+        _quantile(fs, 0.05),
+        _quantile(fs, 0.5),
+        _quantile(fs, 0.95),
+        fs[-1],
+        sum(fs) / len(fs),
+        sum(1 for f in fs if f == 0),
+    )
+
+
+def _by_count(items: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(items, key=lambda kv: (-kv[1], kv[0])))
+
+
+def training_summary(
+    stats: SplitStats,
+    scales: Mapping[str, FullScale],
+    rules: LabelRules,
+    labeled: bool,
+) -> TrainingSummary:
+    pixels = {v: n for v, n in stats.labels if v != rules.ignore_index} if labeled else {}
+    present = dict(stats.present_pixels)
+    c = rules.num_classes
+    unused = set(rules.unused_ids)
+    classes = tuple(k for k in (range(c) if c is not None else sorted(pixels)) if k not in unused)
+    freqs = {k: pixels[k] / present[k] for k in classes if pixels.get(k) and present.get(k)}
+    med = statistics.median(freqs.values()) if freqs else 0.0
+    # a class without pixels gets weight 0 (never inf) and is listed, even when none has any
+    weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes) if labeled else ()
+    zero = tuple(k for k in classes if k not in freqs) if labeled else ()
+    per_class = dict(stats.masks_per_label)
+    lo, hi = finite_range(stats)
+    return TrainingSummary(
+        sizes=_by_count([(f"{w}x{h}", n) for (w, h), n in stats.sizes]),
+        modes=_by_count(list(stats.modes)),
+        dtypes=_by_count(list(stats.dtypes)),
+        normalize=normalize_constants(image_groups(stats), scales),
+        image_min=lo,
+        image_max=hi,
+        classes=classes,
+        images_per_class=tuple((k, per_class.get(k, 0)) for k in classes),
+        valid_fraction=valid_fraction(stats.valid_fractions),
+        class_weights=weights,
+        zero_weight_classes=zero,
+    )
