@@ -4,8 +4,8 @@ plan.py        options + layout preset → ScanPlan (settled before any file is 
 collect.py     ScanPlan → records (cache, process pool, label transform)
 aggregate.py   records → SplitStats / DatasetStats (one associative merge)
 checks/run.py  records + statistics → findings (thresholds apply here)
-training.py    SplitStats → Normalize constants and class weights
-report.py      the frozen result every format renders
+summarise.py   all of the above → Report (training.py: Normalize constants, class weights)
+report.py      the frozen result every format renders; formats/ render it
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
 from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
-from .checks.registry import all_checks
-from .checks.run import CheckResult, run_checks
+from .checks.run import run_checks
 from .collect import Collected, collect
-from .paths import display_path, display_root, printable
 from .plan import ScanPlan
 from .pool import Progress
-from .records import FileRecord
-from .report import Report, SplitReport
-from .training import image_groups, training_summary
+from .report import Report
+from .summarise import build_report
 
 
 def run(
@@ -48,65 +44,4 @@ def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
             split_stats(s.pairs, plan.labels, s.planned.labeled),
         )
         for s in collected.splits
-    )
-
-
-def build_report(
-    plan: ScanPlan, collected: Collected, dataset: DatasetStats, checked: CheckResult
-) -> Report:
-    root, rules = plan.root, plan.labels
-    splits = []
-    files: dict[str, FileRecord] = {}
-    for split, view in zip(collected.splits, dataset.splits, strict=True):
-        planned, stats = split.planned, view.stats
-        groups = image_groups(stats)
-        ignore = stats.label_count(rules.ignore_index)
-        valid = [v for v, _ in stats.labels if v != rules.ignore_index]
-        splits.append(
-            SplitReport(
-                name=planned.name,
-                role=planned.role,
-                labeled=planned.labeled,
-                image_root=display_path(planned.image_root, root),
-                mask_root=display_path(planned.mask_root, root) if planned.mask_root else None,
-                images=stats.image_files,
-                masks=stats.masks,
-                pairs=stats.pairs,
-                skipped=len(planned.skipped),
-                unreadable=stats.unreadable,
-                image_groups=groups,
-                nan=sum(c.nan for g in groups for c in g.channels),
-                inf=sum(c.inf for g in groups for c in g.channels),
-                label_histogram=stats.labels,
-                mask_pixels=stats.mask_pixels,
-                ignore_pixels=ignore,
-                implied_classes=max(valid) + 1 if valid and max(valid) >= 0 else None,
-                training=training_summary(stats, dataset.scales, rules, planned.labeled),
-            )
-        )
-        for pair in split.pairs:
-            for rec in (pair.image, pair.mask):
-                if rec is not None:
-                    files.setdefault(rec.path, rec)
-    skipped = sorted(
-        (display_path(path, root), reason) for s in plan.layout.splits for path, reason in s.skipped
-    )
-    layout = plan.layout
-    return Report(
-        root=display_root(root),
-        version=__version__,
-        layout=layout.name,
-        layout_reason=printable(layout.reason),
-        preset=plan.preset.name,
-        notes=tuple(printable(n) for n in (*layout.notes, *collected.notes)),
-        labels=rules.info,
-        fail_on=plan.options.fail_on,
-        config=plan.config(),
-        config_file=plan.config_file,
-        checks=tuple(spec.describe() for spec in all_checks()),
-        splits=tuple(splits),
-        findings=checked.findings,
-        files=tuple(files[k] for k in sorted(files)),
-        skipped=tuple(dict.fromkeys(skipped)),
-        suppressed=checked.suppressed,
     )

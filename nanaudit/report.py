@@ -7,6 +7,8 @@ from a scan, from merged shards or from a saved document alike.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,18 @@ class Finding:
     def sort_key(self) -> tuple[str, str]:
         # ties keep the checks' own (deterministic) order: class 5 before class 10
         return (self.path, self.check)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the check, path, split and numbers: the same finding on the same data
+        has the same fingerprint (baselines, SARIF partial fingerprints)."""
+        content = json.dumps(
+            {"check": self.check, "path": self.path, "split": self.split, "data": self.data},
+            sort_keys=True,
+            ensure_ascii=True,
+            default=str,
+        )
+        return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

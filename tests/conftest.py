@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,15 @@ import pytest
 from PIL import Image
 
 import nanaudit
+from nanaudit.aggregate import SplitView, dataset_stats, split_stats
+from nanaudit.checks.context import CheckContext
+from nanaudit.checks.registry import Hit, get_check
+from nanaudit.decode import record_of
+from nanaudit.decode.readers import from_array
 from nanaudit.formats import Format, render
+from nanaudit.records import FileKind, FileRecord, Pair
 from nanaudit.report import Finding, Report
+from nanaudit.rules import LabelRules, TrainingRules
 
 
 def save(path: Path, array: np.ndarray | Image.Image, mode: str | None = None, **kw: Any) -> Path:
@@ -86,10 +93,14 @@ SCHEMA = json.loads(
 )
 
 
+# compiled once per session: building a validator costs more than the scans it checks
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
 def validate_report_json(text: str) -> dict[str, Any]:
     """Parse a JSON report and validate it against the schema shipped in the package."""
     doc = json.loads(text)
-    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+    VALIDATOR.validate(doc)
     return doc  # type: ignore[no-any-return]
 
 
@@ -122,3 +133,65 @@ def dataset(tmp_path: Path) -> Callable[..., Path]:
         return make_pairs(tmp_path / "data", n, split, classes, size)
 
     return build
+
+
+# --------------------------------------------------------------------------- unit helpers
+# Checks are functions of records and merged statistics: most tests need no file at all.
+
+
+def record_of_array(
+    array: np.ndarray, kind: str = "image", path: str | None = None, split: str = "train"
+) -> FileRecord:
+    """The record a file holding ``array`` would get (the real reductions, no file)."""
+    file_kind = FileKind(kind)
+    base = FileRecord(path=path or f"{kind}s/x.npy", kind=file_kind, split=split)
+    return record_of(from_array(np.asarray(array), "NPY"), base)
+
+
+def pair_of(
+    image: np.ndarray | FileRecord | None,
+    mask: np.ndarray | FileRecord | None,
+    name: str = "x",
+    split: str = "train",
+    labeled: bool = True,
+) -> Pair:
+    def rec(value: np.ndarray | FileRecord | None, kind: str) -> FileRecord | None:
+        if value is None or isinstance(value, FileRecord):
+            return value
+        return record_of_array(value, kind, f"{kind}s/{split}/{name}.npy", split)
+
+    return Pair(split, rec(image, "image"), rec(mask, "mask"), labeled)
+
+
+def check_hits(
+    check_id: str,
+    subject: Any = None,
+    *,
+    pairs: Sequence[Pair] = (),
+    splits: Sequence[tuple[str, str, Sequence[Pair]]] = (),
+    rules: LabelRules | None = None,
+    training: TrainingRules | None = None,
+    **options: Any,
+) -> list[Hit]:
+    """Run one check on ``subject`` (a record, a pair; a split or the dataset when None)
+    with the statistics of ``pairs`` (one split 'train') or of ``splits`` (name, role,
+    pairs), and thresholds ``options``."""
+    spec = get_check(check_id)
+    assert spec is not None
+    rules = rules or LabelRules()
+    layout = list(splits) or [("train", "train", pairs)]
+    views = [
+        SplitView(name, role, True, split_stats(list(ps), rules, True)) for name, role, ps in layout
+    ]
+    dataset = dataset_stats(views)
+    ctx = CheckContext(
+        spec.make_options(options),
+        rules,
+        dataset,
+        None if spec.scope == "dataset" else views[0],
+        None,
+        training or TrainingRules(),
+    )
+    if subject is None:
+        subject = dataset if spec.scope == "dataset" else views[0]
+    return list(spec.func(ctx, subject))

@@ -92,7 +92,7 @@ def read(path: Path, limits: DecodeLimits) -> Decoded:
     if suffix == ".npy":
         with open(path, "rb") as fh:
             arr = _read_npy(fh, os.fstat(fh.fileno()).st_size, limits.max_pixels)
-        return _from_array(arr, "NPY")
+        return from_array(arr, "NPY")
     if suffix == ".npz":
         return _read_npz(path, limits.max_pixels)
     with pillow_limit(limits.max_pixels):
@@ -342,7 +342,7 @@ def _read_npz(path: Path, max_pixels: int) -> Decoded:
             )
         with zf.open(info) as member:
             arr = _read_npy(member, info.file_size, max_pixels)
-    decoded = _from_array(arr, "NPZ")
+    decoded = from_array(arr, "NPZ")
     if len(members) > 1:
         note = f"{len(members)} arrays: {name[:-4]!r} was audited"
         decoded = Decoded(
@@ -358,7 +358,7 @@ def hwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape
 
 
-def _from_array(arr: npt.NDArray[Any], fmt: str) -> Decoded:
+def from_array(arr: npt.NDArray[Any], fmt: str) -> Decoded:
     notes: tuple[str, ...] = ()
     if arr.ndim == 3 and hwc_shape(arr.shape) != arr.shape:
         arr = np.moveaxis(arr, 0, 2)

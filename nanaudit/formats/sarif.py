@@ -7,7 +7,6 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from ..baseline import fingerprint
 from ..report import Report, Severity
 from .base import RenderOptions, artifact_path
 
@@ -58,7 +57,7 @@ def render(report: Report, options: RenderOptions) -> str:
                         },
                     }
                 ],
-                "partialFingerprints": {"nanauditFingerprint/v1": fingerprint(f)},
+                "partialFingerprints": {"nanauditFingerprint/v1": f.fingerprint},
                 "properties": {"split": f.split, "data": f.data},
             }
         )
