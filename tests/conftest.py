@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -195,3 +198,31 @@ def check_hits(
     if subject is None:
         subject = dataset if spec.scope == "dataset" else views[0]
     return list(spec.func(ctx, subject))
+
+
+# --------------------------------------------------------------------------- real parts
+# Tests that need a real part users have (torch, Chromium, an S3 server, a Dask cluster)
+# skip where it is absent on a developer's machine; under NANAUDIT_REQUIRE_REAL_PARTS=1
+# (set by .ci/run) a missing part fails the test instead, so CI cannot skip them silently.
+
+REQUIRE_REAL_PARTS = os.environ.get("NANAUDIT_REQUIRE_REAL_PARTS") == "1"
+
+
+def need_module(name: str) -> Any:
+    """The imported module, or a skip (a failure in CI) naming what is missing."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if REQUIRE_REAL_PARTS:
+            pytest.fail(f"{name} is required in CI but cannot be imported: {exc}")
+        pytest.skip(f"{name} is not installed")
+
+
+def need_executable(name: str) -> str:
+    """The path of a program on PATH, or a skip (a failure in CI)."""
+    found = shutil.which(name)
+    if found is None:
+        if REQUIRE_REAL_PARTS:
+            pytest.fail(f"{name} is required in CI but is not on PATH")
+        pytest.skip(f"{name} is not on PATH")
+    return found
