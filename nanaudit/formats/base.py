@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 
 from ..report import Report, Severity
@@ -43,3 +44,24 @@ def artifact_path(report: Report, path: str) -> str:
     if root.startswith("/") or (len(root) > 1 and root[1] == ":"):
         return path
     return posixpath.normpath(posixpath.join(root, path))
+
+
+# The GitHub Actions runner reads a log line as a workflow command when, its leading white
+# space trimmed, it starts with "::" (``::error::…``, ``::stop-commands::…``), or when it
+# holds "##[" anywhere (the legacy ``##[error]…`` syntax). Trimming takes Unicode spaces;
+# zero-width characters and colour codes before the "::" are passed over too, to be safe.
+_COMMAND_START = re.compile(r"^((?:[\s\u200b-\u200d\u2060\ufeff]|\x1b\[[0-9;]*m)*):(?=:)")
+LEGACY_COMMAND = "##["
+
+
+def command_safe(line: str) -> str:
+    """One line that no CI runner reads as a command: a leading "::" becomes "\\x3a:" and
+    "##[" becomes "#\\x23[" (the reports' escape for a character shown as its code)."""
+    if LEGACY_COMMAND in line:
+        line = line.replace(LEGACY_COMMAND, "#\\x23[")
+    return _COMMAND_START.sub(lambda m: m.group(1) + "\\x3a", line)
+
+
+def command_safe_lines(text: str) -> str:
+    """Every line of ``text`` made command-safe (nanaudit writes no command there)."""
+    return "\n".join(command_safe(line) for line in text.split("\n"))

@@ -1,17 +1,25 @@
-"""GitHub Actions workflow commands: annotations grouped by check, capped, then a summary."""
+"""GitHub Actions workflow commands: annotations grouped by check, capped, then a summary.
+
+Values inside a command are escaped as GitHub documents (data: ``%``, CR, LF; properties
+also ``:`` and ``,``), after the printable form has turned every other control character
+into an escape. Every line that is not a command nanaudit writes is made command-safe:
+no data can start a line with "::" or hold "##[".
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from ..paths import printable
 from ..report import Finding, Report, Severity
-from .base import RenderOptions, artifact_path, summary_line
+from .base import LEGACY_COMMAND, RenderOptions, artifact_path, command_safe, summary_line
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    text = printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(LEGACY_COMMAND, "#\\x23[")
 
 
 def _prop(text: str) -> str:
@@ -28,7 +36,7 @@ def render(report: Report, options: RenderOptions) -> str:
     left_out = 0
     for check in order:
         items = groups[check]
-        lines.append(f"::group::{check} {items[0].name} ({len(items)})")
+        lines.append(f"::group::{_data(f'{check} {items[0].name}')} ({len(items)})")
         for f in items:
             if budget > 0:
                 budget -= 1
@@ -39,7 +47,8 @@ def render(report: Report, options: RenderOptions) -> str:
                 )
             else:
                 left_out += 1
-                lines.append(f"{f.severity.label}: {f.path}: {f.check} {f.name}: {f.message}")
+                text = f"{f.severity.label}: {f.path}: {f.check} {f.name}: {f.message}"
+                lines.append(command_safe(printable(text)))
         lines.append("::endgroup::")
     if left_out:
         lines.append(

@@ -1,12 +1,15 @@
 """The JSON report: one document, the same bytes for the same data.
 
-Its JSON Schema is ``nanaudit/schema/report.schema.json`` (shipped in the package).
+Its JSON Schema is ``nanaudit/schema/report.schema.json`` (shipped in the package). JSON
+escapes every string itself; "##[" is written "#\\u0023[" (the same string to a JSON
+parser), so that a CI runner printing the file reads no legacy workflow command.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -117,7 +120,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "path": f.path,
         "split": f.split,
         "message": f.message,
-        "data": _clean(f.data),
+        "data": clean(f.data),
     }
     if f.image is not None or f.mask is not None:
         out["image"] = f.image
@@ -125,14 +128,32 @@ def _finding(f: Finding) -> dict[str, Any]:
     return out
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
+    """Data as JSON can hold it: NaN and infinities as null, keys as strings."""
     if isinstance(value, float):
         return _num(value)
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     return value
+
+
+# Written as JSON escapes (the same strings to a parser): the characters other readers take
+# for a line break (NEL, the Unicode line and paragraph separators), and the first "#" of
+# the legacy workflow-command prefix "##[".
+_JSON_SAFE = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_JSON_UNSAFE = re.compile("[\x85\u2028\u2029]|##\\[")
+
+
+def _json_safe(m: re.Match[str]) -> str:
+    return _JSON_SAFE.get(m.group(), "#\\u0023[")
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """``json.dumps`` (no NaN), every line of it safe for line-based readers."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, **options)
+    return _JSON_UNSAFE.sub(_json_safe, text)
 
 
 def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
@@ -193,7 +214,7 @@ LONG_LISTS = ("findings", "skipped", "files")
 
 def _dump(value: Any) -> str:
     # Without indent the json module uses its C encoder, several times faster.
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+    return json_text(value, separators=(", ", ": "))
 
 
 def render_chunks(report: Report, options: RenderOptions) -> Iterator[str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from ..report import Report, Severity
 from .base import RenderOptions, artifact_path
+from .json_report import clean, json_text
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -58,7 +58,7 @@ def render(report: Report, options: RenderOptions) -> str:
                     }
                 ],
                 "partialFingerprints": {"nanauditFingerprint/v1": f.fingerprint},
-                "properties": {"split": f.split, "data": f.data},
+                "properties": {"split": f.split, "data": clean(f.data)},
             }
         )
     doc = {
@@ -79,4 +79,4 @@ def render(report: Report, options: RenderOptions) -> str:
             }
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return json_text(doc, indent=2, default=str) + "\n"

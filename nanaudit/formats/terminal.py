@@ -1,4 +1,10 @@
-"""The terminal report (Rich): readable at 80 columns and with NO_COLOR."""
+"""The terminal report (Rich): readable at 80 columns and with NO_COLOR.
+
+Data (paths, split and class names, messages, notes) enters Rich only through ``data``
+and ``line``, which build Text objects from the printable form of the string: never a markup
+string, so a file named ``x[/].png`` or ``[link=…]`` is shown as it is. The rendered text
+is then made command-safe line by line: however Rich wraps a long name, no line starts
+with "::" (a GitHub workflow command)."""
 
 from __future__ import annotations
 
@@ -12,10 +18,21 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from ..paths import printable
 from ..report import Finding, Report, Severity, SplitReport
-from .base import RenderOptions, summary_line
+from .base import RenderOptions, command_safe_lines, summary_line
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def data(text: object, style: str = "") -> Text:
+    """A piece of data (or a line holding data) as Rich text: printable, never markup."""
+    return Text(printable(str(text)), style=style)
+
+
+def line(*parts: object, style: str = "") -> Text:
+    """Text joined from parts, each of them data."""
+    return data("".join(str(p) for p in parts), style)
 
 
 def _fmt(x: float) -> str:
@@ -41,15 +58,15 @@ def render(report: Report, options: RenderOptions) -> str:
     _render(console, report, options.verbose)
     text = buf.getvalue()
     if not color:  # trailing padding only makes diffs and golden files noisy
-        text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return text
+        text = "\n".join(row.rstrip() for row in text.split("\n"))
+    return command_safe_lines(text)
 
 
 def _render(console: Console, report: Report, verbose: bool) -> None:
-    console.print(Text(f"nanaudit {report.version}: {report.root}", style="bold"))
-    console.print(Text(f"layout: {report.layout}: {report.layout_reason}"))
+    console.print(line(f"nanaudit {report.version}: ", report.root, style="bold"))
+    console.print(line("layout: ", report.layout, ": ", report.layout_reason))
     for note in report.notes:
-        console.print(f"  note: {note}", style="dim")
+        console.print(line("  note: ", note, style="dim"))
     s = report.labels
     classes = str(s.num_classes) if s.num_classes is not None else "not given"
     implied = report.implied_classes
@@ -57,16 +74,16 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
         classes += f" (labels found: {_values(report.label_values)}; they imply C = {implied})"
     ignore = s.ignore_index if s.ignore_index is not None else "none"
     background = s.background if s.background is not None else "none"
-    console.print(f"classes: {classes}; ignore index: {ignore}; background: {background}")
+    console.print(line(f"classes: {classes}; ignore index: {ignore}; background: {background}"))
     if report.config_file:
-        console.print(f"config: {report.config_file}")
+        console.print(line("config: ", report.config_file))
 
-    table = Table(title="Splits", box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(title=Text("Splits"), box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("split", "images", "masks", "pairs", "skipped", "unreadable", "labeled"):
         table.add_column(col, justify="left" if col == "split" else "right", overflow="fold")
     for sp in report.splits:
         table.add_row(
-            sp.name,
+            data(sp.name),
             str(sp.images),
             str(sp.masks),
             str(sp.pairs),
@@ -82,16 +99,21 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
 
     _render_findings(console, report, verbose)
     if report.suppressed:
-        console.print(f"{report.suppressed} findings suppressed by per-file-ignores", style="dim")
+        console.print(
+            Text(f"{report.suppressed} findings suppressed by per-file-ignores", style="dim")
+        )
     if report.baseline is not None:
         b = report.baseline
         console.print(
-            f"baseline {b.file}: {b.hidden} findings hidden; {len(b.stale)} entries no longer occur"
+            line(
+                "baseline ",
+                b.file,
+                f": {b.hidden} findings hidden; {len(b.stale)} entries no longer occur",
+            )
         )
         for e in b.stale if verbose else b.stale[:5]:
-            console.print(
-                Padding(Text(f"- gone: {e.check} {e.path}: {e.message}", style="dim"), (0, 0, 0, 2))
-            )
+            gone = line("- gone: ", e.check, " ", e.path, ": ", e.message, style="dim")
+            console.print(Padding(gone, (0, 0, 0, 2)))
     console.print(
         Text(summary_line(report), style="bold red" if report.exit_code else "bold green")
     )
@@ -105,7 +127,7 @@ def _values(values: tuple[int, ...], limit: int = 12) -> str:
 def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbose: bool) -> None:
     if sp.image_groups:
         t = Table(
-            title=f"{sp.name}: image pixels",
+            title=line(sp.name, ": image pixels"),
             box=box.SIMPLE_HEAD,
             title_justify="left",
             padding=(0, 1),
@@ -123,9 +145,9 @@ def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbo
         for g in sp.image_groups:
             for i, c in enumerate(g.channels):
                 first = i == 0
-                row = [
-                    g.family if first else "",
-                    g.dtype if first else "",
+                row: list[Text | str] = [
+                    data(g.family if first else ""),
+                    data(g.dtype if first else ""),
                     str(g.images) if first else "",
                     str(i),
                     _fmt(c.min),
@@ -137,8 +159,11 @@ def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbo
         console.print(t)
     if sp.label_histogram and sp.mask_pixels:
         t = Table(
-            title=f"{sp.name}: labels ({sp.mask_pixels:,} mask pixels, "
-            f"ignore {sp.ignore_pixels / sp.mask_pixels:.1%})",
+            title=line(
+                sp.name,
+                f": labels ({sp.mask_pixels:,} mask pixels, "
+                f"ignore {sp.ignore_pixels / sp.mask_pixels:.1%})",
+            ),
             box=box.SIMPLE_HEAD,
             title_justify="left",
         )
@@ -158,7 +183,7 @@ def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbo
             elif 0 <= v < len(names):
                 name += f" {names[v]}"
             bar = "█" * max(1, round(24 * n / top))
-            t.add_row(name, f"{n:,}", f"{n / sp.mask_pixels:.2%}", bar)
+            t.add_row(data(name), f"{n:,}", f"{n / sp.mask_pixels:.2%}", bar)
         if len(hist) > limit:
             t.add_row(f"… {len(hist) - limit} more", "", "", "")
         console.print(t)
@@ -171,7 +196,7 @@ def _floats(values: tuple[float, ...], digits: int = 4) -> str:
 def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
     t = sp.training
     table = Table(
-        title=f"{sp.name}: summary",
+        title=line(sp.name, ": summary"),
         box=box.SIMPLE_HEAD,
         title_justify="left",
         show_header=False,
@@ -182,21 +207,31 @@ def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
     table.add_column(overflow="fold")
     if t.sizes:
         sizes = ", ".join(f"{k} ×{n}" for k, n in t.sizes[:4])
-        table.add_row("sizes", sizes + (f", … {len(t.sizes) - 4} more" if len(t.sizes) > 4 else ""))
+        more = f", … {len(t.sizes) - 4} more" if len(t.sizes) > 4 else ""
+        table.add_row("sizes", data(sizes + more))
     n = t.normalize
     if n is not None:
-        table.add_row("Normalize", f"mean={_floats(n.mean_scaled)} std={_floats(n.std_scaled)}")
+        table.add_row(
+            "Normalize", Text(f"mean={_floats(n.mean_scaled)} std={_floats(n.std_scaled)}")
+        )
         table.add_row(
             "",
-            f"on {n.basis}, divided by {n.scale_basis}; raw mean "
-            f"{_floats(n.mean, 2)} std {_floats(n.std, 2)}",
+            line(
+                "on ",
+                n.basis,
+                ", divided by ",
+                n.scale_basis,
+                f"; raw mean {_floats(n.mean, 2)} std {_floats(n.std, 2)}",
+            ),
         )
     v = t.valid_fraction
     if v is not None:
         table.add_row(
             "valid pixels",
-            f"per mask min {v.min:.1%}, median {v.median:.1%}, "
-            f"max {v.max:.1%}; {v.empty} mask{'' if v.empty == 1 else 's'} without any",
+            Text(
+                f"per mask min {v.min:.1%}, median {v.median:.1%}, "
+                f"max {v.max:.1%}; {v.empty} mask{'' if v.empty == 1 else 's'} without any"
+            ),
         )
     if t.class_weights:
         names = report.labels.class_names
@@ -204,21 +239,20 @@ def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
             f"{names[k] if 0 <= k < len(names) else k}={w:.3g}" for k, w in t.class_weights[:12]
         )
         more = f", … {len(t.class_weights) - 12} more" if len(t.class_weights) > 12 else ""
-        table.add_row("class weights", f"{weights}{more} (median-frequency)")
+        table.add_row("class weights", line(weights, more, " (median-frequency)"))
         if t.zero_weight_classes:
-            table.add_row(
-                "", "weight 0 (no pixels): " + ", ".join(str(k) for k in t.zero_weight_classes)
-            )
+            zero = ", ".join(str(k) for k in t.zero_weight_classes)
+            table.add_row("", Text("weight 0 (no pixels): " + zero))
     if t.images_per_class:
         per = ", ".join(f"{k}: {c}" for k, c in t.images_per_class[:12])
-        table.add_row("images/class", per + (" …" if len(t.images_per_class) > 12 else ""))
+        table.add_row("images/class", Text(per + (" …" if len(t.images_per_class) > 12 else "")))
     if table.row_count:
         console.print(table)
 
 
 def _render_findings(console: Console, report: Report, verbose: bool) -> None:
     if not report.findings:
-        console.print("No findings.", style="green")
+        console.print(Text("No findings.", style="green"))
         return
     groups: dict[tuple[str, Severity], list[Finding]] = defaultdict(list)
     for f in report.findings:
@@ -233,13 +267,13 @@ def _render_findings(console: Console, report: Report, verbose: bool) -> None:
         head.append(f"  {severity.label}", style=SEVERITY_STYLE[severity])
         head.append(f"  {len(items)} finding{'s' if len(items) != 1 else ''}")
         console.print(head)
-        console.print(Padding(Text(spec.why, style="dim"), (0, 0, 0, 2)))
+        console.print(Padding(data(spec.why, style="dim"), (0, 0, 0, 2)))
         shown = items if verbose else items[:5]
         rows = Table.grid(padding=(0, 1), pad_edge=False)
         rows.add_column(width=1)
         rows.add_column(overflow="fold")
         for f in shown:
-            rows.add_row("-", f"{f.path}: {f.message}")
+            rows.add_row("-", line(f.path, ": ", f.message))
         console.print(Padding(rows, (0, 0, 0, 2)))
         if len(items) > len(shown):
             console.print(
