@@ -344,6 +344,8 @@ class SplitView:
     role: str  # train / val / test / all / other
     labeled: bool
     stats: SplitStats
+    # folders below the split's roots that could not be listed: (display path, reason)
+    unreadable_folders: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
 from .checks.run import run_checks
 from .collect import Collected, collect
+from .paths import display_path, printable
 from .plan import ScanPlan
 from .pool import Progress
 from .report import Report
@@ -42,6 +43,10 @@ def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
             s.planned.role,
             s.planned.labeled,
             split_stats(s.pairs, plan.labels, s.planned.labeled),
+            tuple(
+                (display_path(path, plan.root), printable(reason))
+                for path, reason in s.planned.unreadable
+            ),
         )
         for s in collected.splits
     )

@@ -17,6 +17,7 @@ from PIL import Image
 from nanaudit.cli import cli, main
 from nanaudit.layouts import DiscoveryError
 from nanaudit.layouts.generic import discover, pair_files
+from nanaudit.layouts.walk import LINK_OUTSIDE
 from nanaudit.report import Severity
 
 SIZE = (24, 24)
@@ -441,17 +442,39 @@ def test_symlink_loop_is_walked_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
-def test_symlinked_image_file_is_followed(tmp_path: Path) -> None:
+def test_symlinked_image_file_outside_is_skipped_unless_links_are_followed(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "d"
     make_pairs(root, 2, size=SIZE)
     target = save(tmp_path / "elsewhere" / "real.png", natural_image(5, SIZE))
     os.symlink(target, root / "images" / "linked.png")
     save(root / "masks" / "linked.png", clean_mask(5, SIZE))
     report = scan(root)
+    assert splits(report) == {"all": (2, 3, 2)}
+    assert ("images/linked.png", LINK_OUTSIDE) in report.skipped
+    assert "images/linked.png" not in {r.path for r in report.files}
+    report = scan(root, follow_links=True)
     assert splits(report) == {"all": (3, 3, 3)}
     assert_paired(report)
     rec = next(r for r in report.files if r.path == "images/linked.png")
     assert rec.ok and rec.pixels is not None and (rec.width, rec.height) == (24, 24)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_links_within_the_root_are_followed(tmp_path: Path) -> None:
+    """A link whose target stays inside the scanned folder (images into a shared pool,
+    a folder linked beside its twin) is followed as before; so is a root that is a link."""
+    root = tmp_path / "d"
+    make_pairs(root, 2, size=SIZE)
+    pool = save(root / "pool" / "p.png", natural_image(7, SIZE))
+    os.symlink(pool, root / "images" / "pooled.png")
+    save(root / "masks" / "pooled.png", clean_mask(7, SIZE))
+    os.symlink(root, tmp_path / "link-to-d")
+    for scanned in (root, tmp_path / "link-to-d"):
+        report = scan(scanned)
+        assert splits(report) == {"all": (3, 3, 3)}
+        assert not report.skipped
 
 
 # --------------------------------------------------------------------------- failures

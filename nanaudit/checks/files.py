@@ -171,3 +171,23 @@ def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
         data,
         path=img.path,
     )
+
+
+@check("NA008", "unreadable-folder", Severity.ERROR, "split")
+def unreadable_folder(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
+    """A folder below the scanned root cannot be listed (permissions, a path too long), so
+    none of the images or masks in it was audited.
+
+    Why: its files vanish from the audit without a word, while the training job, run as
+    another user or on another machine, may read them: their NaNs, out-of-range labels and
+    missing masks go unreported.
+
+    Fix: give the auditing user read and execute permission on the folder (chmod u+rx), or
+    shorten the path; or remove the folder from the dataset.
+    """
+    for path, reason in split.unreadable_folders:
+        yield Hit(
+            f"folder cannot be listed ({reason}): the files in it were not audited",
+            {"reason": reason},
+            path=path,
+        )

@@ -6,9 +6,11 @@ Discovery lists folders and reads split-list files; it opens no image.  The resu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..regex import KeyPattern
+from .walk import Walker
 
 
 class DiscoveryError(Exception):
@@ -41,6 +43,7 @@ class PlannedSplit:
     labeled: bool
     pairs: tuple[PairPaths, ...]
     skipped: tuple[tuple[Path, str], ...] = ()
+    unreadable: tuple[tuple[Path, str], ...] = ()  # folders that could not be listed (NA008)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +59,14 @@ class DiscoverRequest:
     """What discovery needs of the options."""
 
     explicit: tuple[ExplicitSplit, ...] = ()
-    pair_key: re.Pattern[str] | None = None
+    pair_key: KeyPattern | None = None  # RE2 (regex.py): linear-time matching
     unlabeled: frozenset[str] = field(default_factory=frozenset)  # lower-case split names
     label_encoding: str | None = None
     label_offset: int = 0
     reduce_zero_label: bool = False
+    # lists the folders (within the scanned root unless links are followed) and remembers
+    # the folders it could not list and the links it did not follow
+    walker: Walker = field(default_factory=Walker)
 
     def labeled(self, split: str) -> bool:
         """Split names are matched case-insensitively, as split folders are."""

@@ -3,13 +3,13 @@ folders, SegNet-style folders, or splits given explicitly; and pairing by name."
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..regex import KeyPattern
 from . import DiscoverRequest, DiscoveryError, Layout, PairPaths, PlannedSplit
-from .walk import child_dirs, walk_files
+from .walk import Walker, child_dirs
 
 IMAGE_DIRS = ("images", "image", "imgs", "img")
 MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")
@@ -45,12 +45,24 @@ def _find_alias(dirs: Sequence[Path], aliases: Sequence[str]) -> list[Path]:
     return [by_name[a] for a in aliases if a in by_name]
 
 
-def _strip(stem: str, suffixes: Sequence[str]) -> str | None:
+def _variants(suffixes: Sequence[str]) -> tuple[str, ...]:
+    """Each suffix as written, with "-" and with "." for its "_", in order."""
+    return tuple(
+        dict.fromkeys(v for s in suffixes for v in (s, s.replace("_", "-"), s.replace("_", ".")))
+    )
+
+
+MASK_STEM_VARIANTS = _variants(MASK_STEM_SUFFIXES)
+IMAGE_STEM_VARIANTS = _variants(IMAGE_STEM_SUFFIXES)
+
+
+def _strip(stem: str, variants: tuple[str, ...]) -> str | None:
     low = stem.lower()
-    for s in suffixes:
-        for sep_variant in (s, s.replace("_", "-"), s.replace("_", ".")):
-            if low.endswith(sep_variant) and len(stem) > len(sep_variant):
-                return stem[: -len(sep_variant)]
+    if not low.endswith(variants):
+        return None
+    for v in variants:
+        if low.endswith(v) and len(stem) > len(v):
+            return stem[: -len(v)]
     return None
 
 
@@ -59,7 +71,7 @@ def pair_files(
     image_root: Path,
     masks: Sequence[Path],
     mask_root: Path,
-    pair_key: re.Pattern[str] | None = None,
+    pair_key: KeyPattern | None = None,
 ) -> list[PairPaths]:
     """Pair by relative folder and stem; mask suffixes such as _mask are stripped.
 
@@ -70,14 +82,15 @@ def pair_files(
     def key_of(stem: str) -> str:
         if pair_key is not None:
             m = pair_key.search(stem)
-            if m and m.groups() and m.group(1) is not None:
-                return m.group(1)
+            key = m.group(1) if m is not None and pair_key.groups else None
+            if key is not None:
+                return key
         return stem
 
     def mask_keys(p: Path) -> list[str]:
         keys = [key_of(p.stem)]
         if pair_key is None:
-            stripped = _strip(p.stem, MASK_STEM_SUFFIXES)
+            stripped = _strip(p.stem, MASK_STEM_VARIANTS)
             if stripped is not None:
                 keys.insert(0, stripped)
         return keys
@@ -93,7 +106,7 @@ def pair_files(
     def image_keys(img: Path) -> list[str]:
         keys = [key_of(img.stem)]
         if pair_key is None:
-            stripped = _strip(img.stem, IMAGE_STEM_SUFFIXES)
+            stripped = _strip(img.stem, IMAGE_STEM_VARIANTS)
             if stripped is not None:
                 keys.append(stripped)
         return keys
@@ -102,21 +115,26 @@ def pair_files(
     # image and one mask alone carry across the tree. A mask is never given to two images.
     used: set[Path] = set()
     match: dict[Path, Path] = {}
+    keys_of = {img: image_keys(img) for img in images}
     for img in images:
         parent = img.parent.relative_to(image_root).as_posix()
-        for k in image_keys(img):
+        for k in keys_of[img]:
             found = by_rel.get((parent, k))
             if found is not None and found not in used:
                 match[img] = found
                 used.add(found)
                 break
     left = [img for img in images if img not in match]
-    left_keys = Counter(k for img in left for k in dict.fromkeys(image_keys(img)))
+    left_keys = Counter(k for img in left for k in dict.fromkeys(keys_of[img]))
     for img in left:
-        for k in image_keys(img):
-            candidates = {c for c in by_key.get(k, ()) if c not in used}
-            if left_keys[k] == 1 and len(candidates) == 1:
-                only = candidates.pop()
+        for k in keys_of[img]:
+            # uniqueness first: a key that several images carry pairs none of them, and
+            # looking at its masks for each of those images would cost images × sequences
+            if left_keys[k] != 1:
+                continue
+            candidates = [c for c in dict.fromkeys(by_key.get(k, ())) if c not in used]
+            if len(candidates) == 1:
+                only = candidates[0]
                 match[img] = only
                 used.add(only)
                 break
@@ -130,19 +148,20 @@ def _make_split(
     image_root: Path,
     mask_root: Path | None,
     labeled: bool,
-    pair_key: re.Pattern[str] | None,
+    request: DiscoverRequest,
     exclude: Iterable[Path] = (),
 ) -> tuple[PlannedSplit, list[str]]:
-    img_walk = walk_files(image_root, exclude)
+    walker = request.walker
+    img_walk = walker.files(image_root, exclude)
     skipped = list(img_walk.skipped)
     notes = list(img_walk.notes)
     masks: list[Path] = []
     if mask_root is not None:
-        mask_walk = walk_files(mask_root)
+        mask_walk = walker.files(mask_root)
         masks = mask_walk.files
         skipped += mask_walk.skipped
         notes += mask_walk.notes
-    pairs = pair_files(img_walk.files, image_root, masks, mask_root or image_root, pair_key)
+    pairs = pair_files(img_walk.files, image_root, masks, mask_root or image_root, request.pair_key)
     role = split_role(name) or ("all" if name == "all" else "other")
     return PlannedSplit(
         name, role, image_root, mask_root, labeled, tuple(pairs), tuple(skipped)
@@ -152,8 +171,8 @@ def _make_split(
 def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
     """Detect the layout under ``root`` (or use the explicit splits) and pair the files."""
     request = request or DiscoverRequest()
+    request.walker.bound(root)
     unlabeled_set = set(request.unlabeled)
-    pair_key = request.pair_key
     if request.explicit:
         splits, notes = [], []
         for spec in request.explicit:
@@ -161,7 +180,7 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
                 if p is not None and not p.is_dir():
                     raise DiscoveryError(f"not a directory: {p}")
             labeled = spec.masks is not None and spec.name.lower() not in unlabeled_set
-            s, n = _make_split(spec.name, spec.images, spec.masks, labeled, pair_key)
+            s, n = _make_split(spec.name, spec.images, spec.masks, labeled, request)
             splits.append(s)
             notes += n
         desc = ", ".join(f"{s.name}" for s in splits)
@@ -176,7 +195,7 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
     image_dirs = _find_alias(children, IMAGE_DIRS)
     mask_dirs = _find_alias(children, MASK_DIRS)
     if image_dirs and mask_dirs:
-        return _images_masks_layout(root, image_dirs[0], mask_dirs[0], pair_key, unlabeled_set)
+        return _images_masks_layout(root, image_dirs[0], mask_dirs[0], request, unlabeled_set)
 
     split_dirs = [d for d in children if split_role(d.name)]
     split_first = []
@@ -194,7 +213,7 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
             ) and d.name.lower() not in unlabeled_set
             if mask_dir is None and split_role(d.name) == "test":
                 notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
-            s, n = _make_split(d.name, img_dir, mask_dir, labeled, pair_key)
+            s, n = _make_split(d.name, img_dir, mask_dir, labeled, request)
             splits.append(s)
             notes += n
         names = ", ".join(s.name for s in splits)
@@ -215,7 +234,7 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
     if segnet:
         splits, notes = [], []
         for d, ann in segnet:
-            s, n = _make_split(d.name, d, ann, d.name.lower() not in unlabeled_set, pair_key)
+            s, n = _make_split(d.name, d, ann, d.name.lower() not in unlabeled_set, request)
             splits.append(s)
             notes += n
         pairs = ", ".join(f"{d.name}/+{a.name}/" for d, a in segnet)
@@ -237,14 +256,14 @@ def _images_masks_layout(
     root: Path,
     image_dir: Path,
     mask_dir: Path,
-    pair_key: re.Pattern[str] | None,
+    request: DiscoverRequest,
     unlabeled: set[str],
 ) -> Layout:
     image_splits = [d for d in child_dirs(image_dir) if split_role(d.name)]
     mask_children = {d.name.lower(): d for d in child_dirs(mask_dir)}
     notes: list[str] = []
     if not image_splits:
-        s, n = _make_split("all", image_dir, mask_dir, "all" not in unlabeled, pair_key)
+        s, n = _make_split("all", image_dir, mask_dir, "all" not in unlabeled, request)
         return Layout(
             "images-masks",
             f"found {image_dir.name}/ and {mask_dir.name}/ without split folders: one split 'all'",
@@ -268,7 +287,7 @@ def _images_masks_layout(
         ) and d.name.lower() not in unlabeled
         if m is None and split_role(d.name) == "test":
             notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
-        s, n = _make_split(d.name, d, m, labeled, pair_key)
+        s, n = _make_split(d.name, d, m, labeled, request)
         splits.append(s)
         notes += n
     # A mask split folder without its image folder: its masks are orphans, not ignored.
@@ -276,14 +295,15 @@ def _images_masks_layout(
     for m in mask_children.values():
         if split_role(m.name) and m not in paired:
             labeled = m.name.lower() not in unlabeled
-            s, n = _make_split(m.name, image_dir / m.name, m, labeled, pair_key)
+            s, n = _make_split(m.name, image_dir / m.name, m, labeled, request)
             splits.append(s)
             notes += [*n, f"{m.name}: a mask folder without an image folder"]
     # Files beside the split folders are not lost: they form a split of their own.
-    rest = walk_files(image_dir, exclude=image_splits)
+    walker: Walker = request.walker
+    rest = walker.files(image_dir, exclude=image_splits)
     if rest.files:
-        loose_masks = walk_files(mask_dir, exclude=list(mask_children.values()))
-        pairs = pair_files(rest.files, image_dir, loose_masks.files, mask_dir, pair_key)
+        loose_masks = walker.files(mask_dir, exclude=list(mask_children.values()))
+        pairs = pair_files(rest.files, image_dir, loose_masks.files, mask_dir, request.pair_key)
         splits.append(
             PlannedSplit(
                 "unsplit",

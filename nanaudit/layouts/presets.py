@@ -26,7 +26,7 @@ from .classes import (
 )
 from .generic import discover, split_role
 from .hints import ade_hint, camvid_hint, cityscapes_hint, coco_hint, palette_luma_hint, pets_hint
-from .walk import dirs_by_name, first_files, read_list, walk_files
+from .walk import dirs_by_name, first_files
 
 Hint = Callable[[Sequence[int], int | None], str | None]
 Discover = Callable[[Path, Path, DiscoverRequest], Layout]
@@ -105,8 +105,10 @@ def _discover_voc(root: Path, base: Path, request: DiscoverRequest) -> Layout:
     if "segmentationclassaug" in sub and aug_list is not None:
         use_aug = True
     mask_dir = sub["segmentationclassaug" if use_aug else "segmentationclass"]
-    images = {p.stem: p for p in walk_files(img_dir).files}
-    masks_walk = walk_files(mask_dir)
+    walker = request.walker
+    images_walk = walker.files(img_dir)
+    images = {p.stem: p for p in images_walk.files}
+    masks_walk = walker.files(mask_dir)
     masks = {p.stem: p for p in masks_walk.files}
     notes: list[str] = []
     splits: list[PlannedSplit] = []
@@ -117,7 +119,7 @@ def _discover_voc(root: Path, base: Path, request: DiscoverRequest) -> Layout:
     ]
     listed: set[str] = set()
     for name, filename in lists:
-        ids = read_list(lists_dir / filename)
+        ids = walker.read_list(lists_dir / filename)
         if not ids:
             continue
         listed.update(ids)
@@ -189,7 +191,7 @@ def _discover_cityscapes(root: Path, base: Path, request: DiscoverRequest) -> La
     gt_root = sub.get("gtfine") or sub["gtcoarse"]
     gt_name = "gtFine" if "gtfine" in sub else "gtCoarse"
     notes: list[str] = []
-    all_masks = walk_files(gt_root).files
+    all_masks = request.walker.files(gt_root).files
     train_ids = [m for m in all_masks if m.stem.endswith("_labelTrainIds")]
     encoding = request.label_encoding or "trainIds"
     if encoding == "labelIds" or not train_ids:
@@ -212,7 +214,7 @@ def _discover_cityscapes(root: Path, base: Path, request: DiscoverRequest) -> La
         for m in all_masks:
             if m.stem.endswith(suffix) and m.parent.parent.name == name:
                 masks[(m.parent.name, m.stem[: -len(suffix)])] = m
-        walk = walk_files(split_dir)
+        walk = request.walker.files(split_dir)
         pairs: list[PairPaths] = []
         used = set()
         for img in walk.files:
@@ -283,7 +285,10 @@ def _detect_coco_stuff(root: Path) -> tuple[Path, str] | None:
 def _generic_below(name: str, reason: str) -> Discover:
     def run(root: Path, base: Path, request: DiscoverRequest) -> Layout:
         layout = discover(
-            base, DiscoverRequest(pair_key=request.pair_key, unlabeled=request.unlabeled)
+            base,
+            DiscoverRequest(
+                pair_key=request.pair_key, unlabeled=request.unlabeled, walker=request.walker
+            ),
         )
         splits = layout.splits
         notes = layout.notes
@@ -319,13 +324,13 @@ def _discover_pets(root: Path, base: Path, request: DiscoverRequest) -> Layout:
     img_dir = dirs_by_name(base)["images"]
     ann = dirs_by_name(base)["annotations"]
     tri = dirs_by_name(ann)["trimaps"]
-    img_walk, tri_walk = walk_files(img_dir), walk_files(tri)
+    img_walk, tri_walk = request.walker.files(img_dir), request.walker.files(tri)
     images = {p.stem: p for p in img_walk.files}
     masks = {p.stem: p for p in tri_walk.files}
     splits: list[PlannedSplit] = []
     notes: list[str] = []
     for name in ("trainval", "test"):
-        ids = read_list(ann / f"{name}.txt")
+        ids = request.walker.read_list(ann / f"{name}.txt")
         if ids:
             labeled = request.labeled(name)
             pairs = tuple(PairPaths(images.get(i), masks.get(i) if labeled else None) for i in ids)

@@ -1,13 +1,24 @@
-"""Listing folders: every place discovery touches the file system."""
+"""Listing folders: every place discovery touches the file system.
+
+A :class:`Walker` does the listing for one discovery.  It stays inside the scanned root: a
+symbolic link (to a file or a folder) whose target lies outside the root, and outside every
+folder the user named, is not followed but listed as skipped with the reason, unless the
+user asked for ``--follow-links``.  A folder that cannot be listed is remembered (NA008
+names it) instead of vanishing from the audit.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import IMAGE_SUFFIXES
+
+LINK_OUTSIDE = "symbolic link leading outside the scanned folder (--follow-links follows it)"
+MAX_LIST_BYTES = 16 << 20  # a split list: VOC's train_aug.txt is 0.2 MB
 
 
 @dataclass
@@ -17,48 +28,140 @@ class Walk:
     notes: list[str] = field(default_factory=list)
 
 
-def walk_files(root: Path, exclude: Iterable[Path] = ()) -> Walk:
-    """Every file below root, sorted; non-images and hidden files are skipped with a reason."""
-    out = Walk()
-    excluded = {os.path.realpath(p) for p in exclude}
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        try:
-            st = os.stat(dirpath)
-            key = (st.st_dev, st.st_ino)
-        except OSError:
-            key = None
-        if key is not None and key in seen:
-            where = Path(os.path.relpath(dirpath, root.parent)).as_posix()
-            out.notes.append(f"{where}: directory already visited (symbolic-link loop); skipped")
-            dirnames.clear()
-            continue
-        if key is not None:
-            seen.add(key)
-        kept = []
-        for d in sorted(dirnames):
-            full = os.path.join(dirpath, d)
-            if d.startswith("."):
-                out.skipped.append((Path(full), "hidden directory"))
-            elif os.path.realpath(full) in excluded:
+@dataclass
+class Walker:
+    """Lists folders for one discovery, within ``boundaries`` (real paths: the scanned root
+    and the folders the user named); remembers every folder it could not list and every
+    link it did not follow, for the plan to report."""
+
+    boundaries: tuple[str, ...] = ()
+    follow_links: bool = False
+    unreadable: dict[Path, str] = field(default_factory=dict)
+    outside: dict[Path, str] = field(default_factory=dict)
+
+    @classmethod
+    def within(cls, folders: Iterable[Path], follow_links: bool = False) -> Walker:
+        return cls(tuple(dict.fromkeys(_real(p) for p in folders)), follow_links)
+
+    def bound(self, root: Path) -> None:
+        """Stay within ``root`` when no boundary was given (discovery without a plan)."""
+        if not self.boundaries:
+            self.boundaries = (_real(root),)
+
+    def allows(self, path: Path | str) -> bool:
+        """Whether ``path`` may be read: links are followed, or it resolves inside."""
+        if self.follow_links or not self.boundaries:
+            return True
+        real = _real(path)
+        return any(real == b or real.startswith(b.rstrip(os.sep) + os.sep) for b in self.boundaries)
+
+    def _refuse(self, path: Path, out: Walk) -> None:
+        self.outside.setdefault(path, LINK_OUTSIDE)
+        out.skipped.append((path, LINK_OUTSIDE))
+
+    def files(self, root: Path, exclude: Iterable[Path] = ()) -> Walk:
+        """Every file below root, sorted; non-images, hidden files and links leading out of
+        the scanned folder are skipped with a reason; unlistable folders are remembered."""
+        out = Walk()
+        if not self.allows(root):
+            self._refuse(root, out)
+            return out
+        excluded = {_real(p) for p in exclude}
+        seen: set[tuple[int, int]] = set()
+        stack = [root]
+        while stack:
+            folder = stack.pop()
+            try:
+                st = os.stat(folder)
+            except FileNotFoundError:  # a split folder that does not exist holds nothing
                 continue
-            elif os.path.splitext(d)[1].lower() in IMAGE_SUFFIXES:
-                # a directory named like an image (x.png/) stands where a file is expected:
-                # listed as one, it pairs and its decode reports NA001 "not a regular file"
-                out.files.append(Path(full))
-            else:
-                kept.append(d)
-        dirnames[:] = kept
-        for f in sorted(filenames):
-            path = Path(dirpath, f)
-            if f.startswith("."):
-                out.skipped.append((path, "hidden file"))
-            elif path.suffix.lower() not in IMAGE_SUFFIXES:
-                out.skipped.append((path, "not an image"))
-            else:
-                out.files.append(path)
-    out.files.sort()
-    return out
+            except OSError as exc:
+                self.unreadable.setdefault(folder, _reason(exc))
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                where = Path(os.path.relpath(folder, root.parent)).as_posix()
+                out.notes.append(
+                    f"{where}: directory already visited (symbolic-link loop); skipped"
+                )
+                continue
+            seen.add(key)
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                self.unreadable.setdefault(folder, _reason(exc))
+                continue
+            subfolders: list[Path] = []
+            for e in entries:
+                path = Path(e.path)
+                is_dir = _is_dir(e)
+                if e.name.startswith("."):
+                    out.skipped.append((path, "hidden directory" if is_dir else "hidden file"))
+                elif _is_link(e) and not self.allows(path):
+                    self._refuse(path, out)
+                elif is_dir:
+                    if _real(path) in excluded:
+                        continue
+                    if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES:
+                        # a directory named like an image (x.png/) stands where a file is
+                        # expected: listed as one, it pairs and its decode reports NA001
+                        out.files.append(path)
+                    else:
+                        subfolders.append(path)
+                elif path.suffix.lower() not in IMAGE_SUFFIXES:
+                    out.skipped.append((path, "not an image"))
+                else:
+                    out.files.append(path)
+            stack.extend(reversed(subfolders))
+        out.files.sort()
+        return out
+
+    def read_list(self, path: Path) -> list[str]:
+        """Sample ids of a split list: the first token of each line; # comments skipped.
+        A token that is a path (DeepLab's "/JPEGImages/x.jpg /SegmentationClassAug/x.png"
+        lists) gives its file stem. Only a regular file inside the scanned folder, of at
+        most MAX_LIST_BYTES, is read."""
+        if not self.allows(path):
+            return []
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            return []
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return []
+            data = fh.read(MAX_LIST_BYTES + 1)
+        if len(data) > MAX_LIST_BYTES:
+            return []
+        text = data.decode("utf-8", errors="replace")
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        tokens = [line.split()[0].replace("\\", "/") for line in lines]
+        return [t.rsplit("/", 1)[-1].rsplit(".", 1)[0] if "/" in t else t for t in tokens]
+
+
+def _real(path: Path | str) -> str:
+    return os.path.realpath(path)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
 
 
 def child_dirs(path: Path) -> list[Path]:
@@ -92,16 +195,3 @@ def first_files(path: Path, n: int = 8) -> list[str]:
     except OSError:
         pass
     return out
-
-
-def read_list(path: Path) -> list[str]:
-    """Sample ids of a split list: the first token of each line; # comments skipped.
-    A token that is a path (DeepLab's "/JPEGImages/x.jpg /SegmentationClassAug/x.png"
-    lists) gives its file stem."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    tokens = [line.split()[0].replace("\\", "/") for line in lines]
-    return [t.rsplit("/", 1)[-1].rsplit(".", 1)[0] if "/" in t else t for t in tokens]
