@@ -73,20 +73,29 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _write_atomic(path: Path, chunks: str | Iterable[str]) -> None:
-    """Write to a temporary file beside ``path``, then rename: never a half-written report."""
-    tmp = path.with_name(f".{path.name}.nanaudit-tmp")
+def _write(path: Path, chunks: str | Iterable[str]) -> None:
+    from .output import OutputError, write_output
+
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for chunk in [chunks] if isinstance(chunks, str) else chunks:
-                fh.write(chunk)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageFailure(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        write_output(path, chunks)
+    except OutputError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+def _check_outputs(targets: Sequence[Path]) -> None:
+    """Every report file can be written: said now, not after an hour of scanning."""
+    from .output import STDOUT, OutputError, check_target
+
+    seen: set[str] = set()
+    for target in targets:
+        key = target.as_posix() if target == STDOUT else os.path.realpath(target)
+        if key in seen:
+            raise UsageFailure(f"{target} is named as an output twice")
+        seen.add(key)
+        try:
+            check_target(target)
+        except OutputError as exc:
+            raise UsageFailure(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- flags from the table
@@ -178,6 +187,8 @@ def scan(path: Path | None, **flags: Any) -> None:
     layers, config_file = option_layers(root, command_line, environment_layer())
     plan = make_plan(root, layers, config_file)
     opts = plan.options
+    targets = [p for _, p in opts.outputs]
+    _check_outputs([*targets, *([opts.write_baseline] if opts.write_baseline else [])])
     baseline = None
     if opts.baseline is not None:
         try:
@@ -210,12 +221,10 @@ def scan(path: Path | None, **flags: Any) -> None:
         report = baseline_mod.apply_to(report, *baseline)
 
     if opts.write_baseline is not None:
-        _write_atomic(
-            opts.write_baseline, baseline_mod.dumps([*report.findings, *report.baselined])
-        )
+        _write(opts.write_baseline, baseline_mod.dumps([*report.findings, *report.baselined]))
     file_options = RenderOptions(verbose=opts.verbose, max_annotations=opts.max_annotations)
     for target_fmt, target in opts.outputs:
-        _write_atomic(target, render_chunks(report, Format(target_fmt), file_options))
+        _write(target, render_chunks(report, Format(target_fmt), file_options))
     if opts.format == "auto":
         in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
         stdout_formats = [Format.GITHUB, Format.RICH] if in_actions else [Format.RICH]
@@ -238,6 +247,15 @@ def scan(path: Path | None, **flags: Any) -> None:
         raise OutputClosed from None
     if Format.RICH not in stdout_formats:
         click.echo(summary_line(report), err=True)
+    if opts.write_baseline is not None:
+        # the findings are now the accepted state: recording them succeeded
+        entries = len(report.findings) + len(report.baselined)
+        click.echo(
+            f"nanaudit: baseline of {entries} findings written to {opts.write_baseline}; "
+            "exit code 0",
+            err=True,
+        )
+        raise SystemExit(EXIT_OK)
     raise SystemExit(report.exit_code)
 
 
