@@ -41,7 +41,9 @@ def default_cache_dir() -> Path:
 
 
 def limits_key(limits: DecodeLimits) -> str:
-    text = json.dumps([CACHE_FORMAT, __version__, asdict(limits)], sort_keys=True)
+    """The settings part of the key: the memory budget is left out (see DecodeLimits)."""
+    shaping = {k: v for k, v in asdict(limits).items() if k != "max_memory"}
+    text = json.dumps([CACHE_FORMAT, __version__, shaping], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -67,6 +69,15 @@ def record_from_json(text: str, path: str, kind: FileKind, split: str) -> FileRe
     if rec.kind is not kind:
         raise CodecError("cached record of another kind")
     return dataclasses.replace(rec, path=path, split=split)
+
+
+def lookup_sql(n: int) -> str:
+    """The lookup of ``n`` paths: a search of the primary key (settings, path, kind), so
+    that rows of other datasets and settings are never read (tests check its query plan)."""
+    return (
+        "SELECT path, kind, size, mtime, ctime, inode, record FROM records_v6 "
+        f"WHERE settings = ? AND path IN ({','.join('?' * n)})"
+    )
 
 
 class RecordCache:
@@ -104,11 +115,7 @@ class RecordCache:
         try:
             for i in range(0, len(paths), LOOKUP_BATCH):
                 batch = paths[i : i + LOOKUP_BATCH]
-                rows = self._db.execute(
-                    "SELECT path, kind, size, mtime, ctime, inode, record FROM records_v6 "
-                    f"WHERE settings = ? AND path IN ({','.join('?' * len(batch))})",
-                    (self.key, *batch),
-                )
+                rows = self._db.execute(lookup_sql(len(batch)), (self.key, *batch))
                 for path, kind, size, mtime, ctime, inode, record in rows:
                     item = wanted.get((bytes(path), kind))
                     if item is not None and file_stamp(item[0]) == (size, mtime, ctime, inode):

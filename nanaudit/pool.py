@@ -7,6 +7,10 @@ the scan: the chunks that were in flight are run again in a fresh pool, and only
 breaks again are those chunks' files run one at a time, so that the file that kills a
 worker becomes an NA001 record.  Workers ignore SIGINT; the parent stops them.
 
+A small scan decodes in this process, except a file whose header says its decode needs
+much memory: that one is decoded in a worker of its own, so that the kernel's out-of-memory
+killer (or a container's limit) can end that worker, not the whole scan and its report.
+
 The caller's process is left as it was found: no environment variable, Pillow limit or
 allocator setting of the parent is changed by a scan through the API.
 """
@@ -28,6 +32,9 @@ from .records import DecodeError, DecodeLimits, FileKind, FileRecord
 
 # Below this many files a pool costs more than it saves.
 MIN_FILES_FOR_POOL = 48
+# A decode estimated above this (or above an eighth of the memory budget) runs in a worker
+# of its own even in a scan that otherwise decodes in this process.
+ISOLATE_ABOVE = 256 << 20
 # One BLAS/OpenMP thread per worker: the workers are the parallelism, and threads
 # multiplied by workers only oversubscribe the cores.
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -91,11 +98,17 @@ def _worker_init() -> None:
     tune_allocator()
 
 
-def _crashed(task: Task) -> FileRecord:
-    why = (
-        "decoding this file killed the worker process "
-        "(a decoder crash, or the OS ended it for its memory use)"
-    )
+def _crashed(task: Task, exitcode: int | None = None) -> FileRecord:
+    if exitcode == -signal.SIGKILL:
+        why = (
+            "the worker decoding this file was killed (SIGKILL: usually the kernel's "
+            "out-of-memory killer, or a container's memory limit)"
+        )
+    else:
+        why = (
+            "decoding this file killed the worker process "
+            "(a decoder crash, or the OS ended it for its memory use)"
+        )
     return FileRecord(
         path=task.rel, kind=task.kind, split=task.split, error=DecodeError("NA001", why)
     )
@@ -133,8 +146,9 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: cancel what waits, terminate what runs, reap the processes."""
+def _stop(pool: ProcessPoolExecutor) -> list[int | None]:
+    """Stop a pool now: cancel what waits, terminate what runs, reap the processes; their
+    exit codes (a negative signal number for one that was killed)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
@@ -145,6 +159,7 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         if p.is_alive():
             p.kill()
             p.join(timeout=5)
+    return [p.exitcode for p in processes]
 
 
 def run_tasks(
@@ -152,8 +167,16 @@ def run_tasks(
 ) -> Iterator[FileRecord]:
     """Audit every task; records are yielded in the order of ``tasks``."""
     if jobs <= 1 or len(tasks) < MIN_FILES_FOR_POOL:
+        from .decode.readers import estimate
+
+        isolate_above = ISOLATE_ABOVE
+        if limits.max_memory:
+            isolate_above = min(isolate_above, limits.max_memory // 8)
         for t in tasks:
-            rec = audit(t, limits)
+            if estimate(t.path, t.kind) > isolate_above:
+                rec = next(_isolated([t], limits))
+            else:
+                rec = audit(t, limits)
             if progress is not None:
                 progress(1)
             yield rec
@@ -210,9 +233,9 @@ def _isolated(tasks: Sequence[Task], limits: DecodeLimits) -> Iterator[FileRecor
             try:
                 yield pool.submit(audit, t, limits).result()
             except BrokenProcessPool:
-                _stop(pool)
+                codes = _stop(pool)
                 pool = None
-                yield _crashed(t)
+                yield _crashed(t, next((c for c in codes if c is not None and c < 0), None))
     finally:
         if pool is not None:
             _stop(pool)

@@ -45,9 +45,12 @@ IMAGE_SUFFIXES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
-    """What bounds a decode: the only settings that shape a record (and so key the cache)."""
+    """What bounds a decode: the only settings that shape a record. ``max_pixels`` keys the
+    cache; ``max_memory`` (bytes a decode may take, 0 for no budget) does not: a file it
+    refuses gets no cached record, and a cached record needs no memory to be reused."""
 
     max_pixels: int = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
+    max_memory: int = 0
 
 
 class FileKind(enum.StrEnum):
@@ -117,7 +120,7 @@ class Header:
     width: int = 0
     height: int = 0
     channels: int = 0
-    frames: int = 1
+    frames: int = 1  # 2 when the file holds two or more frames/pages (counting stops there)
     exif_orientation: int | None = None
     nodata: float | None = None  # GDAL_NODATA TIFF tag
     bits: int = 0  # bits per sample as stored, when the decoder reduced them (16-bit RGB PNG)

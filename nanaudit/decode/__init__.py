@@ -35,7 +35,7 @@ def audit_file(
         return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
     try:
         with np.errstate(all="ignore"):  # NaN/Inf in the data are findings, not warnings
-            return record_of(read(path, limits), base)
+            return record_of(read(path, limits, kind), base)
     except DecodeFailure as exc:
         return replace(base, error=DecodeError(exc.check, exc.reason))
     except MemoryError:

@@ -9,9 +9,12 @@ anything is allocated.  Every guard against hostile files lives here; a refusal 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import io
 import math
 import os
 import re
+import stat
 import struct
 import warnings
 import zipfile
@@ -24,7 +27,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, TiffImagePlugin
 
-from ..records import DecodeLimits, Header
+from ..memory import format_bytes
+from ..records import DecodeLimits, FileKind, Header
 
 # Modes whose bands are all 8 bits: Pillow's histogram() gives 256 exact bins per band.
 EIGHT_BIT_MODES = {"L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA", "RGBX", "LAB", "HSV"}
@@ -84,25 +88,136 @@ def os_reason(exc: OSError, path: Path | None = None) -> str:
     return text
 
 
+# --------------------------------------------------------------------------- opening
+
+
+@contextlib.contextmanager
+def open_regular(path: Path) -> Iterator[IO[bytes]]:
+    """The file, opened without blocking and checked through the opened descriptor: a
+    FIFO or a device swapped in after the walk is refused, never read (a FIFO would block
+    the scan forever, /dev/zero would never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DecodeFailure("NA001", "not a regular file")
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        raw = io.FileIO(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    raw.name = os.fspath(path)  # decoders' messages name the path (os_reason drops it)
+    with io.BufferedReader(raw) as fh:
+        yield fh
+
+
+# --------------------------------------------------------------------------- memory
+
+# Bytes per pixel at the peak of a decode and its statistics, beyond the decoded pixels,
+# measured with benchmarks/bench_memory.py: Pillow keeps 8-bit colour as 4 bytes a pixel,
+# the 8-bit reductions add a gray copy and the bytes of the content hash; a numpy array is
+# read strip by strip beside Pillow's copy (2× decoded), colour luminance adds float64
+# planes, and a mask's labels add a sorted int64 copy.
+PALETTE_TO_RGB = 4
+
+
+def peak_bytes(width: int, height: int, mode: str, dtype: np.dtype[Any], kind: FileKind) -> int:
+    """The estimated peak memory of decoding and reducing a file, from its header."""
+    pixels = width * height
+    channels = max(1, Image.getmodebands(mode)) if mode in EIGHT_BIT_MODES else 1
+    if mode in EIGHT_BIT_MODES or mode == "1":
+        stored = 1 if channels == 1 else 4
+        if kind is FileKind.IMAGE:
+            if mode in ("P", "PA"):  # seen through its colours: converted to RGB(A)
+                return pixels * (stored + PALETTE_TO_RGB + 1 + 2 * 4)
+            return pixels * (stored + 1 + 2 * channels)
+        return pixels * (stored + 2 * channels + 2)
+    return array_peak_bytes(pixels, channels, dtype, kind, from_pillow=True)
+
+
+def array_peak_bytes(
+    pixels: int, channels: int, dtype: np.dtype[Any], kind: FileKind, from_pillow: bool = False
+) -> int:
+    decoded = pixels * channels * dtype.itemsize
+    reading = decoded if from_pillow else 0  # Pillow's own copy while the array fills
+    if kind is FileKind.IMAGE:
+        # float64 planes of the weighted sum (3, 4 channels) or of the mean (more)
+        luma = pixels * (8 * max(channels, 3) + 16) if channels >= 3 else 0
+        return decoded + max(reading, luma) + pixels
+    if dtype.kind == "f":
+        return decoded + max(reading, pixels * 26)
+    if dtype.itemsize > 2:
+        return decoded + max(reading, pixels * 16)
+    return decoded + max(reading, decoded) + pixels
+
+
+def check_budget(need: int, what: str, limits: DecodeLimits) -> None:
+    if limits.max_memory and need > limits.max_memory:
+        raise DecodeFailure(
+            "NA002",
+            f"decoding {what} needs about {format_bytes(need)} of memory, over the budget "
+            f"of {format_bytes(limits.max_memory)} (--max-memory)",
+        )
+
+
+def estimate(path: Path, kind: FileKind) -> int:
+    """The peak memory a decode of ``path`` would need, from its header alone (0 when the
+    header does not say): whether to decode it apart from the scan's own process."""
+    try:
+        with open_regular(path) as fh:
+            suffix = path.suffix.lower()
+            if suffix == ".npy":
+                shape, dtype, _ = _npy_header(fh)
+                return _array_estimate(shape, dtype, kind)
+            if suffix == ".npz":
+                with zipfile.ZipFile(fh) as zf:
+                    info = _npz_member(zf)
+                    with zf.open(info) as member:
+                        shape, dtype, _ = _npy_header(member)
+                return _array_estimate(shape, dtype, kind)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(fh, formats=PILLOW_FORMATS) as im:
+                    return peak_bytes(*im.size, im.mode, _pillow_dtype(im.mode), kind)
+    except Exception:  # unreadable here: the decode will say why
+        return 0
+
+
+def _array_estimate(shape: tuple[int, ...], dtype: np.dtype[Any], kind: FileKind) -> int:
+    hwc = hwc_shape(shape)
+    channels = int(hwc[2]) if len(hwc) == 3 else 1
+    return array_peak_bytes(math.prod(shape) // max(channels, 1), channels, dtype, kind)
+
+
+def _pillow_dtype(mode: str) -> np.dtype[Any]:
+    if mode.startswith("I;16"):
+        return np.dtype(np.uint16)
+    if mode == "F":
+        return np.dtype(np.float32)
+    if mode in EIGHT_BIT_MODES or mode == "1":
+        return np.dtype(np.uint8)
+    return np.dtype(np.int32)
+
+
 # --------------------------------------------------------------------------- decoding
 
 
-def read(path: Path, limits: DecodeLimits) -> Decoded:
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        with open(path, "rb") as fh:
-            arr = _read_npy(fh, os.fstat(fh.fileno()).st_size, limits.max_pixels)
-        return from_array(arr, "NPY")
-    if suffix == ".npz":
-        return _read_npz(path, limits.max_pixels)
-    with pillow_limit(limits.max_pixels):
-        return _read_pillow(path, limits)
+def read(path: Path, limits: DecodeLimits, kind: FileKind = FileKind.IMAGE) -> Decoded:
+    with open_regular(path) as fh:
+        suffix = path.suffix.lower()
+        if suffix == ".npy":
+            arr = _read_npy(fh, os.fstat(fh.fileno()).st_size, limits, kind)
+            return from_array(arr, "NPY")
+        if suffix == ".npz":
+            return _read_npz(fh, limits, kind)
+        with pillow_limit(limits.max_pixels):
+            return _read_pillow(fh, path, limits, kind)
 
 
-def _read_pillow(path: Path, limits: DecodeLimits) -> Decoded:
+def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind) -> Decoded:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bombs are ours to report; Pillow's warnings are noise
-        im = Image.open(path, formats=PILLOW_FORMATS)
+        im = Image.open(fh, formats=PILLOW_FORMATS)
         try:
             width, height = im.size
             if width * height > limits.max_pixels:
@@ -111,11 +226,15 @@ def _read_pillow(path: Path, limits: DecodeLimits) -> Decoded:
                     f"header declares {width}×{height} = {width * height:,} pixels, "
                     f"over the limit of {limits.max_pixels:,}",
                 )
+            need = peak_bytes(width, height, im.mode, _pillow_dtype(im.mode), kind)
+            check_budget(need, f"{width}×{height} {im.mode} pixels", limits)
             fmt = im.format or path.suffix.lstrip(".").upper()
-            frames = int(getattr(im, "n_frames", 1) or 1)
+            # Counting every page costs time quadratic in the pages (Pillow's TIFF seek):
+            # the count stops at the second, which is all the note needs to say.
+            frames = 2 if getattr(im, "is_animated", False) else 1
             notes: list[str] = []
             if frames > 1:
-                notes.append(f"{frames} frames/pages: the first was audited")
+                notes.append("several frames/pages: the first was audited")
             bits = _stored_bits(im)  # before getexif(), which loads a PNG
             orientation = _exif_orientation(im)
             if fmt == "TIFF" and orientation in (5, 6, 7, 8):
@@ -123,7 +242,7 @@ def _read_pillow(path: Path, limits: DecodeLimits) -> Decoded:
                 # the record keeps the stored size, as for every other format (NA006/NA007)
                 width, height = height, width
             nodata = _gdal_nodata(im)
-            lossy = _lossy_reason(im, path)
+            lossy = _lossy_reason(im, fh)
             if fmt == "TIFF":
                 _check_tiff_strips(im)
             im.load()
@@ -152,7 +271,7 @@ def _read_pillow(path: Path, limits: DecodeLimits) -> Decoded:
             notes=tuple(notes),
         )
         return Decoded(im, header)
-    arr = np.asarray(im)
+    arr = _pixels(im)
     im.close()
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -171,6 +290,26 @@ def _read_pillow(path: Path, limits: DecodeLimits) -> Decoded:
         notes=tuple(notes),
     )
     return Decoded(arr, header)
+
+
+STRIP_BYTES = 8 << 20
+
+
+def _pixels(im: Image.Image) -> npt.NDArray[Any]:
+    """The loaded image as a numpy array. np.asarray goes through tobytes(), which holds
+    the pixels twice more (its chunks, then their join) beside Pillow's own copy; a large
+    image is copied strip by strip instead, so the peak stays at twice the decoded size."""
+    width, height = im.size
+    probe = np.asarray(im.crop((0, 0, 1, 1)))  # the dtype and channels Pillow exports
+    row_bytes = width * probe.itemsize * (probe.size or 1)
+    if row_bytes * height <= 2 * STRIP_BYTES:
+        return np.asarray(im)
+    out = np.empty((height, width, *probe.shape[2:]), probe.dtype)
+    rows = max(1, STRIP_BYTES // row_bytes)
+    for y in range(0, height, rows):
+        end = min(height, y + rows)
+        out[y:end] = np.asarray(im.crop((0, y, width, end)))
+    return out
 
 
 def _stored_bits(im: Image.Image) -> int:
@@ -237,39 +376,39 @@ def _gdal_nodata(im: Image.Image) -> float | None:
         return math.nan
 
 
-def _lossy_reason(im: Image.Image, path: Path) -> str | None:
+def _lossy_reason(im: Image.Image, fh: IO[bytes]) -> str | None:
     fmt = im.format
     if fmt in ("JPEG", "MPO"):
         return "JPEG"
     if fmt == "TIFF" and str(im.info.get("compression", "")).lower() in TIFF_JPEG_COMPRESSIONS:
         return "JPEG-compressed TIFF"
-    if fmt == "WEBP" and not _webp_is_lossless(path):
+    if fmt == "WEBP" and not _webp_is_lossless(fh.fileno()):
         return "lossy WebP"
     return None
 
 
-def _webp_is_lossless(path: Path) -> bool:
-    """True when the RIFF container's image chunk is VP8L (lossless), not VP8 (lossy)."""
-    with open(path, "rb") as fh:
-        head = fh.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+def _webp_is_lossless(fd: int) -> bool:
+    """True when the RIFF container's image chunk is VP8L (lossless), not VP8 (lossy).
+    Read with pread: the position Pillow reads from is left alone."""
+    head = os.pread(fd, 12, 0)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return False
+    offset = 12
+    while True:
+        chunk = os.pread(fd, 8, offset)
+        if len(chunk) < 8:
             return False
-        while True:
-            chunk = fh.read(8)
-            if len(chunk) < 8:
-                return False
-            tag, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if tag == b"VP8L":
-                return True
-            if tag == b"VP8 ":
-                return False
-            if tag == b"ALPH":  # lossy colour with alpha still uses VP8
-                pass
-            fh.seek(size + (size & 1), os.SEEK_CUR)
+        tag, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if tag == b"VP8L":
+            return True
+        if tag == b"VP8 ":
+            return False
+        # other chunks (ALPH: lossy colour with alpha still uses VP8; VP8X, ICCP…): skip
+        offset += 8 + size + (size & 1)
 
 
-def _read_npy(fh: IO[bytes], available: int, max_pixels: int) -> npt.NDArray[Any]:
-    """Read one .npy stream, refusing pickles and headers the bytes cannot back."""
+def _npy_header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any], bool]:
+    """Shape, dtype and order of a .npy stream, refusing pickles and odd dtypes."""
     try:
         version = np.lib.format.read_magic(fh)
         if version == (1, 0):
@@ -286,6 +425,15 @@ def _read_npy(fh: IO[bytes], available: int, max_pixels: int) -> npt.NDArray[Any
         raise DecodeFailure("NA001", "refused: the array holds Python objects (a pickle)")
     if dtype.fields is not None or dtype.kind not in "biuf":
         raise DecodeFailure("NA001", f"unsupported array dtype {dtype}")
+    return tuple(shape), dtype, bool(fortran)
+
+
+def _read_npy(
+    fh: IO[bytes], available: int, limits: DecodeLimits, kind: FileKind
+) -> npt.NDArray[Any]:
+    """Read one .npy stream, refusing pickles and headers the bytes cannot back."""
+    max_pixels = limits.max_pixels
+    shape, dtype, fortran = _npy_header(fh)
     count = math.prod(shape)
     need = count * dtype.itemsize
     header_end = fh.tell()
@@ -300,6 +448,7 @@ def _read_npy(fh: IO[bytes], available: int, max_pixels: int) -> npt.NDArray[Any
         raise DecodeFailure(
             "NA002", f"array of shape {tuple(shape)} has {spatial:,} pixels, over {max_pixels:,}"
         )
+    check_budget(_array_estimate(shape, dtype, kind), f"an array of shape {shape}", limits)
     # Read straight into the array: no intermediate bytes object of the whole payload.
     arr = np.empty(count, dtype=dtype)
     view = memoryview(arr.view(np.uint8))  # type: ignore[arg-type]  # ndarray is a buffer
@@ -320,28 +469,36 @@ def _spatial_pixels(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
-def _read_npz(path: Path, max_pixels: int) -> Decoded:
+def _npz_member(zf: zipfile.ZipFile) -> zipfile.ZipInfo:
+    """The member audited: the first array by name."""
+    members = sorted(n for n in zf.namelist() if n.endswith(".npy"))
+    if not members:
+        raise DecodeFailure("NA001", "the .npz archive holds no arrays")
+    return zf.getinfo(members[0])
+
+
+def _read_npz(fh: IO[bytes], limits: DecodeLimits, kind: FileKind) -> Decoded:
+    max_pixels = limits.max_pixels
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DecodeFailure("NA001", f"not a valid .npz archive: {exc}") from None
     with zf:
         members = sorted(n for n in zf.namelist() if n.endswith(".npy"))
-        if not members:
-            raise DecodeFailure("NA001", "the .npz archive holds no arrays")
-        name = members[0]
-        info = zf.getinfo(name)
+        info = _npz_member(zf)
+        name = info.filename
         # A compressed member is not backed by bytes on disk: a few hundred bytes can expand
         # to gigabytes within the pixel limit (8 float64 channels). Bound the expansion by
-        # 16 bytes per pixel of the limit (4 float32 channels); zipfile never reads past it.
+        # 16 bytes per pixel of the limit (4 float32 channels); zipfile never reads past
+        # the declared size, and the array's header is held to the memory budget below.
         if info.compress_type != zipfile.ZIP_STORED and info.file_size > 16 * max_pixels:
             raise DecodeFailure(
                 "NA002",
-                f"compressed array {name!r} expands to {info.file_size:,} bytes, over 16 bytes "
-                f"per pixel of the limit of {max_pixels:,} pixels",
+                f"compressed array {name!r} expands to {info.file_size:,} bytes, over 16 "
+                f"bytes per pixel of the limit of {max_pixels:,} pixels",
             )
         with zf.open(info) as member:
-            arr = _read_npy(member, info.file_size, max_pixels)
+            arr = _read_npy(member, info.file_size, limits, kind)
     decoded = from_array(arr, "NPZ")
     if len(members) > 1:
         note = f"{len(members)} arrays: {name[:-4]!r} was audited"

@@ -52,7 +52,7 @@ def reduce_image(raster: Raster) -> PixelStats:
     luma = luminance(arr)
     p5, p99 = _luma_percentiles(luma)
     content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
-    gray = luma.astype(np.float32)
+    gray = luma.astype(np.float32, copy=False)  # no second copy of a float32 image
     if any(c.nan or c.inf for c in stats) or not np.isfinite(gray).all():
         f32 = float(np.finfo(np.float32).max)
         gray = np.nan_to_num(np.clip(luma, -f32, f32), nan=0.0).astype(np.float32)
