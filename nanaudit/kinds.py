@@ -63,6 +63,11 @@ class ValueKind(Generic[T]):
         """The accepted values in a few words, for `nanaudit explain` and --help."""
         return self.metavar.lower()
 
+    def ceiling(self, value: T) -> Any:
+        """What a protective limit's value allows, to compare a lower layer's value with
+        (a default of None may stand for a limit computed at run time)."""
+        return value
+
 
 def _is_none(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() == "none")
@@ -104,6 +109,51 @@ class Int(ValueKind[Any]):
         hi = "" if self.maximum is None else f"≤ {self.maximum:,}"
         bounds = ", ".join(b for b in (lo, hi) if b)
         return "an integer" + (f" ({bounds})" if bounds else "") + (" or none" if self.none else "")
+
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+@dataclass(frozen=True)
+class Size(ValueKind[Any]):
+    """A number of bytes within [minimum, maximum]: an integer, or text with a binary unit
+    (``512M``, ``4G``, ``1.5GiB``); with ``none``, None stands for a default computed at
+    run time by ``auto``."""
+
+    minimum: int = 0
+    maximum: int = 1 << 50
+    none: bool = True
+    auto: Any = None  # () -> int: what None means
+    metavar: str = "BYTES"
+
+    def parse(self, value: object, where: Where) -> int | None:
+        if self.none and _is_none(value):
+            return None
+        if isinstance(value, str):
+            found = re.fullmatch(
+                r"\s*(\d{1,20}(?:\.\d{1,6})?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", value
+            )
+            if found is None:
+                raise where.fail(f"expected a size such as 512M or 4G, got {value!r}")
+            value = int(float(found.group(1)) * _SIZE_UNITS[found.group(2).lower()])
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise where.fail(f"expected a size in bytes, got {value!r}")
+        if value < self.minimum:
+            raise where.fail(f"must be at least {self.minimum:,} bytes, got {value:,}")
+        if value > self.maximum:
+            raise where.fail(f"must be at most {self.maximum:,} bytes, got {value:,}")
+        return value
+
+    def ceiling(self, value: int | None) -> Any:
+        return self.auto() if value is None and self.auto is not None else value
+
+    def schema(self) -> dict[str, Any]:
+        s: dict[str, Any] = {"type": ["integer", "null"] if self.none else "integer"}
+        s.update(minimum=self.minimum, maximum=self.maximum)
+        return s
+
+    def describe(self) -> str:
+        return "a size in bytes (K, M, G, T suffixes)" + (" or none" if self.none else "")
 
 
 @dataclass(frozen=True)

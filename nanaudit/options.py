@@ -28,6 +28,7 @@ from .kinds import (
     ConfigError,
     Int,
     PathValue,
+    Size,
     Text,
     TextList,
     ValueKind,
@@ -36,6 +37,8 @@ from .kinds import (
     shown_path,
 )
 from .layouts import ExplicitSplit
+from .memory import default_budget
+from .regex import PatternError, compile_key
 from .report import Severity
 
 T = TypeVar("T")
@@ -80,7 +83,8 @@ class FailOn(ValueKind[Severity | None]):
 
 
 class Regex(ValueKind[Any]):
-    """A regular expression with at least one group (group 1 is the key)."""
+    """A regular expression (RE2 syntax: matched in linear time) with at least one group
+    (group 1 is the key)."""
 
     metavar = "REGEX"
     max_length = 256
@@ -93,8 +97,8 @@ class Regex(ValueKind[Any]):
         if len(value) > self.max_length:
             raise where.fail(f"longer than {self.max_length} characters")
         try:
-            compiled = re.compile(value)
-        except re.error as exc:
+            compiled = compile_key(value)
+        except PatternError as exc:
             raise where.fail(f"invalid regular expression: {exc}") from None
         if compiled.groups < 1:
             raise where.fail("the regular expression needs a group: group 1 is the key")
@@ -319,14 +323,17 @@ class OutputTargets(ValueKind[tuple[tuple[str, Path], ...]]):
             if not isinstance(item, str) or not item:
                 raise where.fail(f"expected [FORMAT:]FILE, got {item!r}")
             head, sep, tail = item.partition(":")
-            if sep and head.lower() in FORMATS and tail:
-                out.append((head.lower(), resolve_inside(Path(tail), where)))
-            else:
-                out.append(("json", resolve_inside(Path(item), where)))
+            fmt, target = (
+                (head.lower(), tail) if sep and head.lower() in FORMATS else ("json", item)
+            )
+            if not target:
+                raise where.fail(f"expected [FORMAT:]FILE, got {item!r}")
+            # "-" is standard output, not a file named "-" in the working folder
+            out.append((fmt, Path("-") if target == "-" else resolve_inside(Path(target), where)))
         return tuple(out)
 
     def dump(self, value: tuple[tuple[str, Path], ...]) -> Any:
-        return [f"{fmt}:{shown_path(p)}" for fmt, p in value]
+        return [f"{fmt}:{'-' if p == Path('-') else shown_path(p)}" for fmt, p in value]
 
 
 # --------------------------------------------------------------------------- the option
@@ -336,7 +343,8 @@ class Option(Generic[T]):
     """One setting. ``flag``: the long flag (derived from the key unless given; False for
     none); ``env``: also read from NANAUDIT_<KEY>; ``config``: a config-file key and an
     API keyword; ``reported``: shown in the JSON report's configuration; ``protective``: a
-    limit that protects the machine (an untrusted config may only lower it)."""
+    limit that protects the machine (an untrusted config may only lower it); ``user_only``:
+    a setting that widens what nanaudit reads or runs (an untrusted config may not set it)."""
 
     key: str
 
@@ -354,6 +362,7 @@ class Option(Generic[T]):
         reported: bool = True,
         multiple: bool = False,
         protective: bool = False,
+        user_only: bool = False,
         merge: Any = None,
         metavar: str | None = None,
     ) -> None:
@@ -368,6 +377,7 @@ class Option(Generic[T]):
         self.reported = reported and config
         self.multiple = multiple
         self.protective = protective
+        self.user_only = user_only
         self.merge = merge
         self.metavar = metavar or kind.metavar
 
@@ -452,6 +462,14 @@ class Options:
         "Regex whose group 1, searched in a file's stem, pairs images and masks.",
         group="input",
         env=True,
+    )
+    follow_links = Option[bool](
+        Bool(),
+        False,
+        "Follow symbolic links that lead outside the scanned folder (by default they are "
+        "listed as skipped).",
+        group="input",
+        user_only=True,
     )
     unlabeled_splits = Option[tuple[str, ...]](
         TextList(),
@@ -662,6 +680,7 @@ class Options:
         short="-j",
         env=True,
         reported=False,
+        user_only=True,
     )
     cache_dir = Option[Path | None](
         PathValue(),
@@ -671,6 +690,7 @@ class Options:
         env=True,
         reported=False,
         metavar="DIR",
+        user_only=True,
     )
     cache = Option[bool](
         Bool(),
@@ -687,6 +707,16 @@ class Options:
         group="performance",
         env=True,
         protective=True,
+    )
+    max_memory = Option[int | None](
+        Size(16 << 20, 1 << 50, auto=default_budget),
+        None,
+        "Refuse to decode a file whose decode would need more memory than this (NA002; "
+        "512M, 4G…; default: half the memory available).",
+        group="performance",
+        env=True,
+        protective=True,
+        reported=False,
     )
 
     # ------------------------------------------------------------------ the table's use
@@ -770,10 +800,17 @@ def resolve(layers: Sequence[Layer]) -> Options:
                 value = option.kind.parse_text(raw, where)
             else:
                 value = option.kind.parse(raw, where)
-            if option.protective and not layer.trusted and value > values[option.key]:
+            if option.user_only and not layer.trusted:
                 raise where.fail(
-                    f"{value:,} is above {values[option.key]:,}: a config found beside the "
-                    f"data may lower this limit, not raise it (use {option.flag} or --config)"
+                    "a config found beside the data may not set this "
+                    f"(use {option.flag} or --config)"
+                )
+            ceiling = option.kind.ceiling(values[option.key])
+            if option.protective and not layer.trusted and (value is None or value > ceiling):
+                raise where.fail(
+                    f"{value if value is None else format(value, ',')} is above "
+                    f"{ceiling:,}: a config found beside the data may lower this limit, not "
+                    f"raise it (use {option.flag} or --config)"
                 )
             values[option.key] = option.combine(values[option.key], value)
             given.add(option.key)

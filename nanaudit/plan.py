@@ -9,7 +9,6 @@ with their typed thresholds.
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,9 +20,12 @@ from .kinds import ConfigError
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
 from .layouts.generic import discover
 from .layouts.presets import Preset, resolve
+from .layouts.walk import Walker
+from .memory import default_budget
 from .options import CheckSetting, Layer, Options
 from .options import resolve as resolve_options
 from .records import DecodeLimits
+from .regex import compile_key
 from .report import Severity
 from .rules import LabelRules, TrainingRules
 
@@ -121,18 +123,23 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
         reduce_zero_label=options.reduce_zero_label,
         class_names=_class_names(options),
     )
+    # links are followed within the scanned root and the folders the user named
+    named = [p for s in explicit for p in (s.images, s.masks) if p is not None]
+    walker = Walker.within([root, *named], options.follow_links)
     request = DiscoverRequest(
         explicit=explicit,
-        pair_key=re.compile(options.pair_key) if options.pair_key else None,
+        pair_key=compile_key(options.pair_key) if options.pair_key else None,
         unlabeled=frozenset(s.lower() for s in options.unlabeled_splits),
         label_encoding=options.label_encoding,
         label_offset=options.label_offset,
         reduce_zero_label=options.reduce_zero_label,
+        walker=walker,
     )
     if preset.discover is not None:
         layout = preset.discover(root, base, request)
     else:
         layout = discover(root, request)
+    layout = _with_walk_problems(layout, walker)
     if why:
         layout = replace(layout, reason=f"{why}; {layout.reason}")
     checks = tuple(
@@ -151,10 +158,36 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
         layout=layout,
         labels=labels,
         training=TrainingRules(options.batch_size, options.drop_last),
-        limits=DecodeLimits(options.max_pixels),
+        limits=DecodeLimits(options.max_pixels, options.max_memory or default_budget()),
         checks=checks,
         config_file=config_file,
     )
+
+
+def _with_walk_problems(layout: Layout, walker: Walker) -> Layout:
+    """Every folder the walker could not list (NA008), and every link it did not follow
+    (skipped), belongs to the split whose folders hold it: none is lost, whatever the
+    preset kept of its walks."""
+    if not layout.splits:
+        return layout
+    splits = list(layout.splits)
+    listed = {path for s in splits for path, _ in s.skipped}
+
+    def owner(path: Path) -> int:
+        for i, s in enumerate(splits):
+            for folder in (s.image_root, s.mask_root):
+                if folder is not None and path.is_relative_to(folder):
+                    return i
+        return 0
+
+    for path, reason in sorted(walker.unreadable.items()):
+        i = owner(path)
+        splits[i] = replace(splits[i], unreadable=(*splits[i].unreadable, (path, reason)))
+    for path, reason in sorted(walker.outside.items()):
+        if path not in listed:
+            i = owner(path)
+            splits[i] = replace(splits[i], skipped=(*splits[i].skipped, (path, reason)))
+    return replace(layout, splits=tuple(splits))
 
 
 def _explicit_splits(options: Options) -> tuple[ExplicitSplit, ...]:

@@ -29,6 +29,7 @@ from PIL import Image
 
 from nanaudit.cli import cli
 from nanaudit.decode import audit_file
+from nanaudit.layouts.walk import LINK_OUTSIDE
 from nanaudit.records import DecodeLimits as DecodeSettings
 from nanaudit.records import FileKind as Kind
 
@@ -217,10 +218,6 @@ def corpus(marker: Path) -> list[Hostile]:
             Hostile("dangling_png.png", _symlink("does-not-exist.png"), "NA001", "symbolic link"),
             Hostile("loop_png.png", _loop, "NA001", "symbolic link"),
         ]
-        if os.path.exists("/dev/zero"):
-            items.append(
-                Hostile("devzero_png.png", _symlink("/dev/zero"), "NA001", "not a regular file")
-            )
     return items
 
 
@@ -242,7 +239,7 @@ def exotic(root: Path) -> dict[str, dict[str, Any]]:
         "images/x_cmyk.jpg": {"mode": "CMYK", "channels": 4},
         "images/x_bilevel.png": {"mode": "1"},
         "images/x_la.png": {"mode": "LA", "channels": 2},
-        "images/x_anim.gif": {"frames": 3},
+        "images/x_anim.gif": {"frames": 2},  # counting stops at the second frame
         "images/x_int32.tif": {"mode": "I", "dtype": "int32"},
         "images/x_float.tif": {"mode": "F", "dtype": "float32"},
     }
@@ -273,6 +270,7 @@ class Corpus:
     expected: dict[str, tuple[str, str]]  # display path -> (check, reason substring)
     exotic: dict[str, dict[str, Any]]
     clean: list[str]  # display paths of files that must be audited without error
+    outside: list[str]  # links leading out of the root: skipped, never read
 
 
 def build(root: Path, marker: Path) -> Corpus:
@@ -291,8 +289,15 @@ def build(root: Path, marker: Path) -> Corpus:
         expected[f"masks/m_{item.name}"] = (item.check, item.reason)
         clean += [f"masks/h_{stem}.png", f"images/m_{stem}.png"]
     # a directory symbolic-link loop: walked once, and said so in the layout notes
+    outside = []
     if hasattr(os, "symlink"):
         os.symlink(".", root / "images" / "h_dirloop")
+        # links out of the root (a device, a folder of the system): skipped, never read
+        for side, name in (("images", "h_devzero_png.png"), ("masks", "m_devzero_png.png")):
+            os.symlink("/dev/zero", root / side / name)
+            outside.append(f"{side}/{name}")
+        os.symlink("/etc", root / "masks" / "m_etc")
+        outside.append("masks/m_etc")
     (root / "images" / "notes.txt").write_bytes(b"\xff\xfe junk")  # skipped: not an image
     # an empty image whose name is not UTF-8, beside a clean mask of the same name
     with open(os.fsencode(root / "images") + b"/h_" + BAD_UTF8, "wb"):
@@ -304,7 +309,7 @@ def build(root: Path, marker: Path) -> Corpus:
     write_odd_names(root)
     clean += [f"{side}/{n}" for n in ODD_NAMES for side in ("images", "masks")]
     clean += [f"{side}/{BAD_UTF8_DISPLAY}" for side in ("images", "masks")]
-    return Corpus(root, marker, expected, exotic(root), clean)
+    return Corpus(root, marker, expected, exotic(root), clean, outside)
 
 
 @pytest.fixture(scope="module")
@@ -338,6 +343,9 @@ def assert_report_doc(doc: dict[str, Any], c: Corpus) -> None:
     assert any("frames" in n for n in files["images/x_anim.gif"]["notes"])
     skipped = {s["path"]: s["reason"] for s in doc["skipped"]}
     assert skipped.get("images/notes.txt") == "not an image"
+    for path in c.outside:
+        assert skipped.get(path) == LINK_OUTSIDE, path
+    assert not [p for p in [*files, *skipped] if p.startswith("masks/m_etc/")]
     if hasattr(os, "symlink"):
         assert any("symbolic-link loop" in n for n in doc["layout"]["notes"])
     # every file the scan saw is accounted for: audited, or an error named by a finding
@@ -659,6 +667,8 @@ def _scan_as_nobody(tmp_path: Path) -> None:
     for p in [root, *root.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
     (root / "images" / "img_000.png").chmod(0)
+    save(root / "images" / "locked" / "x.png", natural_image(3, SIZE))
+    (root / "images" / "locked").chmod(0)  # a folder it cannot list: NA008
     cmd = [
         "setpriv",
         "--reuid=65534",
@@ -683,6 +693,8 @@ def _scan_as_nobody(tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     reasons = {f["path"]: f["data"]["reason"] for f in doc["findings"] if f["check"] == "NA001"}
     assert reasons == {"images/img_000.png": "permission denied"}
+    folders = {f["path"]: f["data"]["reason"] for f in doc["findings"] if f["check"] == "NA008"}
+    assert folders == {"images/locked": "permission denied"}
     # and a folder it cannot read at all is a one-line error, exit 2
     root.chmod(0o700)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
