@@ -173,7 +173,9 @@ def run_tasks(
         if limits.max_memory:
             isolate_above = min(isolate_above, limits.max_memory // 8)
         for t in tasks:
-            if estimate(t.path, t.kind) > isolate_above:
+            need = estimate(t.path, t.kind)
+            # (a file over the budget is refused before anything is allocated: no worker)
+            if isolate_above < need and (not limits.max_memory or need <= limits.max_memory):
                 rec = next(_isolated([t], limits))
             else:
                 rec = audit(t, limits)

@@ -19,6 +19,7 @@ import sys
 import threading
 import zipfile
 from collections.abc import Iterator
+from xml.etree import ElementTree
 from pathlib import Path
 from typing import Any
 
@@ -555,22 +556,25 @@ def test_a_decode_killed_for_its_memory_is_na001_and_the_report_comes_out(
 
 
 def many_page_tiff(pages: int) -> bytes:
-    """A TIFF of ``pages`` 1×1 pages (12 bytes of IFD entries each), built by hand."""
+    """A TIFF of ``pages`` 1×1 pages (an IFD and one pixel each), built by hand."""
     entries = [(256, 3, 1), (257, 3, 1), (258, 3, 8), (259, 3, 1), (262, 3, 1)]
     entries += [(273, 4, 0), (277, 3, 1), (278, 3, 1), (279, 4, 1)]
     ifd_size = 2 + 12 * len(entries) + 4
-    out = bytearray(b"II*\x00" + struct.pack("<I", 8))
+    page_size = ifd_size + 2  # the IFD, then the pixel (and a pad byte)
+    head = struct.pack("<H", len(entries))
+    for tag, typ, value in entries[:5]:
+        head += struct.pack("<HHI", tag, typ, 1) + struct.pack("<HH", value, 0)
+    tail = b"".join(
+        struct.pack("<HHI", tag, typ, 1) + struct.pack("<HH", value, 0)
+        for tag, typ, value in entries[6:8]
+    ) + struct.pack("<HHI", 279, 4, 1) + struct.pack("<I", 1)
+    out = [b"II*\x00", struct.pack("<I", 8)]
     for i in range(pages):
-        start = 8 + i * (ifd_size + 2)
-        pixel = start + ifd_size
-        ifd = struct.pack("<H", len(entries))
-        for tag, typ, value in entries:
-            value = pixel if tag == 273 else value
-            packed = struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
-            ifd += struct.pack("<HHI", tag, typ, 1) + packed
-        nxt = 0 if i == pages - 1 else start + ifd_size + 2
-        out += ifd + struct.pack("<I", nxt) + b"\x80\x00"
-    return bytes(out)
+        start = 8 + i * page_size
+        nxt = 0 if i == pages - 1 else start + page_size
+        strip = struct.pack("<HHII", 273, 4, 1, start + ifd_size)
+        out.append(head + strip + tail + struct.pack("<I", nxt) + b"\x80\x00")
+    return b"".join(out)
 
 
 def test_a_tiff_of_100k_pages_is_read_in_bounded_time(tmp_path: Path) -> None:
@@ -631,3 +635,93 @@ def test_cache_lookups_use_the_key_not_a_scan_of_the_table(tmp_path: Path) -> No
     assert "SEARCH" in detail and "USING INDEX" in detail, detail
     assert "SCAN" not in detail, detail
     cache.close()
+
+
+# --------------------------------------------------------------------------- all at once
+
+
+def tree_state(root: Path, skip: tuple[Path, ...] = ()) -> dict[str, tuple[Any, ...]]:
+    """Every entry below root: kind, mode, size, mtime and content (links: their target)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if Path(dirpath, d) not in skip]
+        for name in [".", *dirnames, *filenames]:
+            p = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(p)
+            except OSError as exc:  # the folder chain longer than PATH_MAX
+                out[p] = ("unreachable", exc.errno)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                out[p] = ("link", os.readlink(p))
+            elif stat.S_ISREG(st.st_mode) and st.st_size < (1 << 20):
+                out[p] = ("file", st.st_mode, st.st_mtime_ns, Path(p).read_bytes())
+            else:
+                out[p] = ("other", st.st_mode, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def test_a_hostile_dataset_is_audited_without_writing_or_leaving_the_root(
+    tmp_path: Path,
+) -> None:
+    """Every class at once, through the command line: the scan exits 1 with every problem
+    named, writes nothing but its outputs and its cache, and names no path outside."""
+    outside = tmp_path / "outside"
+    save(outside / "secret.png", natural_image(9, SIZE))
+    root = data(tmp_path / "d", 3)
+    images, masks = root / "images", root / "masks"
+    os.symlink(outside, images / "escape")
+    os.symlink(outside / "secret.png", masks / "secret.png")
+    os.symlink("/dev/zero", images / "zero.png")
+    os.mkfifo(images / "fifo.png")
+    long_folder(masks)
+    (images / "screen.gif").write_bytes(gif_with_screen(13000, 13000))
+    for name in ("x[", "[bold red]X", "::error::forged", "a ##[warning]b", "\u202ertl"):
+        (images / f"{name}.png").write_bytes(b"")
+    (root / "nanaudit.toml").write_text(
+        'max_memory = "64M"\nclass_names = ["[red]road", "`car`", "::error::x"]\n'
+    )
+    work, out = tmp_path / "work", tmp_path / "out"
+    cache = out / "cache"  # the outputs and the cache: the only places written
+    work.mkdir()
+    out.mkdir()
+    before = tree_state(tmp_path, skip=(out,))
+    cmd = [sys.executable, "-m", "nanaudit", "scan", str(root), "--cache-dir", str(cache)]
+    for fmt in ("json", "sarif", "junit", "markdown", "github"):
+        cmd += ["-o", f"{fmt}:{out / ('r.' + fmt)}"]
+    proc = subprocess.run(
+        [*cmd, "--write-baseline", str(out / "b.json"), "--format", "auto"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=work,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "HOME": str(work)},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr  # the baseline was written
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert tree_state(tmp_path, skip=(out,)) == before  # no byte written elsewhere
+    doc = validate_report_json((out / "r.json").read_text(encoding="utf-8"))
+    assert_inside(doc)
+    checks = {(f["check"], f["path"]) for f in doc["findings"]}
+    assert ("NA002", "images/screen.gif") in checks
+    assert ("NA001", "images/fifo.png") in checks
+    assert any(c == "NA008" and p.startswith("masks/nnn") for c, p in checks)
+    skipped = {s["path"]: s["reason"] for s in doc["skipped"]}
+    assert {p for p, r in skipped.items() if r == LINK_OUTSIDE} == {
+        "images/escape",
+        "images/zero.png",
+        "masks/secret.png",
+    }
+    command = re.compile(
+        r"::(?:group::.*|endgroup::|(?:error|warning|notice) file=[^,:]*,title=[^,:]*::.*)"
+    )
+    for line in (proc.stdout + (out / "r.github").read_text()).split("\n"):
+        if line.lstrip().startswith("::"):
+            assert command.fullmatch(line), line  # a command nanaudit wrote, whole
+        assert "##[" not in line
+    for fmt in ("json", "sarif", "junit", "markdown"):
+        text = (out / f"r.{fmt}").read_text(encoding="utf-8")
+        assert not [ln for ln in text.split("\n") if ln.lstrip().startswith("::")], fmt
+        assert "##[" not in text, fmt
+    ElementTree.fromstring((out / "r.junit").read_bytes())
