@@ -44,12 +44,20 @@ def dumps(findings: Iterable[Finding]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+MAX_BASELINE_BYTES = 64 << 20  # some 300,000 entries
+
+
 def load(path: Path) -> tuple[BaselineEntry, ...]:
+    from .configfile import read_text
+    from .kinds import ConfigError
+
     try:
-        doc: Any = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BaselineError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = read_text(path, MAX_BASELINE_BYTES)  # a regular file, capped, never a FIFO
+    except ConfigError as exc:
+        raise BaselineError(f"cannot read baseline {exc}") from None
+    try:
+        doc: Any = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise BaselineError(f"baseline {path} is not valid JSON: {exc}") from None
     if (
         not isinstance(doc, dict)

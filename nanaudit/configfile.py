@@ -36,15 +36,16 @@ def find_config(start: Path) -> Path | None:
 
 
 def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
-    """A small text file: at most ``limit`` bytes, a regular file, UTF-8."""
+    """A small text file: at most ``limit`` bytes, a regular file, UTF-8. Opened without
+    blocking and checked through the descriptor: a FIFO or a device is never read."""
     import os
     import stat
 
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{path}: not a regular file")
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(f"{path}: not a regular file")
             data = fh.read(limit + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -105,7 +105,7 @@ def test_found_config_cannot_read_files_outside_its_folder(tmp_path: Path) -> No
 
 def test_config_files_are_read_with_a_cap(tmp_path: Path) -> None:
     """/dev/zero as the class names (24 GB read, then the OOM killer) is refused at once,
-    even from a trusted config; so is a file larger than the cap."""
+    even from a trusted config; so are a file larger than the cap and a FIFO."""
     root = data(tmp_path / "d")
     config = tmp_path / "c.toml"
     config.write_text('class_names_file = "/dev/zero"\n')
@@ -115,6 +115,10 @@ def test_config_files_are_read_with_a_cap(tmp_path: Path) -> None:
     config.write_text(f'class_names_file = "{tmp_path / "big.txt"}"\n')
     code, _, err = run(str(root), "--config", str(config), seconds=10)
     one_line_error(code, err, "larger than")
+    os.mkfifo(root / "baseline.json")  # a baseline that would block its reader forever
+    (root / "nanaudit.toml").write_text('baseline = "baseline.json"\n')
+    code, _, err = run(str(root), seconds=10)
+    one_line_error(code, err, "baseline", "not a regular file")
 
 
 def test_found_config_cannot_list_folders_outside(tmp_path: Path) -> None:
