@@ -22,7 +22,7 @@ from pathlib import Path
 import nanaudit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import make_pairs  # type: ignore[import-not-found]  # noqa: E402
+from conftest import make_pairs  # type: ignore[import-not-found]
 
 
 def fill(cache: Path, rows: int) -> None:
@@ -64,7 +64,8 @@ def main() -> None:
         floor, full = min(floors), min(fulls)
         print(f"{2 * args.files} files, warm cache, best of {args.rounds}:")
         print(f"  floor (only this dataset in the cache): {floor * 1000:7.1f} ms")
-        print(f"  with {args.rows:,} other rows:           {full * 1000:7.1f} ms ({full / floor:.2f}×)")
+        with_rows = f"  with {args.rows:,} other rows:"
+        print(f"{with_rows:<42}{full * 1000:7.1f} ms ({full / floor:.2f}×)")
 
 
 if __name__ == "__main__":

@@ -74,8 +74,15 @@ def guarded(func: F) -> F:
 
 
 def _write(path: Path, chunks: str | Iterable[str]) -> None:
-    from .output import OutputError, write_output
+    from .output import STDOUT, OutputError, write_output
 
+    if path == STDOUT:
+        try:
+            for chunk in [chunks] if isinstance(chunks, str) else chunks:
+                click.echo(chunk, nl=False)
+        except BrokenPipeError:
+            raise OutputClosed from None
+        return
     try:
         write_output(path, chunks)
     except OutputError as exc:

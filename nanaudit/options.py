@@ -148,11 +148,19 @@ class CheckPrefixes(ValueKind[tuple[str, ...]]):
 
 
 class PerFileIgnores(ValueKind[tuple[tuple[str, tuple[str, ...]], ...]]):
-    """A table of glob = [check ID prefixes]."""
+    """A table of glob = [check ID prefixes]: at most 1,000 globs of 256 characters (each
+    finding is matched against every glob)."""
+
+    max_items = 1000
+    max_length = 256
 
     def parse(self, value: object, where: Where) -> tuple[tuple[str, tuple[str, ...]], ...]:
         if not isinstance(value, Mapping):
             raise where.fail("expected a table of glob = [check IDs]")
+        if len(value) > self.max_items:
+            raise where.fail(f"more than {self.max_items:,} globs")
+        if any(len(str(glob)) > self.max_length for glob in value):
+            raise where.fail(f"a glob longer than {self.max_length} characters")
         prefixes = CheckPrefixes()
         return tuple(
             (str(glob), prefixes.parse(ids, Where(where.source, f"{where.key}.{glob!r}")))
@@ -171,8 +179,11 @@ class Splits(ValueKind[tuple[ExplicitSplit, ...]]):
     ``NAME:IMAGES[:MASKS]`` texts on the command line (without MASKS: unlabeled)."""
 
     metavar = "NAME:IMAGES[:MASKS]"
+    max_items = 1000  # each split is a walk of its folders
 
     def parse(self, value: object, where: Where) -> tuple[ExplicitSplit, ...]:
+        if isinstance(value, list | tuple | Mapping) and len(value) > self.max_items:
+            raise where.fail(f"more than {self.max_items:,} splits")
         if isinstance(value, list | tuple):
             return tuple(s for item in value for s in self._one(item, where))
         if not isinstance(value, Mapping):

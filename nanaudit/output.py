@@ -5,8 +5,9 @@ created exclusively beside it (``mkstemp``: a unique name, ``O_EXCL``, never thr
 link planted at that name) and renamed over it, so that a reader never sees half a report,
 an interrupted run leaves the old file, and two runs writing the same path never write into
 each other's temporary file.  Anything else at the path (a device such as ``/dev/stdout``
-or ``/dev/full``, a FIFO, a symbolic link) is written directly, never replaced; ``-`` is
-standard output.  Every target is checked before the scan starts.
+or ``/dev/full``, a FIFO, a symbolic link) is written directly, never replaced.  ``-``
+(standard output) is the command line's to write.  Every target is checked before the scan
+starts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -65,11 +65,6 @@ def _check_folder(path: Path, folder: Path) -> None:
 def write_output(path: Path, chunks: str | Iterable[str]) -> None:
     """Write the text to ``path`` (see the module's docstring). Raises OutputError."""
     pieces = [chunks] if isinstance(chunks, str) else chunks
-    if path == STDOUT:
-        for piece in pieces:
-            sys.stdout.write(piece)
-        sys.stdout.flush()
-        return
     try:
         st: os.stat_result | None = os.lstat(path)
     except FileNotFoundError:

@@ -246,9 +246,9 @@ def test_selection_and_thresholds_are_served_from_the_cache(
     calls: list[str] = []
     real = decode.read
 
-    def counting(path: Path, limits: object) -> object:
+    def counting(path: Path, limits: object, *kind: object) -> object:
         calls.append(path.name)
-        return real(path, limits)  # type: ignore[arg-type]
+        return real(path, limits, *kind)  # type: ignore[arg-type]
 
     monkeypatch.setattr(decode, "read", counting)
     first = nanaudit.scan(root, cache_dir=cache)

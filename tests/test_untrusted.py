@@ -19,9 +19,9 @@ import sys
 import threading
 import zipfile
 from collections.abc import Iterator
-from xml.etree import ElementTree
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -568,10 +568,14 @@ def many_page_tiff(pages: int) -> bytes:
     head = struct.pack("<H", len(entries))
     for tag, typ, value in entries[:5]:
         head += struct.pack("<HHI", tag, typ, 1) + struct.pack("<HH", value, 0)
-    tail = b"".join(
-        struct.pack("<HHI", tag, typ, 1) + struct.pack("<HH", value, 0)
-        for tag, typ, value in entries[6:8]
-    ) + struct.pack("<HHI", 279, 4, 1) + struct.pack("<I", 1)
+    tail = (
+        b"".join(
+            struct.pack("<HHI", tag, typ, 1) + struct.pack("<HH", value, 0)
+            for tag, typ, value in entries[6:8]
+        )
+        + struct.pack("<HHI", 279, 4, 1)
+        + struct.pack("<I", 1)
+    )
     out = [b"II*\x00", struct.pack("<I", 8)]
     for i in range(pages):
         start = 8 + i * page_size

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..paths import printable
-from ..report import Finding, Report, Severity
+from ..report import Finding, Report, Severity, printable
 from .base import LEGACY_COMMAND, RenderOptions, artifact_path, command_safe, summary_line
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

@@ -10,8 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from ..paths import printable
-from ..report import Finding, Report, Severity
+from ..report import Finding, Report, Severity, printable
 from .base import LEGACY_COMMAND, RenderOptions
 
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from ..paths import printable
-from ..report import Finding, Report
+from ..report import Finding, Report, printable
 from .base import LEGACY_COMMAND, RenderOptions, summary_line
 
 _INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>&|~])")

@@ -18,8 +18,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..paths import printable
-from ..report import Finding, Report, Severity, SplitReport
+from ..report import Finding, Report, Severity, SplitReport, printable
 from .base import RenderOptions, command_safe_lines, summary_line
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
