@@ -4,7 +4,7 @@ report wherever data reaches it, rendered through every format, and the result i
 JSON and SARIF as JSON, JUnit with an XML parser, Markdown with markdown-it-py, GitHub
 lines by the runner's command grammar, the terminal report by its lines.
 
-NANAUDIT_ESCAPE_EXAMPLES sets the number of examples (default 50). Derandomized."""
+NANAUDIT_ESCAPE_EXAMPLES sets the number of examples (default 30). Derandomized."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from nanaudit.formats import Format, RenderOptions, render
 from nanaudit.paths import printable
 from nanaudit.report import BaselineEntry, BaselineResult, Finding, Report, Severity
 
-EXAMPLES = int(os.environ.get("NANAUDIT_ESCAPE_EXAMPLES", "50"))
+EXAMPLES = int(os.environ.get("NANAUDIT_ESCAPE_EXAMPLES", "30"))
 SIZE = (16, 16)
 
 # What each grammar fears, mixed into the drawn text.
