@@ -41,8 +41,8 @@ def default_cache_dir() -> Path:
 
 
 def limits_key(limits: DecodeLimits) -> str:
-    """The settings part of the key: the memory budget is left out (see DecodeLimits)."""
-    shaping = {k: v for k, v in asdict(limits).items() if k != "max_memory"}
+    """The settings part of the key: the memory limits are left out (see DecodeLimits)."""
+    shaping = {k: v for k, v in asdict(limits).items() if k not in DecodeLimits.UNKEYED}
     text = json.dumps([CACHE_FORMAT, __version__, shaping], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -470,7 +470,7 @@ class Options:
     pair_key = Option[str | None](
         Regex(),
         None,
-        "Regex whose group 1, searched in a file's stem, pairs images and masks.",
+        "Regex (RE2 syntax) whose group 1, searched in a file's stem, pairs images and masks.",
         group="input",
         env=True,
     )

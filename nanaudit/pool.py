@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .records import DecodeError, DecodeLimits, FileKind, FileRecord
@@ -167,18 +167,15 @@ def run_tasks(
 ) -> Iterator[FileRecord]:
     """Audit every task; records are yielded in the order of ``tasks``."""
     if jobs <= 1 or len(tasks) < MIN_FILES_FOR_POOL:
-        from .decode.readers import estimate
+        from .decode import NeedsWorker
 
-        isolate_above = ISOLATE_ABOVE
-        if limits.max_memory:
-            isolate_above = min(isolate_above, limits.max_memory // 8)
+        cap = ISOLATE_ABOVE if not limits.max_memory else min(ISOLATE_ABOVE, limits.max_memory // 8)
+        here = replace(limits, in_process_max=cap)
         for t in tasks:
-            need = estimate(t.path, t.kind)
-            # (a file over the budget is refused before anything is allocated: no worker)
-            if isolate_above < need and (not limits.max_memory or need <= limits.max_memory):
+            try:
+                rec = audit(t, here)
+            except NeedsWorker:  # its header says: too large to risk in this process
                 rec = next(_isolated([t], limits))
-            else:
-                rec = audit(t, limits)
             if progress is not None:
                 progress(1)
             yield rec

@@ -46,11 +46,15 @@ IMAGE_SUFFIXES = frozenset(
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
     """What bounds a decode: the only settings that shape a record. ``max_pixels`` keys the
-    cache; ``max_memory`` (bytes a decode may take, 0 for no budget) does not: a file it
-    refuses gets no cached record, and a cached record needs no memory to be reused."""
+    cache; the memory limits do not (UNKEYED): a file they refuse gets no cached record, and
+    a cached record needs no memory to be reused."""
 
     max_pixels: int = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
-    max_memory: int = 0
+    max_memory: int = 0  # bytes a decode may take (NA002 above); 0: no budget
+    # bytes a decode may take in the scan's own process; above, a worker decodes the file
+    in_process_max: int = 0
+
+    UNKEYED: ClassVar[frozenset[str]] = frozenset({"max_memory", "in_process_max"})
 
 
 class FileKind(enum.StrEnum):

@@ -12,16 +12,17 @@ import numpy as np
 from PIL import Image
 
 from ..records import DecodeError, DecodeLimits, FileKind, FileRecord, header_fields
-from .readers import Decoded, DecodeFailure, bomb_reason, os_reason, read
+from .readers import Decoded, DecodeFailure, NeedsWorker, bomb_reason, os_reason, read
 from .reduce import reduce_image, reduce_mask
 
-__all__ = ["audit_file", "record_of"]
+__all__ = ["NeedsWorker", "audit_file", "record_of"]
 
 
 def audit_file(
     path: Path, rel: str, kind: FileKind, split: str, limits: DecodeLimits
 ) -> FileRecord:
-    """Decode ``path`` once and reduce it to a record. Never raises for a bad file."""
+    """Decode ``path`` once and reduce it to a record. Never raises for a bad file; raises
+    NeedsWorker when ``limits.in_process_max`` says the decode belongs in a worker."""
     base = FileRecord(path=rel, kind=kind, split=split)
     try:
         st = os.stat(path)
@@ -38,6 +39,8 @@ def audit_file(
             return record_of(read(path, limits, kind), base)
     except DecodeFailure as exc:
         return replace(base, error=DecodeError(exc.check, exc.reason))
+    except NeedsWorker:
+        raise  # the caller decodes it in a worker of its own
     except MemoryError:
         return replace(base, error=DecodeError("NA002", "out of memory while decoding"))
     except Image.DecompressionBombError as exc:

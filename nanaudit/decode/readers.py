@@ -151,36 +151,22 @@ def array_peak_bytes(
     return decoded + max(reading, decoded) + pixels
 
 
+class NeedsWorker(Exception):
+    """The decode would take more memory than this process risks (``in_process_max``):
+    the caller decodes the file again in a worker process of its own."""
+
+
 def check_budget(need: int, what: str, limits: DecodeLimits) -> None:
+    """Refuse a decode over the memory budget (NA002); one over ``in_process_max`` is
+    handed to a worker (NeedsWorker). Both before anything is allocated."""
     if limits.max_memory and need > limits.max_memory:
         raise DecodeFailure(
             "NA002",
             f"decoding {what} needs about {format_bytes(need)} of memory, over the budget "
             f"of {format_bytes(limits.max_memory)} (--max-memory)",
         )
-
-
-def estimate(path: Path, kind: FileKind) -> int:
-    """The peak memory a decode of ``path`` would need, from its header alone (0 when the
-    header does not say): whether to decode it apart from the scan's own process."""
-    try:
-        with open_regular(path) as fh:
-            suffix = path.suffix.lower()
-            if suffix == ".npy":
-                shape, dtype, _ = _npy_header(fh)
-                return _array_estimate(shape, dtype, kind)
-            if suffix == ".npz":
-                with zipfile.ZipFile(fh) as zf:
-                    info = _npz_member(zf)
-                    with zf.open(info) as member:
-                        shape, dtype, _ = _npy_header(member)
-                return _array_estimate(shape, dtype, kind)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with Image.open(fh, formats=PILLOW_FORMATS) as im:
-                    return peak_bytes(*im.size, im.mode, _pillow_dtype(im.mode), kind)
-    except Exception:  # unreadable here: the decode will say why
-        return 0
+    if limits.in_process_max and need > limits.in_process_max:
+        raise NeedsWorker(need)
 
 
 def _array_estimate(shape: tuple[int, ...], dtype: np.dtype[Any], kind: FileKind) -> int:
