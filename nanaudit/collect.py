@@ -7,15 +7,18 @@ records then get the plan's label transform, which the cache never sees.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cache import RecordCache, file_stamp, record_from_json
+from .cache import RecordCache, Stamp, file_stamp, record_from_json
 from .layouts import PlannedSplit
 from .paths import display_path
 from .plan import ScanPlan
 from .pool import Progress, Task, run_tasks
-from .records import CodecError, FileKind, FileRecord, Pair
+from .records import CodecError, FileKind, FileRecord, Pair, Visual
+from .visuals import VisualStore
+
+VISUAL_BATCH = 256  # thumbnails written to the store at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,8 @@ class CollectedSplit:
 class Collected:
     splits: tuple[CollectedSplit, ...]
     notes: tuple[str, ...]  # what the cache had to say
+    # the files' thumbnails (an HTML report was asked for), open until the report is built
+    visuals: VisualStore | None = None
 
 
 def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
@@ -57,6 +62,10 @@ def collect(
     notes: list[str] = []
     cache = _open_cache(cache_dir, plan, notes)
     records: dict[tuple[Path, FileKind], FileRecord] = {}
+    visuals: VisualStore | None = None
+    if plan.visuals:
+        tasks = {key: replace(t, visual=True) for key, t in tasks.items()}
+        visuals = VisualStore(cache.directory if cache is not None else None, plan.limits)
     try:
         if cache is not None:
             damaged = []
@@ -67,12 +76,27 @@ def collect(
                 except CodecError:
                     damaged.append(key)
             cache.drop(damaged)
+            if visuals is not None:  # a record cached without its thumbnails is read again
+                kept = visuals.available(records)
+                records = {key: rec for key, rec in records.items() if key in kept}
             if progress is not None and records:
                 progress(len(records))
         todo = [t for key, t in tasks.items() if key not in records]
         stamps = {(t.path, t.kind): file_stamp(t.path) for t in todo} if cache else {}
+        made: list[tuple[Path, FileKind, Stamp | None, Visual]] = []
         for t, rec in zip(todo, run_tasks(todo, plan.limits, jobs, progress), strict=True):
+            if visuals is not None and rec.visual is not None:
+                # streamed to disk as they come: thumbnails are never all in memory
+                made.append((t.path, t.kind, stamps.get((t.path, t.kind)), rec.visual))
+                rec = replace(rec, visual=None)
+                if len(made) >= VISUAL_BATCH:
+                    visuals.put(made)
+                    made.clear()
             records[(t.path, t.kind)] = rec
+        if visuals is not None:
+            visuals.put(made)
+            if visuals.problem:
+                notes.append(visuals.problem)
         if cache is not None:
             cache.store(
                 (t.path, t.kind, stamp, records[(t.path, t.kind)])
@@ -81,6 +105,10 @@ def collect(
             )
             if cache.problem:
                 notes.append(cache.problem)
+    except BaseException:
+        if visuals is not None:
+            visuals.close()
+        raise
     finally:
         if cache is not None:
             cache.close()
@@ -95,7 +123,7 @@ def collect(
                 Pair(split.name, image, rules.apply(mask) if mask else None, split.labeled)
             )
         splits.append(CollectedSplit(split, tuple(pairs)))
-    return Collected(tuple(splits), tuple(notes))
+    return Collected(tuple(splits), tuple(notes), visuals)
 
 
 def _open_cache(cache_dir: Path | None, plan: ScanPlan, notes: list[str]) -> RecordCache | None:

@@ -53,7 +53,7 @@ GROUPS: dict[str, str] = {
     "output": "Output: where the report goes",
     "performance": "Performance and safety",
 }
-FORMATS = ("rich", "json", "sarif", "junit", "github", "markdown")
+FORMATS = ("rich", "json", "sarif", "junit", "github", "markdown", "html")
 
 
 # --------------------------------------------------------------------------- kinds of their own
@@ -661,6 +661,22 @@ class Options:
         50,
         "github format: annotations before the rest is listed in the log.",
         group="output",
+        reported=False,
+    )
+    max_pictures = Option[int](
+        Int(0, 1000),
+        8,
+        "html format: the worst files of each check shown with their pictures.",
+        group="output",
+        reported=False,
+    )
+    thumbnails = Option[bool](
+        Bool(),
+        False,
+        "Make thumbnails while decoding, for an HTML report (on by itself when one is "
+        "asked for with --format html or -o html:FILE).",
+        group="output",
+        flag=False,
         reported=False,
     )
     color = Option[bool | None](

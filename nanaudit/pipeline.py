@@ -5,12 +5,14 @@ collect.py     ScanPlan → records (cache, process pool, label transform)
 aggregate.py   records → SplitStats / DatasetStats (one associative merge)
 checks/run.py  records + statistics → findings (thresholds apply here)
 summarise.py   all of the above → Report (training.py: Normalize constants, class weights)
+gallery.py     for an HTML report: the pictures of the findings, from the stored thumbnails
 report.py      the frozen result every format renders; formats/ render it
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
@@ -32,8 +34,17 @@ def run(
     on_total: Callable[[int], None] | None = None,
 ) -> Report:
     collected = collect(plan, jobs=jobs, cache_dir=cache_dir, progress=progress, on_total=on_total)
-    dataset = aggregate(plan, collected)
-    return build_report(plan, collected, dataset, run_checks(plan, collected, dataset))
+    try:
+        dataset = aggregate(plan, collected)
+        report = build_report(plan, collected, dataset, run_checks(plan, collected, dataset))
+        if collected.visuals is not None:
+            from .gallery import build_gallery
+
+            report = replace(report, gallery=build_gallery(plan, collected, dataset, report))
+        return report
+    finally:
+        if collected.visuals is not None:
+            collected.visuals.close()
 
 
 def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:

@@ -52,6 +52,7 @@ class ScanPlan:
     limits: DecodeLimits
     checks: tuple[ActiveCheck, ...]
     config_file: str | None = None
+    visuals: bool = False  # make thumbnails while decoding (an HTML report was asked for)
 
     def ignored_for_path(self, check_id: str, path: str) -> bool:
         return any(
@@ -161,6 +162,7 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
         limits=DecodeLimits(options.max_pixels, options.max_memory or default_budget()),
         checks=checks,
         config_file=config_file,
+        visuals=wants_pictures(options),
     )
 
 
@@ -188,6 +190,12 @@ def _with_walk_problems(layout: Layout, walker: Walker) -> Layout:
             i = owner(path)
             splits[i] = replace(splits[i], skipped=(*splits[i].skipped, (path, reason)))
     return replace(layout, splits=tuple(splits))
+
+
+def wants_pictures(options: Options) -> bool:
+    """Thumbnails are made only for an HTML report: asked for, or one is written."""
+    html = options.format == "html" or any(fmt == "html" for fmt, _ in options.outputs)
+    return html or options.thumbnails
 
 
 def _explicit_splits(options: Options) -> tuple[ExplicitSplit, ...]:

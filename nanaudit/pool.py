@@ -48,6 +48,7 @@ class Task:
     rel: str
     kind: FileKind
     split: str
+    visual: bool = False  # also make the file's thumbnails (an HTML report was asked for)
 
 
 def usable_cpus() -> int:
@@ -86,7 +87,7 @@ def tune_allocator() -> None:
 def audit(task: Task, limits: DecodeLimits) -> FileRecord:
     from .decode import audit_file  # Pillow is imported where files are decoded, not before
 
-    return audit_file(task.path, task.rel, task.kind, task.split, limits)
+    return audit_file(task.path, task.rel, task.kind, task.split, limits, task.visual)
 
 
 def _audit_chunk(tasks: Sequence[Task], limits: DecodeLimits) -> list[FileRecord]:

@@ -4,8 +4,9 @@ A file is decoded once and reduced to a :class:`FileRecord`: small, frozen, pick
 codec below turns any record into JSON and back by reading the dataclass fields and their
 type hints, so the cache, the JSON report and shard files all use the same encoding and a
 new field needs no code here.  A field whose metadata says ``report=False`` stays out of
-the JSON report (but not out of the cache); a class may list derived properties in
-``REPORTED`` that the report shows and decoding ignores.
+the JSON report (but not out of the cache), and one whose metadata says ``stored=False``
+is never encoded (it travels with the record in memory only); a class may list derived
+properties in ``REPORTED`` that the report shows and decoding ignores.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar, TypeVar, Union
 
@@ -132,6 +133,31 @@ class Header:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Visual:
+    """What an HTML report may show of a file, made during its one decode and only when an
+    HTML report is asked for (decode/thumbnails.py). Never encoded with the record: the
+    collect stage moves it to the thumbnail store (visuals.py) as records come in.
+
+    An image's ``thumb`` is a JPEG of its pixels as displayed (``stretch`` says how values
+    other than 8-bit were mapped) and ``flags`` a PNG of per-pixel bit flags (NaN, Inf,
+    float16 overflow, nodata) at the same size, b"" when there are none; ``histogram`` holds
+    per-channel counts over ``hist_range``. A mask's ``thumb`` is a PNG of indices into
+    ``values`` (the labels it shows; the last two indices are "other labels" and "not an
+    integer"), or of its colours when ``colour`` (a colour-coded mask).
+    """
+
+    thumb: bytes
+    width: int
+    height: int
+    values: tuple[int, ...] = ()
+    colour: bool = False
+    flags: bytes = b""
+    stretch: str = ""
+    hist_range: tuple[float, float] = (0.0, 0.0)
+    histogram: tuple[tuple[int, ...], ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileRecord(Header):
     """Everything nanaudit keeps of one file after its single decode."""
@@ -145,6 +171,8 @@ class FileRecord(Header):
     pixels: PixelStats | None = None
     labels: LabelStats | None = None
     error: DecodeError | None = None
+    # made only for an HTML report; moved to the thumbnail store before the record is cached
+    visual: Visual | None = field(default=None, metadata={"stored": False, "report": False})
 
     JSON_FIRST: ClassVar[tuple[str, ...]] = ("path", "kind", "split", "size_bytes", "error")
 
@@ -184,6 +212,8 @@ def encode(value: Any, *, report: bool = False) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for f in _ordered_fields(type(value)):
+            if not f.metadata.get("stored", True):
+                continue
             if report and not f.metadata.get("report", True):
                 continue
             v = getattr(value, f.name)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,6 +224,142 @@ class BaselineResult:
     stale: tuple[BaselineEntry, ...]
 
 
+# How the HTML report orders a check's findings, the worst first: the number in the
+# finding's data that says how bad it is, and whether larger is worse. Checks not listed
+# keep path order (after severity).
+WORST_BY: dict[str, tuple[str, bool]] = {
+    "NA101": ("nan", True),
+    "NA102": ("inf", True),
+    "NA106": ("count", True),
+    "NA201": ("pixels", True),
+    "NA203": ("valid_fraction", False),
+    "NA208": ("pixels_255", True),
+    "NA209": ("distinct", True),
+    "NA210": ("distinct", True),
+    "NA112": ("p99", False),
+    "NA113": ("p5", True),
+    "NA305": ("files", True),
+    "NA306": ("files", True),
+    "NA307": ("files", True),
+}
+
+
+def worst_first(findings: Sequence[Finding]) -> list[Finding]:
+    """A check's findings, the worst first: severity, then the check's own measure."""
+
+    def measure(f: Finding) -> float:
+        key = WORST_BY.get(f.check)
+        if key is None:
+            return 0.0
+        value = f.data.get(key[0])
+        if isinstance(value, list | tuple):
+            number = float(len(value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            return 0.0
+        if not math.isfinite(number):
+            return 0.0
+        return -number if key[1] else number
+
+    return sorted(findings, key=lambda f: (-f.severity, measure(f), f.path))
+
+
+def check_groups(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:
+    """Findings by check, the most severe check first (the HTML report's cards)."""
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        groups[f.check].append(f)
+    order = sorted(groups, key=lambda c: (-max(f.severity for f in groups[c]), c))
+    return [(c, worst_first(groups[c])) for c in order]
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """An encoded thumbnail (JPEG or PNG), ready to be a data URI."""
+
+    media_type: str
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """One sample as the HTML report shows it: image | mask | overlay (the mask in the class
+    palette over the image, offending pixels highlighted)."""
+
+    image_path: str | None
+    mask_path: str | None
+    image: Picture | None
+    mask: Picture | None
+    overlay: Picture | None
+    notes: tuple[str, ...] = ()  # how it is shown (a stretch, an EXIF rotation, highlights)
+
+
+@dataclass(frozen=True, slots=True)
+class LegendEntry:
+    label: int | None  # None: not a label (values that are not integers, other labels)
+    name: str
+    colour: str  # #rrggbb
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Counts in equal bins over [lo, hi)."""
+
+    lo: float
+    hi: float
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPictures:
+    split: str
+    channel_basis: str  # which images the channel histograms count
+    channel_histograms: tuple[Histogram, ...]
+    valid_fractions: Histogram | None  # masks by valid-pixel fraction, over [0, 1]
+    examples: tuple[Panel, ...]  # samples without findings: what normal looks like
+
+
+@dataclass(frozen=True, slots=True)
+class ShownFinding:
+    finding: Finding
+    panels: tuple[Panel, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShownGroup:
+    """A check's worst findings, with their pictures."""
+
+    check: str
+    shown: tuple[ShownFinding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Gallery:
+    """The pictures of an HTML report, made from thumbnails taken at decode time."""
+
+    per_check: int  # findings of a check shown with pictures
+    thumbnail_max: int
+    highlight: str  # the colour of offending pixels, #rrggbb
+    legend: tuple[LegendEntry, ...]
+    groups: tuple[ShownGroup, ...]
+    splits: tuple[SplitPictures, ...]
+
+    def group(self, check_id: str) -> ShownGroup | None:
+        for g in self.groups:
+            if g.check == check_id:
+                return g
+        return None
+
+    def split(self, name: str) -> SplitPictures | None:
+        for s in self.splits:
+            if s.split == name:
+                return s
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """Everything a formatter renders. The same for the command line and the API."""
@@ -244,6 +382,7 @@ class Report:
     suppressed: int = 0  # findings dropped by per-file-ignores
     baselined: tuple[Finding, ...] = ()  # findings hidden by --baseline
     baseline: BaselineResult | None = None
+    gallery: Gallery | None = None  # pictures, when thumbnails were made (HTML reports)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

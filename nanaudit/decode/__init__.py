@@ -14,15 +14,17 @@ from PIL import Image
 from ..records import DecodeError, DecodeLimits, FileKind, FileRecord, header_fields
 from .readers import Decoded, DecodeFailure, NeedsWorker, bomb_reason, os_reason, read
 from .reduce import reduce_image, reduce_mask
+from .thumbnails import visual_of
 
-__all__ = ["NeedsWorker", "audit_file", "record_of"]
+__all__ = ["NeedsWorker", "audit_file", "record_of", "with_visual"]
 
 
 def audit_file(
-    path: Path, rel: str, kind: FileKind, split: str, limits: DecodeLimits
+    path: Path, rel: str, kind: FileKind, split: str, limits: DecodeLimits, visual: bool = False
 ) -> FileRecord:
     """Decode ``path`` once and reduce it to a record. Never raises for a bad file; raises
-    NeedsWorker when ``limits.in_process_max`` says the decode belongs in a worker."""
+    NeedsWorker when ``limits.in_process_max`` says the decode belongs in a worker. With
+    ``visual``, the record also carries the file's thumbnails (HTML reports)."""
     base = FileRecord(path=rel, kind=kind, split=split)
     try:
         st = os.stat(path)
@@ -36,7 +38,9 @@ def audit_file(
         return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
     try:
         with np.errstate(all="ignore"):  # NaN/Inf in the data are findings, not warnings
-            return record_of(read(path, limits, kind), base)
+            decoded = read(path, limits, kind)
+            record = record_of(decoded, base)
+            return with_visual(decoded, record) if visual else record
     except DecodeFailure as exc:
         return replace(base, error=DecodeError(exc.check, exc.reason))
     except NeedsWorker:
@@ -50,6 +54,15 @@ def audit_file(
     except Exception as exc:  # a decoder's failure on hostile bytes is a finding, not a crash
         reason = f"{type(exc).__name__}: {exc}".replace(str(path), path.name)
         return replace(base, error=DecodeError("NA001", reason))
+
+
+def with_visual(decoded: Decoded, record: FileRecord) -> FileRecord:
+    """The record with its thumbnails, made from the pixels already decoded. A thumbnail
+    that cannot be made leaves the record as it was: pictures never cost a finding."""
+    try:
+        return replace(record, visual=visual_of(decoded, record))
+    except Exception:
+        return record
 
 
 def record_of(decoded: Decoded, base: FileRecord) -> FileRecord:

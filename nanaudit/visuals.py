@@ -1,0 +1,199 @@
+"""The thumbnail store: every file's thumbnails on disk, read back only for the files an
+HTML report shows.
+
+Findings are known only after every file is decoded (thresholds apply after statistics),
+and the thumbnails of 100,000 files do not fit in memory, so the collect stage streams each
+file's :class:`Visual` here as its record comes in, and the report's gallery reads back the
+few it shows (and the small per-channel histograms of every image). With the cache on, the
+store is a SQLite file beside the record cache, keyed like the records (decode settings,
+path, kind and the file's size, mtime, ctime and inode), so a warm re-run builds the same
+report without decoding anything; without a cache it is a temporary file, removed when the
+scan ends. Like the record cache, it holds no pickles and is safe to delete at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import struct
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import LOOKUP_BATCH, Stamp, file_stamp, limits_key
+from .records import DecodeLimits, FileKind, Visual
+
+STORE_FORMAT = 1  # bumped when the thumbnails' encoding changes
+TABLE = f"thumbnails_v{STORE_FORMAT}"
+Key = tuple[Path, FileKind]
+_RANGE = struct.Struct("<dd")
+
+
+def _pack_histogram(v: Visual) -> bytes:
+    if not v.histogram:
+        return b""
+    counts = np.asarray(v.histogram, dtype=np.uint64)
+    return _RANGE.pack(*v.hist_range) + struct.pack("<I", counts.shape[1]) + counts.tobytes()
+
+
+def unpack_histogram(blob: bytes) -> tuple[float, float, np.ndarray] | None:
+    """(lo, hi, channels × bins counts) of a stored histogram, or None."""
+    if len(blob) < _RANGE.size + 4:
+        return None
+    lo, hi = _RANGE.unpack_from(blob)
+    (bins,) = struct.unpack_from("<I", blob, _RANGE.size)
+    counts = np.frombuffer(blob, dtype=np.uint64, offset=_RANGE.size + 4)
+    if bins == 0 or counts.size % bins:
+        return None
+    return lo, hi, counts.reshape(-1, bins)
+
+
+class VisualStore:
+    """Thumbnails by (path, kind). ``directory`` None: a temporary store for one run."""
+
+    def __init__(self, directory: Path | None, limits: DecodeLimits) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.persistent = directory is not None
+        self.problem: str | None = None
+        self.key = f"{limits_key(limits)}-{STORE_FORMAT}"
+        self._current: set[Key] = set()  # valid in this run: found unchanged, or just made
+        self._db: sqlite3.Connection | None = None
+        try:
+            if directory is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="nanaudit-thumbnails-")
+                directory = Path(self._tmp.name)
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(directory / "thumbnails.sqlite3", timeout=10)
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (settings TEXT, path BLOB, kind TEXT, "
+                "size INTEGER, mtime INTEGER, ctime INTEGER, inode INTEGER, meta TEXT, "
+                "thumb BLOB, flags BLOB, hist BLOB, PRIMARY KEY (settings, path, kind))"
+            )
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            self.problem = f"thumbnails not kept: {exc}"
+            self.close()
+
+    @property
+    def usable(self) -> bool:
+        return self._db is not None
+
+    def available(self, items: Iterable[Key]) -> set[Key]:
+        """The items whose thumbnails are stored for the file as it is now."""
+        if self._db is None or not self.persistent:
+            return set()
+        wanted = {(os.fsencode(p), k.value): (p, k) for p, k in items}
+        paths = sorted({p for p, _ in wanted})
+        found: set[Key] = set()
+        try:
+            for i in range(0, len(paths), LOOKUP_BATCH):
+                batch = paths[i : i + LOOKUP_BATCH]
+                rows = self._db.execute(
+                    f"SELECT path, kind, size, mtime, ctime, inode FROM {TABLE} "
+                    f"WHERE settings = ? AND path IN ({','.join('?' * len(batch))})",
+                    (self.key, *batch),
+                )
+                for path, kind, size, mtime, ctime, inode in rows:
+                    item = wanted.get((bytes(path), kind))
+                    if item is not None and file_stamp(item[0]) == (size, mtime, ctime, inode):
+                        found.add(item)
+        except sqlite3.Error as exc:
+            self.problem = f"thumbnails unreadable, made again: {exc}"
+            return set()
+        self._current |= found
+        return found
+
+    def put(self, entries: Iterable[tuple[Path, FileKind, Stamp | None, Visual]]) -> None:
+        if self._db is None:
+            return
+        rows = []
+        for p, k, stamp, v in entries:
+            meta = {
+                "width": v.width,
+                "height": v.height,
+                "values": list(v.values),
+                "colour": v.colour,
+                "stretch": v.stretch,
+            }
+            rows.append(
+                (
+                    self.key,
+                    os.fsencode(p),
+                    k.value,
+                    *(stamp or (-1, -1, -1, -1)),
+                    json.dumps(meta, separators=(",", ":")),
+                    v.thumb,
+                    v.flags,
+                    _pack_histogram(v),
+                )
+            )
+            self._current.add((p, k))
+        try:
+            with closing(self._db.cursor()) as cur:
+                cur.executemany(
+                    f"INSERT OR REPLACE INTO {TABLE} (settings, path, kind, size, mtime, "
+                    "ctime, inode, meta, thumb, flags, hist) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+            self._db.commit()
+        except sqlite3.Error as exc:
+            self.problem = f"thumbnails not kept: {exc}"
+
+    def _rows(self, items: Iterable[Key], columns: str) -> Iterator[tuple[Key, tuple[Any, ...]]]:
+        if self._db is None:
+            return
+        wanted = {(os.fsencode(p), k.value): (p, k) for p, k in items if (p, k) in self._current}
+        keys = sorted(wanted)
+        try:
+            for i in range(0, len(keys), LOOKUP_BATCH):
+                paths = sorted({p for p, _ in keys[i : i + LOOKUP_BATCH]})
+                rows = self._db.execute(
+                    f"SELECT path, kind, {columns} FROM {TABLE} WHERE settings = ? AND "
+                    f"path IN ({','.join('?' * len(paths))})",
+                    (self.key, *paths),
+                )
+                for path, kind, *values in rows:
+                    item = wanted.get((bytes(path), kind))
+                    if item is not None:
+                        yield item, tuple(values)
+        except sqlite3.Error as exc:
+            self.problem = f"thumbnails unreadable: {exc}"
+
+    def get(self, items: Iterable[Key]) -> dict[Key, Visual]:
+        """The thumbnails of ``items`` (those this run found or made)."""
+        out: dict[Key, Visual] = {}
+        for item, (meta_text, thumb, flags) in self._rows(items, "meta, thumb, flags"):
+            try:
+                meta = json.loads(str(meta_text))
+                out[item] = Visual(
+                    bytes(thumb),
+                    int(meta["width"]),
+                    int(meta["height"]),
+                    values=tuple(int(x) for x in meta["values"]),
+                    colour=bool(meta["colour"]),
+                    flags=bytes(flags or b""),
+                    stretch=str(meta["stretch"]),
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged row: that file is shown without pictures
+        return out
+
+    def histograms(self, items: Iterable[Key]) -> Iterator[tuple[float, float, np.ndarray]]:
+        """The per-channel histograms of ``items``, read in batches (never all at once)."""
+        for _, (blob,) in self._rows(items, "hist"):
+            found = unpack_histogram(bytes(blob or b""))
+            if found is not None:
+                yield found
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
