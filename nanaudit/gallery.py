@@ -271,7 +271,7 @@ def compose_overlay(
     if marked.any():
         grown = _outline(marked)
         colour = np.asarray(_rgb(HIGHLIGHT), dtype=np.float64)
-        canvas[marked] = canvas[marked] * 0.25 + colour * 0.75
+        canvas[marked] = canvas[marked] * 0.4 + colour * 0.6
         canvas[grown & ~marked] = colour
     return Image.fromarray(canvas.round().clip(0, 255).astype(np.uint8))
 
@@ -413,8 +413,8 @@ class _Builder:
             self.painter, image, mask, sample.image, sample.mask, highlight, rotate
         )
         has_highlight = highlight.on_image is not None or highlight.on_mask is not None
-        if image is None and not has_highlight:
-            overlay = None  # a mask alone: its own column says it all
+        if (image is None or mask is None) and not has_highlight:
+            overlay = None  # one file alone: its own column says it all
         return Panel(
             image_path=sample.image.path if sample.image is not None else None,
             mask_path=sample.mask.path if sample.mask is not None and with_mask else None,
@@ -426,6 +426,11 @@ class _Builder:
             if overlay is not None
             else None,
             notes=tuple(notes),
+            missing=tuple(
+                what
+                for what, rec in (("image", sample.image), ("mask", sample.mask))
+                if rec is None and (what == "image" or with_mask)
+            ),
         )
 
     def samples_of(self, finding: Finding) -> list[Sample]:

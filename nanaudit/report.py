@@ -295,6 +295,7 @@ class Panel:
     mask: Picture | None
     overlay: Picture | None
     notes: tuple[str, ...] = ()  # how it is shown (a stretch, an EXIF rotation, highlights)
+    missing: tuple[str, ...] = ()  # "image" or "mask": the sample has no such file
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ class Format(enum.StrEnum):
     JUNIT = "junit"
     GITHUB = "github"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 Formatter = Callable[[Report, RenderOptions], str]
@@ -29,6 +30,7 @@ FORMATTERS: dict[Format, str] = {
     Format.JUNIT: "junit",
     Format.GITHUB: "github",
     Format.MARKDOWN: "markdown",
+    Format.HTML: "html",
 }
 
 
