@@ -196,6 +196,11 @@ def scan(path: Path | None, **flags: Any) -> None:
     opts = plan.options
     targets = [p for _, p in opts.outputs]
     _check_outputs([*targets, *([opts.write_baseline] if opts.write_baseline else [])])
+    if opts.format == "html" or any(fmt == "html" for fmt, _ in opts.outputs):
+        from .formats.html import missing_extra
+
+        if (problem := missing_extra()) is not None:  # said before the scan, not after it
+            raise UsageFailure(problem)
     baseline = None
     if opts.baseline is not None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -159,6 +160,8 @@ def _golden_text(fmt: str, out: str) -> str:
     """What a golden file holds: the output, with the version masked and, for SARIF, the
     rules' documentation left out (test_sarif_rules_carry_the_check_docs covers it)."""
     out = out.replace(nanaudit.__version__, "<VERSION>")
+    if fmt == "html":  # the thumbnails' bytes depend on the JPEG library: the page does not
+        out = re.sub(r"(data:image/[a-z]+;base64,)[A-Za-z0-9+/=]+", r"\1…", out)
     if fmt == "sarif":
         doc = json.loads(out)
         rules = doc["runs"][0]["tool"]["driver"]["rules"]

@@ -222,7 +222,8 @@ def _cards(report: Report, gallery: Gallery | None) -> list[dict[str, Any]]:
 
 
 def _splits(report: Report, gallery: Gallery | None) -> list[dict[str, Any]]:
-    colour_of = {e.label: e.colour for e in gallery.legend} if gallery is not None else {}
+    legend = gallery.legend if gallery is not None else ()
+    colour_of = {e.label: e.colour for e in legend if e.label is not None}
     out = []
     for s in report.splits:
         pictures = gallery.split(s.name) if gallery is not None else None

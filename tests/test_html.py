@@ -1,0 +1,274 @@
+"""The HTML report: thumbnails made at decode time, the thumbnail store and its cache, the
+gallery's highlights, and the page (escaping, one card per check, every planted defect of
+the sample data with its picture). The page in a real browser: test_html_browser.py."""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import make_pairs, natural_image, record_of_array, save
+from PIL import Image
+
+import nanaudit
+import nanaudit.pool
+from nanaudit.cache import record_to_json
+from nanaudit.cli import cli
+from nanaudit.decode import with_visual
+from nanaudit.decode.readers import from_array
+from nanaudit.decode.thumbnails import (
+    FLAG_NAN,
+    INVALID_INDEX,
+    THUMB_MAX,
+    reduce_labels,
+)
+from nanaudit.formats import Format, render
+from nanaudit.gallery import fold_histograms
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+# Every planted defect of sample_data/README.md: the check that reports it and its file.
+PLANTED = {
+    ("NA101", "images/train/train_nan_float.tif"),
+    ("NA103", "images/train/train_constant.png"),
+    ("NA202", "masks/train/train_all_ignore.png"),
+    ("NA201", "masks/train/train_label_out_of_range.png"),
+    ("NA208", "masks/train/train_binary_255.png"),
+    ("NA206", "masks/val/val_lossy_label.jpg"),
+    ("NA205", "masks/val/val_rgb_label.png"),
+    ("NA006", "images/val/val_size_mismatch.png"),
+    ("NA003", "images/train/train_no_label.png"),
+    ("NA004", "masks/train/train_orphan.png"),
+    ("NA007", "images/val/val_exif_rotated.jpg"),
+    ("NA107", "images/train/train_uint16.png"),
+}
+
+
+def _visual(array: np.ndarray, kind: str = "image") -> Any:
+    rec = record_of_array(array, kind)
+    return with_visual(from_array(np.asarray(array), "NPY"), rec).visual
+
+
+def _png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+# --------------------------------------------------------------------------- thumbnails
+
+
+def test_a_rare_label_survives_the_reduction() -> None:
+    m = np.ones((600, 500), np.uint8)
+    m[301, 203] = 7  # one pixel: every 4th-pixel sample would miss it
+    m[100:102, :] = 9  # a thin line
+    grid, values = reduce_labels(m, ((1, 300_000 - 501), (7, 1), (9, 500)), 300_000, 4)
+    assert grid.shape == (150, 125)
+    assert values == (1, 7, 9)
+    assert values[grid[301 // 4, 203 // 4]] == 7
+    assert all(values[v] == 9 for v in grid[25, :])
+    assert (grid == values.index(1)).sum() > 0.95 * grid.size
+
+
+def test_a_mask_thumbnail_holds_its_labels_and_marks_non_integers() -> None:
+    m = np.zeros((400, 400), np.float32)
+    m[:, 200:] = 2
+    m[10, 10] = np.nan
+    m[300, 300] = 1.5
+    v = _visual(m, "mask")
+    grid = _png(v.thumb)
+    assert max(grid.shape) <= THUMB_MAX
+    assert set(v.values) == {0, 2}
+    assert (grid == INVALID_INDEX).sum() == 2  # each bad pixel flags its block
+
+
+def test_image_thumbnail_flags_nan_positions_and_says_how_it_was_stretched() -> None:
+    a = np.random.default_rng(0).uniform(0, 1, (400, 600)).astype(np.float32)
+    a[10, 500] = np.nan
+    v = _visual(a)
+    im = Image.open(io.BytesIO(v.thumb))
+    assert im.format == "JPEG" and max(im.size) <= THUMB_MAX
+    flags = _png(v.flags)
+    f = 600 // THUMB_MAX + 1
+    assert flags.shape == (im.size[1], im.size[0])
+    assert flags[10 // f, 500 // f] & FLAG_NAN
+    assert np.count_nonzero(flags) == 1
+    assert "[0, 1]" in v.stretch
+    assert v.hist_range == (0.0, 1.0) and sum(v.histogram[0]) == a.size - 1
+
+
+def test_no_flags_and_no_stretch_for_ordinary_8bit_images() -> None:
+    v = _visual(natural_image(1, (300, 300)))
+    assert v.flags == b"" and v.stretch == ""
+    assert len(v.histogram) == 3 and sum(v.histogram[0]) == 300 * 300
+
+
+def test_thumbnails_stay_out_of_the_cached_and_reported_record() -> None:
+    rec = record_of_array(natural_image(2))
+    full = with_visual(from_array(natural_image(2), "NPY"), rec)
+    assert full.visual is not None
+    assert "visual" not in record_to_json(full)
+    assert record_to_json(full) == record_to_json(rec)
+
+
+def test_histograms_of_different_ranges_fold_into_their_union() -> None:
+    a = (0.0, 1.0, np.array([[4, 0, 0, 4]], dtype=np.uint64))
+    b = (0.0, 2.0, np.array([[0, 0, 0, 6]], dtype=np.uint64))
+    folded = fold_histograms([a, b])
+    assert folded is not None
+    lo, hi, counts = folded
+    assert (lo, hi) == (0.0, 2.0) and counts.sum() == 14
+    assert counts[0, 0] == 4 and counts[0, 3] == 6
+
+
+# --------------------------------------------------------------------------- the page
+
+
+class Cards(HTMLParser):
+    """The cards of a report: check ID → shown file paths and the images in them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cards: dict[str, dict[str, Any]] = {}
+        self.card: str | None = None
+        self.in_shown = 0
+        self.depth = 0
+        self.grab = False
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "article" and a.get("data-check"):
+            self.card = str(a["data-check"])
+            self.cards[self.card] = {"paths": set(), "images": 0}
+        if self.card and tag == "img":
+            self.cards[self.card]["images"] += 1
+            assert str(a.get("src", "")).startswith("data:image/")
+        if self.card and tag == "code" and "path" in (a.get("class") or ""):
+            self.grab, self.text = True, []
+
+    def handle_data(self, data: str) -> None:
+        if self.grab:
+            self.text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code" and self.grab and self.card:
+            self.cards[self.card]["paths"].add("".join(self.text))
+            self.grab = False
+        if tag == "article":
+            self.card = None
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_sample_data_every_planted_defect_has_its_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = nanaudit.scan(SAMPLE)
+    out = tmp_path / "report.html"
+    calls: list[str] = []
+    real = nanaudit.pool.audit
+
+    def counted(task: Any, limits: Any) -> Any:
+        calls.append(task.rel)
+        return real(task, limits)
+
+    monkeypatch.setattr(nanaudit.pool, "audit", counted)
+    code, _, _ = invoke("scan", str(SAMPLE), "-o", f"html:{out}", "--no-progress", "-j", "1")
+    assert code == 1
+    page = out.read_text(encoding="utf-8")
+    parser = Cards()
+    parser.feed(page)
+    assert set(parser.cards) == {f.check for f in report.findings}  # one card per check
+    for check, path in PLANTED:
+        assert path in parser.cards[check]["paths"], (check, path)
+        assert parser.cards[check]["images"] >= 1, check
+    assert "http://" not in page and "https://" not in page
+    assert len(calls) == 46  # every file decoded once, thumbnails included
+    # a warm re-run builds the same page without decoding anything
+    calls.clear()
+    again = tmp_path / "again.html"
+    code, _, _ = invoke("scan", str(SAMPLE), "-o", f"html:{again}", "--no-progress", "-j", "1")
+    assert code == 1 and calls == []
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_thumbnails_cost_nothing_without_an_html_report(
+    dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = dataset(4)
+    seen: list[bool] = []
+    real = nanaudit.pool.audit
+
+    def spy(task: Any, limits: Any) -> Any:
+        seen.append(task.visual)
+        return real(task, limits)
+
+    monkeypatch.setattr(nanaudit.pool, "audit", spy)
+    code, _, _ = invoke("scan", str(root), "--format", "json", "--no-progress", "-j", "1")
+    assert code == 0 and seen == [False] * 8
+    # the records are cached; their thumbnails are not: an HTML run decodes for them once
+    seen.clear()
+    code, out, _ = invoke("scan", str(root), "--format", "html", "--no-progress", "-j", "1")
+    assert code == 0 and seen == [True] * 8
+    assert out.startswith("<!DOCTYPE html>") and "No findings." in out
+    assert out.count('<div class="panel">') == 3  # clean examples of the split
+
+
+def test_highlights_mark_the_offending_pixels(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 3)
+    m = np.zeros((64, 64), np.uint8)
+    m[40:44, 20:24] = 7  # out of range with C = 3
+    save(root / "masks" / "img_001.png", m)
+    save(root / "images" / "img_001.png", np.full((64, 64, 3), 128, np.uint8))
+    report = nanaudit.scan(root, num_classes=3, thumbnails=True)
+    assert report.gallery is not None
+    group = report.gallery.group("NA201")
+    assert group is not None
+    panel = group.shown[0].panels[0]
+    assert panel.overlay is not None and "out-of-range labels" in " ".join(panel.notes)
+    overlay = np.asarray(Image.open(io.BytesIO(panel.overlay.data)).convert("RGB")).astype(int)
+    magenta = (overlay[..., 0] > 180) & (overlay[..., 1] < 110) & (overlay[..., 2] > 180)
+    assert magenta[41, 21] and magenta[42, 22]
+    assert not magenta[:30].any() and not magenta[50:].any()
+
+
+def test_hostile_file_names_are_text(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 3)
+    name = "<img src=x onerror=alert(1)>\"'&<script>alert(2)<\\script>"
+    save(root / "images" / f"{name}.png", np.full((64, 64, 3), 9, np.uint8))
+    save(root / "masks" / f"{name}.png", np.zeros((64, 64), np.uint8))
+    report = nanaudit.scan(root, thumbnails=True)
+    page = render(report, Format.HTML)
+    assert "<img src=x" not in page and "<script>alert" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;&#34;&#39;&amp;&lt;script&gt;" in page
+    assert len(re.findall(r"<script>", page)) == 1  # the page's own copy buttons
+
+
+def test_without_jinja2_the_html_format_is_one_line_and_exit_2(
+    dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = dataset(2)
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # import jinja2 now raises ImportError
+    code, out, err = invoke("scan", str(root), "--format", "html")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "pip install 'nanaudit[html]'" in err
+
+
+def test_a_report_without_pictures_still_renders(dataset: Any) -> None:
+    """A report made without thumbnails (the API, a loader's samples) keeps its cards."""
+    root = dataset(3)
+    save(root / "masks" / "img_000.png", np.full((64, 64), 255, np.uint8))
+    report = nanaudit.scan(root)
+    assert report.gallery is None
+    page = render(report, Format.HTML)
+    assert 'data-check="NA202"' in page and "data:image" not in page
+    assert "masks/img_000.png" in page
