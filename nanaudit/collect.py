@@ -18,7 +18,7 @@ from .pool import Progress, Task, run_tasks
 from .records import CodecError, FileKind, FileRecord, Pair, Visual
 from .visuals import VisualStore
 
-VISUAL_BATCH = 256  # thumbnails written to the store at a time
+VISUAL_BATCH = 1024  # thumbnails written to the store at a time
 
 
 @dataclass(frozen=True, slots=True)

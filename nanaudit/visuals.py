@@ -69,6 +69,12 @@ class VisualStore:
                 directory = Path(self._tmp.name)
             directory.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(directory / "thumbnails.sqlite3", timeout=10)
+            if self.persistent:  # consistent after a crash, without an fsync per batch
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            else:  # a scratch file for one run: nothing to keep after a crash
+                self._db.execute("PRAGMA journal_mode=OFF")
+                self._db.execute("PRAGMA synchronous=OFF")
             self._db.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (settings TEXT, path BLOB, kind TEXT, "
                 "size INTEGER, mtime INTEGER, ctime INTEGER, inode INTEGER, meta TEXT, "

@@ -55,13 +55,13 @@ def visual_of(decoded: Decoded, record: FileRecord) -> Visual | None:
 
 def _png(im: Image.Image) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, "PNG", compress_level=6)
+    im.save(buf, "PNG", compress_level=1)  # thumbnails of labels compress well at once
     return buf.getvalue()
 
 
 def _jpeg(im: Image.Image) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    im.save(buf, "JPEG", quality=JPEG_QUALITY)
     return buf.getvalue()
 
 
@@ -92,12 +92,9 @@ def _image_visual_8bit(im: Image.Image, f: int) -> Visual:
         im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
     elif im.mode == "1":
         im = im.convert("L")
-    hist = im.histogram()
     bands = len(im.getbands())
-    histogram = tuple(
-        tuple(int(x) for x in np.add.reduceat(hist[256 * b : 256 * (b + 1)], _BIN_STARTS))
-        for b in range(bands)
-    )
+    hist = np.asarray(im.histogram(), dtype=np.int64).reshape(bands, HIST_BINS, -1).sum(axis=2)
+    histogram = tuple(tuple(int(x) for x in row) for row in hist)
     if im.mode in ("L", "RGB"):
         shown = im
     else:  # alpha dropped, CMYK/YCbCr/LAB… as RGB
@@ -110,9 +107,6 @@ def _image_visual_8bit(im: Image.Image, f: int) -> Visual:
         hist_range=(0.0, 256.0),
         histogram=histogram,
     )
-
-
-_BIN_STARTS = np.arange(0, 256, 256 // HIST_BINS)
 
 
 def _display_channels(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -264,6 +258,13 @@ def reduce_labels(
         arr = ints.astype(np.int64)
     limit = RARE_SHARE * pixels
     rare = sorted((n, v) for v, n in histogram if n < limit)[:MAX_VALUES]
+    small_uint = arr.dtype.kind == "u" and arr.dtype.itemsize <= 2 and invalid is None
+    if f == 1 and small_uint and len(histogram) <= MAX_VALUES:
+        # the common case (8/16-bit labels, no reduction): the histogram has the values
+        values = np.asarray([v for v, _ in histogram], dtype=np.int64)
+        lut = np.zeros(1 << (8 * arr.dtype.itemsize), dtype=np.uint8)
+        lut[values] = np.arange(values.size, dtype=np.uint8)
+        return np.ascontiguousarray(lut[arr]), tuple(int(v) for v in values)
     near = arr[::f, ::f].astype(np.int64)
     bad_small = invalid[::f, ::f] if invalid is not None else None
     if f > 1 and (rare or invalid is not None):
