@@ -272,3 +272,25 @@ def test_a_report_without_pictures_still_renders(dataset: Any) -> None:
     page = render(report, Format.HTML)
     assert 'data-check="NA202"' in page and "data:image" not in page
     assert "masks/img_000.png" in page
+
+
+def test_a_near_duplicate_shows_where_it_differs(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 3, size=(96, 96))
+    a = natural_image(0, (96, 96))
+    b = a.copy()
+    b[60:72, 12:24] = (b[60:72, 12:24].astype(int) + 60).clip(0, 255)  # hashes 6 bits apart
+    save(root / "images" / "img_000.png", a)
+    save(root / "images" / "img_001.png", b)
+    report = nanaudit.scan(root, thumbnails=True, checks={"NA307": {"max_distance": 8}})
+    assert report.gallery is not None
+    group = report.gallery.group("NA307")
+    assert group is not None
+    first, second = group.shown[0].panels
+    assert first.overlay is None and second.overlay is not None  # the first is the reference
+    assert "differs" in " ".join(second.notes)
+    assert second.image is not None
+    overlay = np.asarray(Image.open(io.BytesIO(second.overlay.data)).convert("RGB")).astype(int)
+    image = np.asarray(Image.open(io.BytesIO(second.image.data)).convert("RGB")).astype(int)
+    marked = np.abs(overlay - image).sum(axis=2) > 90  # painted over by the highlight
+    assert marked[62:70, 14:22].mean() > 0.9
+    assert not marked[:56].any() and not marked[76:].any() and not marked[:, 28:].any()
