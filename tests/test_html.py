@@ -294,3 +294,18 @@ def test_a_near_duplicate_shows_where_it_differs(tmp_path: Path) -> None:
     marked = np.abs(overlay - image).sum(axis=2) > 90  # painted over by the highlight
     assert marked[62:70, 14:22].mean() > 0.9
     assert not marked[:56].any() and not marked[76:].any() and not marked[:, 28:].any()
+
+
+def test_without_a_cache_the_thumbnails_leave_nothing_behind(
+    dataset: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    root = dataset(3)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = tmp_path / "r.html"
+    code, _, _ = invoke("scan", str(root), "--no-cache", "-o", f"html:{out}", "--no-progress")
+    assert code == 0 and out.read_text(encoding="utf-8").count("data:image/") >= 9
+    assert list(scratch.iterdir()) == []
