@@ -257,7 +257,9 @@ def _settings(report: Report) -> list[tuple[str, str]]:
     for key, value in report.config.items():
         if key in ("checks", "class_names", "config_file") or value in (None, [], {}, (), ""):
             continue
-        if isinstance(value, list | tuple):
+        if isinstance(value, bool):
+            text = "true" if value else "false"  # as the config file writes it
+        elif isinstance(value, list | tuple):
             text = ", ".join(str(v) for v in value)
         elif isinstance(value, dict):
             text = ", ".join(f"{k}: {v}" for k, v in value.items())
