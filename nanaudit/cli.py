@@ -24,7 +24,7 @@ import click
 
 from . import __version__
 from . import baseline as baseline_mod
-from .kinds import Bool, ConfigError
+from .kinds import Bool, ConfigError, shown_path
 from .layouts import DiscoveryError
 from .options import GROUPS, Layer, Option, environment_layer, table
 
@@ -163,8 +163,11 @@ class GroupedCommand(click.Command):
 SCAN_EPILOG = """\b
 Examples:
   nanaudit scan data                         detect the layout, audit, exit 1 on errors
+  nanaudit scan data --dry-run               what would be audited, nothing decoded
   nanaudit scan data -C 19 --ignore-index 255
-  nanaudit scan data --images raw/img --masks raw/gt --pair-key '^(\\d+)_'
+  nanaudit scan data --label-map 255:1 -C 2 --ignore-index none   binary 0/255 masks
+  nanaudit scan data --mask-folder 1st_manual --pair-key '^(\\d+)_'
+  nanaudit scan data --images raw/img --masks raw/gt --write-config nanaudit.toml
   nanaudit scan data -o sarif:nanaudit.sarif -o json:nanaudit.json
 """
 
@@ -195,12 +198,26 @@ def scan(path: Path | None, **flags: Any) -> None:
     plan = make_plan(root, layers, config_file)
     opts = plan.options
     targets = [p for _, p in opts.outputs]
-    _check_outputs([*targets, *([opts.write_baseline] if opts.write_baseline else [])])
+    extra = [p for p in (opts.write_baseline, opts.write_config) if p is not None]
+    _check_outputs([*targets, *extra])
     if opts.format == "html" or any(fmt == "html" for fmt, _ in opts.outputs):
         from .formats.html import missing_extra
 
         if (problem := missing_extra()) is not None:  # said before the scan, not after it
             raise UsageFailure(problem)
+    if opts.write_config is not None:
+        from .preview import config_text
+
+        _write(opts.write_config, config_text(plan, layers, opts.write_config))
+        click.echo(f"nanaudit: settings written to {shown_path(opts.write_config)}", err=True)
+    if opts.dry_run:
+        from .preview import dry_run
+
+        click.echo(dry_run(plan), nl=False)
+        raise SystemExit(EXIT_OK)
+    if plan.warnings and opts.format not in ("auto", "rich"):
+        for warning in plan.warnings:  # the terminal report says it; other formats may not
+            click.echo(f"nanaudit: warning: {warning}", err=True)
     baseline = None
     if opts.baseline is not None:
         try:
@@ -212,7 +229,20 @@ def scan(path: Path | None, **flags: Any) -> None:
     if opts.progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="file", file=sys.stderr, leave=False, dynamic_ncols=True)
+        try:  # a pseudo-terminal may say it is 0×0: tqdm would then hide the bar
+            size = os.get_terminal_size(sys.stderr.fileno())
+            sized = size.columns > 0 and size.lines > 0
+        except OSError:
+            sized = False
+        bar = tqdm(
+            total=0,
+            unit="file",
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=sized,
+            ncols=None if sized else 80,
+            nrows=None if sized else 24,
+        )
 
     def on_total(n: int) -> None:
         if bar is not None:

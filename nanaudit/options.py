@@ -206,6 +206,7 @@ class Splits(ValueKind[tuple[ExplicitSplit, ...]]):
                     str(name),
                     resolve_inside(Path(images), here),
                     resolve_inside(Path(masks), here) if masks else None,
+                    str(here),
                 )
             )
         return tuple(out)
@@ -219,7 +220,8 @@ class Splits(ValueKind[tuple[ExplicitSplit, ...]]):
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
             raise where.fail(f"expected NAME:IMAGES[:MASKS], got {item!r}")
         masks = resolve_inside(Path(parts[2]), where) if len(parts) == 3 and parts[2] else None
-        return (ExplicitSplit(parts[0], resolve_inside(Path(parts[1]), where), masks),)
+        given = f"{where} {item}"
+        return (ExplicitSplit(parts[0], resolve_inside(Path(parts[1]), where), masks, given),)
 
     def dump(self, value: tuple[ExplicitSplit, ...]) -> Any:
         return [
@@ -233,6 +235,59 @@ class Splits(ValueKind[tuple[ExplicitSplit, ...]]):
 
     def schema(self) -> dict[str, Any]:
         return {"type": "array", "items": {"type": "object"}}
+
+
+class LabelMap(ValueKind[tuple[tuple[int, int], ...]]):
+    """Stored label → label the loader makes of it: ``255:1`` on the command line
+    (repeatable), ``{255 = 1}`` in a config file."""
+
+    metavar = "FROM:TO"
+    bound = 1 << 31
+
+    def parse(self, value: object, where: Where) -> tuple[tuple[int, int], ...]:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, Mapping):
+            items = list(value.items())
+        elif isinstance(value, list | tuple):
+            items = []
+            for item in value:
+                if isinstance(item, str):
+                    head, sep, tail = item.partition(":")
+                    if not sep:
+                        raise where.fail(f"expected FROM:TO (e.g. 255:1), got {item!r}")
+                    items.append((head, tail))
+                elif isinstance(item, list | tuple) and len(item) == 2:
+                    items.append((item[0], item[1]))
+                else:
+                    raise where.fail(f"expected FROM:TO (e.g. 255:1), got {item!r}")
+        else:
+            raise where.fail("expected a table of label = label, e.g. {255 = 1}")
+        out: dict[int, int] = {}
+        for a, b in items:
+            src, dst = self._label(a, where), self._label(b, where)
+            if src in out and out[src] != dst:
+                raise where.fail(f"label {src} is mapped twice ({out[src]} and {dst})")
+            out[src] = dst
+        return tuple(sorted(out.items()))
+
+    def _label(self, value: object, where: Where) -> int:
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,12}\s*", value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise where.fail(f"expected integer labels, got {value!r}")
+        if not -self.bound <= value < self.bound:
+            raise where.fail(f"label {value} is out of the 32-bit range")
+        return value
+
+    def dump(self, value: tuple[tuple[int, int], ...]) -> Any:
+        return {str(a): b for a, b in value}
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": {"type": "integer"}}
+
+    def describe(self) -> str:
+        return "stored label → label pairs (255:1)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,6 +537,14 @@ class Options:
         group="input",
         user_only=True,
     )
+    mask_folder = Option[str | None](
+        Text(max_length=255),
+        None,
+        "The mask folder's name, when more than one folder beside the images could hold "
+        "the masks (generic layouts: in every split).",
+        group="input",
+        metavar="NAME",
+    )
     unlabeled_splits = Option[tuple[str, ...]](
         TextList(),
         (),
@@ -551,12 +614,29 @@ class Options:
         "Add N to every label but the ignore index before the checks (pets: -1).",
         group="labels",
     )
+    label_map = Option[tuple[tuple[int, int], ...]](
+        LabelMap(),
+        (),
+        "Map a stored label before the checks, as the loader does (255:1 for binary masks "
+        "stored as 0/255); repeatable. Labels not in the map pass through.",
+        group="labels",
+        multiple=True,
+    )
     reduce_zero_label = Option[bool](
         Bool(),
         False,
         "Map label 0 to the ignore index and shift the rest down by one (ADE20K).",
         group="labels",
         flag="--reduce-zero-label/--no-reduce-zero-label",
+    )
+    dry_run = Option[bool](
+        Bool(),
+        False,
+        "Print the plan (layout, folders per split, pairs, unpaired files, folders not "
+        "audited) without decoding anything, and exit.",
+        group="input",
+        flag="--dry-run",
+        config=False,
     )
     # ------------------------------------------------------------------ training
     batch_size = Option[int | None](
@@ -617,6 +697,15 @@ class Options:
         group="checks",
         metavar="FILE",
         reported=False,
+    )
+    write_config = Option[Path | None](
+        PathValue(),
+        None,
+        "Save the layout settings and label conventions of this run to FILE (a "
+        "nanaudit.toml), so that the next run needs no flags.",
+        group="output",
+        config=False,
+        metavar="FILE",
     )
     write_baseline = Option[Path | None](
         PathValue(),

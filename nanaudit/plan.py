@@ -9,7 +9,7 @@ with their typed thresholds.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from .kinds import ConfigError
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
 from .layouts.generic import discover
 from .layouts.presets import Preset, resolve
+from .layouts.survey import unaudited_folders
 from .layouts.walk import Walker
 from .memory import default_budget
 from .options import CheckSetting, Layer, Options
@@ -30,6 +31,7 @@ from .report import Severity
 from .rules import LabelRules, TrainingRules
 
 MAX_CLASS_NAMES_BYTES = 1 << 20
+ROLE_ORDER = {"train": 0, "val": 1, "test": 2}  # splits in this order; the rest after them
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class ScanPlan:
     checks: tuple[ActiveCheck, ...]
     config_file: str | None = None
     visuals: bool = False  # make thumbnails while decoding (an HTML report was asked for)
+    warnings: tuple[str, ...] = ()  # usage warnings: settings that contradict each other
 
     def ignored_for_path(self, check_id: str, path: str) -> bool:
         return any(
@@ -123,6 +126,7 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
         label_offset=options.label_offset,
         reduce_zero_label=options.reduce_zero_label,
         class_names=_class_names(options),
+        label_map=options.label_map,
     )
     # links are followed within the scanned root and the folders the user named
     named = [p for s in explicit for p in (s.images, s.masks) if p is not None]
@@ -135,6 +139,7 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
         label_offset=options.label_offset,
         reduce_zero_label=options.reduce_zero_label,
         walker=walker,
+        mask_folder=options.mask_folder,
     )
     if preset.discover is not None:
         layout = preset.discover(root, base, request)
@@ -143,6 +148,11 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
     layout = _with_walk_problems(layout, walker)
     if why:
         layout = replace(layout, reason=f"{why}; {layout.reason}")
+    layout = replace(
+        layout,
+        splits=tuple(sorted(layout.splits, key=lambda s: ROLE_ORDER.get(s.role, len(ROLE_ORDER)))),
+        unaudited=unaudited_folders(root, _audited(layout), walker),
+    )
     checks = tuple(
         ActiveCheck(
             spec,
@@ -163,6 +173,7 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
         checks=checks,
         config_file=config_file,
         visuals=wants_pictures(options),
+        warnings=usage_warnings(labels),
     )
 
 
@@ -198,11 +209,35 @@ def wants_pictures(options: Options) -> bool:
     return html or options.thumbnails
 
 
+def usage_warnings(labels: LabelRules) -> tuple[str, ...]:
+    """Settings that are accepted but probably not meant."""
+    out = []
+    c, ignore = labels.num_classes, labels.ignore_index
+    if c is not None and ignore is not None and 0 <= ignore < c:
+        out.append(
+            f"the ignore index {ignore} lies inside the classes [0, {c}): its pixels are "
+            f"ignored, so class {labels.name(ignore)} can never be learned (and is left out of "
+            f"NA301 and the class weights); use C = {ignore} if {ignore} is void, or another "
+            "ignore index"
+        )
+    return tuple(out)
+
+
+def _audited(layout: Layout) -> Iterator[Path]:
+    for split in layout.splits:
+        for p in split.pairs:
+            yield from (x for x in (p.image, p.mask) if x is not None)
+        yield from (path for path, _ in split.skipped)
+
+
 def _explicit_splits(options: Options) -> tuple[ExplicitSplit, ...]:
     if options.masks is not None and options.images is None:
         raise ConfigError("--masks needs --images")
     if options.images is not None:
-        return (ExplicitSplit("all", options.images, options.masks), *options.splits)
+        return (
+            ExplicitSplit("all", options.images, options.masks, "--images/--masks"),
+            *options.splits,
+        )
     return options.splits
 
 

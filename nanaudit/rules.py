@@ -1,8 +1,9 @@
 """The rules the data is audited against, settled before the scan starts: the label
 convention (and the transform a loader applies to labels) and the training settings.
 
-Cached records keep the labels as stored; the transform (``label_offset``,
-``reduce_zero_label``) is applied to each record after it is read, before the checks.
+Cached records keep the labels as stored; the transform (``label_map``, then
+``reduce_zero_label`` and ``label_offset``) is applied to each record after it is read,
+before the checks.
 """
 
 from __future__ import annotations
@@ -22,21 +23,36 @@ class LabelRules:
     label_offset: int = 0  # added to every label but the ignore index
     reduce_zero_label: bool = False  # 0 → ignore index, every other label - 1 (ADE20K)
     class_names: tuple[str, ...] = ()
+    label_map: tuple[tuple[int, int], ...] = ()  # stored label → label, before the rest
 
     @property
     def transformed(self) -> bool:
-        """Labels were shifted: stored values are not what the checks see."""
-        return bool(self.label_offset or self.reduce_zero_label)
+        """Labels were mapped or shifted: stored values are not what the checks see."""
+        return bool(self.label_map or self.label_offset or self.reduce_zero_label)
 
     @property
     def info(self) -> LabelInfo:
-        return LabelInfo(self.num_classes, self.ignore_index, self.background, self.class_names)
+        return LabelInfo(
+            self.num_classes,
+            self.ignore_index,
+            self.background,
+            self.class_names,
+            self.label_map,
+            self.label_offset,
+            self.reduce_zero_label,
+        )
 
     def name(self, label: int) -> str:
         return self.info.name(label)
 
     def map(self, value: int) -> int:
-        """A stored label as the training loop sees it."""
+        """A stored label as the training loop sees it: the label map first (what the
+        loader does to the stored values), then reduce_zero_label and the offset, which
+        leave the ignore index alone."""
+        for src, dst in self.label_map:
+            if value == src:
+                value = dst
+                break
         if value == self.ignore_index:
             return value
         if self.reduce_zero_label:

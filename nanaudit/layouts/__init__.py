@@ -1,7 +1,9 @@
 """Layouts: where a dataset keeps its images and masks, and how they pair.
 
-Discovery lists folders and reads split-list files; it opens no image.  The result is a
-:class:`Layout` of planned splits, each a list of image/mask path pairs.
+Discovery lists folders and reads split-list files; it opens no image, except the first
+few files of each folder that could hold the masks when several could (survey.py).  The
+result is a :class:`Layout` of planned splits, each a list of image/mask path pairs, and
+the folders holding images that no split audits.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class ExplicitSplit:
     name: str
     images: Path
     masks: Path | None
+    given_as: str = ""  # the flag or config key that named it, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class Layout:
     reason: str
     splits: tuple[PlannedSplit, ...]
     notes: tuple[str, ...] = ()
+    # folders holding images of which no split audits one, with their number of images
+    unaudited: tuple[tuple[Path, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,7 @@ class DiscoverRequest:
     # lists the folders (within the scanned root unless links are followed) and remembers
     # the folders it could not list and the links it did not follow
     walker: Walker = field(default_factory=Walker)
+    mask_folder: str | None = None  # the mask folder's name, when several could hold them
 
     def labeled(self, split: str) -> bool:
         """Split names are matched case-insensitively, as split folders are."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..regex import KeyPattern
-from . import DiscoverRequest, DiscoveryError, Layout, PairPaths, PlannedSplit
+from . import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout, PairPaths, PlannedSplit
+from .survey import choose, count_pairs, judge, mask_candidates, suggest_pair_key
 from .walk import Walker, child_dirs
 
 IMAGE_DIRS = ("images", "image", "imgs", "img")
@@ -162,50 +164,154 @@ def _make_split(
         skipped += mask_walk.skipped
         notes += mask_walk.notes
     pairs = pair_files(img_walk.files, image_root, masks, mask_root or image_root, request.pair_key)
+    if mask_root is not None and request.pair_key is None:
+        notes += _key_note(name, pairs, img_walk.files, image_root, masks, mask_root)
     role = split_role(name) or ("all" if name == "all" else "other")
     return PlannedSplit(
         name, role, image_root, mask_root, labeled, tuple(pairs), tuple(skipped)
     ), notes
 
 
+def _key_note(
+    name: str,
+    pairs: Sequence[PairPaths],
+    images: Sequence[Path],
+    image_root: Path,
+    masks: Sequence[Path],
+    mask_root: Path,
+) -> list[str]:
+    """When most images found no mask by name, the --pair-key that would pair them."""
+    paired = count_pairs(pairs)
+    if not images or not masks or paired * 2 > len(images):
+        return []
+    found = suggest_pair_key(images, image_root, masks, mask_root)
+    if found is None:
+        return []
+    return [f"{name}: {paired:,} of {len(images):,} images pair by name; {found.text}"]
+
+
+def _explicit_layout(root: Path, request: DiscoverRequest) -> Layout:
+    splits, notes = [], []
+    for spec in request.explicit:
+        for p in (spec.images, spec.masks):
+            if p is not None and not p.is_dir():
+                raise DiscoveryError(_missing_folder(root, spec, p))
+        labeled = spec.masks is not None and request.labeled(spec.name)
+        s, n = _make_split(spec.name, spec.images, spec.masks, labeled, request)
+        splits.append(s)
+        notes += n
+    desc = ", ".join(f"{s.name}" for s in splits)
+    return Layout(
+        "explicit",
+        f"splits given on the command line or in the config: {desc}",
+        tuple(splits),
+        tuple(notes),
+    )
+
+
+def _missing_folder(root: Path, spec: ExplicitSplit, path: Path) -> str:
+    """A folder given for a split that is not there; relative folders resolve against the
+    working folder, so say so when the same path exists below the scanned folder."""
+    given = f"{spec.given_as}: " if spec.given_as else f"split {spec.name!r}: "
+    cwd = Path.cwd()
+    try:
+        rel = path.relative_to(cwd)
+    except ValueError:
+        rel = None
+    shown = rel.as_posix() if rel is not None else path.as_posix()
+    what = "" if path.exists() else " (there is no such path)"
+    message = f"{given}{shown} is not a directory{what}"
+    if rel is not None and (root / rel).is_dir():
+        message += (
+            f" (relative folders resolve against the working folder, not the scanned one): "
+            f"did you mean {(root / rel).as_posix()}?"
+        )
+    return message
+
+
+def _mask_folder(
+    image_dir: Path,
+    siblings: Sequence[Path],
+    request: DiscoverRequest,
+    where: str,
+    ambiguous: list[str],
+) -> tuple[Path | None, list[str]]:
+    """The folder holding the masks of ``image_dir``, chosen among ``siblings``, with what
+    the report should say about the choice. When several could hold them and the files do
+    not decide, the candidates are added to ``ambiguous`` and None is returned."""
+    if request.mask_folder:
+        want = request.mask_folder.lower()
+        for d in siblings:
+            if d.name.lower() == want:
+                return d, []
+        return None, [f"{where}: no folder {request.mask_folder}/ beside {image_dir.name}/"]
+    walker = request.walker
+    images = walker.files(image_dir).files
+    found = mask_candidates(walker, image_dir, siblings, MASK_DIRS, images)
+    if not found:
+        return None, []
+    if len(found) == 1:
+        only = found[0]
+        if only.name.lower() in MASK_DIRS:
+            return only, []
+        return only, [
+            f"{where}{only.name}/: the mask folder, the only one whose files pair with "
+            f"{image_dir.name}/"
+        ]
+    judged = judge(walker, image_dir, images, found)
+    chosen, why = choose(judged)
+    if chosen is not None:
+        return chosen.folder, [f"{where}{why}"]
+    ambiguous.append(f"beside {where}{image_dir.name}/: {', '.join(c.describe() for c in judged)}")
+    return None, []
+
+
+def _ambiguity(ambiguous: Sequence[str]) -> DiscoveryError:
+    return DiscoveryError(
+        "more than one folder could hold the masks and their files do not say which: "
+        + "; ".join(ambiguous)
+        + ". Pick one with --mask-folder NAME (with the --pair-key shown, if its files "
+        "pair only with one), or give the splits with --split NAME:IMAGES:MASKS"
+    )
+
+
 def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
     """Detect the layout under ``root`` (or use the explicit splits) and pair the files."""
     request = request or DiscoverRequest()
     request.walker.bound(root)
-    unlabeled_set = set(request.unlabeled)
     if request.explicit:
-        splits, notes = [], []
-        for spec in request.explicit:
-            for p in (spec.images, spec.masks):
-                if p is not None and not p.is_dir():
-                    raise DiscoveryError(f"not a directory: {p}")
-            labeled = spec.masks is not None and spec.name.lower() not in unlabeled_set
-            s, n = _make_split(spec.name, spec.images, spec.masks, labeled, request)
-            splits.append(s)
-            notes += n
-        desc = ", ".join(f"{s.name}" for s in splits)
-        return Layout(
-            "explicit",
-            f"splits given on the command line or in the config: {desc}",
-            tuple(splits),
-            tuple(notes),
-        )
+        return _explicit_layout(root, request)
+    unlabeled_set = set(request.unlabeled)
+    ambiguous: list[str] = []
 
     children = child_dirs(root)
     image_dirs = _find_alias(children, IMAGE_DIRS)
-    mask_dirs = _find_alias(children, MASK_DIRS)
-    if image_dirs and mask_dirs:
-        return _images_masks_layout(root, image_dirs[0], mask_dirs[0], request, unlabeled_set)
+    if image_dirs:
+        siblings = [
+            d for d in children if not split_role(d.name) and d.name.lower() not in IMAGE_DIRS
+        ]
+        mask_dir, chosen = _mask_folder(image_dirs[0], siblings, request, "", ambiguous)
+        if ambiguous:
+            raise _ambiguity(ambiguous)
+        if mask_dir is not None:
+            layout = _images_masks_layout(root, image_dirs[0], mask_dir, request, unlabeled_set)
+            return replace(layout, notes=(*chosen, *layout.notes))
 
     split_dirs = [d for d in children if split_role(d.name)]
     split_first = []
+    chosen_notes: list[str] = []
     for d in split_dirs:
         sub = child_dirs(d)
-        imgs, msks = _find_alias(sub, IMAGE_DIRS), _find_alias(sub, MASK_DIRS)
+        imgs = _find_alias(sub, IMAGE_DIRS)
         if imgs:
-            split_first.append((d, imgs[0], msks[0] if msks else None))
+            siblings = [c for c in sub if c.name.lower() not in IMAGE_DIRS]
+            mask_dir, chosen = _mask_folder(imgs[0], siblings, request, f"{d.name}/", ambiguous)
+            chosen_notes += chosen
+            split_first.append((d, imgs[0], mask_dir))
+    if ambiguous:
+        raise _ambiguity(ambiguous)
     if split_first:
-        splits, notes = [], []
+        splits, notes = [], list(chosen_notes)
         for d, img_dir, mask_dir in split_first:
             # Only a test split may lack its mask folder silently; elsewhere NA003 is an error.
             labeled = (
@@ -217,10 +323,7 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
             splits.append(s)
             notes += n
         names = ", ".join(s.name for s in splits)
-        reason = (
-            f"found split folders ({names}) each holding an image folder "
-            f"({split_first[0][1].name}/) and a mask folder"
-        )
+        reason = f"found split folders ({names}) holding an image folder and a mask folder"
         return Layout("split-first", reason, tuple(splits), tuple(notes))
 
     by_name = {d.name.lower(): d for d in children}
@@ -237,19 +340,41 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
             s, n = _make_split(d.name, d, ann, d.name.lower() not in unlabeled_set, request)
             splits.append(s)
             notes += n
-        pairs = ", ".join(f"{d.name}/+{a.name}/" for d, a in segnet)
+        pairs = ", ".join(f"{d.name}/ + {a.name}/" for d, a in segnet)
         return Layout(
             "segnet", f"found SegNet/CamVid-style folders {pairs}", tuple(splits), tuple(notes)
         )
+    raise DiscoveryError(_nothing_found(root, request.walker))
 
-    raise DiscoveryError(
-        f"no image/mask layout found in {root}. Looked for: an image folder "
+
+def _nothing_found(root: Path, walker: Walker) -> str:
+    where = "the current folder" if str(root) in ("", ".") else str(root)
+    message = (
+        f"no image/mask layout found in {where}. Looked for: an image folder "
         f"({', '.join(IMAGE_DIRS)}) beside a mask folder ({', '.join(MASK_DIRS)}); "
         f"split folders ({', '.join(sorted(SPLIT_ROLES))}) holding both; train/ + trainannot/; "
         "or the folders of a dataset preset (VOC, Cityscapes, ADE20K, COCO-Stuff, CamVid, "
-        "Oxford-IIIT Pet: `nanaudit layouts` lists what each expects). Say it explicitly with "
-        "--images DIR --masks DIR, --split NAME:IMAGES:MASKS or --layout NAME"
+        "Oxford-IIIT Pet: `nanaudit layouts` lists what each expects)"
     )
+    held = _image_folders(root, walker)
+    if held:
+        shown = ", ".join(f"{name}/ ({n:,} image{'' if n == 1 else 's'})" for name, n in held[:8])
+        more = f" and {len(held) - 8} more" if len(held) > 8 else ""
+        message += f". Folders holding images here: {shown}{more}"
+    return (
+        message + ". Say which with --split NAME:IMAGES:MASKS (repeatable), --images DIR "
+        "--masks DIR, or --layout NAME"
+    )
+
+
+def _image_folders(root: Path, walker: Walker) -> list[tuple[str, int]]:
+    """The folders directly below root that hold images (anywhere below them), with counts."""
+    counts: Counter[str] = Counter()
+    for f in Walker(walker.boundaries, walker.follow_links).files(root).files:
+        rel = f.relative_to(root).parts
+        if len(rel) > 1:
+            counts[rel[0]] += 1
+    return sorted(counts.items())
 
 
 def _images_masks_layout(

@@ -287,7 +287,10 @@ def _generic_below(name: str, reason: str) -> Discover:
         layout = discover(
             base,
             DiscoverRequest(
-                pair_key=request.pair_key, unlabeled=request.unlabeled, walker=request.walker
+                pair_key=request.pair_key,
+                unlabeled=request.unlabeled,
+                walker=request.walker,
+                mask_folder=request.mask_folder,
             ),
         )
         splits = layout.splits
@@ -302,14 +305,26 @@ def _generic_below(name: str, reason: str) -> Discover:
     return run
 
 
+# CamVid's file names start with the sequence they come from (0001TP_006690.png)
+CAMVID_SEQUENCES = ("0001tp_", "0006r0_", "0016e5_", "seq05vd_")
+
+
 def _detect_camvid(root: Path) -> tuple[Path, str] | None:
     sub = dirs_by_name(root)
-    need = {"train", "trainannot", "val", "valannot", "test", "testannot"}
-    if need <= set(sub):
+    if {"train", "trainannot", "val", "valannot", "test", "testannot"} <= set(sub):
         return (
             root,
             "found train/, val/, test/ with trainannot/, valannot/, testannot/ (SegNet CamVid)",
         )
+    # a copy without its test split: the file names must say CamVid as well
+    if {"train", "trainannot", "val", "valannot"} <= set(sub):
+        names = [n for d in ("train", "val") for n in first_files(sub[d], 3)]
+        if names and all(n.lower().startswith(CAMVID_SEQUENCES) for n in names):
+            return (
+                root,
+                f"found train/, val/ with trainannot/, valannot/ and CamVid's sequence file "
+                f"names ({names[0]})",
+            )
     return None
 
 
