@@ -10,6 +10,7 @@ Thresholds are not applied here: checks read these statistics and apply their ow
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from collections import Counter
@@ -173,6 +174,8 @@ class SplitStats:
     modes: tuple[tuple[str, int], ...] = stat(COUNTS)
     sizes: tuple[tuple[tuple[int, int], int], ...] = stat(COUNTS)  # (width, height)
     value_ranges: tuple[tuple[str, float, float], ...] = stat(RANGES)  # per dtype
+    # per image that is not flat: (dtype, its largest channel std) (NA104 compares)
+    image_stds: tuple[tuple[str, float], ...] = stat(MULTISET)
     signatures: tuple[ImageSignature, ...] = stat(MULTISET)
     labels: tuple[tuple[int, int], ...] = stat(COUNTS)  # label → pixels
     mask_pixels: int = stat(SUM)
@@ -251,6 +254,7 @@ def file_stats(rec: FileRecord, rules: LabelRules, labeled: bool) -> SplitStats:
             ((dtype, min(c.min for c in finite), max(c.max for c in finite)),) if finite else ()
         )
         flat = all(c.min == c.max for c in p.channels)
+        stds = [c.std for c in finite]
         return SplitStats(
             image_files=1,
             images=1,
@@ -261,6 +265,7 @@ def file_stats(rec: FileRecord, rules: LabelRules, labeled: bool) -> SplitStats:
             modes=((rec.mode or "?", 1),),
             sizes=(((rec.width, rec.height), 1),),
             value_ranges=ranges,
+            image_stds=((dtype, max(stds)),) if stds and not flat else (),
             signatures=(ImageSignature(rec.path, rec.split, content_key(rec), p.phash, flat),),
         )
     lab = rec.labels
@@ -305,6 +310,7 @@ class FullScale:
     span: float  # full scale, what NA104's std ratio is taken of
     basis: str
     extent: float = 0.0  # the value range [lo, lo + extent] the luminance checks measure in
+    note: str = ""  # what the report should say about the choice (fewer bits than the type)
 
     def at(self, fraction: float) -> float:
         """The value at ``fraction`` of the range (NA112/NA113): for data in [-1, 1] that
@@ -315,14 +321,41 @@ class FullScale:
 ASSUMED_SCALE = FullScale(0.0, 255.0, "assumed 255")
 
 
+SENSOR_BITS = (10, 12, 14)  # the depths of cameras whose data 16-bit files hold
+
+
+def _uint16_scale(high: float) -> FullScale:
+    """uint16 data's full scale from the bits it uses: 12-bit data (max ≤ 4095) stored in
+    16-bit files is measured against 4095, as its loader should divide by. Data that never
+    exceeds 255 is 8-bit values saved as 16 bits (a loader dividing by 65535 sees it dark):
+    it keeps 65535."""
+    bits = next((b for b in SENSOR_BITS if 255 < high <= (1 << b) - 1), 16)
+    if bits == 16:
+        return FullScale(0.0, 65535.0, "uint16 full scale 65535")
+    top = float((1 << bits) - 1)
+    return FullScale(
+        0.0,
+        top,
+        f"{bits}-bit data in uint16 (max {high:,.0f}): full scale {top:,.0f}",
+        note=(
+            f"uint16 images use {bits} of their 16 bits (max {high:,.0f}): full scale is "
+            f"{top:,.0f} for NA104, NA112, NA113 and the Normalize constants"
+        ),
+    )
+
+
 def full_scales(ranges: Iterable[tuple[str, float, float]]) -> dict[str, FullScale]:
-    """Full scale per dtype: 255 and 65535 for uint8/16, else the dataset's observed range."""
+    """Full scale per dtype: 255 for uint8; for uint16 the bits the data uses (65535, or
+    4095 for 12-bit data…); else the dataset's observed range."""
     scales: dict[str, FullScale] = {
         "uint8": FullScale(0.0, 255.0, "uint8 full scale 255"),
         "bool": FullScale(0.0, 255.0, "1-bit read as 0/255"),
         "uint16": FullScale(0.0, 65535.0, "uint16 full scale 65535"),
     }
     for dtype, a, b in ranges:
+        if dtype == "uint16":
+            scales[dtype] = _uint16_scale(b)
+            continue
         if dtype in scales:
             continue
         if dtype.startswith("float") and a >= -1.0 and b <= 1.0:
@@ -352,6 +385,23 @@ class SplitView:
 class DatasetStats:
     splits: tuple[SplitView, ...]
     scales: Mapping[str, FullScale] = field(default_factory=dict)
+    # per dtype, the sorted largest-channel stds of the images that are not flat
+    stds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def typical_std(self, dtype: str | None, own: float, at_least: int = 4) -> float | None:
+        """The median std of the other images of ``dtype`` (this image's own std ``own``
+        left out once), or None with fewer than ``at_least`` others."""
+        values = self.stds.get(dtype or "", ())
+        n = len(values) - 1 if own in values else len(values)
+        if n < at_least:
+            return None
+        skip = bisect.bisect_left(values, own) if n < len(values) else len(values)
+
+        def other(k: int) -> float:  # the k-th of the others
+            return values[k if k < skip else k + 1]
+
+        mid = n // 2
+        return other(mid) if n % 2 else (other(mid - 1) + other(mid)) / 2
 
     @property
     def training(self) -> list[SplitView]:
@@ -370,7 +420,12 @@ class DatasetStats:
 def dataset_stats(splits: Iterable[SplitView]) -> DatasetStats:
     views = tuple(splits)
     merged = _fold(s.stats for s in views)
-    return DatasetStats(views, full_scales(merged.value_ranges))
+    stds: dict[str, list[float]] = {}
+    for dtype, std in merged.image_stds:  # sorted by dtype, then std
+        stds.setdefault(dtype, []).append(std)
+    return DatasetStats(
+        views, full_scales(merged.value_ranges), {k: tuple(v) for k, v in stds.items()}
+    )
 
 
 def merged_histogram(splits: Iterable[SplitView]) -> tuple[tuple[int, int], ...]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from . import __version__
 from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7  # 7: perceptual hashes of framed pictures (NA307)
 LOOKUP_BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters)
 
 Stamp = tuple[int, int, int, int]

@@ -29,7 +29,7 @@ def _class_counts(ctx: CheckContext[Any], hist: Sequence[tuple[int, int]]) -> di
     }
     if c is not None:
         for k in range(c):
-            if k not in unused:
+            if k not in unused and k != ignore:  # an ignore index inside [0, C): a warning
                 out.setdefault(k, 0)
     return out
 

@@ -103,12 +103,22 @@ class LowVarianceOptions:
     min_std_ratio: float = threshold(
         0.005, Float(0.0, 1.0), "every channel's std below this share of full scale"
     )
+    min_relative_std: float = threshold(
+        0.02,
+        Float(0.0, 1.0),
+        "and below this share of the median std of the dataset's other images of its dtype "
+        "(0: full scale alone)",
+    )
 
 
 @check("NA104", "low-variance", Severity.WARNING, "image", LowVarianceOptions)
 def low_variance(ctx: CheckContext[LowVarianceOptions], rec: FileRecord) -> Iterator[Hit]:
-    """Every channel's standard deviation is below 0.5% of full scale (min_std_ratio),
-    while the image is not constant.
+    """Every channel's standard deviation is below 0.5% of full scale (min_std_ratio; full
+    scale from the bits the data uses: 4095 for 12-bit data in 16-bit files), while the image
+    is not constant, and, when the dataset holds 4 or more other images of its dtype, below
+    2% of their median std (min_relative_std; 0 turns this comparison off): a frame with
+    nothing but sensor noise is caught, dim images of a modality that is dark by nature
+    are not.
 
     Why: near-constant input gives tiny denominators in per-image normalisation (huge
     values) and collapses BatchNorm's running variance.
@@ -123,12 +133,22 @@ def low_variance(ctx: CheckContext[LowVarianceOptions], rec: FileRecord) -> Iter
     ratio = ctx.options.min_std_ratio
     limit = ratio * scale.span
     stds = [c.std for c in p.channels if c.count]
-    if stds and all(s < limit for s in stds):
-        yield Hit(
-            f"std {max(stds):.4g} in every channel, under {ratio:.2%} of "
-            f"full scale ({scale.basis})",
-            {"std": [round(s, 6) for s in stds], "limit": limit},
-        )
+    if not stds or not all(s < limit for s in stds):
+        return
+    share = ctx.options.min_relative_std
+    typical = ctx.dataset.typical_std(rec.dtype, max(stds)) if share else None
+    if typical is not None and max(stds) >= share * typical:
+        return  # as varied as this dataset's images are: the signal of a dim modality
+    against = f"; the other {rec.dtype} images' median std is {typical:.4g}" if typical else ""
+    yield Hit(
+        f"std {max(stds):.4g} in every channel, under {ratio:.2%} of "
+        f"full scale ({scale.basis}){against}",
+        {
+            "std": [round(s, 6) for s in stds],
+            "limit": limit,
+            **({"typical_std": typical} if typical is not None else {}),
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +215,8 @@ def fp16_overflow(ctx: CheckContext[Fp16Options], rec: FileRecord) -> Iterator[H
 def high_bit_depth(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """An integer image deeper than 8 bits (16-bit PNG/TIFF, int32; also a 16-bit RGB PNG
     that Pillow itself reduces to 8 bits), or a float image whose maximum exceeds 255.
+    Info, not a warning, when every image of its split has its dtype: a dataset that is 16-bit
+    by design (microscopy), whose scale the Normalize constants give.
 
     Why: pipelines written for 8-bit data divide by 255 (ToTensor only scales uint8), so
     16-bit input reaches the network at values up to 65535: activations explode, ReLUs
@@ -206,8 +228,16 @@ def high_bit_depth(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     p = _px(rec)
     dtype = rec.dtype or ""
     _, hi = _finite_range(p)
+    dtypes = ctx.here.stats.dtypes
+    by_design = len(dtypes) == 1 and dtypes[0][0] == dtype
+    severity = Severity.INFO if by_design else None
+    whole = f" (every image of split {ctx.here.name!r} is {dtype})" if by_design else ""
     if dtype in ("uint16", "int16", "uint32", "int32", "uint64", "int64"):
-        yield Hit(f"{dtype} image (max value {hi:g}): not 8-bit", {"dtype": dtype, "max": hi})
+        yield Hit(
+            f"{dtype} image (max value {hi:g}): not 8-bit{whole}",
+            {"dtype": dtype, "max": hi},
+            severity,
+        )
     elif rec.bits > 8:
         yield Hit(
             f"stored with {rec.bits} bits per channel: Pillow decodes it to 8 bits (the statistics "
@@ -216,7 +246,9 @@ def high_bit_depth(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         )
     elif dtype.startswith("float") and math.isfinite(hi) and hi > 255:
         yield Hit(
-            f"{dtype} image with max value {hi:g} > 255: un-normalised", {"dtype": dtype, "max": hi}
+            f"{dtype} image with max value {hi:g} > 255: un-normalised{whole}",
+            {"dtype": dtype, "max": hi},
+            severity,
         )
 
 

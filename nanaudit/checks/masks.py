@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..kinds import Float, Int
@@ -198,13 +199,16 @@ def non_integer_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
 @check("NA208", "binary-255", Severity.ERROR, "mask")
 def binary_255(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The mask's values are exactly {0, 255}, while 255 is the ignore index or C == 2: a
-    binary mask saved as 0/255. (A mask of 255 alone is NA202's; labels shifted by
-    --label-offset or reduce_zero_label are not judged by their stored values.)
+    binary mask saved as 0/255. (A mask of 255 alone is NA202's; labels mapped by
+    --label-map or shifted by --label-offset or reduce_zero_label are not judged by their
+    stored values.)
 
     Why: with ignore_index=255 every foreground pixel is silently ignored and the model
     learns "everything is background"; without it, 255 is out of range (NA201).
 
-    Fix: divide the mask by 255 (mask // 255) so the foreground is class 1.
+    Fix: divide the mask by 255 (mask // 255) so the foreground is class 1. If your loader
+    already does (or thresholds), audit what it yields: --label-map 255:1 -C 2
+    --ignore-index none.
     """
     labels = _labels(rec)
     values = {v for v, _ in labels.histogram}
@@ -248,8 +252,8 @@ def interpolation_artifacts(
     if rare:
         shown = ", ".join(ctx.label_name(v) for v in rare[:8])
         yield Hit(
-            f"label{'s' if len(rare) > 1 else ''} {shown} occur only on "
-            "boundaries between two other labels",
+            f"label{'s' if len(rare) > 1 else ''} {shown} "
+            f"occur{'' if len(rare) > 1 else 's'} only on boundaries between two other labels",
             {"labels": rare},
         )
         return
@@ -267,16 +271,31 @@ class InstanceIdsOptions:
     max_distinct: int = threshold(255, Int(1, 1 << 31), "more distinct values than this")
 
 
+@lru_cache(maxsize=64)
+def instance_split(
+    masks_per_label: tuple[tuple[int, int], ...], max_distinct: int
+) -> tuple[int, int] | None:
+    """Whether a split's masks together hold instance ids: more than ``max_distinct`` values,
+    or values above 255, that two or more masks share (one corrupt mask does not make a
+    split of instance ids). (shared values, largest shared value) or None."""
+    shared = [v for v, n in masks_per_label if n >= 2]
+    if shared and (len(shared) > max_distinct or shared[-1] > 255):
+        return len(shared), shared[-1]
+    return None
+
+
 @check("NA210", "instance-ids", Severity.WARNING, "mask", InstanceIdsOptions)
 def instance_ids(ctx: CheckContext[InstanceIdsOptions], rec: FileRecord) -> Iterator[Hit]:
-    """A mask holds more than 255 distinct values (max_distinct) or values above 255, and no
-    C admits them.
+    """A mask holds more than 255 distinct values (max_distinct) or values above 255, or its
+    split's masks do (values shared by two or more masks: instance ids are numbered per
+    split, so most masks of such a split stay under 255 themselves), and no C admits them.
 
     Why: instance IDs (or a panoptic encoding) were given where semantic class indices are
-    expected; every instance becomes its own out-of-range "class".
+    expected; every instance becomes its own out-of-range "class", and instance id 255 is
+    silently read as the ignore index.
 
     Fix: convert instance IDs to their semantic class (panoptic: id // 1000 or the
-    dataset's segments_info).
+    dataset's segments_info); for a foreground/background task, map every id above 0 to 1.
     """
     labels = _labels(rec)
     c = ctx.labels.num_classes
@@ -284,11 +303,30 @@ def instance_ids(ctx: CheckContext[InstanceIdsOptions], rec: FileRecord) -> Iter
     values = [v for v, _ in labels.histogram if v != ignore]  # the ignore index is admitted
     high = [v for v in values if v > 255]
     top = max(values, default=0)
-    admitted = c is not None and top < c
-    if admitted:
+    split = ctx.here.stats
+    split_top = max((v for v, _ in split.labels if v != ignore), default=top)
+    if c is not None and split_top < c:
         return
+    data: dict[str, Any] = {"distinct": labels.distinct, "max": top}
+    as_ignore = (
+        "; its 255 is read as the ignore index"
+        if ignore == 255 and labels.count(255) and not ctx.labels.transformed
+        else ""
+    )
     if labels.distinct > ctx.options.max_distinct or high:
         yield Hit(
-            f"{labels.distinct:,} distinct values, maximum {top:,}: looks like instance IDs",
-            {"distinct": labels.distinct, "max": top},
+            f"{labels.distinct:,} distinct values, maximum {top:,}: looks like instance "
+            f"IDs{as_ignore}",
+            data,
         )
+        return
+    found = instance_split(split.masks_per_label, ctx.options.max_distinct)
+    if found is None or labels.distinct < 2:
+        return
+    shared, largest = found
+    yield Hit(
+        f"the masks of split {ctx.here.name!r} share {shared:,} label values up to "
+        f"{largest:,}: instance IDs, not classes; this mask holds {labels.distinct:,} values "
+        f"up to {max(v for v, _ in labels.histogram):,}{as_ignore}",
+        {**data, "split_values": shared, "split_max": largest},
+    )

@@ -118,10 +118,56 @@ def _phash(gray: Image.Image) -> int:
     unlike a difference hash, smooth gradients do not make unrelated pictures collide."""
     small = gray.resize((_PHASH_N, _PHASH_N), Image.Resampling.BILINEAR, reducing_gap=2.0)
     a = np.asarray(small, dtype=np.float64)
+    if _frame(a) is not None:
+        a = _unframed(gray, a)
     # only the 8 lowest frequencies; einsum keeps BLAS (and its threads) out of the hot path
     low = np.einsum("ij,jk,lk->il", _DCT8, a, _DCT8).reshape(-1)
     bits = low > np.median(low[1:])  # the DC term is left out of the median
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+FRAME_SHARE = (0.1, 0.85)  # a frame covers this share of the picture (else: no frame)
+
+
+def _frame(a: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
+    """The pixels of a large constant frame around a thumbnail's content (the black field
+    of view around a fundus photograph, letterboxing), or None. The border holds the
+    frame's level for at least half its length; the frame is every pixel nearer that level
+    than the content's median."""
+    ring = np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+    level = float(np.median(ring))
+    spread = float(a.max() - a.min())
+    if spread <= 0 or np.mean(np.abs(ring - level) <= 0.02 * spread + 1.0) < 0.5:
+        return None
+    content = a[np.abs(a - level) > 0.1 * spread]
+    if content.size == 0:
+        return None
+    frame: npt.NDArray[np.bool_] = np.abs(a - level) <= abs(float(np.median(content)) - level) / 2
+    return frame if FRAME_SHARE[0] <= frame.mean() <= FRAME_SHARE[1] else None
+
+
+def _unframed(gray: Image.Image, small: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The thumbnail of a framed picture with its frame made uniform: a frame shared by
+    every image (retina photographs) would otherwise decide the hash and make different
+    pictures near-duplicates. Done at twice the size, the frame grown by a pixel so that
+    the blend along its edge goes too, then halved: resizes and re-encodes still match."""
+    big = np.asarray(
+        gray.resize((2 * _PHASH_N, 2 * _PHASH_N), Image.Resampling.BILINEAR, reducing_gap=2.0),
+        dtype=np.float64,
+    )
+    frame = _frame(big)
+    if frame is None:
+        return small
+    grown = frame.copy()
+    grown[1:] |= frame[:-1]
+    grown[:-1] |= frame[1:]
+    grown[:, 1:] |= frame[:, :-1]
+    grown[:, :-1] |= frame[:, 1:]
+    if grown.all():
+        return small
+    big[grown] = big[~grown].mean()
+    out: npt.NDArray[np.float64] = big.reshape(_PHASH_N, 2, _PHASH_N, 2).mean(axis=(1, 3))
+    return out
 
 
 def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
