@@ -116,6 +116,19 @@ class LabelInfo:
     ignore_index: int | None
     background: int | None
     class_names: tuple[str, ...] = ()
+    label_map: tuple[tuple[int, int], ...] = ()  # applied before the checks
+    label_offset: int = 0
+    reduce_zero_label: bool = False
+
+    @property
+    def transform(self) -> str:
+        """What was done to the stored labels before the checks, in words ("" for nothing)."""
+        parts = [f"{a} → {b}" for a, b in self.label_map]
+        if self.reduce_zero_label:
+            parts.append("reduce_zero_label (0 → ignore, the rest - 1)")
+        if self.label_offset:
+            parts.append(f"{self.label_offset:+d} to every label but the ignore index")
+        return ", ".join(parts)
 
     def name(self, label: int) -> str:
         """``3 (car)`` when the class has a name, else ``3``."""
@@ -183,8 +196,9 @@ class TrainingSummary:
     classes: tuple[int, ...]  # the classes the weights and counts are about
     images_per_class: tuple[tuple[int, int], ...]
     valid_fraction: ValidFraction | None
-    class_weights: tuple[tuple[int, float], ...]
+    class_weights: tuple[tuple[int, float], ...]  # training splits only
     zero_weight_classes: tuple[int, ...]
+    class_weights_method: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +394,9 @@ class Report:
     findings: tuple[Finding, ...]
     files: tuple[FileRecord, ...]
     skipped: tuple[tuple[str, str], ...]
+    # folders holding images that no split audits: (folder relative to the root, images)
+    unaudited: tuple[tuple[str, int], ...] = ()
+    warnings: tuple[str, ...] = ()  # usage warnings: settings that contradict each other
     suppressed: int = 0  # findings dropped by per-file-ignores
     baselined: tuple[Finding, ...] = ()  # findings hidden by --baseline
     baseline: BaselineResult | None = None
@@ -408,3 +425,40 @@ class Report:
     @property
     def label_values(self) -> tuple[int, ...]:
         return tuple(sorted({v for s in self.splits for v, _ in s.label_histogram}))
+
+    def classes_in_words(self) -> str:
+        """The class count as the reader needs it: the one given, or, without it, the labels
+        found and the C they probably mean."""
+        info = self.labels
+        if info.num_classes is not None:
+            return f"C = {info.num_classes}"
+        values = self.label_values
+        if not values:
+            return "not given, and no labels found"
+        ignore = info.ignore_index
+        valid = [v for v in values if v != ignore]
+        ign = f" and {ignore} (the ignore index)" if ignore in values else ""
+        if set(values) == {0, 255} and ignore == 255 and not info.transform:
+            return (
+                "not given. The masks hold 0 and 255 only: binary masks stored as 0/255, "
+                "where 255 is the ignore index. If the loader divides them by 255 (or "
+                "thresholds them), you probably mean 2 classes: --label-map 255:1 -C 2 "
+                "--ignore-index none"
+            )
+        if not valid:
+            return f"not given; the masks hold only the ignore index {ignore}"
+        lo, hi = valid[0], valid[-1]
+        if lo == 0 and valid == list(range(hi + 1)):
+            found = f"labels {lo} to {hi}" if hi > lo else f"label {lo} only"
+            return (
+                f"not given; the masks hold {found}{ign}: you probably mean "
+                f"{hi + 1} classes (-C {hi + 1})"
+            )
+        shown = ", ".join(str(v) for v in valid[:12]) + (" …" if len(valid) > 12 else "")
+        if lo < 0:
+            return f"not given; the masks hold {len(valid)} values ({shown}){ign}, some negative"
+        return (
+            f"not given; the masks hold {len(valid)} values ({shown}){ign}: with the "
+            f"largest, {hi}, C is at least {hi + 1} (-C {hi + 1}), unless the values need "
+            "a --label-map or --label-offset"
+        )

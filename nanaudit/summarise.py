@@ -20,6 +20,7 @@ def build_report(
     root, rules = plan.root, plan.labels
     splits = []
     files: dict[str, FileRecord] = {}
+    training = {v.name for v in dataset.training}
     for split, view in zip(collected.splits, dataset.splits, strict=True):
         planned, stats = split.planned, view.stats
         groups = image_groups(stats)
@@ -44,7 +45,9 @@ def build_report(
                 mask_pixels=stats.mask_pixels,
                 ignore_pixels=ignore,
                 implied_classes=max(valid) + 1 if valid and max(valid) >= 0 else None,
-                training=training_summary(stats, dataset.scales, rules, planned.labeled),
+                training=training_summary(
+                    stats, dataset.scales, rules, planned.labeled, view.name in training
+                ),
             )
         )
         for pair in split.pairs:
@@ -61,7 +64,14 @@ def build_report(
         layout=layout.name,
         layout_reason=printable(layout.reason),
         preset=plan.preset.name,
-        notes=tuple(printable(n) for n in (*layout.notes, *collected.notes)),
+        notes=tuple(
+            printable(n)
+            for n in (
+                *layout.notes,
+                *collected.notes,
+                *(scale.note for _, scale in sorted(dataset.scales.items()) if scale.note),
+            )
+        ),
         labels=rules.info,
         fail_on=plan.options.fail_on,
         config=plan.config(),
@@ -71,5 +81,7 @@ def build_report(
         findings=checked.findings,
         files=tuple(files[k] for k in sorted(files)),
         skipped=tuple(dict.fromkeys(skipped)),
+        unaudited=tuple((display_path(folder, root), n) for folder, n in layout.unaudited),
+        warnings=tuple(printable(w) for w in plan.warnings),
         suppressed=checked.suppressed,
     )

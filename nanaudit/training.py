@@ -1,8 +1,9 @@
 """What a training script wants of a split, from its merged statistics alone.
 
 Normalize constants (per-channel mean and std of the majority image group, raw and divided
-by full scale), the valid-pixel distribution, and median-frequency class weights (Eigen &
-Fergus) that never hold inf or NaN: a class without pixels gets weight 0 and is listed.
+by full scale), the valid-pixel distribution, and, for the training split, median-frequency
+class weights (Eigen & Fergus) that never hold inf or NaN: a class without pixels gets
+weight 0 and is listed.
 """
 
 from __future__ import annotations
@@ -68,22 +69,33 @@ def _by_count(items: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(items, key=lambda kv: (-kv[1], kv[0])))
 
 
+CLASS_WEIGHTS_METHOD = (
+    "median frequency balancing (Eigen & Fergus, 2015): weight(c) = median(freq) / freq(c), "
+    "freq(c) = pixels of class c / non-ignore pixels of the training masks in which c is "
+    "present"
+)
+
+
 def training_summary(
     stats: SplitStats,
     scales: Mapping[str, FullScale],
     rules: LabelRules,
     labeled: bool,
+    training: bool = True,
 ) -> TrainingSummary:
+    """The split's summary; class weights only for a labeled training split (weights are
+    what a loss is trained with: the other splits' frequencies must not leak into them)."""
     pixels = {v: n for v, n in stats.labels if v != rules.ignore_index} if labeled else {}
     present = dict(stats.present_pixels)
     c = rules.num_classes
-    unused = set(rules.unused_ids)
+    unused = {*rules.unused_ids, rules.ignore_index}
     classes = tuple(k for k in (range(c) if c is not None else sorted(pixels)) if k not in unused)
     freqs = {k: pixels[k] / present[k] for k in classes if pixels.get(k) and present.get(k)}
     med = statistics.median(freqs.values()) if freqs else 0.0
     # a class without pixels gets weight 0 (never inf) and is listed, even when none has any
-    weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes) if labeled else ()
-    zero = tuple(k for k in classes if k not in freqs) if labeled else ()
+    weigh = labeled and training
+    weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes) if weigh else ()
+    zero = tuple(k for k in classes if k not in freqs) if weigh else ()
     per_class = dict(stats.masks_per_label)
     lo, hi = finite_range(stats)
     return TrainingSummary(
@@ -98,4 +110,5 @@ def training_summary(
         valid_fraction=valid_fraction(stats.valid_fractions),
         class_weights=weights,
         zero_weight_classes=zero,
+        class_weights_method=CLASS_WEIGHTS_METHOD if weigh else "",
     )

@@ -76,6 +76,7 @@ def _training(t: TrainingSummary, names: tuple[str, ...]) -> dict[str, Any]:
         },
         "class_weights": {str(k): w for k, w in t.class_weights},
         "zero_weight_classes": list(t.zero_weight_classes),
+        "class_weights_method": t.class_weights_method,
     }
 
 
@@ -174,6 +175,7 @@ def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
             "reason": report.layout_reason,
             "notes": list(report.notes),
         },
+        "warnings": list(report.warnings),
         "summary": {
             "errors": report.count(Severity.ERROR),
             "warnings": report.count(Severity.WARNING),
@@ -182,6 +184,7 @@ def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
             "masks": sum(s.masks for s in report.splits),
             "pairs": sum(s.pairs for s in report.splits),
             "skipped": len(report.skipped),
+            "not_audited": sum(n for _, n in report.unaudited),
             "label_values": list(report.label_values),
             "implied_num_classes": report.implied_classes,
             "exit_code": report.exit_code,
@@ -205,6 +208,7 @@ def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
             ],
         },
         "skipped": seq({"path": p, "reason": r} for p, r in report.skipped),
+        "not_audited": [{"folder": f, "images": n} for f, n in report.unaudited],
         "files": seq(encode(r, report=True) for r in report.files),
     }
 

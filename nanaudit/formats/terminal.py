@@ -64,16 +64,22 @@ def render(report: Report, options: RenderOptions) -> str:
 def _render(console: Console, report: Report, verbose: bool) -> None:
     console.print(line(f"nanaudit {report.version}: ", report.root, style="bold"))
     console.print(line("layout: ", report.layout, ": ", report.layout_reason))
+    _render_folders(console, report)
     for note in report.notes:
         console.print(line("  note: ", note, style="dim"))
+    for warning in report.warnings:
+        console.print(line("warning: ", warning, style="yellow"))
     s = report.labels
-    classes = str(s.num_classes) if s.num_classes is not None else "not given"
-    implied = report.implied_classes
-    if s.num_classes is None and implied is not None:
-        classes += f" (labels found: {_values(report.label_values)}; they imply C = {implied})"
     ignore = s.ignore_index if s.ignore_index is not None else "none"
     background = s.background if s.background is not None else "none"
-    console.print(line(f"classes: {classes}; ignore index: {ignore}; background: {background}"))
+    head = f"ignore index: {ignore}; background: {background}"
+    if s.num_classes is not None:
+        console.print(line(f"classes: {s.num_classes}; {head}"))
+    else:
+        console.print(line(head))
+        console.print(line("classes: ", report.classes_in_words()))
+    if s.transform:
+        console.print(line("labels mapped before the checks: ", s.transform))
     if report.config_file:
         console.print(line("config: ", report.config_file))
 
@@ -118,9 +124,30 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
     )
 
 
-def _values(values: tuple[int, ...], limit: int = 12) -> str:
-    shown = ", ".join(str(v) for v in values[:limit])
-    return shown + (f", … ({len(values)} values)" if len(values) > limit else "")
+def _render_folders(console: Console, report: Report) -> None:
+    """Every folder each split audits, and the folders holding images that none does."""
+    rows = Table.grid(padding=(0, 1), pad_edge=False)
+    rows.add_column(style="bold", overflow="fold")
+    rows.add_column(overflow="fold")
+    for sp in report.splits:
+        masks = f"{sp.mask_root}/" if sp.mask_root else "no masks"
+        rows.add_row(data(sp.name), line(sp.image_root, "/ + ", masks))
+    console.print(Text("folders audited:"))
+    console.print(Padding(rows, (0, 0, 0, 2)))
+    if report.unaudited:
+        total = sum(n for _, n in report.unaudited)
+        shown = ", ".join(f"{f}/ ({n:,})" for f, n in report.unaudited[:6])
+        more = f", … {len(report.unaudited) - 6} more" if len(report.unaudited) > 6 else ""
+        console.print(
+            line(
+                f"not audited: {total:,} image{'' if total == 1 else 's'} in "
+                f"{len(report.unaudited)} folder{'' if len(report.unaudited) == 1 else 's'} "
+                f"no split covers: ",
+                shown,
+                more,
+                style="yellow",
+            )
+        )
 
 
 def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbose: bool) -> None:
@@ -238,7 +265,8 @@ def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
             f"{names[k] if 0 <= k < len(names) else k}={w:.3g}" for k, w in t.class_weights[:12]
         )
         more = f", … {len(t.class_weights) - 12} more" if len(t.class_weights) > 12 else ""
-        table.add_row("class weights", line(weights, more, " (median-frequency)"))
+        table.add_row("class weights", line(weights, more))
+        table.add_row("", line(t.class_weights_method))
         if t.zero_weight_classes:
             zero = ", ".join(str(k) for k in t.zero_weight_classes)
             table.add_row("", Text("weight 0 (no pixels): " + zero))
