@@ -216,6 +216,22 @@ def nuclei_16bit(
     return np.clip(img, 0, 65535).astype(np.uint16), ids
 
 
+def cells_16bit(rng: np.random.Generator, size: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 16-bit image of ``count`` small cells on a grid and their instance ids 1..count."""
+    img = 100 + rng.normal(0, 12, (size, size))
+    ids = np.zeros((size, size), np.uint16)
+    spots = [(y, x) for y in range(1, size - 2, 3) for x in range(1, size - 2, 3)]
+    order = rng.permutation(len(spots))[:count]
+    for k, at in enumerate(sorted(order), start=1):
+        y, x = spots[at]
+        ids[y : y + 2, x : x + 2] = k
+        img[y : y + 2, x : x + 2] += rng.uniform(3_000, 30_000)
+    return np.clip(img, 0, 65535).astype(np.uint16), ids
+
+
+INSTANCE_COUNTS = (40, 90, 300, 60, 150, 270, 80, 120)
+
+
 def microscopy_16bit(
     root: Path,
     n: int = 8,
@@ -224,24 +240,26 @@ def microscopy_16bit(
     instances: bool = False,
     flat_frame: bool = False,
 ) -> Path:
-    """images/*.tif (uint16) + masks/*.png (0/255). Most images are bright (up to ~44,000),
-    some dim (a few faint nuclei: std 200-300 of 65535, as real dark-field data has);
-    ``twelve_bit``: values up to 4095 only; ``instances``: masks hold instance ids (uint16
-    PNG, some above 255); ``flat_frame``: one extra image is a flat frame with sensor noise."""
+    """images/*.tif (uint16) + masks/*.png (0/255). Most images are bright (up to ~40,000),
+    some dim (a few faint nuclei: std about 200 of 65535, as real dark-field data has);
+    ``twelve_bit``: values up to 4095 only; ``instances``: masks hold instance ids numbered
+    per image (uint16 PNG; two of eight images hold more than 255 cells, 64×64 pixels);
+    ``flat_frame``: one extra image is a flat frame with sensor noise."""
     base = root / "nuclei16"
     rng = np.random.default_rng(4)
     for i in range(n):
+        if instances:
+            img, ids = cells_16bit(rng, 64, INSTANCE_COUNTS[i % len(INSTANCE_COUNTS)])
+            _save(base / "images" / f"cell_{i:03d}.tif", img)
+            _save(base / "masks" / f"cell_{i:03d}.png", ids)
+            continue
         dim = i % 3 == 2
-        bright = 1_800.0 if dim else 40_000.0
+        bright = 1_800.0 if dim else float(rng.uniform(12_000, 40_000))
         if twelve_bit:
             bright = 300.0 if dim else 3_500.0
-        img, ids = nuclei_16bit(rng, size, bright, 2 if dim else 6)
+        img, ids = nuclei_16bit(rng, size, bright, 2 if dim else 4)
         _save(base / "images" / f"cell_{i:03d}.tif", img)
-        if instances:  # numbered across the dataset, as exports of tracked cells are
-            numbered = np.where(ids > 0, ids + np.uint16(50 * i), 0).astype(np.uint16)
-            _save(base / "masks" / f"cell_{i:03d}.png", numbered)
-        else:
-            _save(base / "masks" / f"cell_{i:03d}.png", ((ids > 0) * 255).astype(np.uint8))
+        _save(base / "masks" / f"cell_{i:03d}.png", ((ids > 0) * 255).astype(np.uint8))
     if flat_frame:
         flat = np.clip(100 + rng.normal(0, 12, size), 0, 65535).astype(np.uint16)
         _save(base / "images" / "cell_flat.tif", flat)

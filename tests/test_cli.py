@@ -151,6 +151,7 @@ def test_pyproject_section_and_check_overrides(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         "[project]\nname = 'x'\n\n[tool.nanaudit]\nnum_classes = 3\nfail_on = 'warning'\n\n"
         "[tool.nanaudit.checks.NA104]\nseverity = 'error'\nmin_std_ratio = 0.9\n"
+        "min_relative_std = 0\n"
     )
     code, out, _ = run("scan", str(root), "--format", "json")
     doc = json.loads(out)
@@ -210,7 +211,9 @@ def test_labels_without_num_classes_report_the_implied_count(tmp_path: Path) -> 
     root = make_pairs(tmp_path / "d", 4, classes=3)
     code, out, _ = run("scan", str(root))
     assert code == 0
-    assert "labels found: 0, 1, 2; they imply C = 3" in out
+    words = " ".join(out.split())
+    assert "classes: not given; the masks hold labels 0 to 2: you probably mean 3 classes" in words
+    assert "(-C 3)" in words
     doc = json.loads(run("scan", str(root), "--format", "json")[1])
     assert doc["summary"]["implied_num_classes"] == 3 and doc["summary"]["label_values"] == [
         0,

@@ -6,10 +6,22 @@ the cache, the command line and the formats.
 
 from __future__ import annotations
 
-import numpy as np
-from conftest import check_hits, pair_of, record_of_array
+import io
+from pathlib import Path
 
+import miniatures as microscopy
+import numpy as np
+import pytest
+from conftest import check_hits, clean_mask, natural_image, pair_of, record_of_array
+from PIL import Image
+
+from nanaudit.aggregate import full_scales, split_stats
+from nanaudit.kinds import ConfigError, Where
+from nanaudit.layouts.survey import suggest_pair_key, unaudited_folders
+from nanaudit.options import LabelMap
+from nanaudit.plan import usage_warnings
 from nanaudit.rules import LabelRules, TrainingRules
+from nanaudit.training import training_summary
 
 RNG = np.random.default_rng(0)
 
@@ -113,3 +125,154 @@ def test_na308_from_the_training_rules() -> None:
     assert len(check_hits("NA308", pairs=pairs, training=TrainingRules(batch_size=4))) == 1
     assert check_hits("NA308", pairs=pairs, training=TrainingRules(4, drop_last=True)) == []
     assert check_hits("NA308", pairs=pairs) == []
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+def framed(seed: int, radius: float = 0.25, size: int = 96) -> np.ndarray:
+    """A picture seen through a black circular frame (a field of view) covering most of it."""
+    y, x = np.mgrid[0:size, 0:size]
+    inside = (y - size / 2) ** 2 + (x - size / 2) ** 2 <= (radius * size) ** 2
+    a = natural_image(seed, (size, size)).astype(np.float64)
+    a = 120 + 0.5 * (a - a.mean())
+    a[~inside] = 0
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def reencoded(a: np.ndarray, size: int | None = None, quality: int = 70) -> np.ndarray:
+    im = Image.fromarray(a)
+    if size is not None:
+        im = im.resize((size, size), Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf))
+
+
+def test_na307_a_frame_shared_by_every_image_makes_no_near_duplicates() -> None:
+    """9 and 12 differ inside the frame; the frame alone gave them the same hash."""
+    pairs = [pair_of(framed(s), None, f"f{s}") for s in (9, 12, 3, 5)]
+    assert check_hits("NA307", pairs=pairs) == []
+
+
+def test_na307_re_encodes_and_resizes_of_framed_pictures_are_still_found() -> None:
+    pic = framed(9, radius=0.4)
+    for copy in (reencoded(pic), reencoded(pic, size=150)):
+        pairs = [
+            pair_of(pic, None, "orig"),
+            pair_of(copy, None, "copy"),
+            pair_of(framed(3), None, "o"),
+        ]
+        (hit,) = check_hits("NA307", pairs=pairs)
+        assert sorted(hit.data["files"]) == ["images/train/copy.npy", "images/train/orig.npy"]
+
+
+def nuclei(seed: int, brightness: float) -> np.ndarray:
+    image, _ = microscopy.nuclei_16bit(np.random.default_rng(seed), (48, 48), brightness, 3)
+    return image
+
+
+def test_na104_dim_images_of_a_dark_modality_pass_a_flat_frame_with_noise_does_not() -> None:
+    bright = [pair_of(nuclei(s, 30_000.0), None, f"b{s}") for s in range(5)]
+    dim = pair_of(nuclei(9, 1_800.0), None, "dim")
+    noise = np.random.default_rng(1).normal(100, 12, (48, 48))
+    flat = pair_of(np.clip(noise, 0, None).astype(np.uint16), None, "flat")
+    pairs = [*bright, dim, flat]
+    assert dim.image is not None and flat.image is not None
+    assert dim.image.pixels is not None and dim.image.pixels.channels[0].std < 0.005 * 65535
+    assert check_hits("NA104", dim.image, pairs=pairs) == []
+    (hit,) = check_hits("NA104", flat.image, pairs=pairs)
+    assert "median std" in hit.message and hit.data["typical_std"] > 1000
+    # against full scale alone (min_relative_std 0), the dim image is flagged too
+    assert len(check_hits("NA104", dim.image, pairs=pairs, min_relative_std=0.0)) == 1
+
+
+def test_full_scale_from_the_bits_the_data_uses() -> None:
+    assert full_scales([("uint16", 0.0, 4012.0)])["uint16"].span == 4095.0
+    assert "12 of their 16 bits" in full_scales([("uint16", 0.0, 4012.0)])["uint16"].note
+    assert full_scales([("uint16", 0.0, 1000.0)])["uint16"].span == 1023.0
+    assert full_scales([("uint16", 0.0, 44_000.0)])["uint16"].span == 65535.0
+    # 8-bit values saved in 16-bit files stay against 65535: a loader sees them dark
+    assert full_scales([("uint16", 0.0, 230.0)])["uint16"].span == 65535.0
+
+
+def test_na210_judges_instance_ids_per_split() -> None:
+    def ids(count: int) -> np.ndarray:
+        return np.arange(count * 4, dtype=np.uint16).reshape(-1, 4)[:, :] // 4
+
+    pairs = [pair_of(None, ids(n), f"m{n}") for n in (40, 300, 280, 60)]
+    small = pairs[0].mask
+    assert small is not None and small.labels is not None and small.labels.distinct == 40
+    (hit,) = check_hits("NA210", small, pairs=pairs)
+    assert "the masks of split 'train' share" in hit.message
+    # one corrupt mask does not make a split of instance ids
+    semantic = [pair_of(None, clean_mask(i), f"s{i}") for i in range(4)]
+    corrupt = pair_of(None, ids(300), "bad")
+    assert check_hits("NA210", semantic[0].mask, pairs=[*semantic, corrupt]) == []
+    assert len(check_hits("NA210", corrupt.mask, pairs=[*semantic, corrupt])) == 1
+    # a C that admits the values: nothing
+    assert check_hits("NA210", small, pairs=pairs, rules=LabelRules(num_classes=400)) == []
+
+
+def test_label_map_applies_before_the_checks() -> None:
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:4] = 255
+    stored = record_of_array(mask, "mask")
+    assert len(check_hits("NA208", stored)) == 1
+    rules = LabelRules(num_classes=2, ignore_index=None, label_map=((255, 1),))
+    mapped = rules.apply(stored)
+    assert mapped.labels is not None and mapped.labels.histogram == ((0, 32), (1, 32))
+    for check_id in ("NA201", "NA202", "NA208"):
+        assert check_hits(check_id, mapped, rules=rules) == []
+    # the map comes first; the ignore index and the offset act on what it made
+    both = LabelRules(ignore_index=255, label_offset=-1, label_map=((1, 255), (7, 3)))
+    assert [both.map(v) for v in (1, 7, 2, 255)] == [255, 2, 1, 255]
+
+
+def test_label_map_from_flags_and_from_a_config_table() -> None:
+    kind = LabelMap()
+    where = Where("", "--label-map")
+    assert kind.parse(["255:1", "128:0"], where) == ((128, 0), (255, 1))
+    assert kind.parse({"255": 1}, Where("nanaudit.toml", "label_map")) == ((255, 1),)
+    assert kind.dump(((255, 1),)) == {"255": 1}
+    for bad in (["255"], ["a:1"], ["255:1", "255:2"]):
+        with pytest.raises(ConfigError, match="--label-map"):
+            kind.parse(bad, where)
+
+
+def test_an_ignore_index_inside_the_classes_is_warned_and_not_a_missing_class() -> None:
+    rules = LabelRules(num_classes=4, ignore_index=3)
+    (warning,) = usage_warnings(rules)
+    assert "inside the classes [0, 4)" in warning
+    assert usage_warnings(LabelRules(num_classes=11, ignore_index=11)) == ()
+    masks = [pair_of(noise(), clean_mask(i, (16, 16)), f"m{i}") for i in range(2)]
+    assert check_hits("NA301", pairs=masks, rules=rules) == []  # 0, 1, 2 present; 3 ignored
+
+
+def test_class_weights_for_training_splits_only_with_the_method_named() -> None:
+    pairs = [pair_of(noise(), clean_mask(i, (16, 16)), f"m{i}") for i in range(2)]
+    stats = split_stats(pairs, LabelRules(num_classes=3), True)
+    train = training_summary(stats, {}, LabelRules(num_classes=3), True, training=True)
+    val = training_summary(stats, {}, LabelRules(num_classes=3), True, training=False)
+    assert [k for k, _ in train.class_weights] == [0, 1, 2]
+    assert "Eigen & Fergus" in train.class_weights_method
+    assert (val.class_weights, val.class_weights_method) == ((), "")
+
+
+def test_a_pair_key_is_suggested_with_the_count_it_pairs() -> None:
+    root = Path("/d")
+    images = [root / "images" / f"{i:02d}_training.tif" for i in range(21, 27)]
+    masks = [root / "manual" / f"{i:02d}_manual1.gif" for i in range(21, 27)]
+    found = suggest_pair_key(images, root / "images", masks, root / "manual")
+    assert found is not None and (found.pattern, found.pairs, found.by_name) == (r"^(\d+)", 6, 0)
+    assert suggest_pair_key(images, root / "images", images, root / "images") is None
+
+
+def test_unaudited_folders_stand_for_their_subtree(tmp_path: Path) -> None:
+    for rel in ("images/a.png", "masks/a.png", "preds/r1/a.png", "preds/r2/a.png", "x/y.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    (tmp_path / "x" / "z.png").write_bytes(b"")
+    audited = [tmp_path / "images/a.png", tmp_path / "masks/a.png", tmp_path / "x/y.png"]
+    found = unaudited_folders(tmp_path, audited)
+    assert [(p.relative_to(tmp_path).as_posix(), n) for p, n in found] == [("preds", 2)]

@@ -1,0 +1,346 @@
+"""The first run on datasets as people download them (miniatures.py): the right folders are
+audited and named, or the scan stops naming the candidates and the flag that picks one;
+correct data raises no warning; --dry-run, --write-config, the progress bar."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import clean_mask, hits, make_pairs, natural_image, save, scan
+from miniatures import (
+    electron_microscopy,
+    microscopy_16bit,
+    polyps,
+    retina_vessels,
+    road_scene,
+)
+
+from nanaudit.cli import cli
+from nanaudit.report import Severity
+
+BINARY = ["--label-map", "255:1", "-C", "2", "--ignore-index", "none"]
+
+
+def cli_scan(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    old = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, ["scan", "--no-progress", "-j", "1", *args])
+    finally:
+        os.chdir(old)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def warnings_and_errors(report: object) -> list[tuple[str, str]]:
+    return [
+        (f.check, f.path)
+        for f in report.findings  # type: ignore[attr-defined]
+        if f.severity >= Severity.WARNING
+    ]
+
+
+# --------------------------------------------------------------------------- road scenes
+
+
+def test_road_scene_needs_no_flags_and_names_its_folders(tmp_path: Path) -> None:
+    base = road_scene(tmp_path)
+    code, out, _ = cli_scan(str(base))
+    assert code == 0, out
+    text = words(out)
+    assert "layout: camvid" in text
+    for split in ("train", "val", "test"):
+        assert f"{split} {split}/ + {split}annot/" in text
+    assert "No findings." in out or "0 errors, 0 warnings" in text
+    # the splits in their natural order
+    order = [text.index(f"{s}: image pixels") for s in ("train", "val", "test")]
+    assert order == sorted(order)
+
+
+def test_camvid_copy_with_only_train_and_val_is_still_camvid(tmp_path: Path) -> None:
+    base = road_scene(tmp_path, with_test=False)
+    report = scan(base)
+    assert (report.layout, report.preset) == ("camvid", "camvid")
+    assert "CamVid's sequence file names (0001TP_" in report.layout_reason
+    assert [s.name for s in report.splits] == ["train", "val"]
+    assert report.labels.ignore_index == 11 and warnings_and_errors(report) == []
+
+
+# --------------------------------------------------------------------------- electron microscopy
+
+
+def test_em_folders_no_rule_knows_exit_2_listing_the_image_folders(tmp_path: Path) -> None:
+    base = electron_microscopy(tmp_path)
+    code, out, err = cli_scan(str(base))
+    assert code == 2 and out == ""
+    line = err.strip()
+    assert len(line.splitlines()) == 1
+    for folder in ("Train_In/ (5 images)", "Train_Out/ (5 images)", "Test_In/ (3 images)"):
+        assert folder in line
+    assert "--split NAME:IMAGES:MASKS" in line
+    code, out, _ = cli_scan(
+        str(base),
+        "--split",
+        f"train:{base}/Train_In:{base}/Train_Out",
+        "--split",
+        f"test:{base}/Test_In:{base}/Test_Out",
+        *BINARY,
+    )
+    assert code == 0, out
+
+
+# --------------------------------------------------------------------------- retina vessels
+
+
+def test_retina_field_of_view_masks_are_not_taken_for_labels(tmp_path: Path) -> None:
+    """images/ beside mask/ (the field of view, pairs by name) and 1st_manual/ (the labels,
+    pairs by number): the scan stops and names both, with the flag."""
+    base = retina_vessels(tmp_path)
+    code, out, err = cli_scan(str(base))
+    assert code == 2 and out == ""
+    line = err.strip()
+    assert "more than one folder could hold the masks" in line
+    assert "beside training/images/: 1st_manual/ (6 files; 6 pair with --pair-key '^(\\d+)'" in line
+    assert "mask/ (6 files; 6 pair by name; values 0, 255)" in line
+    assert "2nd_manual/" in line and "--mask-folder NAME" in line
+
+
+def test_retina_with_the_mask_folder_chosen_is_clean_and_says_what_was_left_out(
+    tmp_path: Path,
+) -> None:
+    base = retina_vessels(tmp_path)
+    code, out, _ = cli_scan(
+        str(base),
+        "--mask-folder",
+        "1st_manual",
+        "--pair-key",
+        r"^(\d+)",
+        *BINARY,
+        "-o",
+        "r.json",
+        cwd=tmp_path,
+    )
+    assert code == 0, out
+    text = words(out)
+    assert "training training/images/ + training/1st_manual/" in text
+    assert "test test/images/ + test/1st_manual/" in text
+    assert "not audited: 14 images in 3 folders no split covers" in text
+    assert "labels mapped before the checks: 255 → 1" in text
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["not_audited"] == [
+        {"folder": "test/2nd_manual", "images": 4},
+        {"folder": "test/mask", "images": 4},
+        {"folder": "training/mask", "images": 6},
+    ]
+    assert doc["summary"]["not_audited"] == 14
+    assert doc["config"]["label_map"] == {"255": 1}
+    # photographs of different eyes share the black field of view: no near-duplicates
+    assert not [f for f in doc["findings"] if f["severity"] in ("warning", "error")]
+    assert not [f for f in doc["findings"] if f["check"] == "NA307"]
+    # class weights for the training split only, the method named
+    weights = doc["splits"]["training"]["summary"]["class_weights"]
+    assert set(weights) == {"0", "1"} and weights["1"] > weights["0"] > 0  # vessels are rare
+    assert doc["splits"]["test"]["summary"]["class_weights"] == {}
+    assert "Eigen & Fergus" in doc["splits"]["training"]["summary"]["class_weights_method"]
+
+
+# --------------------------------------------------------------------------- 16-bit microscopy
+
+
+def test_correct_16_bit_microscopy_raises_no_warning(tmp_path: Path) -> None:
+    base = microscopy_16bit(tmp_path)
+    report = scan(base, label_map={"255": 1}, num_classes=2, ignore_index="none")
+    assert warnings_and_errors(report) == []
+    assert hits(report, "NA104") == []
+    # 16 bits by design: said, as information
+    assert {f.severity for f in hits(report, "NA107")} == {Severity.INFO}
+
+
+def test_a_flat_frame_with_sensor_noise_among_them_is_still_low_variance(tmp_path: Path) -> None:
+    base = microscopy_16bit(tmp_path, flat_frame=True)
+    report = scan(base, label_map={"255": 1}, num_classes=2, ignore_index="none")
+    assert [f.path for f in hits(report, "NA104")] == ["images/cell_flat.tif"]
+    assert warnings_and_errors(report) == [("NA104", "images/cell_flat.tif")]
+
+
+def test_12_bit_data_in_16_bit_files_is_measured_against_4095(tmp_path: Path) -> None:
+    base = microscopy_16bit(tmp_path, twelve_bit=True)
+    report = scan(base, label_map={"255": 1}, num_classes=2, ignore_index="none")
+    assert any("use 12 of their 16 bits" in n and "4,095" in n for n in report.notes)
+    (split,) = report.splits
+    assert split.training.normalize is not None
+    assert split.training.normalize.scale_span == 4095.0
+    assert warnings_and_errors(report) == []
+
+
+def test_instance_id_masks_are_judged_per_split(tmp_path: Path) -> None:
+    base = microscopy_16bit(tmp_path, instances=True)
+    report = scan(base)
+    found = hits(report, "NA210")
+    assert len(found) == 8  # all of them, not only the two above 255
+    split_wide = [f for f in found if "the masks of split 'all' share" in f.message]
+    assert len(split_wide) == 6
+    assert any("255 is read as the ignore index" in f.message for f in found)
+
+
+# --------------------------------------------------------------------------- polyps
+
+
+def test_polyp_jpeg_masks_audit_the_right_folders(tmp_path: Path) -> None:
+    base = polyps(tmp_path)
+    report = scan(base, label_map={"255": 1}, num_classes=2, ignore_index="none")
+    (split,) = report.splits
+    assert (split.image_root, split.mask_root, split.pairs) == ("images", "masks", 6)
+    # JPEG masks: lossy (and their artefacts out of range), on every mask
+    assert len(hits(report, "NA206")) == 6
+    assert {f.check for f in report.findings if f.severity == Severity.ERROR} <= {"NA206", "NA201"}
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def test_a_mask_folder_is_chosen_by_label_like_values_with_the_reason(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    for i in range(3):
+        save(root / "images" / f"p{i}.png", natural_image(i, (24, 24)))
+        save(root / "masks" / f"p{i}.png", clean_mask(i, (24, 24)))
+        save(root / "overlays" / f"p{i}.png", natural_image(50 + i, (24, 24)))
+    code, out, _ = cli_scan(str(root), "--dry-run")
+    assert code == 0, out
+    assert "masks/ chosen: overlays/ holds" in out and "not label-like" in out
+    assert "all (all): images/ + masks/" in out
+    assert "d/overlays/ (3 images)" not in out and "overlays/ (3 images)" in out
+
+
+def test_unaudited_folders_are_counted_in_the_report(tmp_path: Path) -> None:
+    """test/ predictions beside images/ + masks/, and train/aug/ in a split-first tree."""
+    root = make_pairs(tmp_path / "a", 3, size=(16, 16))
+    for i in range(2):
+        save(root / "test" / "run1" / f"img_{i:03d}.png", clean_mask(i, (16, 16)))
+    report = scan(root, num_classes=3)
+    assert report.unaudited == (("test", 2),)
+    other = tmp_path / "b"
+    for split in ("train", "val"):
+        for i in range(2):
+            save(other / split / "images" / f"{split}{i}.png", natural_image(i, (16, 16)))
+            save(other / split / "masks" / f"{split}{i}.png", clean_mask(i, (16, 16)))
+    save(other / "train" / "aug" / "flip0.png", natural_image(9, (16, 16)))
+    _code, out, _ = cli_scan(str(other), "--dry-run")
+    assert "not audited: 1 images in folders no split covers:" in out
+    assert "train/aug/ (1 images)" in out
+
+
+def test_dry_run_decodes_nothing_and_shows_unpaired_files_with_their_closest(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "d"
+    save(root / "images" / "scan_01.png", natural_image(0, (16, 16)))
+    (root / "images" / "scan_02.png").write_bytes(b"\x89PNG broken")  # would be NA001
+    save(root / "masks" / "scan_01.png", clean_mask(0, (16, 16)))
+    save(root / "masks" / "scan_2.png", clean_mask(1, (16, 16)))
+    code, out, _ = cli_scan(str(root), "--dry-run")
+    assert code == 0 and "NA001" not in out
+    assert "dry run: nothing decoded" in out
+    assert "1 pairs; 1 images without a mask; 1 masks without an image" in out
+    assert "pair: images/scan_01.png  ↔  masks/scan_01.png" in out
+    assert "no mask: images/scan_02.png (closest unpaired mask: scan_2)" in out
+
+
+def test_write_config_makes_the_next_run_one_command(tmp_path: Path) -> None:
+    retina_vessels(tmp_path)
+    flags = ["--mask-folder", "1st_manual", "--pair-key", r"^(\d+)", *BINARY]
+    code, _, err = cli_scan(
+        "DRIVE", *flags, "--dry-run", "--write-config", "nanaudit.toml", cwd=tmp_path
+    )
+    assert code == 0 and "settings written to nanaudit.toml" in err
+    written = (tmp_path / "nanaudit.toml").read_text()
+    assert 'mask_folder = "1st_manual"' in written and 'label_map = {"255" = 1}' in written
+    assert "training/images/ + training/1st_manual/ (6 pairs)" in written
+    code, out, err = cli_scan("DRIVE", cwd=tmp_path)  # the config is found from DRIVE upward
+    assert code == 0, (out, err)
+    assert "config: nanaudit.toml" in out
+
+
+def test_pair_key_suggestion_with_the_count_it_would_pair(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    for i in range(4):
+        save(root / "images" / f"{i:02d}_training.png", natural_image(i, (16, 16)))
+        save(root / "masks" / f"{i:02d}_manual1.png", clean_mask(i, (16, 16)))
+    report = scan(root)
+    assert any(
+        "all: 0 of 4 images pair by name; --pair-key '^(\\d+)' would pair 4 of 4" in n
+        for n in report.notes
+    )
+
+
+def test_relative_split_folders_that_exist_below_path_get_a_hint(tmp_path: Path) -> None:
+    make_pairs(tmp_path / "data" / "training", 2, size=(16, 16))
+    code, out, err = cli_scan(
+        "data", "--split", "train:training/images:training/masks", cwd=tmp_path
+    )
+    assert code == 2 and out == ""
+    assert "--split train:training/images:training/masks: training/images is not a directory" in err
+    assert "did you mean data/training/images?" in err
+
+
+def test_nothing_found_in_the_current_folder_reads_as_a_sentence(tmp_path: Path) -> None:
+    save(tmp_path / "x" / "a.png", natural_image(0, (8, 8)))
+    code, _, err = cli_scan(".", cwd=tmp_path)
+    assert code == 2
+    assert "no image/mask layout found in the current folder. Looked for:" in err
+    assert "x/ (1 image)" in err
+
+
+def test_an_ignore_index_inside_the_classes_is_a_usage_warning(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 3, classes=3, size=(16, 16))
+    _code, out, _ = cli_scan(str(root), "-C", "12", "--ignore-index", "11")
+    assert "warning: the ignore index 11 lies inside the classes [0, 12)" in words(out)
+    report = scan(root, num_classes=12, ignore_index=11)
+    assert report.warnings and "class 11 can never be learned" in report.warnings[0]
+    assert [f.data["class"] for f in hits(report, "NA301")] == list(range(3, 11))
+
+
+# --------------------------------------------------------------------------- the progress bar
+
+
+def test_the_progress_bar_moves_on_a_terminal(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 5, size=(16, 16))
+    master, slave = pty.openpty()
+    env = {**os.environ, "TQDM_MININTERVAL": "0", "TQDM_MINITERS": "1", "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nanaudit", "scan", str(root), "--no-cache", "-j", "1"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0, (out, seen)
+    counts = {int(n) for n in re.findall(rb"(\d+)/10 ", seen)}
+    assert {0, 5, 10} <= counts, seen[-400:]
