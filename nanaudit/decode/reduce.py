@@ -137,7 +137,7 @@ def _frame(a: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
     ring = np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
     level = float(np.median(ring))
     spread = float(a.max() - a.min())
-    if spread <= 0 or np.mean(np.abs(ring - level) <= 0.02 * spread + 1.0) < 0.5:
+    if spread <= 0 or np.mean(np.abs(ring - level) <= 0.02 * spread) < 0.5:
         return None
     content = a[np.abs(a - level) > 0.1 * spread]
     if content.size == 0:
