@@ -264,7 +264,12 @@ def scan(path: Path | None, **flags: Any) -> None:
 
     if opts.write_baseline is not None:
         _write(opts.write_baseline, baseline_mod.dumps([*report.findings, *report.baselined]))
-    file_options = RenderOptions(verbose=opts.verbose, max_annotations=opts.max_annotations)
+    file_options = RenderOptions(
+        verbose=opts.verbose,
+        max_annotations=opts.max_annotations,
+        stats=opts.stats,
+        quiet=opts.quiet,
+    )
     for target_fmt, target in opts.outputs:
         _write(target, render_chunks(report, Format(target_fmt), file_options))
     if opts.format == "auto":
@@ -279,7 +284,12 @@ def scan(path: Path | None, **flags: Any) -> None:
     )
     width = min(shutil.get_terminal_size().columns, 120) if sys.stdout.isatty() else None
     options = RenderOptions(
-        verbose=opts.verbose, width=width, color=use_color, max_annotations=opts.max_annotations
+        verbose=opts.verbose,
+        width=width,
+        color=use_color,
+        max_annotations=opts.max_annotations,
+        stats=opts.stats,
+        quiet=opts.quiet,
     )
     try:
         for stdout_format in stdout_formats:

@@ -745,6 +745,23 @@ class Options:
         short="-v",
         config=False,
     )
+    stats = Option[bool](
+        Bool(),
+        True,
+        "Terminal report: the statistics of each split after the findings (default), or not.",
+        group="output",
+        flag="--stats/--no-stats",
+        reported=False,
+    )
+    quiet = Option[bool](
+        Bool(),
+        False,
+        "Terminal report: the findings and the summary line only (CI logs).",
+        group="output",
+        flag="--quiet",
+        short="-q",
+        reported=False,
+    )
     max_annotations = Option[int](
         Int(0, 1 << 20),
         50,

@@ -69,6 +69,10 @@ def _split_lines(split: PlannedSplit, root: Path) -> list[str]:
     return out
 
 
+def _images(n: int) -> str:
+    return f"{n:,} image{'' if n == 1 else 's'}"
+
+
 def dry_run(plan: ScanPlan) -> str:
     """The plan in words: layout, folders and pairs per split, unpaired files with their
     closest candidates, folders not audited. Nothing is decoded."""
@@ -83,8 +87,8 @@ def dry_run(plan: ScanPlan) -> str:
         lines += _split_lines(split, root)
     if layout.unaudited:
         total = sum(n for _, n in layout.unaudited)
-        lines.append(f"not audited: {total:,} images in folders no split covers:")
-        lines += [f"  {_rel(folder, root)}/ ({n:,} images)" for folder, n in layout.unaudited]
+        lines.append(f"not audited: {_images(total)} in folders no split covers:")
+        lines += [f"  {_rel(folder, root)}/ ({_images(n)})" for folder, n in layout.unaudited]
     else:
         lines.append("not audited: no folder holding images is left out")
     return "\n".join(lines) + "\n"

@@ -106,6 +106,37 @@ class CheckDoc:
     summary: str
     why: str
     fix: str
+    scope: str = ""  # file, image, mask, pair, split or dataset
+
+
+# A check that fires for this share of a split's files (and at least MIN_FOLDED of them) says
+# something about the split, not about each file: human formats show it once.
+NEARLY_EVERY = 0.9
+MIN_FOLDED = 5
+FOLDED_EXAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedFindings:
+    """The findings of one check, at one severity, on nearly every file of a split."""
+
+    check: str
+    name: str
+    severity: Severity
+    split: str
+    files: int  # files the check fired on
+    of: int  # the split's files of that kind
+    kind: str  # images, masks or files
+    findings: tuple[Finding, ...]
+
+    @property
+    def examples(self) -> tuple[Finding, ...]:
+        return self.findings[:FOLDED_EXAMPLES]
+
+    @property
+    def headline(self) -> str:
+        """``70 of 70 masks of split 'train'``."""
+        return f"{self.files:,} of {self.of:,} {self.kind} of split {self.split!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +456,38 @@ class Report:
     @property
     def label_values(self) -> tuple[int, ...]:
         return tuple(sorted({v for s in self.splits for v, _ in s.label_histogram}))
+
+    def folded(self) -> tuple[tuple[FoldedFindings, ...], tuple[Finding, ...]]:
+        """The findings as people read them: a check firing on nearly every file of a split
+        (NEARLY_EVERY of them, MIN_FOLDED at least) folded into one entry per split, and
+        the other findings one by one. Machine formats keep every finding."""
+        scopes = {doc.id: doc.scope for doc in self.checks}
+        splits = {s.name: s for s in self.splits}
+        groups: dict[tuple[str, Severity, str], list[Finding]] = {}
+        for f in self.findings:
+            scope = scopes.get(f.check, "")
+            if f.split in splits and scope in ("file", "image", "mask", "pair"):
+                groups.setdefault((f.check, f.severity, f.split), []).append(f)
+        folded: list[FoldedFindings] = []
+        taken: set[int] = set()
+        for (check, severity, name), items in groups.items():
+            sp, scope = splits[name], scopes[check]
+            kind, of = {
+                "image": ("images", sp.images),
+                "mask": ("masks", sp.masks),
+            }.get(scope, ("files", sp.images + sp.masks))
+            files = len({f.path for f in items})
+            if files >= MIN_FOLDED and files >= NEARLY_EVERY * of:
+                folded.append(
+                    FoldedFindings(
+                        check, items[0].name, severity, name, files, of, kind, tuple(items)
+                    )
+                )
+                taken.update(id(f) for f in items)
+        rest = tuple(f for f in self.findings if id(f) not in taken)
+        order = {s: i for i, s in enumerate(splits)}
+        folded.sort(key=lambda g: (-g.severity, g.check, order[g.split]))
+        return tuple(folded), rest
 
     def classes_in_words(self) -> str:
         """The class count as the reader needs it: the one given, or, without it, the labels

@@ -238,8 +238,8 @@ def test_unaudited_folders_are_counted_in_the_report(tmp_path: Path) -> None:
             save(other / split / "masks" / f"{split}{i}.png", clean_mask(i, (16, 16)))
     save(other / "train" / "aug" / "flip0.png", natural_image(9, (16, 16)))
     _code, out, _ = cli_scan(str(other), "--dry-run")
-    assert "not audited: 1 images in folders no split covers:" in out
-    assert "train/aug/ (1 images)" in out
+    assert "not audited: 1 image in folders no split covers:" in out
+    assert "train/aug/ (1 image)" in out
 
 
 def test_dry_run_decodes_nothing_and_shows_unpaired_files_with_their_closest(
@@ -344,3 +344,54 @@ def test_the_progress_bar_moves_on_a_terminal(tmp_path: Path) -> None:
     assert proc.returncode == 0, (out, seen)
     counts = {int(n) for n in re.findall(rb"(\d+)/10 ", seen)}
     assert {0, 5, 10} <= counts, seen[-400:]
+
+
+# --------------------------------------------------------------------------- reading the report
+
+
+def binary_dataset(root: Path, n: int = 6) -> Path:
+    """Clean pictures with 0/255 masks: NA208 (and NA204) on every mask."""
+    for i in range(n):
+        save(root / "images" / f"img_{i:03d}.png", natural_image(i, (16, 16)))
+        save(root / "masks" / f"img_{i:03d}.png", (clean_mask(i, (16, 16), 2) * 255))
+    return root
+
+
+def test_a_check_on_nearly_every_file_is_said_once_per_split_by_human_formats(
+    tmp_path: Path,
+) -> None:
+    root = binary_dataset(tmp_path / "d")
+    report = scan(root)
+    assert len(hits(report, "NA208")) == 6  # every file in the report model (JSON, SARIF)
+    folded, rest = report.folded()
+    (fold,) = [g for g in folded if g.check == "NA208"]
+    assert (fold.check, fold.files, fold.of, fold.kind) == ("NA208", 6, 6, "masks")
+    assert not [f for f in rest if f.check == "NA208"]
+    _, out, _ = cli_scan(str(root))
+    text = words(out)
+    assert (
+        "6 of 6 masks of split 'all', e.g. masks/img_000.png: binary mask stored as 0/255" in text
+    )
+    assert "masks/img_005.png" not in text  # once, with a few examples
+    _, github, _ = cli_scan(str(root), "--format", "github")
+    assert github.count("::error ") == 1 and "6 of 6 masks of split 'all'" in github
+    _, md, _ = cli_scan(str(root), "--format", "markdown")
+    assert md.count("- **NA208**") == 1
+    _, sarif, _ = cli_scan(str(root), "--format", "sarif")
+    assert len(json.loads(sarif)["runs"][0]["results"]) == len(report.findings)
+    # with the loader's view of the labels, the same data is clean
+    assert cli_scan(str(root), *BINARY)[0] == 0
+
+
+def test_findings_come_first_statistics_after_and_quiet_for_ci(tmp_path: Path) -> None:
+    root = binary_dataset(tmp_path / "d")
+    _, out, _ = cli_scan(str(root))
+    lines = out.splitlines()
+    assert lines[1].startswith("6 errors") and lines[-1] == lines[1]
+    assert out.index("Findings") < out.index("layout:") < out.index("Splits")
+    assert out.index("Splits") < out.index("all: image pixels")
+    _, plain, _ = cli_scan(str(root), "--no-stats")
+    assert "Splits" in plain and "image pixels" not in plain and "Normalize" not in plain
+    _, quiet, _ = cli_scan(str(root), "--quiet")
+    assert "Findings" in quiet and "layout:" not in quiet and "Splits" not in quiet
+    assert quiet.splitlines()[-1].startswith("6 errors")

@@ -110,7 +110,9 @@ class CheckSpec(Generic[Opts]):
         return self.section("Fix")
 
     def describe(self) -> CheckDoc:
-        return CheckDoc(self.id, self.name, self.severity, self.summary, self.why, self.fix)
+        return CheckDoc(
+            self.id, self.name, self.severity, self.summary, self.why, self.fix, self.scope
+        )
 
 
 REGISTRY: dict[str, CheckSpec[Any]] = {}

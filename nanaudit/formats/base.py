@@ -15,6 +15,8 @@ class RenderOptions:
     width: int | None = None  # terminal columns; None: 80
     color: bool = False
     max_annotations: int = 50  # github: annotations before the rest is summarised
+    stats: bool = True  # terminal: the statistics after the findings
+    quiet: bool = False  # terminal: the findings and the summary line only
 
 
 def summary_line(report: Report) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..report import Finding, Report, Severity, printable
+from ..report import Finding, FoldedFindings, Report, Severity, printable
 from .base import LEGACY_COMMAND, RenderOptions, artifact_path, command_safe, summary_line
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -25,28 +25,46 @@ def _prop(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _annotation(report: Report, f: Finding, message: str) -> str:
+    title = _prop(f"{f.check} {f.name}")
+    return (
+        f"::{COMMANDS[f.severity]} file={_prop(artifact_path(report, f.path))},"
+        f"title={title}::{_data(message)}"
+    )
+
+
 def render(report: Report, options: RenderOptions) -> str:
-    groups: dict[str, list[Finding]] = defaultdict(list)
-    for f in report.findings:
+    """Annotations grouped by check; a check firing on nearly every file of a split is one
+    annotation for the split (on its first file, with the count and a few examples)."""
+    folded, rest = report.folded()
+    groups: dict[str, list[Finding | FoldedFindings]] = defaultdict(list)
+    for g in folded:
+        groups[g.check].append(g)
+    for f in rest:
         groups[f.check].append(f)
-    order = sorted(groups, key=lambda c: (-max(f.severity for f in groups[c]), c))
+    order = sorted(groups, key=lambda c: (-max(x.severity for x in groups[c]), c))
     lines: list[str] = []
     budget = options.max_annotations
     left_out = 0
     for check in order:
         items = groups[check]
-        lines.append(f"::group::{_data(f'{check} {items[0].name}')} ({len(items)})")
-        for f in items:
-            if budget > 0:
-                budget -= 1
-                title = _prop(f"{f.check} {f.name}")
-                lines.append(
-                    f"::{COMMANDS[f.severity]} file={_prop(artifact_path(report, f.path))},"
-                    f"title={title}::{_data(f.message)}"
+        count = sum(len(x.findings) if isinstance(x, FoldedFindings) else 1 for x in items)
+        lines.append(f"::group::{_data(f'{check} {items[0].name}')} ({count})")
+        for x in items:
+            if isinstance(x, FoldedFindings):
+                first = x.examples[0]
+                others = ", ".join(f.path for f in x.examples[1:])
+                message = f"{x.headline}: {first.message}" + (
+                    f" (also {others}, …)" if others else ""
                 )
             else:
+                first, message = x, x.message
+            if budget > 0:
+                budget -= 1
+                lines.append(_annotation(report, first, message))
+            else:
                 left_out += 1
-                text = f"{f.severity.label}: {f.path}: {f.check} {f.name}: {f.message}"
+                text = f"{first.severity.label}: {first.path}: {check} {first.name}: {message}"
                 lines.append(command_safe(printable(text)))
         lines.append("::endgroup::")
     if left_out:

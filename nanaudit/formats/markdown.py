@@ -81,11 +81,18 @@ def render(report: Report, options: RenderOptions) -> str:
         name = _cell(f"{key[0]} {items[0].name}")
         out.append(f"| {name} | {key[1]} | {len(items)} | {first} |")
     out += ["", "<details><summary>All findings</summary>", ""]
+    folded, rest = report.folded()
+    for g in folded:  # nearly every file of a split: once, with a few examples
+        files = ", ".join(_code(f.path) for f in g.examples)
+        out.append(
+            f"- **{_cell(g.check)}** {g.severity.label} {_cell(g.headline)} "
+            f"({files}, …): {_cell(g.examples[0].message)}"
+        )
     limit = None if options.verbose else 200
-    shown = report.findings[:limit]
+    shown = rest[:limit]
     for f in shown:
         out.append(f"- **{_cell(f.check)}** {f.severity.label} {_code(f.path)}: {_cell(f.message)}")
-    if len(report.findings) > len(shown):
-        out.append(f"- … {len(report.findings) - len(shown)} more (see the JSON report)")
+    if len(rest) > len(shown):
+        out.append(f"- … {len(rest) - len(shown)} more (see the JSON report)")
     out += ["", "</details>"]
     return "\n".join(out) + "\n"

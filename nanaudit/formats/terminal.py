@@ -18,7 +18,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..report import Finding, Report, Severity, SplitReport, printable
+from ..report import Finding, FoldedFindings, Report, Severity, SplitReport, printable
 from .base import RenderOptions, command_safe_lines, summary_line
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -54,21 +54,61 @@ def render(report: Report, options: RenderOptions) -> str:
         emoji=False,
         soft_wrap=False,
     )
-    _render(console, report, options.verbose)
+    _render(console, report, options)
     text = buf.getvalue()
     if not color:  # trailing padding only makes diffs and golden files noisy
         text = "\n".join(row.rstrip() for row in text.split("\n"))
     return command_safe_lines(text)
 
 
-def _render(console: Console, report: Report, verbose: bool) -> None:
+def _render(console: Console, report: Report, options: RenderOptions) -> None:
+    """The verdict and the findings first; then what was audited and, unless --no-stats,
+    the statistics; the summary line last (the line CI logs end with). --quiet keeps the
+    findings and the summary line."""
+    verbose = options.verbose
+    verdict = Text(summary_line(report), style="bold red" if report.exit_code else "bold green")
     console.print(line(f"nanaudit {report.version}: ", report.root, style="bold"))
-    console.print(line("layout: ", report.layout, ": ", report.layout_reason))
-    _render_folders(console, report)
-    for note in report.notes:
-        console.print(line("  note: ", note, style="dim"))
+    if not options.quiet:
+        console.print(verdict)
     for warning in report.warnings:
         console.print(line("warning: ", warning, style="yellow"))
+    if options.quiet and report.unaudited:
+        _render_unaudited(console, report)
+    _render_findings(console, report, verbose)
+    if report.suppressed:
+        console.print(
+            Text(f"{report.suppressed} findings suppressed by per-file-ignores", style="dim")
+        )
+    if report.baseline is not None:
+        b = report.baseline
+        console.print(
+            line(
+                "baseline ",
+                b.file,
+                f": {b.hidden} findings hidden; {len(b.stale)} entries no longer occur",
+            )
+        )
+        for e in b.stale if verbose else b.stale[:5]:
+            gone = line("- gone: ", e.check, " ", e.path, ": ", e.message, style="dim")
+            console.print(Padding(gone, (0, 0, 0, 2)))
+    if not options.quiet:
+        console.print()
+        _render_audited(console, report)
+        if options.stats:
+            for sp in report.splits:
+                _render_split_stats(console, report, sp, verbose)
+                _render_training(console, report, sp)
+    console.print(verdict)
+
+
+def _render_audited(console: Console, report: Report) -> None:
+    """What was audited: the layout, every folder per split, what was left out, the label
+    convention, and the splits' counts."""
+    console.print(line("layout: ", report.layout, ": ", report.layout_reason))
+    _render_folders(console, report)
+    _render_unaudited(console, report)
+    for note in report.notes:
+        console.print(line("  note: ", note, style="dim"))
     s = report.labels
     ignore = s.ignore_index if s.ignore_index is not None else "none"
     background = s.background if s.background is not None else "none"
@@ -98,31 +138,6 @@ def _render(console: Console, report: Report, verbose: bool) -> None:
         )
     console.print(table)
 
-    for sp in report.splits:
-        _render_split_stats(console, report, sp, verbose)
-        _render_training(console, report, sp)
-
-    _render_findings(console, report, verbose)
-    if report.suppressed:
-        console.print(
-            Text(f"{report.suppressed} findings suppressed by per-file-ignores", style="dim")
-        )
-    if report.baseline is not None:
-        b = report.baseline
-        console.print(
-            line(
-                "baseline ",
-                b.file,
-                f": {b.hidden} findings hidden; {len(b.stale)} entries no longer occur",
-            )
-        )
-        for e in b.stale if verbose else b.stale[:5]:
-            gone = line("- gone: ", e.check, " ", e.path, ": ", e.message, style="dim")
-            console.print(Padding(gone, (0, 0, 0, 2)))
-    console.print(
-        Text(summary_line(report), style="bold red" if report.exit_code else "bold green")
-    )
-
 
 def _render_folders(console: Console, report: Report) -> None:
     """Every folder each split audits, and the folders holding images that none does."""
@@ -134,6 +149,9 @@ def _render_folders(console: Console, report: Report) -> None:
         rows.add_row(data(sp.name), line(sp.image_root, "/ + ", masks))
     console.print(Text("folders audited:"))
     console.print(Padding(rows, (0, 0, 0, 2)))
+
+
+def _render_unaudited(console: Console, report: Report) -> None:
     if report.unaudited:
         total = sum(n for _, n in report.unaudited)
         shown = ", ".join(f"{f}/ ({n:,})" for f, n in report.unaudited[:6])
@@ -281,24 +299,47 @@ def _render_findings(console: Console, report: Report, verbose: bool) -> None:
     if not report.findings:
         console.print(Text("No findings.", style="green"))
         return
+    folded, rest = report.folded()
     groups: dict[tuple[str, Severity], list[Finding]] = defaultdict(list)
-    for f in report.findings:
+    folds: dict[tuple[str, Severity], list[FoldedFindings]] = defaultdict(list)
+    for f in rest:
         groups[(f.check, f.severity)].append(f)
+    for g in folded:
+        folds[(g.check, g.severity)].append(g)
     console.print(Text("Findings", style="bold"))
-    order = sorted(groups, key=lambda k: (-k[1], k[0]))
-    for check_id, severity in order:
-        items = groups[(check_id, severity)]
+    order = sorted({*groups, *folds}, key=lambda k: (-k[1], k[0]))
+    for key in order:
+        check_id, severity = key
+        items = groups.get(key, [])
+        total = len(items) + sum(len(g.findings) for g in folds.get(key, []))
         spec = report.check(check_id)
         head = Text()
         head.append(f"{check_id} {spec.name}", style="bold")
         head.append(f"  {severity.label}", style=SEVERITY_STYLE[severity])
-        head.append(f"  {len(items)} finding{'s' if len(items) != 1 else ''}")
+        head.append(f"  {total} finding{'s' if total != 1 else ''}")
         console.print(head)
         console.print(Padding(data(spec.why, style="dim"), (0, 0, 0, 2)))
-        shown = items if verbose else items[:5]
         rows = Table.grid(padding=(0, 1), pad_edge=False)
         rows.add_column(width=1)
         rows.add_column(overflow="fold")
+        for g in folds.get(key, []):
+            first = g.examples[0]
+            others = ", ".join(f.path for f in g.examples[1:])
+            rows.add_row(
+                "-",
+                line(
+                    g.headline,
+                    ", e.g. ",
+                    first.path,
+                    ": ",
+                    first.message,
+                    f" (also {others}, …)" if others else "",
+                ),
+            )
+            if verbose:
+                for f in g.findings[1:]:
+                    rows.add_row("", line(f.path, ": ", f.message))
+        shown = items if verbose else items[:5]
         for f in shown:
             rows.add_row("-", line(f.path, ": ", f.message))
         console.print(Padding(rows, (0, 0, 0, 2)))
