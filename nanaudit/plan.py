@@ -151,7 +151,12 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
     layout = replace(
         layout,
         splits=tuple(sorted(layout.splits, key=lambda s: ROLE_ORDER.get(s.role, len(ROLE_ORDER)))),
-        unaudited=unaudited_folders(root, _audited(layout), walker),
+        unaudited=unaudited_folders(
+            root,
+            _audited(layout),
+            walker,
+            [d for s in layout.splits for d in (s.image_root, s.mask_root) if d is not None],
+        ),
     )
     checks = tuple(
         ActiveCheck(

@@ -246,7 +246,13 @@ def _mask_folder(
                 return d, []
         return None, [f"{where}: no folder {request.mask_folder}/ beside {image_dir.name}/"]
     walker = request.walker
-    images = walker.files(image_dir).files
+    listed: list[list[Path]] = []
+
+    def images() -> list[Path]:  # listed only when a folder not named like masks is there
+        if not listed:
+            listed.append(walker.files(image_dir).files)
+        return listed[0]
+
     found = mask_candidates(walker, image_dir, siblings, MASK_DIRS, images)
     if not found:
         return None, []
@@ -258,7 +264,7 @@ def _mask_folder(
             f"{where}{only.name}/: the mask folder, the only one whose files pair with "
             f"{image_dir.name}/"
         ]
-    judged = judge(walker, image_dir, images, found)
+    judged = judge(walker, image_dir, images(), found)
     chosen, why = choose(judged)
     if chosen is not None:
         return chosen.folder, [f"{where}{why}"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,10 +128,11 @@ def mask_candidates(
     image_dir: Path,
     siblings: Sequence[Path],
     aliases: Sequence[str],
-    images: Sequence[Path],
+    images: Callable[[], Sequence[Path]],
 ) -> list[Path]:
     """Folders beside ``image_dir`` that could hold its masks: those named like a mask
-    folder, and any other whose files pair with the images by name or by a key."""
+    folder, and any other whose files pair with the images by name or by a key. The
+    images are listed (``images()``) only when such another folder holds files."""
     from .generic import pair_files
 
     out = []
@@ -142,10 +143,11 @@ def mask_candidates(
             out.append(d)
             continue
         files = walker.files(d).files
-        if not files or not images:
+        if not files or not images():
             continue
-        by_name = count_pairs(pair_files(images, image_dir, files, d))
-        if by_name * 2 > len(images) or suggest_pair_key(images, image_dir, files, d):
+        listed = images()
+        by_name = count_pairs(pair_files(listed, image_dir, files, d))
+        if by_name * 2 > len(listed) or suggest_pair_key(listed, image_dir, files, d):
             out.append(d)
     return out
 
@@ -186,17 +188,25 @@ def choose(candidates: Sequence[Candidate]) -> tuple[Candidate | None, str]:
 
 
 def unaudited_folders(
-    root: Path, audited: Iterable[Path], walker: Walker | None = None
+    root: Path,
+    audited: Iterable[Path],
+    walker: Walker | None = None,
+    covered: Iterable[Path] = (),
 ) -> tuple[tuple[Path, int], ...]:
     """Folders below ``root`` holding images of which no split audits a single one, each
     with its number of images; a folder whose whole subtree is unaudited stands for it.
-    Listed within ``walker``'s bounds, by a walker of its own: what it cannot list is not
-    the audit's business (the splits' walks report theirs)."""
-    seen = {os.path.abspath(p) for p in audited}
+    The ``covered`` folders (the splits' own, whose every file was paired or skipped) are
+    not listed again. Listed within ``walker``'s bounds, by a walker of its own: what it
+    cannot list is not the audit's business (the splits' walks report theirs)."""
     per_folder: dict[str, list[int]] = {}  # folder → [images, audited]
     own = Walker(walker.boundaries, walker.follow_links) if walker is not None else Walker()
     own.bound(root)
-    for f in own.files(root).files:
+    covered = list(covered)
+    found = own.files(root, exclude=covered).files
+    seen = {os.path.abspath(p) for p in audited} if found else set()
+    for folder in covered:  # a split's folder holds audited images: it counts as done
+        per_folder.setdefault(os.path.abspath(folder), [0, 1])
+    for f in found:
         parent = os.path.dirname(os.path.abspath(f))
         counts = per_folder.setdefault(parent, [0, 0])
         counts[0] += 1
@@ -212,7 +222,7 @@ def unaudited_folders(
                 d = os.path.dirname(d)
     out: dict[str, int] = {}
     for folder, (n, done) in sorted(per_folder.items()):
-        if done:
+        if done or not n:
             continue
         head = folder
         parent = os.path.dirname(head)
