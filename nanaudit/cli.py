@@ -37,7 +37,11 @@ class UsageFailure(click.ClickException):
     exit_code = EXIT_ERROR
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"nanaudit: error: {self.format_message()}", err=True)
+        # one line whatever a folder name in it holds, and never a CI workflow command
+        from .formats.base import command_safe
+        from .report import printable
+
+        click.echo(f"nanaudit: error: {command_safe(printable(self.format_message()))}", err=True)
 
 
 class OutputClosed(Exception):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .formats.base import command_safe_lines
 from .kinds import Int
 from .layouts import PlannedSplit
 from .layouts.survey import closest
@@ -91,7 +92,7 @@ def dry_run(plan: ScanPlan) -> str:
         lines += [f"  {_rel(folder, root)}/ ({_images(n)})" for folder, n in layout.unaudited]
     else:
         lines.append("not audited: no folder holding images is left out")
-    return "\n".join(lines) + "\n"
+    return command_safe_lines("\n".join(lines)) + "\n"
 
 
 # --------------------------------------------------------------------------- --write-config

@@ -395,3 +395,14 @@ def test_findings_come_first_statistics_after_and_quiet_for_ci(tmp_path: Path) -
     _, quiet, _ = cli_scan(str(root), "--quiet")
     assert "Findings" in quiet and "layout:" not in quiet and "Splits" not in quiet
     assert quiet.splitlines()[-1].startswith("6 errors")
+
+
+def test_candidate_names_cannot_split_the_error_line_or_drive_ci(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    for i in range(3):
+        save(root / "images" / f"{i:02d}_x.png", natural_image(i, (16, 16)))
+        save(root / "mask" / f"{i:02d}_x_mask.png", clean_mask(i, (16, 16)))
+        save(root / "gt\n##[error]x" / f"{i:02d}_y.png", clean_mask(i, (16, 16)))
+    code, _, err = cli_scan(str(root))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "##[" not in err and "gt\\x0a" in err

@@ -204,8 +204,8 @@ def unaudited_folders(
     covered = list(covered)
     found = own.files(root, exclude=covered).files
     seen = {os.path.abspath(p) for p in audited} if found else set()
-    for folder in covered:  # a split's folder holds audited images: it counts as done
-        per_folder.setdefault(os.path.abspath(folder), [0, 1])
+    for split_folder in covered:  # a split's folder holds audited images: it counts as done
+        per_folder.setdefault(os.path.abspath(split_folder), [0, 1])
     for f in found:
         parent = os.path.dirname(os.path.abspath(f))
         counts = per_folder.setdefault(parent, [0, 0])
