@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -26,7 +26,12 @@ from . import __version__
 from . import baseline as baseline_mod
 from .kinds import Bool, ConfigError, shown_path
 from .layouts import DiscoveryError
-from .options import GROUPS, Layer, Option, environment_layer, table
+from .options import GROUPS, Layer, Option, Options, environment_layer, table
+from .options import resolve as resolve_options
+
+if TYPE_CHECKING:
+    from .report import Report
+    from .shards import Partial
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
@@ -137,10 +142,19 @@ def _click_option(option: Option[Any]) -> Callable[[F], F]:
 
 def table_flags(func: F) -> F:
     """Every option of the table that has a flag, in table order."""
-    for option in reversed(table()):
-        if option.flag is not None:
-            func = _click_option(option)(func)
-    return func
+    return flags_of(lambda option: True)(func)
+
+
+def flags_of(wanted: Callable[[Option[Any]], bool]) -> Callable[[F], F]:
+    """The flags of the options ``wanted`` picks, in table order."""
+
+    def apply(func: F) -> F:
+        for option in reversed(table()):
+            if option.flag is not None and wanted(option):
+                func = _click_option(option)(func)
+        return func
+
+    return apply
 
 
 class GroupedCommand(click.Command):
@@ -189,10 +203,10 @@ def cli() -> None:
 def scan(path: Path | None, **flags: Any) -> None:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
     from .cache import default_cache_dir
-    from .formats import Format, RenderOptions, render_chunks, summary_line
-    from .pipeline import run
+    from .pipeline import run, run_shard
     from .plan import make_plan, option_layers
     from .pool import usable_cpus
+    from .shards import Partial
 
     root = path if path is not None else Path(".")
     _check_root(root)
@@ -201,14 +215,7 @@ def scan(path: Path | None, **flags: Any) -> None:
     layers, config_file = option_layers(root, command_line, environment_layer())
     plan = make_plan(root, layers, config_file)
     opts = plan.options
-    targets = [p for _, p in opts.outputs]
-    extra = [p for p in (opts.write_baseline, opts.write_config) if p is not None]
-    _check_outputs([*targets, *extra])
-    if opts.format == "html" or any(fmt == "html" for fmt, _ in opts.outputs):
-        from .formats.html import missing_extra
-
-        if (problem := missing_extra()) is not None:  # said before the scan, not after it
-            raise UsageFailure(problem)
+    _check_targets(opts)
     if opts.write_config is not None:
         from .preview import config_text
 
@@ -222,13 +229,11 @@ def scan(path: Path | None, **flags: Any) -> None:
     if plan.warnings and opts.format not in ("auto", "rich"):
         for warning in plan.warnings:  # the terminal report says it; other formats may not
             click.echo(f"nanaudit: warning: {warning}", err=True)
-    baseline = None
-    if opts.baseline is not None:
-        try:
-            baseline = (opts.baseline.as_posix(), baseline_mod.load(opts.baseline))
-        except baseline_mod.BaselineError as exc:
-            raise UsageFailure(str(exc)) from None
+    baseline = _baseline(opts)
 
+    shard_run = opts.shard is not None or any(f == "partial" for f, _ in opts.outputs)
+    if shard_run:
+        _check_shard_outputs(opts)
     bar: Any = None
     if opts.progress and sys.stderr.isatty():
         from tqdm import tqdm
@@ -252,8 +257,9 @@ def scan(path: Path | None, **flags: Any) -> None:
         if bar is not None:
             bar.reset(total=n)
 
+    work = run_shard if shard_run else run
     try:
-        report = run(
+        result = work(
             plan,
             jobs=opts.jobs or usable_cpus(),
             cache_dir=(opts.cache_dir or default_cache_dir()) if opts.cache else None,
@@ -263,6 +269,16 @@ def scan(path: Path | None, **flags: Any) -> None:
     finally:
         if bar is not None:
             bar.close()
+    if isinstance(result, Partial):
+        _write_partial(result, opts)
+        raise SystemExit(EXIT_OK)
+    _deliver(result, opts, baseline)
+
+
+def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) -> None:
+    """Apply the baseline, write the report files and stdout; exit with the report's code."""
+    from .formats import Format, RenderOptions, render_chunks, summary_line
+
     if baseline is not None:
         report = baseline_mod.apply_to(report, *baseline)
 
@@ -313,6 +329,95 @@ def scan(path: Path | None, **flags: Any) -> None:
         )
         raise SystemExit(EXIT_OK)
     raise SystemExit(report.exit_code)
+
+
+def _check_targets(opts: Options) -> None:
+    """Before any work: every output can be written, and the HTML format's extra is there."""
+    targets = [p for _, p in opts.outputs]
+    extra = [p for p in (opts.write_baseline, opts.write_config) if p is not None]
+    _check_outputs([*targets, *extra])
+    if opts.format == "html" or any(fmt == "html" for fmt, _ in opts.outputs):
+        from .formats.html import missing_extra
+
+        if (problem := missing_extra()) is not None:  # said before the scan, not after it
+            raise UsageFailure(problem)
+
+
+def _baseline(opts: Options) -> tuple[str, Any] | None:
+    if opts.baseline is None:
+        return None
+    try:
+        return (opts.baseline.as_posix(), baseline_mod.load(opts.baseline))
+    except baseline_mod.BaselineError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- shards
+
+
+def _check_shard_outputs(opts: Options) -> None:
+    if not any(f == "partial" for f, _ in opts.outputs):
+        raise UsageFailure("--shard needs -o partial:FILE, the file nanaudit merge reads")
+    other = [f for f, _ in opts.outputs if f != "partial"]
+    if other:
+        raise UsageFailure(
+            f"a shard run writes partial files only, not {other[0]}: nanaudit merge "
+            "renders the report of all shards"
+        )
+    if opts.write_baseline is not None:
+        raise UsageFailure("--write-baseline belongs to nanaudit merge, not to a shard run")
+
+
+def _write_partial(part: Partial, opts: Options) -> None:
+    from .kinds import shown_path
+    from .paths import printable
+    from .shards import partial_chunks
+
+    targets = [target for _, target in opts.outputs]
+    for target in targets:
+        _write(target, partial_chunks(part))
+    i, n = part.shard
+    names = ", ".join(printable(shown_path(t)) for t in targets)
+    click.echo(
+        f"nanaudit: shard {i}/{n}: {len(part.records):,} files of {len(part.pairs):,} pairs "
+        f"written to {names}; nanaudit merge makes the report of all {n}",
+        err=True,
+    )
+
+
+# only what a report's rendering needs: the scan's settings are in the partial files
+MERGE_OPTIONS = frozenset(
+    {o.key for o in table() if o.group == "output"} | {"baseline", "write_baseline"}
+)
+MERGE_EPILOG = """\b
+Examples:
+  nanaudit scan data --shard 1/2 -o partial:part-1.json     (on one machine)
+  nanaudit scan data --shard 2/2 -o partial:part-2.json     (on another)
+  nanaudit merge part-*.json -o sarif:nanaudit.sarif
+"""
+
+
+@cli.command(cls=GroupedCommand, epilog=MERGE_EPILOG)
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@flags_of(lambda option: option.key in MERGE_OPTIONS)
+@guarded
+def merge(parts: tuple[Path, ...], **flags: Any) -> None:
+    """Merge the partial files of a sharded scan into its report (the same as one scan's)."""
+    from .pipeline import merge as merge_parts
+    from .shards import PartialError, read_partial
+
+    given = {k: v for k, v in flags.items() if v is not None and v != ()}
+    command_line = Layer("", given, Path.cwd(), text=True, command_line=True)
+    opts = resolve_options([environment_layer(), command_line])
+    if any(f == "partial" for f, _ in opts.outputs):
+        raise UsageFailure("-o partial:FILE is the output of a shard run (scan --shard I/N)")
+    _check_targets(opts)
+    baseline = _baseline(opts)
+    try:
+        report = merge_parts([read_partial(p) for p in parts])
+    except PartialError as exc:
+        raise UsageFailure(str(exc)) from None
+    _deliver(report, opts, baseline)
 
 
 def _check_root(root: Path) -> None:

@@ -1,24 +1,38 @@
-"""Plan → records: one task per file, the cache, the process pool, the label transform.
+"""Plan → records: one task per file, the cache, the executor, the label transform.
 
-Every file of the plan is decoded once (or taken from the cache) into a record; mask
-records then get the plan's label transform, which the cache never sees.
+Every file of the plan (or of its shard, with ``--shard I/N``) is decoded once (or taken from
+the cache) into a record, by this machine's process pool or a Dask cluster (``--executor``);
+mask records then get the plan's label transform, which the cache never sees.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from .cache import RecordCache, Stamp, file_stamp, record_from_json
-from .layouts import PlannedSplit
+from .layouts import PairPaths, PlannedSplit
 from .paths import display_path
 from .plan import ScanPlan
 from .pool import Progress, Task, run_tasks
-from .records import CodecError, FileKind, FileRecord, Pair, Visual
+from .records import CodecError, DecodeLimits, FileKind, FileRecord, Pair, Visual
 from .visuals import VisualStore
 
 VISUAL_BATCH = 1024  # thumbnails written to the store at a time
+
+Records = dict[tuple[Path, FileKind], FileRecord]
+
+
+class Executor(Protocol):
+    """How records are made: ``pool.run_tasks`` or ``cluster.run_tasks``; records come back
+    in the order of the tasks."""
+
+    def __call__(
+        self, tasks: Sequence[Task], limits: DecodeLimits, jobs: int, progress: Progress | None
+    ) -> Iterator[FileRecord]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +49,26 @@ class Collected:
     visuals: VisualStore | None = None
 
 
+def shard_of(split: str, image: str | None, mask: str | None, count: int) -> int:
+    """The shard (1..count) of a pair: a hash of its split and its files' paths relative to
+    the root, so the same on every machine and for every listing order."""
+    key = "\0".join((split, image or "", mask or "")).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % count + 1
+
+
+def in_shard(plan: ScanPlan, split: PlannedSplit, pair: PairPaths) -> bool:
+    """Whether this run audits ``pair``: every pair, or the pairs of its ``--shard``."""
+    shard = plan.options.shard
+    if shard is None:
+        return True
+    image = display_path(pair.image, plan.root) if pair.image is not None else None
+    mask = display_path(pair.mask, plan.root) if pair.mask is not None else None
+    return shard_of(split.name, image, mask, shard[1]) == shard[0]
+
+
 def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
-    """One task per file, in the plan's order."""
+    """One task per file of the run's pairs (its shard's), in the plan's order. A file's
+    split is the first that holds it in the whole plan, whatever the shard."""
     tasks: dict[tuple[Path, FileKind], Task] = {}
     for split in plan.layout.splits:
         for p in split.pairs:
@@ -45,7 +77,25 @@ def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
                     tasks[(path, kind)] = Task(
                         path, display_path(path, plan.root), kind, split.name
                     )
-    return tasks
+    if plan.options.shard is None:
+        return tasks
+    wanted = {
+        (path, kind)
+        for split in plan.layout.splits
+        for p in split.pairs
+        if in_shard(plan, split, p)
+        for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK))
+    }
+    return {key: t for key, t in tasks.items() if key in wanted}
+
+
+def executor(plan: ScanPlan) -> Executor:
+    """The executor the options name: this machine's pool, or a Dask cluster."""
+    if plan.options.executor == "dask":
+        from .cluster import dask_executor
+
+        return dask_executor(plan.options.scheduler)
+    return run_tasks
 
 
 def collect(
@@ -56,12 +106,28 @@ def collect(
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> Collected:
+    records, notes, visuals = audit_files(
+        plan, jobs=jobs, cache_dir=cache_dir, progress=progress, on_total=on_total
+    )
+    return assemble(plan, records, notes, visuals)
+
+
+def audit_files(
+    plan: ScanPlan,
+    *,
+    jobs: int = 1,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> tuple[Records, tuple[str, ...], VisualStore | None]:
+    """The record of every file of the run (as stored: no label transform), what the cache
+    had to say, and the thumbnails' store when an HTML report was asked for."""
     tasks = plan_tasks(plan)
     if on_total is not None:
         on_total(len(tasks))
     notes: list[str] = []
     cache = _open_cache(cache_dir, plan, notes)
-    records: dict[tuple[Path, FileKind], FileRecord] = {}
+    records: Records = {}
     visuals: VisualStore | None = None
     if plan.visuals:
         tasks = {key: replace(t, visual=True) for key, t in tasks.items()}
@@ -84,7 +150,8 @@ def collect(
         todo = [t for key, t in tasks.items() if key not in records]
         stamps = {(t.path, t.kind): file_stamp(t.path) for t in todo} if cache else {}
         made: list[tuple[Path, FileKind, Stamp | None, Visual]] = []
-        for t, rec in zip(todo, run_tasks(todo, plan.limits, jobs, progress), strict=True):
+        run = executor(plan)
+        for t, rec in zip(todo, run(todo, plan.limits, jobs, progress), strict=True):
             if visuals is not None and rec.visual is not None:
                 # streamed to disk as they come: thumbnails are never all in memory
                 made.append((t.path, t.kind, stamps.get((t.path, t.kind)), rec.visual))
@@ -112,11 +179,23 @@ def collect(
     finally:
         if cache is not None:
             cache.close()
+    return records, tuple(notes), visuals
+
+
+def assemble(
+    plan: ScanPlan,
+    records: Mapping[tuple[Path, FileKind], FileRecord],
+    notes: Sequence[str] = (),
+    visuals: VisualStore | None = None,
+) -> Collected:
+    """The plan's pairs (its shard's) of records, with the label transform applied."""
     rules = plan.labels
     splits = []
     for split in plan.layout.splits:
         pairs = []
         for p in split.pairs:
+            if not in_shard(plan, split, p):
+                continue
             image = records[(p.image, FileKind.IMAGE)] if p.image is not None else None
             mask = records[(p.mask, FileKind.MASK)] if p.mask is not None else None
             pairs.append(

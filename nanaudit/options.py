@@ -54,6 +54,8 @@ GROUPS: dict[str, str] = {
     "performance": "Performance and safety",
 }
 FORMATS = ("rich", "json", "sarif", "junit", "github", "markdown", "html")
+# -o targets besides the report formats: a shard's partial file, for `nanaudit merge`
+OUTPUT_FORMATS = (*FORMATS, "partial")
 
 
 # --------------------------------------------------------------------------- kinds of their own
@@ -390,7 +392,7 @@ class OutputTargets(ValueKind[tuple[tuple[str, Path], ...]]):
                 raise where.fail(f"expected [FORMAT:]FILE, got {item!r}")
             head, sep, tail = item.partition(":")
             fmt, target = (
-                (head.lower(), tail) if sep and head.lower() in FORMATS else ("json", item)
+                (head.lower(), tail) if sep and head.lower() in OUTPUT_FORMATS else ("json", item)
             )
             if not target:
                 raise where.fail(f"expected [FORMAT:]FILE, got {item!r}")
@@ -400,6 +402,86 @@ class OutputTargets(ValueKind[tuple[tuple[str, Path], ...]]):
 
     def dump(self, value: tuple[tuple[str, Path], ...]) -> Any:
         return [f"{fmt}:{'-' if p == Path('-') else shown_path(p)}" for fmt, p in value]
+
+
+class ShardSpec(ValueKind[tuple[int, int] | None]):
+    """``I/N``: shard I (1-based) of N."""
+
+    metavar = "I/N"
+
+    def parse(self, value: object, where: Where) -> tuple[int, int] | None:
+        if value is None:
+            return None
+        if isinstance(value, list | tuple) and len(value) == 2:
+            value = f"{value[0]}/{value[1]}"
+        found = (
+            re.fullmatch(r"\s*(\d{1,9})\s*/\s*(\d{1,9})\s*", value)
+            if isinstance(value, str)
+            else None
+        )
+        if found is None:
+            raise where.fail(f"expected I/N (shard I of N, e.g. 2/8), got {value!r}")
+        index, count = int(found.group(1)), int(found.group(2))
+        if not 1 <= index <= count:
+            raise where.fail(f"shard {index}/{count}: I must lie in 1..N")
+        return index, count
+
+    def dump(self, value: tuple[int, int] | None) -> Any:
+        return None if value is None else f"{value[0]}/{value[1]}"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["string", "null"]}
+
+    def describe(self) -> str:
+        return "I/N, shard I of N"
+
+
+class KeyValues(ValueKind[tuple[tuple[str, Any], ...]]):
+    """``KEY=VALUE`` texts (repeatable) or a table. From text, true/false become booleans
+    and integers numbers, as fsspec's options expect; everything else stays a string."""
+
+    metavar = "KEY=VALUE"
+
+    def parse(self, value: object, where: Where) -> tuple[tuple[str, Any], ...]:
+        if isinstance(value, Mapping):
+            items = list(value.items())
+        else:
+            texts = [value] if isinstance(value, str) else value
+            if not isinstance(texts, list | tuple):
+                raise where.fail("expected KEY=VALUE")
+            items = []
+            for text in texts:
+                if isinstance(text, tuple) and len(text) == 2:
+                    items.append(text)
+                    continue
+                key, sep, raw = text.partition("=") if isinstance(text, str) else ("", "", "")
+                if not sep or not key.strip():
+                    raise where.fail(f"expected KEY=VALUE, got {text!r}")
+                items.append((key.strip(), _scalar(raw)))
+        out: dict[str, Any] = {}
+        for key, v in items:
+            if not isinstance(v, str | int | float | bool):
+                raise where.fail(f"{key}: expected a string, a number or true/false")
+            out[str(key)] = v
+        return tuple(sorted(out.items()))
+
+    def dump(self, value: tuple[tuple[str, Any], ...]) -> Any:
+        return dict(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object"}
+
+    def describe(self) -> str:
+        return "KEY=VALUE settings"
+
+
+def _scalar(text: str) -> str | int | bool:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if re.fullmatch(r"[+-]?\d{1,18}", text.strip()):
+        return int(text)
+    return text
 
 
 # --------------------------------------------------------------------------- the option
@@ -849,6 +931,46 @@ class Options:
         group="performance",
         env=True,
         protective=True,
+        reported=False,
+    )
+    shard = Option[tuple[int, int] | None](
+        ShardSpec(),
+        None,
+        "Audit shard I of N of the pairs (a stable hash of each pair) and write its partial "
+        "file (-o partial:FILE); `nanaudit merge` makes the report of all N.",
+        group="performance",
+        env=True,
+        config=False,
+    )
+    executor = Option[str](
+        Choice(("local", "dask")),
+        "local",
+        "Where files are decoded: local (this machine's processes) or dask (a Dask "
+        "cluster; needs nanaudit[dask]).",
+        group="performance",
+        env=True,
+        reported=False,
+        user_only=True,  # a config beside the data may not send its files to a cluster
+    )
+    scheduler = Option[str | None](
+        Text(max_length=1024),
+        None,
+        "The Dask scheduler's address (tcp://HOST:8786); without one, --executor dask starts "
+        "a local cluster of --jobs workers.",
+        group="performance",
+        env=True,
+        reported=False,
+        metavar="ADDRESS",
+        user_only=True,  # a scheduler's answers are unpickled: only the user names one
+    )
+    storage_options = Option[tuple[tuple[str, Any], ...]](
+        KeyValues(),
+        (),
+        "A setting for the remote storage of an fsspec URL (endpoint_url=…, anon=true); "
+        "repeatable.",
+        group="performance",
+        flag="--storage-option",
+        multiple=True,
         reported=False,
     )
 

@@ -7,21 +7,25 @@ checks/run.py  records + statistics → findings (thresholds apply here)
 summarise.py   all of the above → Report (training.py: Normalize constants, class weights)
 gallery.py     for an HTML report: the pictures of the findings, from the stored thumbnails
 report.py      the frozen result every format renders; formats/ render it
+
+A shard run (--shard I/N) stops after collection and returns its part (shards.py); the merge
+of all parts rejoins the pipeline at the aggregate stage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
 from .checks.run import run_checks
-from .collect import Collected, collect
-from .paths import display_path, printable
+from .collect import Collected, assemble, audit_files, collect
+from .paths import display_path, display_root, printable
 from .plan import ScanPlan
 from .pool import Progress
 from .report import Report
+from .shards import Partial, check_statistics, make_partial, merge_parts
 from .summarise import build_report
 
 
@@ -61,3 +65,31 @@ def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
         )
         for s in collected.splits
     )
+
+
+def run_shard(
+    plan: ScanPlan,
+    *,
+    jobs: int = 1,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> Partial:
+    """The part of the scan that ``plan.options.shard`` names: its records and statistics."""
+    records, notes, visuals = audit_files(
+        plan, jobs=jobs, cache_dir=cache_dir, progress=progress, on_total=on_total
+    )
+    if visuals is not None:  # pictures are for an HTML report, which only merge writes
+        visuals.close()
+    return make_partial(plan, records, assemble(plan, records, notes), display_root(plan.root))
+
+
+def merge(parts: Sequence[Partial]) -> Report:
+    """The report of a scan from all its parts: the same as the scan's own."""
+    merged = merge_parts(parts)
+    plan = merged.plan
+    collected = assemble(plan, merged.records, merged.notes)
+    dataset = aggregate(plan, collected)
+    check_statistics(parts, [s.stats for s in dataset.splits])
+    report = build_report(plan, collected, dataset, run_checks(plan, collected, dataset))
+    return replace(report, root=merged.root)

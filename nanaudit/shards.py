@@ -1,0 +1,449 @@
+"""Shards: one scan's files split over machines, and the merge of the parts.
+
+Every shard run (``nanaudit scan PATH --shard I/N -o partial:part-I.json``) discovers the
+whole layout, audits the pairs whose key hashes to I (``collect.shard_of``) and writes a
+partial file: JSON (never a pickle) holding
+
+- the plan as the shard settled it: the preset, the layout's splits (names, roles, labeled
+  flags, folders, notes) and a digest of all their pairs and skipped files, the label and
+  training rules, the decode limits, the active checks with their thresholds and the
+  report's configuration: the same in every shard of one scan;
+- the shard's own pairs and skipped files, each with its place in its split;
+- the shard's per-file records, as stored (the records codec: exact, non-finite floats as
+  strings), and its mergeable statistics per split (``SplitStats``).
+
+The merge checks that the parts belong to one scan (same plan, same nanaudit, every shard
+once, every pair once: the digest of the reassembled layout equals the one each shard
+computed), puts the pairs back in their places and runs the stages after collection, as a
+scan does. The split statistics are folded again from the records, in path order, rather
+than merged from the shards' statistics: a sum of floating-point moments associated another
+way can differ in its last bits, and the merged report must be a scan's, byte for byte. The
+shards' statistics are compared with the refold instead, field by field (a part whose
+records were cut or edited disagrees with its own statistics).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .aggregate import GroupStats, SplitStats, _fold, split_stats
+from .checks.registry import get_check
+from .collect import Collected, Records, in_shard, shard_of
+from .kinds import ConfigError, Where
+from .layouts import Layout, PairPaths, PlannedSplit
+from .layouts.presets import PRESETS
+from .options import Options, table
+from .paths import display_path
+from .plan import ActiveCheck, ScanPlan
+from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
+from .report import Severity
+from .rules import LabelRules, TrainingRules
+
+FORMAT = "nanaudit-partial"
+FORMAT_VERSION = 1
+
+
+class PartialError(Exception):
+    """A partial file that cannot be read or does not belong with the others."""
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """One shard's part of a scan, as its partial file holds it."""
+
+    shard: tuple[int, int]  # (I, N)
+    root: str  # the scanned root as the shard's report would name it
+    plan: Mapping[str, Any]  # the settled plan, JSON-ready: equal in every shard
+    pairs: tuple[tuple[int, int, str | None, str | None], ...]  # (split, place, image, mask)
+    skipped: tuple[tuple[int, int, str, str], ...]  # (split, place, path, reason)
+    records: tuple[FileRecord, ...]  # as stored: no label transform
+    stats: tuple[SplitStats, ...]  # per split of the plan, of this shard's pairs
+    notes: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)  # the file it was read from
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def make_partial(plan: ScanPlan, records: Records, collected: Collected, root: str) -> Partial:
+    """The partial of a shard run: ``records`` and ``collected`` are of its pairs."""
+    shard = plan.options.shard or (1, 1)
+    rel = _rel(plan.root)
+    pairs: list[tuple[int, int, str | None, str | None]] = []
+    skipped: list[tuple[int, int, str, str]] = []
+    for s, split in enumerate(plan.layout.splits):
+        for i, p in enumerate(split.pairs):
+            if in_shard(plan, split, p):
+                pairs.append((s, i, rel(p.image), rel(p.mask)))
+        for i, (path, reason) in enumerate(split.skipped):
+            if shard_of(split.name, None, display_path(path, plan.root), shard[1]) == shard[0]:
+                skipped.append((s, i, display_path(path, plan.root), reason))
+    stats = tuple(split_stats(c.pairs, plan.labels, c.planned.labeled) for c in collected.splits)
+    kept = sorted(records.values(), key=lambda r: (r.path, r.kind.value))
+    return Partial(
+        shard,
+        root,
+        plan_document(plan),
+        tuple(pairs),
+        tuple(skipped),
+        tuple(kept),
+        stats,
+        collected.notes,
+    )
+
+
+def plan_document(plan: ScanPlan) -> dict[str, Any]:
+    """What the stages after collection need of the plan, as JSON; the layout's pairs are
+    summed up by their digest (each shard carries its own)."""
+    rel = _rel(plan.root)
+    layout = plan.layout
+    return {
+        "preset": plan.preset.name,
+        "config_file": plan.config_file,
+        "layout": {
+            "name": layout.name,
+            "reason": layout.reason,
+            "notes": list(layout.notes),
+            "digest": layout_digest(
+                [
+                    (
+                        [(rel(p.image), rel(p.mask)) for p in s.pairs],
+                        [(rel(path), reason) for path, reason in s.skipped],
+                    )
+                    for s in layout.splits
+                ]
+            ),
+            "splits": [
+                {
+                    "name": s.name,
+                    "role": s.role,
+                    "labeled": s.labeled,
+                    "image_root": display_path(s.image_root, plan.root),
+                    "mask_root": rel(s.mask_root),
+                    "pairs": len(s.pairs),
+                    "skipped": len(s.skipped),
+                }
+                for s in layout.splits
+            ],
+        },
+        "labels": encode(plan.labels),
+        "training": encode(plan.training),
+        "limits": encode(plan.limits),
+        "checks": [
+            {
+                "id": c.spec.id,
+                "severity": c.severity.label if c.severity is not None else None,
+                "options": encode(c.options),
+            }
+            for c in plan.checks
+        ],
+        "config": plan.config(),
+    }
+
+
+def layout_digest(splits: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> str:
+    """A hash of every split's pairs and skipped files, in order."""
+    h = hashlib.sha256()
+    for pairs, skipped in splits:
+        h.update(json.dumps([pairs, skipped], ensure_ascii=True).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def partial_chunks(part: Partial) -> Iterator[str]:
+    """The partial file's JSON, in pieces: one record a line, never held whole."""
+    head = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "nanaudit": __version__,
+        "shard": f"{part.shard[0]}/{part.shard[1]}",
+        "root": part.root,
+        "plan": part.plan,
+        "notes": list(part.notes),
+        "pairs": [list(p) for p in part.pairs],
+        "skipped": [list(s) for s in part.skipped],
+        "stats": [encode(s) for s in part.stats],
+    }
+    text = json.dumps(head, ensure_ascii=True, separators=(",", ":"))
+    yield text[:-1] + ',"records":['
+    for i, rec in enumerate(part.records):
+        sep = "," if i else ""
+        yield f"{sep}\n{json.dumps(encode(rec), ensure_ascii=True, separators=(',', ':'))}"
+    yield "\n]}\n"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_partial(path: Path) -> Partial:
+    """A partial file. Raises PartialError naming the file and what is wrong."""
+    where = str(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise PartialError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise PartialError(f"{where}: not a partial file (not JSON: {exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise PartialError(
+            f"{where}: not a partial file (write one with nanaudit scan --shard I/N "
+            "-o partial:FILE)"
+        )
+    if doc.get("format_version") != FORMAT_VERSION or doc.get("nanaudit") != __version__:
+        raise PartialError(
+            f"{where}: written by nanaudit {doc.get('nanaudit')} (partial format "
+            f"{doc.get('format_version')}); this is nanaudit {__version__}: shards and "
+            "merge must run the same version"
+        )
+    try:
+        shard = _shard(doc["shard"])
+        plan = doc["plan"]
+        if not isinstance(plan, dict):
+            raise TypeError("plan: expected an object")
+        return Partial(
+            shard=shard,
+            root=_text(doc["root"]),
+            plan=plan,
+            pairs=tuple(
+                (int(s), int(i), _opt_text(a), _opt_text(b)) for s, i, a, b in doc["pairs"]
+            ),
+            skipped=tuple((int(s), int(i), _text(p), _text(r)) for s, i, p, r in doc["skipped"]),
+            records=tuple(decode(FileRecord, r) for r in doc["records"]),
+            stats=tuple(decode(SplitStats, s) for s in doc["stats"]),
+            notes=tuple(_text(n) for n in doc["notes"]),
+            source=where,
+        )
+    except (KeyError, TypeError, ValueError, CodecError) as exc:
+        raise PartialError(f"{where}: damaged partial file: {exc}") from None
+
+
+def _shard(value: Any) -> tuple[int, int]:
+    index, _, count = _text(value).partition("/")
+    i, n = int(index), int(count)
+    if not 1 <= i <= n:
+        raise ValueError(f"shard {value!r}")
+    return i, n
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+# --------------------------------------------------------------------------- merging
+
+
+@dataclass(frozen=True, slots=True)
+class MergedPlan(ScanPlan):
+    """The plan the shards settled, rebuilt from their partial files. Paths are relative to
+    the root (``.``); the configuration is the one the shards stated."""
+
+    stated_config: Mapping[str, Any] = field(default_factory=dict)
+
+    def config(self) -> dict[str, Any]:
+        copy: dict[str, Any] = json.loads(json.dumps(self.stated_config))
+        return copy
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    plan: MergedPlan
+    records: Records
+    notes: tuple[str, ...]
+    root: str
+
+
+def merge_parts(parts: Sequence[Partial]) -> Merged:
+    """The plan and records of the whole scan from its parts. Raises PartialError when the
+    parts do not make one scan."""
+    if not parts:
+        raise PartialError("no partial files given")
+    ordered = sorted(parts, key=lambda p: p.shard)
+    first = ordered[0]
+    count = first.shard[1]
+    seen: dict[int, str] = {}
+    for part in ordered:
+        if part.shard[1] != count:
+            raise PartialError(
+                f"{part.source}: shard {part.shard[0]}/{part.shard[1]} does not belong with "
+                f"{first.source}'s {first.shard[0]}/{count}"
+            )
+        if part.shard[0] in seen:
+            raise PartialError(
+                f"shard {part.shard[0]}/{count} given twice: {seen[part.shard[0]]} and "
+                f"{part.source}"
+            )
+        seen[part.shard[0]] = part.source
+        if part.plan != first.plan:
+            differ = sorted(
+                k for k in {*part.plan, *first.plan} if part.plan.get(k) != first.plan.get(k)
+            )
+            raise PartialError(
+                f"{part.source} and {first.source} were not planned alike (their "
+                f"{', '.join(differ)} differ): scan the same data with the same options "
+                "for every shard"
+            )
+    missing = [str(i) for i in range(1, count + 1) if i not in seen]
+    if missing:
+        raise PartialError(
+            f"missing shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} of {count}"
+        )
+    try:
+        plan = _plan(first.plan)
+    except (KeyError, TypeError, ValueError, CodecError, ConfigError) as exc:
+        raise PartialError(f"{first.source}: damaged plan: {exc}") from None
+    plan = _with_pairs(plan, ordered, str(first.plan["layout"]["digest"]))
+    records: Records = {}
+    for part in ordered:
+        for rec in part.records:
+            records.setdefault((Path(rec.path), rec.kind), rec)
+    for split in plan.layout.splits:
+        for p in split.pairs:
+            for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK)):
+                if path is not None and (path, kind) not in records:
+                    raise PartialError(
+                        f"no record of the {kind.value} {path.as_posix()} in the partial files"
+                    )
+    notes = tuple(dict.fromkeys(n for part in ordered for n in part.notes))
+    return Merged(plan, records, notes, first.root)
+
+
+def check_statistics(parts: Sequence[Partial], rebuilt: Sequence[SplitStats]) -> None:
+    """The shards' statistics, merged, against those folded again from their records: a
+    split's files are divided among its shards, so every count agrees exactly (moments are
+    compared by their counts: their last bits depend on the order of merging)."""
+    for s, whole in enumerate(rebuilt):
+        merged = _fold(part.stats[s] for part in parts)
+        for f in dataclasses.fields(SplitStats):
+            a, b = getattr(merged, f.name), getattr(whole, f.name)
+            if f.name == "groups":
+                a, b = _group_counts(a), _group_counts(b)
+            if a != b:
+                sources = ", ".join(p.source for p in parts)
+                raise PartialError(
+                    f"the statistics of the partial files ({sources}) disagree with their "
+                    f"records ({f.name}): a file was cut short or edited"
+                )
+
+
+def _group_counts(
+    groups: tuple[tuple[tuple[str, str, int], GroupStats], ...],
+) -> list[tuple[Any, int, list[int]]]:
+    return [(k, g.images, [c.count for c in g.channels]) for k, g in groups]
+
+
+def _plan(doc: Mapping[str, Any]) -> MergedPlan:
+    preset = PRESETS.get(doc["preset"])
+    if preset is None:
+        raise ValueError(f"unknown layout preset {doc['preset']!r}")
+    layout = doc["layout"]
+    splits = tuple(
+        PlannedSplit(
+            name=_text(s["name"]),
+            role=_text(s["role"]),
+            image_root=Path(_text(s["image_root"])),
+            mask_root=Path(_text(s["mask_root"])) if s["mask_root"] is not None else None,
+            labeled=bool(s["labeled"]),
+            pairs=(PairPaths(None, None),) * int(s["pairs"]),  # placeholders: _with_pairs
+            skipped=((Path("."), ""),) * int(s["skipped"]),
+        )
+        for s in layout["splits"]
+    )
+    config = doc["config"]
+    if not isinstance(config, dict):
+        raise TypeError("config: expected an object")
+    return MergedPlan(
+        root=Path("."),
+        options=_options(config),
+        preset=preset,
+        layout=Layout(
+            _text(layout["name"]),
+            _text(layout["reason"]),
+            splits,
+            tuple(_text(n) for n in layout["notes"]),
+        ),
+        labels=decode(LabelRules, doc["labels"]),
+        training=decode(TrainingRules, doc["training"]),
+        limits=decode(DecodeLimits, doc["limits"]),
+        checks=tuple(_active(c) for c in doc["checks"]),
+        config_file=doc["config_file"],
+        stated_config=config,
+    )
+
+
+def _options(config: Mapping[str, Any]) -> Options:
+    """The settled options from the stated configuration. The input options are left out:
+    discovery consumed them, and its result (the layout) is in the partial file."""
+    values = {}
+    for option in table():
+        if option.reported and option.group != "input" and option.key != "checks":
+            where = Where("partial file", option.key)
+            values[option.key] = option.kind.parse(config[option.key], where)
+    return Options(values)
+
+
+def _active(doc: Mapping[str, Any]) -> ActiveCheck:
+    spec = get_check(_text(doc["id"]))
+    if spec is None:
+        raise ValueError(f"unknown check {doc['id']!r}")
+    where = Where("partial file", f"checks.{spec.id}")
+    options = {k: spec.parse_option(k, v, where) for k, v in doc["options"].items()}
+    severity = Severity.parse(doc["severity"]) if doc["severity"] is not None else None
+    return ActiveCheck(spec, severity, spec.make_options(options))
+
+
+def _with_pairs(plan: MergedPlan, parts: Sequence[Partial], digest: str) -> MergedPlan:
+    """The plan with every shard's pairs and skipped files back in their places."""
+    splits = plan.layout.splits
+    pairs: list[list[Any]] = [[None] * len(s.pairs) for s in splits]
+    skipped: list[list[Any]] = [[None] * len(s.skipped) for s in splits]
+    for part in parts:
+        for s, i, image, mask in part.pairs:
+            _place(pairs, s, i, (image, mask), part.source, "pair")
+        for s, i, path, reason in part.skipped:
+            _place(skipped, s, i, (path, reason), part.source, "skipped file")
+    holes = any(x is None for slots in (*pairs, *skipped) for x in slots)
+    if holes or layout_digest(list(zip(pairs, skipped, strict=True))) != digest:
+        raise PartialError(
+            "the partial files do not hold every pair of the scan once (a shard's file is "
+            "missing, cut short or from another listing of the data)"
+        )
+    new_splits = tuple(
+        dataclasses.replace(
+            s,
+            pairs=tuple(PairPaths(_path(a), _path(b)) for a, b in ps),
+            skipped=tuple((Path(path), reason) for path, reason in sk),
+        )
+        for s, ps, sk in zip(splits, pairs, skipped, strict=True)
+    )
+    return dataclasses.replace(plan, layout=dataclasses.replace(plan.layout, splits=new_splits))
+
+
+def _place(slots: list[list[Any]], s: int, i: int, value: Any, source: str, what: str) -> None:
+    if not (0 <= s < len(slots) and 0 <= i < len(slots[s])) or slots[s][i] is not None:
+        raise PartialError(f"{source}: a {what} out of place (split {s}, place {i})")
+    slots[s][i] = value
+
+
+def _path(rel: str | None) -> Path | None:
+    return Path(rel) if rel is not None else None
+
+
+def _rel(root: Path) -> Any:
+    def rel(path: Path | None) -> str | None:
+        return display_path(path, root) if path is not None else None
+
+    return rel

@@ -1,0 +1,156 @@
+"""Shards: `scan --shard I/N -o partial:FILE` on each machine, `merge` of the parts, and a
+merged report that is the single scan's, byte for byte, in every format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import save
+from PIL import Image
+
+from nanaudit.cli import cli
+from nanaudit.collect import shard_of
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+FORMATS = ("json", "sarif", "junit", "github", "markdown")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample dataset (every kind of defect, a skipped file, a config beside it) with
+    a training image leaked into val and a near-copy of another: findings that need files
+    of different shards together."""
+    root = tmp_path_factory.mktemp("shards") / "data"
+    shutil.copytree(SAMPLE, root)
+    shutil.copy(root / "images/train/train_001.png", root / "images/val/val_leak.png")
+    shutil.copy(root / "masks/train/train_001.png", root / "masks/val/val_leak.png")
+    near = np.asarray(Image.open(root / "images/train/train_004.png")).astype(np.int16) + 3
+    save(root / "images/val/val_near.png", np.clip(near, 0, 255).astype(np.uint8))
+    shutil.copy(root / "masks/train/train_004.png", root / "masks/val/val_near.png")
+    return root
+
+
+def reports(out: Path, *command: str) -> dict[str, bytes]:
+    """Run a scan or merge that writes every format, and read what it wrote."""
+    out.mkdir(parents=True, exist_ok=True)
+    targets = [f"-o{fmt}:{out / fmt}" for fmt in FORMATS]
+    code, stdout, stderr = run(*command, *targets, "--format", "rich", "--no-color")
+    assert code == 1, stderr
+    files = {fmt: (out / fmt).read_bytes() for fmt in FORMATS}
+    files["rich"] = stdout.encode()
+    return files
+
+
+@pytest.fixture(scope="module")
+def single(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    return reports(tmp_path_factory.mktemp("single"), "scan", str(data), "--no-cache")
+
+
+@pytest.mark.parametrize("count", [1, 2, 7])
+def test_merged_shards_are_the_single_scan_byte_for_byte(
+    data: Path, single: dict[str, bytes], tmp_path: Path, count: int
+) -> None:
+    parts = []
+    for i in range(1, count + 1):
+        part = tmp_path / f"part-{i}.json"
+        code, _, stderr = run("scan", str(data), "--shard", f"{i}/{count}", f"-opartial:{part}")
+        assert code == 0, stderr
+        assert f"shard {i}/{count}" in stderr
+        parts.append(part)
+    merged = reports(tmp_path / "merged", "merge", *map(str, reversed(parts)))
+    for fmt in single:
+        assert merged[fmt] == single[fmt], fmt
+    # the findings that need two shards' files are there
+    found = {r["ruleId"] for r in json.loads(single["sarif"])["runs"][0]["results"]}
+    assert {"NA306", "NA307", "NA101", "NA003", "NA004"} <= found
+    # and the work was shared: every pair audited once, by one shard
+    docs = [json.loads(p.read_text()) for p in parts]
+    pairs = [tuple(p[:2]) for d in docs for p in d["pairs"]]
+    assert (
+        len(pairs)
+        == len(set(pairs))
+        == sum(s["pairs"] for s in docs[0]["plan"]["layout"]["splits"])
+    )
+    if count > 1:
+        assert all(len(d["pairs"]) < len(pairs) for d in docs)
+
+
+def test_shards_are_a_stable_hash_of_the_pair_balanced_and_order_free() -> None:
+    keys = [("train", f"images/train/{i:05d}.png", f"masks/train/{i:05d}.png") for i in range(7000)]
+    first = [shard_of(*k, 7) for k in keys]
+    assert first == [shard_of(*k, 7) for k in reversed(keys)][::-1]
+    counts = Counter(first)
+    assert set(counts) == set(range(1, 8))
+    assert all(900 < n < 1100 for n in counts.values())  # 1,000 ± 3.4 σ of a fair split
+    # the same pair under another split or with another mask is another key
+    assert shard_of("val", *keys[0][1:], 1 << 30) != shard_of(*keys[0], 1 << 30)
+
+
+@pytest.fixture(scope="module")
+def parts(data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("parts")
+    paths = []
+    for i in (1, 2, 3):
+        path = out / f"part-{i}.json"
+        code, _, stderr = run("scan", str(data), "--shard", f"{i}/3", f"-opartial:{path}")
+        assert code == 0, stderr
+        paths.append(path)
+    return paths
+
+
+def _edited(parts: list[Path], edited: Path, change: object) -> list[str]:
+    doc = json.loads(parts[1].read_text())
+    change(doc)  # type: ignore[operator]
+    edited.write_text(json.dumps(doc))
+    return [str(parts[0]), str(edited), str(parts[2])]
+
+
+def test_merge_refuses_parts_that_do_not_make_one_scan(
+    parts: list[Path], data: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.json"
+    assert run("scan", str(data), "--shard", "2/3", "-C", "9", f"-opartial:{other}")[0] == 0
+    records_cut = _edited(parts, tmp_path / "r.json", lambda d: d["records"].pop())
+    stats_edited = _edited(parts, tmp_path / "s.json", lambda d: d["stats"][0].update(pairs=99))
+    newer = _edited(parts, tmp_path / "v.json", lambda d: d.update(nanaudit="99.0"))
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\x00{not json")
+    cases = {
+        "missing shard 3 of 3": [parts[0], parts[1]],
+        "shard 2/3 given twice": [parts[0], parts[1], parts[1], parts[2]],
+        "were not planned alike (their config, labels differ)": [parts[0], other, parts[2]],
+        "no record of the": records_cut,
+        "disagree with their records (pairs)": stats_edited,
+        "written by nanaudit 99.0": newer,
+        "not a partial file (not JSON": [garbage],
+        "cannot read": [tmp_path / "absent.json"],
+    }
+    for message, args in cases.items():
+        code, stdout, stderr = run("merge", *map(str, args), "--format", "json")
+        assert code == 2, (message, stderr)
+        assert message in stderr and stdout == "", (message, stderr)
+        assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_a_shard_run_writes_partial_files_only(data: Path, tmp_path: Path) -> None:
+    code, _, err = run("scan", str(data), "--shard", "1/2")
+    assert code == 2 and "--shard needs -o partial:FILE" in err
+    code, _, err = run("scan", str(data), "--shard", "1/2", "-opartial:p", "-ojson:r.json")
+    assert code == 2 and "partial files only" in err
+    for bad in ("0/2", "3/2", "1", "a/b"):
+        code, _, err = run("scan", str(data), "--shard", bad, "-opartial:p")
+        assert code == 2 and "--shard" in err, err
+    code, _, err = run("merge", str(tmp_path / "x.json"), "-opartial:y.json")
+    assert code == 2 and "shard run" in err
+    assert not list(tmp_path.iterdir())
