@@ -4,20 +4,16 @@ merged report that is the single scan's, byte for byte, in every format."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import save
-from PIL import Image
+from conftest import sample_with_leaks
 
 from nanaudit.cli import cli
 from nanaudit.collect import shard_of
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 FORMATS = ("json", "sarif", "junit", "github", "markdown")
 
 
@@ -28,17 +24,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample dataset (every kind of defect, a skipped file, a config beside it) with
-    a training image leaked into val and a near-copy of another: findings that need files
-    of different shards together."""
-    root = tmp_path_factory.mktemp("shards") / "data"
-    shutil.copytree(SAMPLE, root)
-    shutil.copy(root / "images/train/train_001.png", root / "images/val/val_leak.png")
-    shutil.copy(root / "masks/train/train_001.png", root / "masks/val/val_leak.png")
-    near = np.asarray(Image.open(root / "images/train/train_004.png")).astype(np.int16) + 3
-    save(root / "images/val/val_near.png", np.clip(near, 0, 255).astype(np.uint8))
-    shutil.copy(root / "masks/train/train_004.png", root / "masks/val/val_near.png")
-    return root
+    return sample_with_leaks(tmp_path_factory.mktemp("shards") / "data")
 
 
 def reports(out: Path, *command: str) -> dict[str, bytes]:

@@ -1,0 +1,161 @@
+"""Run the per-file audits on a Dask cluster: ``--executor dask`` (extra ``nanaudit[dask]``).
+
+The same shape as the local pool (pool.py): tasks in, records out in the order of the tasks,
+so the statistics, findings and report are the same bytes whichever ran them. Files go to the
+cluster in batches, one Dask task each, with a bounded number in flight; each batch's records
+come back to this process, which reduces them with the same aggregate code as a local scan.
+
+Without ``--scheduler`` a ``LocalCluster`` of ``--jobs`` worker processes is started and
+stopped here. With one, the workers must be able to import nanaudit (the same version) and
+read the files under the same paths (a shared file system) or URL (remote storage).
+
+A worker that dies is Dask's to handle: the scheduler runs its tasks again on another worker.
+A batch that has killed workers past Dask's limit (``distributed.scheduler.allowed-failures``)
+is run again file by file, and a file that kills a worker once more becomes an NA001 record,
+as in the local pool. Interrupting the scan (Ctrl-C) cancels every task in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from .kinds import ConfigError
+from .pool import WORKER_ENV, Progress, Task, _crashed, audit, tune_allocator
+from .records import DecodeLimits, FileRecord
+
+# Files per Dask task: a task should run for a good fraction of a second (the scheduler
+# spends about a millisecond on each), and there should be several per worker to balance.
+MAX_BATCH = 256
+BATCHES_PER_WORKER = 8
+IN_FLIGHT_PER_WORKER = 4
+
+
+def dask_executor(scheduler: str | None) -> Callable[..., Iterator[FileRecord]]:
+    """``run_tasks`` bound to a scheduler address (None: a local cluster)."""
+    return functools.partial(run_tasks, scheduler=scheduler)
+
+
+def batch_size(files: int, workers: int) -> int:
+    per_batch = -(-files // max(1, workers * BATCHES_PER_WORKER))
+    return max(1, min(MAX_BATCH, per_batch))
+
+
+def audit_batch(tasks: Sequence[Task], limits: DecodeLimits) -> list[FileRecord]:
+    """What a Dask worker runs: the records of a batch of files."""
+    tune_allocator()
+    return [audit(t, limits) for t in tasks]
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    limits: DecodeLimits,
+    jobs: int,
+    progress: Progress | None = None,
+    *,
+    scheduler: str | None = None,
+) -> Iterator[FileRecord]:
+    """Audit every task on the cluster; records are yielded in the order of ``tasks``."""
+    if not tasks:
+        return
+    distributed = _distributed()
+    with _client(distributed, scheduler, jobs) as client:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        size = batch_size(len(tasks), workers)
+        batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+        window = workers * IN_FLIGHT_PER_WORKER
+        run = uuid.uuid4().hex[:8]
+        pending: deque[tuple[Sequence[Task], Any]] = deque()
+        following = 0
+        try:
+            while following < len(batches) or pending:
+                while following < len(batches) and len(pending) < window:
+                    batch = batches[following]
+                    key = f"nanaudit-audit-{run}-{following}"
+                    pending.append((batch, client.submit(audit_batch, batch, limits, key=key)))
+                    following += 1
+                batch, future = pending.popleft()
+                try:
+                    records: list[FileRecord] = future.result()
+                except distributed.KilledWorker:
+                    records = list(_isolated(client, distributed, batch, limits, run))
+                future.release()
+                if progress is not None:
+                    progress(len(records))
+                yield from records
+        finally:
+            # an interrupted scan (Ctrl-C, an error, the caller stopping): nothing keeps
+            # running on the cluster for it
+            with contextlib.suppress(Exception):
+                client.cancel([f for _, f in pending], force=True)
+
+
+def _isolated(
+    client: Any, distributed: Any, batch: Sequence[Task], limits: DecodeLimits, run: str
+) -> Iterator[FileRecord]:
+    """A batch that killed its workers again and again, file by file: the file that kills a
+    worker once more is an NA001 record."""
+    futures = [
+        client.submit(audit, t, limits, key=f"nanaudit-file-{run}-{uuid.uuid4().hex[:8]}")
+        for t in batch
+    ]
+    for t, future in zip(batch, futures, strict=True):
+        try:
+            yield future.result()
+        except distributed.KilledWorker:
+            yield _crashed(t)
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            "--executor dask needs Dask's distributed scheduler: pip install 'nanaudit[dask]'"
+        ) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def _client(distributed: Any, scheduler: str | None, jobs: int) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler``, or of a local cluster started for this
+    scan (and stopped after it)."""
+    cluster = None
+    try:
+        if scheduler is None:
+            import dask
+
+            # workers forked from a server process, as the local pool's: seconds faster to
+            # start than Dask's default (spawn), and safe in a process with threads
+            with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+                cluster = distributed.LocalCluster(
+                    n_workers=max(1, jobs),
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                    env=WORKER_ENV,
+                )
+            client = distributed.Client(cluster, set_as_default=False)
+        else:
+            # waits up to Dask's distributed.comm.timeouts.connect (30 s unless configured)
+            client = distributed.Client(scheduler, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        where = scheduler or "a local cluster"
+        raise ConfigError(
+            f"--scheduler: cannot reach the Dask scheduler at {where}: {exc}"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,155 @@
+"""--executor dask on a real distributed.LocalCluster (2 worker processes on loopback,
+started and stopped here): the same report as --jobs 1, a killed worker's tasks run again,
+an interrupted scan leaves no task on the cluster. The test that kills a worker runs last:
+the module's cluster is not waited for to restart it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import need_module, sample_with_leaks
+
+from nanaudit import cluster as cluster_mod
+from nanaudit.cli import cli
+from nanaudit.collect import plan_tasks
+from nanaudit.plan import plan_for_api
+from nanaudit.pool import run_tasks
+from nanaudit.records import encode
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[tuple[str, Any]]:
+    """A LocalCluster of 2 worker processes on loopback, and a client of it for the tests'
+    own questions (the scans make their own)."""
+    distributed = need_module("distributed")
+    dask = need_module("dask")
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        client.wait_for_workers(2, timeout=60)
+        client.get_task_stream()  # the scheduler records which task ran where from now on
+        yield cluster.scheduler_address, client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sample_with_leaks(tmp_path_factory.mktemp("dask") / "data")
+
+
+def _audit_keys(client: Any, since: float) -> Counter[str]:
+    """How often each of nanaudit's Dask tasks ran since ``since``, by key."""
+    return Counter(
+        str(t["key"])
+        for t in client.get_task_stream(start=since)
+        if "nanaudit-audit" in str(t["key"])
+    )
+
+
+def test_the_cluster_gives_the_report_of_one_process(
+    dask_cluster: tuple[str, Any], data: Path, tmp_path: Path
+) -> None:
+    address, client = dask_cluster
+    one, two = tmp_path / "local.json", tmp_path / "dask.json"
+    since = time.time()
+    runner = CliRunner()
+    local = runner.invoke(cli, ["scan", str(data), "-j", "1", "--no-cache", f"-o{one}"])
+    remote = runner.invoke(
+        cli,
+        ["scan", str(data), "--executor", "dask", "--scheduler", address, "--no-cache", f"-o{two}"],
+    )
+    assert (local.exit_code, remote.exit_code) == (1, 1), remote.stderr
+    assert one.read_bytes() == two.read_bytes()
+    assert local.stdout == remote.stdout
+    # the files were decoded on the cluster's two workers, in batches
+    stream = [t for t in client.get_task_stream(start=since) if "nanaudit" in str(t["key"])]
+    assert {t["worker"] for t in stream} == set(client.scheduler_info()["workers"])
+    files = len(json.loads(one.read_text())["files"])
+    assert 1 < len(stream) < files
+
+
+def test_an_interrupted_scan_leaves_no_task_on_the_cluster(
+    dask_cluster: tuple[str, Any], data: Path
+) -> None:
+    address, client = dask_cluster
+    plan = plan_for_api(data, None, {})
+    tasks = list(plan_tasks(plan).values()) * 4
+
+    def ours(dask_scheduler: Any) -> int:
+        return sum("nanaudit-audit" in str(k) for k in dask_scheduler.tasks)
+
+    records = cluster_mod.run_tasks(tasks, plan.limits, 2, scheduler=address)
+    next(records)
+    assert client.run_on_scheduler(ours) > 0
+    records.close()  # what Ctrl-C (KeyboardInterrupt) does to the scan's loop
+    deadline = time.time() + 10
+    while client.run_on_scheduler(ours) and time.time() < deadline:
+        time.sleep(0.05)
+    assert client.run_on_scheduler(ours) == 0
+
+
+def test_an_unreachable_scheduler_is_one_line_and_exit_2(data: Path) -> None:
+    dask = need_module("dask")
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    with dask.config.set({"distributed.comm.timeouts.connect": "0.3s"}):
+        result = CliRunner().invoke(
+            cli,
+            ["scan", str(data), "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"],
+        )
+    assert result.exit_code == 2
+    assert "cannot reach the Dask scheduler" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_killed_workers_tasks_run_again(dask_cluster: tuple[str, Any], data: Path) -> None:
+    address, client = dask_cluster
+    plan = plan_for_api(data, None, {})
+    tasks = list(plan_tasks(plan).values())
+    expected = [encode(r) for r in run_tasks(tasks, plan.limits, 1)]
+    since = time.time()
+    records = cluster_mod.run_tasks(tasks, plan.limits, 2, scheduler=address)
+    got = [encode(next(records))]
+    # the worker holding the most finished batches the scan has yet to take dies with
+    # them: Dask computes them again
+    first = next(k for k in _audit_keys(client, since) if k.endswith("-0"))
+
+    def held() -> dict[str, list[str]]:
+        return {
+            w: [k for k in keys if "nanaudit-audit" in str(k) and k != first]
+            for w, keys in client.has_what().items()
+        }
+
+    deadline = time.time() + 10
+    while sum(map(len, held().values())) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    holding = held()
+    victim = max(holding, key=lambda w: len(holding[w]))
+    assert holding[victim], "no batch was held by a worker: nothing to lose"
+    os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+    got += [encode(r) for r in records]
+    assert got == expected
+    assert max(_audit_keys(client, since).values()) >= 2  # a lost batch ran twice
