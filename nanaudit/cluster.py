@@ -138,7 +138,7 @@ def _client(distributed: Any, scheduler: str | None, jobs: int) -> Iterator[Any]
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=logging.ERROR,
                     env=WORKER_ENV,
                 )

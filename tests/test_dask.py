@@ -41,7 +41,7 @@ def dask_cluster() -> Iterator[tuple[str, Any]]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         )
     client = distributed.Client(cluster, set_as_default=False)
