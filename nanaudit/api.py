@@ -18,7 +18,8 @@ def scan(
     cache_dir: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Report:
-    """Scan a dataset folder and return the Report the command line renders.
+    """Scan a dataset folder (or an fsspec URL: ``s3://bucket/prefix``, with
+    ``storage_options={...}``) and return the Report the command line renders.
 
     ``options`` take the config-file keys (``num_classes=19``, ``ignore_index="none"``,
     ``checks={"NA104": {"severity": "error"}}``…) and win over the config file; the
@@ -32,9 +33,10 @@ def scan(
     """
     from .pipeline import run
     from .plan import plan_for_api
+    from .storage import is_url
 
-    root = Path(path)
-    if not root.is_dir():
+    root: str | Path = os.fspath(path) if is_url(os.fspath(path)) else Path(path)
+    if isinstance(root, Path) and not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
     plan = plan_for_api(root, Path(config) if config is not None else None, options)
     return run(plan, jobs=jobs, cache_dir=Path(cache_dir) if cache_dir is not None else None)

@@ -5,8 +5,9 @@ It lives outside the scanned folder (``$NANAUDIT_CACHE_DIR``, else
 crash mid-write leaves the last committed state (SQLite's journal) and deleting the folder
 is always safe.  Records are stored as JSON through the records codec, never pickled, so a
 cache planted by someone else cannot run code; a row that does not decode is a miss and is
-recomputed.  A record is reused only when the file's size, mtime, ctime and inode, the
-decode limits and nanaudit's version are all unchanged: thresholds and the selection of
+recomputed.  A record is reused only when the file's size, mtime, ctime and inode (for
+remote storage: the object's ETag, version and size), the decode limits and nanaudit's
+version are all unchanged: thresholds and the selection of
 checks are not part of the key (they apply after the records).
 """
 
@@ -17,10 +18,11 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
@@ -28,7 +30,8 @@ from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, enc
 CACHE_FORMAT = 7  # 7: perceptual hashes of framed pictures (NA307)
 LOOKUP_BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters)
 
-Stamp = tuple[int, int, int, int]
+# (size, mtime, ctime, inode) of a local file; ("remote", ETag, version, size) of an object
+Stamp = tuple[Any, ...]
 
 
 def default_cache_dir() -> Path:
@@ -83,9 +86,16 @@ def lookup_sql(n: int) -> str:
 class RecordCache:
     """A SQLite table of records; every failure to use it degrades to "no cache"."""
 
-    def __init__(self, directory: Path, limits: DecodeLimits) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        limits: DecodeLimits,
+        stamp: Callable[[Path], Stamp | None] | None = None,
+    ) -> None:
         self.directory = directory
         self.key = limits_key(limits)
+        # what says a file changed: size, mtime, ctime, inode; ETag, version, size remotely
+        self._stamp = stamp or file_stamp
         self.problem: str | None = None
         self._db: sqlite3.Connection | None = None
         try:
@@ -118,7 +128,7 @@ class RecordCache:
                 rows = self._db.execute(lookup_sql(len(batch)), (self.key, *batch))
                 for path, kind, size, mtime, ctime, inode, record in rows:
                     item = wanted.get((bytes(path), kind))
-                    if item is not None and file_stamp(item[0]) == (size, mtime, ctime, inode):
+                    if item is not None and self._stamp(item[0]) == (size, mtime, ctime, inode):
                         found[item] = record
         except sqlite3.Error as exc:
             self.problem = f"cache unreadable, ignored: {exc}"

@@ -197,23 +197,25 @@ def cli() -> None:
 
 
 @cli.command(cls=GroupedCommand, epilog=SCAN_EPILOG)
-@click.argument("path", required=False, type=click.Path(path_type=Path, readable=False))
+@click.argument("path", required=False)
 @table_flags
 @guarded
-def scan(path: Path | None, **flags: Any) -> None:
+def scan(path: str | None, **flags: Any) -> None:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
     from .cache import default_cache_dir
     from .pipeline import run, run_shard
-    from .plan import make_plan, option_layers
+    from .plan import locate, make_plan, option_layers
     from .pool import usable_cpus
     from .shards import Partial
 
-    root = path if path is not None else Path(".")
-    _check_root(root)
     given = {k: v for k, v in flags.items() if v is not None and v != ()}
     command_line = Layer("", given, Path.cwd(), text=True, command_line=True)
-    layers, config_file = option_layers(root, command_line, environment_layer())
-    plan = make_plan(root, layers, config_file)
+    environment = environment_layer()
+    root, storage = locate(path if path is not None else ".", command_line, environment)
+    if not storage.remote:
+        _check_root(root)
+    layers, config_file = option_layers(root, command_line, environment, storage)
+    plan = make_plan(root, layers, config_file, storage)
     opts = plan.options
     _check_targets(opts)
     if opts.write_config is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from .cache import RecordCache, Stamp, file_stamp, record_from_json
+from .cache import RecordCache, Stamp, record_from_json
 from .layouts import PairPaths, PlannedSplit
 from .paths import display_path
 from .plan import ScanPlan
@@ -75,7 +75,12 @@ def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
             for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK)):
                 if path is not None and (path, kind) not in tasks:
                     tasks[(path, kind)] = Task(
-                        path, display_path(path, plan.root), kind, split.name
+                        path,
+                        display_path(path, plan.root),
+                        kind,
+                        split.name,
+                        storage=plan.storage,
+                        size=plan.storage.size(path),
                     )
     if plan.options.shard is None:
         return tasks
@@ -148,7 +153,8 @@ def audit_files(
             if progress is not None and records:
                 progress(len(records))
         todo = [t for key, t in tasks.items() if key not in records]
-        stamps = {(t.path, t.kind): file_stamp(t.path) for t in todo} if cache else {}
+        stamp_of = plan.storage.stamp
+        stamps = {(t.path, t.kind): stamp_of(t.path) for t in todo} if cache else {}
         made: list[tuple[Path, FileKind, Stamp | None, Visual]] = []
         run = executor(plan)
         for t, rec in zip(todo, run(todo, plan.limits, jobs, progress), strict=True):
@@ -209,13 +215,13 @@ def _open_cache(cache_dir: Path | None, plan: ScanPlan, notes: list[str]) -> Rec
     if cache_dir is None:
         return None
     try:
-        inside = cache_dir.resolve().is_relative_to(plan.root.resolve())
+        inside = not plan.storage.remote and cache_dir.resolve().is_relative_to(plan.root.resolve())
     except OSError:
         inside = True
     if inside:
         notes.append("the cache folder lies inside the scanned folder: cache not used")
         return None
-    cache = RecordCache(cache_dir, plan.limits)
+    cache = RecordCache(cache_dir, plan.limits, plan.storage.stamp)
     if not cache.usable:
         notes.append(cache.problem or "cache not usable")
         return None

@@ -11,6 +11,7 @@ from typing import Any
 
 from .kinds import ConfigError, shown_path
 from .options import Layer
+from .storage import RemoteStorage
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -57,9 +58,10 @@ def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
         raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
 
 
-def read_config(path: Path) -> dict[str, Any]:
+def read_config(path: Path, text: str | None = None) -> dict[str, Any]:
+    """The nanaudit settings of a config file (of ``text``, when it was read already)."""
     try:
-        data = tomllib.loads(read_text(path))
+        data = tomllib.loads(read_text(path) if text is None else text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     tool = data.get("tool")
@@ -91,3 +93,19 @@ def config_layer(root: Path, named: Path | None) -> Layer | None:
         trusted=trusted,
         config_file=True,
     )
+
+
+def remote_config_layer(storage: RemoteStorage) -> Layer | None:
+    """The nanaudit.toml (or pyproject.toml with [tool.nanaudit]) at the root of remote data:
+    untrusted, as every config found beside the data."""
+    for name in ("nanaudit.toml", "pyproject.toml"):
+        path = storage.root / name
+        text = storage.read_text(path, MAX_CONFIG_BYTES) if storage.is_file(path) else None
+        if text is None:
+            continue
+        section = read_config(path, text)
+        if name == "pyproject.toml" and not section:
+            continue
+        url = f"{storage.url}/{name}"
+        return Layer(url, section, base=storage.root, trusted=False, config_file=True)
+    return None

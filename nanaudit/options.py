@@ -966,12 +966,12 @@ class Options:
     storage_options = Option[tuple[tuple[str, Any], ...]](
         KeyValues(),
         (),
-        "A setting for the remote storage of an fsspec URL (endpoint_url=…, anon=true); "
-        "repeatable.",
-        group="performance",
+        "A setting of the remote storage a URL names, given to fsspec (endpoint_url=…, "
+        "anon=true); repeatable.",
+        group="input",
         flag="--storage-option",
         multiple=True,
-        reported=False,
+        config=False,
     )
 
     # ------------------------------------------------------------------ the table's use

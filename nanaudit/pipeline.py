@@ -21,7 +21,7 @@ from pathlib import Path
 from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
 from .checks.run import run_checks
 from .collect import Collected, assemble, audit_files, collect
-from .paths import display_path, display_root, printable
+from .paths import display_path, printable
 from .plan import ScanPlan
 from .pool import Progress
 from .report import Report
@@ -81,7 +81,7 @@ def run_shard(
     )
     if visuals is not None:  # pictures are for an HTML report, which only merge writes
         visuals.close()
-    return make_partial(plan, records, assemble(plan, records, notes), display_root(plan.root))
+    return make_partial(plan, records, assemble(plan, records, notes), plan.shown_root)
 
 
 def merge(parts: Sequence[Partial]) -> Report:

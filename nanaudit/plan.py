@@ -15,20 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from .checks.registry import CheckSpec, all_checks
-from .configfile import config_layer, read_text
+from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
 from .layouts.generic import discover
 from .layouts.presets import Preset, resolve
 from .layouts.survey import unaudited_folders
-from .layouts.walk import Walker
+from .layouts.walk import Walker, listing_from
 from .memory import default_budget
 from .options import CheckSetting, Layer, Options
 from .options import resolve as resolve_options
+from .paths import display_root
 from .records import DecodeLimits
 from .regex import compile_key
 from .report import Severity
 from .rules import LabelRules, TrainingRules
+from .storage import LOCAL, RemoteStorage, Storage, is_url
 
 MAX_CLASS_NAMES_BYTES = 1 << 20
 ROLE_ORDER = {"train": 0, "val": 1, "test": 2}  # splits in this order; the rest after them
@@ -56,6 +58,12 @@ class ScanPlan:
     config_file: str | None = None
     visuals: bool = False  # make thumbnails while decoding (an HTML report was asked for)
     warnings: tuple[str, ...] = ()  # usage warnings: settings that contradict each other
+    storage: Storage = LOCAL  # where the files are: this machine, or an fsspec URL
+
+    @property
+    def shown_root(self) -> str:
+        """The root as reports name it: the URL of remote storage, else the path."""
+        return self.storage.display_root(self.root) or display_root(self.root)
 
     def ignored_for_path(self, check_id: str, path: str) -> bool:
         return any(
@@ -97,22 +105,52 @@ def selected(options: Options, check_id: str) -> bool:
     return best_select > best_ignore
 
 
+def locate(
+    root: str | Path, overrides: Layer, environment: Layer | None = None
+) -> tuple[Path, Storage]:
+    """The scan root as a path, and the storage it is in: an fsspec URL (with the storage
+    options of the flags, the variables or the API) is remote, anything else local."""
+    if not is_url(str(root)):
+        return Path(root), LOCAL
+    above = [layer for layer in (environment, overrides) if layer is not None]
+    storage = RemoteStorage(str(root), dict(resolve_options(above).storage_options))
+    return storage.root, storage
+
+
 def option_layers(
-    root: Path, overrides: Layer, environment: Layer | None = None
+    root: Path, overrides: Layer, environment: Layer | None = None, storage: Storage = LOCAL
 ) -> tuple[list[Layer], str | None]:
     """The layers above the preset: the config file, the environment, then the overrides
-    (flags or API options). The config file may be named by the layers above it."""
+    (flags or API options). The config file may be named by the layers above it; one beside
+    remote data is looked for at the root of its URL."""
     above = [layer for layer in (environment, overrides) if layer is not None]
     named = resolve_options(above).config
-    file_layer = config_layer(root, named)
+    if isinstance(storage, RemoteStorage) and named is None:
+        file_layer = remote_config_layer(storage)
+    else:
+        file_layer = config_layer(root, named)
     layers = [file_layer, *above] if file_layer is not None else above
     return layers, file_layer.source if file_layer is not None else None
 
 
-def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = None) -> ScanPlan:
+def make_plan(
+    root: Path, layers: Sequence[Layer], config_file: str | None = None, storage: Storage = LOCAL
+) -> ScanPlan:
     """Settle the options (with the layout preset's conventions) and discover the layout."""
+    with listing_from(storage):
+        return _make_plan(root, layers, config_file, storage)
+
+
+def _make_plan(
+    root: Path, layers: Sequence[Layer], config_file: str | None, storage: Storage
+) -> ScanPlan:
     user = resolve_options(layers)
     explicit = _explicit_splits(user)
+    if explicit and storage.remote:
+        raise ConfigError(
+            "--images, --masks and --split name local folders: with a URL, let discovery "
+            "find the folders (or name a layout with --layout)"
+        )
     preset, base, why = resolve(root, user.layout, bool(explicit))
     if user.label_encoding is not None or preset.name != "generic":
         values = preset.option_values(user.label_encoding)
@@ -179,6 +217,7 @@ def make_plan(root: Path, layers: Sequence[Layer], config_file: str | None = Non
         config_file=config_file,
         visuals=wants_pictures(options),
         warnings=usage_warnings(labels),
+        storage=storage,
     )
 
 
@@ -264,19 +303,21 @@ def _class_names(options: Options) -> tuple[str, ...]:
     return names
 
 
-def plan_for_api(root: Path, config: Path | None, values: Mapping[str, Any]) -> ScanPlan:
+def plan_for_api(root: str | Path, config: Path | None, values: Mapping[str, Any]) -> ScanPlan:
     """The plan of ``nanaudit.scan(root, config=…, **values)``: no environment variables."""
     overrides = Layer("option", {k: v for k, v in values.items() if v is not None}, Path.cwd())
     if config is not None:
         overrides = Layer("option", {**overrides.values, "config": config}, Path.cwd())
-    layers, config_file = option_layers(root, overrides)
-    return make_plan(root, layers, config_file)
+    path, storage = locate(root, overrides)
+    layers, config_file = option_layers(path, overrides, storage=storage)
+    return make_plan(path, layers, config_file, storage)
 
 
 __all__ = [
     "ActiveCheck",
     "DiscoveryError",
     "ScanPlan",
+    "locate",
     "make_plan",
     "option_layers",
     "plan_for_api",

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .records import DecodeError, DecodeLimits, FileKind, FileRecord
+from .storage import LOCAL, Storage
 
 # Below this many files a pool costs more than it saves.
 MIN_FILES_FOR_POOL = 48
@@ -49,6 +50,8 @@ class Task:
     kind: FileKind
     split: str
     visual: bool = False  # also make the file's thumbnails (an HTML report was asked for)
+    storage: Storage = LOCAL  # where the file is read from
+    size: int | None = None  # as the remote listing gave it: spares the worker a request
 
 
 def usable_cpus() -> int:
@@ -87,7 +90,9 @@ def tune_allocator() -> None:
 def audit(task: Task, limits: DecodeLimits) -> FileRecord:
     from .decode import audit_file  # Pillow is imported where files are decoded, not before
 
-    return audit_file(task.path, task.rel, task.kind, task.split, limits, task.visual)
+    return audit_file(
+        task.path, task.rel, task.kind, task.split, limits, task.visual, task.storage, task.size
+    )
 
 
 def _audit_chunk(tasks: Sequence[Task], limits: DecodeLimits) -> list[FileRecord]:

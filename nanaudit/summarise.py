@@ -7,7 +7,7 @@ from .aggregate import DatasetStats
 from .checks.registry import all_checks
 from .checks.run import CheckResult
 from .collect import Collected
-from .paths import display_path, display_root, printable
+from .paths import display_path, printable
 from .plan import ScanPlan
 from .records import FileRecord
 from .report import Report, SplitReport
@@ -59,7 +59,7 @@ def build_report(
     )
     layout = plan.layout
     return Report(
-        root=display_root(root),
+        root=plan.shown_root,
         version=__version__,
         layout=layout.name,
         layout_reason=printable(layout.reason),

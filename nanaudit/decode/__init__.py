@@ -5,6 +5,7 @@ that carries a DecodeError (NA001 unreadable, NA002 oversized)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,16 @@ import numpy as np
 from PIL import Image
 
 from ..records import DecodeError, DecodeLimits, FileKind, FileRecord, header_fields
-from .readers import Decoded, DecodeFailure, NeedsWorker, bomb_reason, os_reason, read
+from ..storage import LOCAL, RemoteStorage, Storage
+from .readers import (
+    Decoded,
+    DecodeFailure,
+    NeedsWorker,
+    bomb_reason,
+    os_reason,
+    read,
+    read_from,
+)
 from .reduce import reduce_image, reduce_mask
 from .thumbnails import visual_of
 
@@ -20,12 +30,22 @@ __all__ = ["NeedsWorker", "audit_file", "record_of", "with_visual"]
 
 
 def audit_file(
-    path: Path, rel: str, kind: FileKind, split: str, limits: DecodeLimits, visual: bool = False
+    path: Path,
+    rel: str,
+    kind: FileKind,
+    split: str,
+    limits: DecodeLimits,
+    visual: bool = False,
+    storage: Storage = LOCAL,
+    size: int | None = None,
 ) -> FileRecord:
     """Decode ``path`` once and reduce it to a record. Never raises for a bad file; raises
     NeedsWorker when ``limits.in_process_max`` says the decode belongs in a worker. With
-    ``visual``, the record also carries the file's thumbnails (HTML reports)."""
+    ``visual``, the record also carries the file's thumbnails (HTML reports). ``storage``:
+    where the file is (remote: streamed, with ``size`` as its listing gave it)."""
     base = FileRecord(path=rel, kind=kind, split=split)
+    if isinstance(storage, RemoteStorage):
+        return _audit_remote(storage, path, base, limits, visual, size)
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -36,9 +56,48 @@ def audit_file(
         return replace(base, error=DecodeError("NA001", "not a regular file"))
     if st.st_size == 0:
         return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
+    return _decoded(base, path, limits, visual, lambda: read(path, limits, kind))
+
+
+def _audit_remote(
+    storage: RemoteStorage,
+    path: Path,
+    base: FileRecord,
+    limits: DecodeLimits,
+    visual: bool,
+    listed: int | None,
+) -> FileRecord:
+    """The same for an object of remote storage, streamed: never copied to disk."""
+    try:
+        kind, size = ("file", listed) if listed is not None else storage.kind_and_size(path)
+    except OSError as exc:
+        return replace(base, error=DecodeError("NA001", os_reason(exc)))
+    if kind is None:
+        return replace(base, error=DecodeError("NA001", "no such object"))
+    base = replace(base, size_bytes=size)
+    if kind != "file":
+        return replace(base, error=DecodeError("NA001", "not a regular file"))
+    if size == 0:
+        return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
+
+    def read_object() -> Decoded:
+        with storage.open(path, size) as fh:
+            return read_from(fh, path, size, limits, base.kind)
+
+    return _decoded(base, path, limits, visual, read_object)
+
+
+def _decoded(
+    base: FileRecord,
+    path: Path,
+    limits: DecodeLimits,
+    visual: bool,
+    decode: Callable[[], Decoded],
+) -> FileRecord:
+    """The record of what ``decode`` reads, or of why it could not."""
     try:
         with np.errstate(all="ignore"):  # NaN/Inf in the data are findings, not warnings
-            decoded = read(path, limits, kind)
+            decoded = decode()
             record = record_of(decoded, base)
             return with_visual(decoded, record) if visual else record
     except DecodeFailure as exc:

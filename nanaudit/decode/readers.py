@@ -190,14 +190,21 @@ def _pillow_dtype(mode: str) -> np.dtype[Any]:
 
 def read(path: Path, limits: DecodeLimits, kind: FileKind = FileKind.IMAGE) -> Decoded:
     with open_regular(path) as fh:
-        suffix = path.suffix.lower()
-        if suffix == ".npy":
-            arr = _read_npy(fh, os.fstat(fh.fileno()).st_size, limits, kind)
-            return from_array(arr, "NPY")
-        if suffix == ".npz":
-            return _read_npz(fh, limits, kind)
-        with pillow_limit(limits.max_pixels):
-            return _read_pillow(fh, path, limits, kind)
+        return read_from(fh, path, os.fstat(fh.fileno()).st_size, limits, kind)
+
+
+def read_from(
+    fh: IO[bytes], path: Path, size: int, limits: DecodeLimits, kind: FileKind = FileKind.IMAGE
+) -> Decoded:
+    """The pixels of an open, seekable file of ``size`` bytes: a local file, or an object
+    streamed from remote storage (storage.py); ``path`` names it and its format."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return from_array(_read_npy(fh, size, limits, kind), "NPY")
+    if suffix == ".npz":
+        return _read_npz(fh, limits, kind)
+    with pillow_limit(limits.max_pixels):
+        return _read_pillow(fh, path, limits, kind)
 
 
 def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind) -> Decoded:
@@ -368,20 +375,34 @@ def _lossy_reason(im: Image.Image, fh: IO[bytes]) -> str | None:
         return "JPEG"
     if fmt == "TIFF" and str(im.info.get("compression", "")).lower() in TIFF_JPEG_COMPRESSIONS:
         return "JPEG-compressed TIFF"
-    if fmt == "WEBP" and not _webp_is_lossless(fh.fileno()):
+    if fmt == "WEBP" and not _webp_is_lossless(fh):
         return "lossy WebP"
     return None
 
 
-def _webp_is_lossless(fd: int) -> bool:
-    """True when the RIFF container's image chunk is VP8L (lossless), not VP8 (lossy).
-    Read with pread: the position Pillow reads from is left alone."""
-    head = os.pread(fd, 12, 0)
+def _read_at(fh: IO[bytes], n: int, offset: int) -> bytes:
+    """``n`` bytes at ``offset``, leaving the position Pillow reads from alone: pread on a
+    local file, a seek and back on a remote stream (which has no descriptor)."""
+    try:
+        fd = fh.fileno()
+    except (OSError, ValueError):
+        where = fh.tell()
+        try:
+            fh.seek(offset)
+            return fh.read(n)
+        finally:
+            fh.seek(where)
+    return os.pread(fd, n, offset)
+
+
+def _webp_is_lossless(fh: IO[bytes]) -> bool:
+    """True when the RIFF container's image chunk is VP8L (lossless), not VP8 (lossy)."""
+    head = _read_at(fh, 12, 0)
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
         return False
     offset = 12
     while True:
-        chunk = os.pread(fd, 8, offset)
+        chunk = _read_at(fh, 8, offset)
         if len(chunk) < 8:
             return False
         tag, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]

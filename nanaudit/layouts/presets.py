@@ -26,7 +26,7 @@ from .classes import (
 )
 from .generic import discover, split_role
 from .hints import ade_hint, camvid_hint, cityscapes_hint, coco_hint, palette_luma_hint, pets_hint
-from .walk import dirs_by_name, first_files
+from .walk import dirs_by_name, first_files, is_file
 
 Hint = Callable[[Sequence[int], int | None], str | None]
 Discover = Callable[[Path, Path, DiscoverRequest], Layout]
@@ -100,7 +100,7 @@ def _discover_voc(root: Path, base: Path, request: DiscoverRequest) -> Layout:
     lists_dir = base / "ImageSets" / "Segmentation"
     # the augmented training list goes by several names (DeepLab, mmseg)
     aug_list = next(
-        (n for n in ("train_aug.txt", "trainaug.txt", "aug.txt") if (lists_dir / n).is_file()), None
+        (n for n in ("train_aug.txt", "trainaug.txt", "aug.txt") if is_file(lists_dir / n)), None
     )
     if "segmentationclassaug" in sub and aug_list is not None:
         use_aug = True

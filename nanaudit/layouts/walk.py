@@ -5,20 +5,50 @@ symbolic link (to a file or a folder) whose target lies outside the root, and ou
 folder the user named, is not followed but listed as skipped with the reason, unless the
 user asked for ``--follow-links``.  A folder that cannot be listed is remembered (NA008
 names it) instead of vanishing from the audit.
+
+Discovery runs inside ``listing_from(storage)``: with remote storage (an fsspec URL) every
+listing here is answered from that storage's one listing instead of the local file system
+(an object store has no links, loops or unreadable folders).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import IMAGE_SUFFIXES
+from ..storage import RemoteStorage, Storage
 
 LINK_OUTSIDE = "symbolic link leading outside the scanned folder (--follow-links follows it)"
 MAX_LIST_BYTES = 16 << 20  # a split list: VOC's train_aug.txt is 0.2 MB
+
+
+_REMOTE: ContextVar[RemoteStorage | None] = ContextVar("nanaudit_remote", default=None)
+
+
+@contextlib.contextmanager
+def listing_from(storage: Storage) -> Iterator[None]:
+    """Discovery lists ``storage`` (the local file system unless it is remote)."""
+    token = _REMOTE.set(storage if isinstance(storage, RemoteStorage) else None)
+    try:
+        yield
+    finally:
+        _REMOTE.reset(token)
+
+
+def is_dir(path: Path) -> bool:
+    remote = _REMOTE.get()
+    return remote.is_dir(path) if remote is not None else path.is_dir()
+
+
+def is_file(path: Path) -> bool:
+    remote = _REMOTE.get()
+    return remote.is_file(path) if remote is not None else path.is_file()
 
 
 @dataclass
@@ -62,6 +92,9 @@ class Walker:
     def files(self, root: Path, exclude: Iterable[Path] = ()) -> Walk:
         """Every file below root, sorted; non-images, hidden files and links leading out of
         the scanned folder are skipped with a reason; unlistable folders are remembered."""
+        remote = _REMOTE.get()
+        if remote is not None:
+            return _remote_files(remote, root, exclude)
         out = Walk()
         if not self.allows(root):
             self._refuse(root, out)
@@ -124,22 +157,55 @@ class Walker:
         A token that is a path (DeepLab's "/JPEGImages/x.jpg /SegmentationClassAug/x.png"
         lists) gives its file stem. Only a regular file inside the scanned folder, of at
         most MAX_LIST_BYTES, is read."""
-        if not self.allows(path):
+        remote = _REMOTE.get()
+        if remote is not None:
+            text = remote.read_text(path, MAX_LIST_BYTES) or ""
+        elif not self.allows(path):
             return []
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError:
-            return []
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        else:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            except OSError:
                 return []
-            data = fh.read(MAX_LIST_BYTES + 1)
-        if len(data) > MAX_LIST_BYTES:
-            return []
-        text = data.decode("utf-8", errors="replace")
+            with os.fdopen(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    return []
+                data = fh.read(MAX_LIST_BYTES + 1)
+            if len(data) > MAX_LIST_BYTES:
+                return []
+            text = data.decode("utf-8", errors="replace")
         lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
         tokens = [line.split()[0].replace("\\", "/") for line in lines]
         return [t.rsplit("/", 1)[-1].rsplit(".", 1)[0] if "/" in t else t for t in tokens]
+
+
+def _remote_files(remote: RemoteStorage, root: Path, exclude: Iterable[Path]) -> Walk:
+    """Walker.files over remote storage: the same order and rules (hidden files, folders
+    named like images, non-images); an object store has no links, loops or unreadable
+    folders to guard against."""
+    out = Walk()
+    excluded = set(exclude)
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        subfolders: list[Path] = []
+        for e in remote.entries(folder):
+            if e.name.startswith("."):
+                out.skipped.append((e.path, "hidden directory" if e.is_dir else "hidden file"))
+            elif e.is_dir:
+                if e.path in excluded:
+                    continue
+                if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES:
+                    out.files.append(e.path)  # a prefix named like an image: NA001, as locally
+                else:
+                    subfolders.append(e.path)
+            elif e.path.suffix.lower() not in IMAGE_SUFFIXES:
+                out.skipped.append((e.path, "not an image"))
+            else:
+                out.files.append(e.path)
+        stack.extend(reversed(subfolders))
+    out.files.sort()
+    return out
 
 
 def _real(path: Path | str) -> str:
@@ -166,6 +232,9 @@ def _reason(exc: OSError) -> str:
 
 def child_dirs(path: Path) -> list[Path]:
     """The visible sub-folders of ``path``, sorted by name."""
+    remote = _REMOTE.get()
+    if remote is not None:
+        return [e.path for e in remote.entries(path) if e.is_dir and not e.name.startswith(".")]
     try:
         return sorted(
             (p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
@@ -177,6 +246,9 @@ def child_dirs(path: Path) -> list[Path]:
 
 def dirs_by_name(path: Path) -> dict[str, Path]:
     """The sub-folders of ``path`` by lower-case name."""
+    remote = _REMOTE.get()
+    if remote is not None:
+        return {e.name.lower(): e.path for e in remote.entries(path) if e.is_dir}
     try:
         return {e.name.lower(): Path(e.path) for e in os.scandir(path) if e.is_dir()}
     except OSError:
@@ -184,6 +256,10 @@ def dirs_by_name(path: Path) -> dict[str, Path]:
 
 
 def first_files(path: Path, n: int = 8) -> list[str]:
+    remote = _REMOTE.get()
+    if remote is not None:
+        names = (e.name for e in remote.entries(path) if not e.is_dir)
+        return [name for name in names if not name.startswith(".")][:n]
     out: list[str] = []
     try:
         with os.scandir(path) as it:

@@ -1,0 +1,260 @@
+"""Where the data lives: this machine's folders, or an fsspec URL (``s3://``, ``gs://``,
+``az://``…: the extra ``nanaudit[remote]``).
+
+Every stage that touches the data does it through a :class:`Storage`: discovery lists
+folders and reads split lists, decoders open files, the cache stamps them. ``LOCAL`` is the
+file system, as nanaudit always read it (discovery keeps its own walk, with its guards for
+links and loops, which an object store has no need of). :class:`RemoteStorage` lists the
+whole prefix once, page by page (S3 returns 1,000 keys a request: 10 million objects are
+10,000 requests, and no folder is listed twice), answers discovery's questions from that
+listing, opens each object as a seekable stream of range requests (never a copy on disk),
+and stamps it by its ETag, version and size for the cache.
+
+Inside the pipeline a remote object is named by a path below ``RemoteStorage.root``
+(``/bucket/prefix/images/x.png`` for ``s3://bucket/prefix/images/x.png``), so that pairing,
+presets and reports treat both alike; only a Storage turns such a path into I/O.
+
+Credentials and endpoints come from where the storage's library looks (for S3: the
+``AWS_*`` variables, ``AWS_ENDPOINT_URL`` included, and ``~/.aws``), and from
+``--storage-option KEY=VALUE``, given to fsspec as is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from .kinds import ConfigError
+
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+Stamp = tuple[Any, ...]
+
+
+def is_url(text: str) -> bool:
+    """Whether a scan root names remote storage rather than a local folder."""
+    return bool(URL.match(text)) and not text.startswith("file://")
+
+
+class Storage:
+    """The local file system: what nanaudit reads when no URL is given."""
+
+    remote = False
+
+    def display_root(self, root: Path) -> str | None:
+        """How reports name the root (None: as a local path)."""
+        return None
+
+    def size(self, path: Path) -> int | None:
+        """A file's size when it is known without asking (a listing's); None locally,
+        where the decoder's own stat is the truth."""
+        return None
+
+    def stamp(self, path: Path) -> Stamp | None:
+        """What changes when the file does: the cache's key (None: not stampable)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+LOCAL = Storage()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    path: Path
+    is_dir: bool
+
+
+class RemoteStorage(Storage):
+    """An fsspec file system below a URL, listed once."""
+
+    remote = True
+
+    def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
+        try:
+            import fsspec
+        except ImportError:
+            raise ConfigError(
+                f"{url}: remote storage needs fsspec: pip install 'nanaudit[remote]'"
+            ) from None
+        self.url = url.rstrip("/")
+        self.options = dict(options or {})
+        try:
+            self.fs, fs_root = fsspec.core.url_to_fs(self.url, **self.options)
+        except (ImportError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{url}: {_one_line(exc)}") from None
+        self.fs_root = fs_root.rstrip("/")
+        self.root = Path("/", fs_root.strip("/"))
+        self._files: dict[str, Mapping[str, Any]] | None = None  # relative key → info
+        # relative folder → {name in it: whether a folder}, from the keys' prefixes
+        self._children: dict[str, dict[str, bool]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # workers get the URL and options and open their own connection; the listing stays
+        return {"url": self.url, "options": self.options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["url"], state["options"])  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ naming
+
+    def display_root(self, root: Path) -> str:
+        return self.url
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the root, POSIX form ("" for the root itself)."""
+        rel = PurePosixPath(path).relative_to(PurePosixPath(self.root)).as_posix()
+        return "" if rel == "." else rel
+
+    def fs_path(self, path: Path) -> str:
+        rel = self.rel(path)
+        return f"{self.fs_root}/{rel}" if rel else self.fs_root
+
+    # ------------------------------------------------------------------ the listing
+
+    def listing(self) -> dict[str, Mapping[str, Any]]:
+        """Every object below the root, by relative key: one paged listing, the first time
+        it is needed."""
+        if self._files is None:
+            try:
+                found = self.fs.find(self.fs_root, detail=True)
+            except FileNotFoundError:
+                found = {}
+            except (OSError, PermissionError) as exc:
+                raise ConfigError(f"cannot list {self.url}: {_one_line(exc)}") from None
+            except Exception as exc:  # botocore's and the SDKs' own errors
+                raise ConfigError(f"cannot list {self.url}: {_one_line(exc)}") from None
+            prefix = self.fs_root + "/"
+            files: dict[str, Mapping[str, Any]] = {}
+            for name, info in found.items():
+                if not name.startswith(prefix) or info.get("type") == "directory":
+                    continue
+                key = name[len(prefix) :]
+                if not key or key.endswith("/"):  # a folder marker, not a file
+                    continue
+                files[key] = info
+            children: dict[str, dict[str, bool]] = {"": {}}
+            for key in files:
+                folder, _, name = key.rpartition("/")
+                children.setdefault(folder, {})[name] = False
+                while folder:  # the folder into its parent, up to one already known
+                    parent, _, name = folder.rpartition("/")
+                    siblings = children.setdefault(parent, {})
+                    if siblings.get(name):
+                        break
+                    siblings[name] = True
+                    folder = parent
+            self._files = files
+            self._children = children
+        return self._files
+
+    def exists(self) -> bool:
+        return bool(self.listing())
+
+    def is_dir(self, path: Path) -> bool:
+        self.listing()
+        return self._inside(path) and self.rel(path) in self._children
+
+    def is_file(self, path: Path) -> bool:
+        return self._inside(path) and self.rel(path) in self.listing()
+
+    def entries(self, path: Path) -> list[Entry]:
+        """The folders and files directly in ``path``, sorted by name."""
+        if not self.is_dir(path):
+            return []
+        names = self._children[self.rel(path)]
+        return [Entry(n, path / n, names[n]) for n in sorted(names)]
+
+    def walk(self, top: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
+        """As ``os.walk``: (folder, its sub-folder names, its file names), top down."""
+        if not self.is_dir(top):
+            return
+        entries = self.entries(top)
+        dirs = [e.name for e in entries if e.is_dir]
+        files = [e.name for e in entries if not e.is_dir]
+        yield top, dirs, files
+        for d in dirs:  # the caller may have pruned ``dirs``
+            yield from self.walk(top / d)
+
+    def _inside(self, path: Path) -> bool:
+        return PurePosixPath(path).is_relative_to(PurePosixPath(self.root))
+
+    # ------------------------------------------------------------------ files
+
+    def info(self, path: Path) -> Mapping[str, Any] | None:
+        """What the listing says of a file (size, ETag…); None for anything else."""
+        if not self._inside(path):
+            return None
+        return self.listing().get(self.rel(path))
+
+    def kind_and_size(self, path: Path) -> tuple[str | None, int]:
+        """("file", size), ("directory", 0), or (None, 0) when nothing is there: from the
+        listing when this process made it, else one request to the store (a worker).
+        Raises OSError when the store cannot be asked."""
+        if self._files is not None:
+            info = self.info(path)
+            if info is not None:
+                return "file", int(info.get("size") or 0)
+            return ("directory" if self.is_dir(path) else None), 0
+        try:
+            found: Mapping[str, Any] = self.fs.info(self.fs_path(path))
+        except FileNotFoundError:
+            return None, 0
+        except OSError:
+            raise
+        except Exception as exc:  # the SDKs' own errors
+            raise OSError(_one_line(exc)) from None
+        if found.get("type") == "directory":
+            return "directory", 0
+        return "file", int(found.get("size") or 0)
+
+    def size(self, path: Path) -> int | None:
+        info = self.info(path)
+        return int(info.get("size") or 0) if info is not None else None
+
+    def stamp(self, path: Path) -> Stamp | None:
+        info = self.info(path)
+        if info is None:
+            return None
+        etag = str(info.get("ETag") or info.get("etag") or info.get("md5Hash") or "")
+        version = str(info.get("VersionId") or info.get("generation") or "")
+        if not etag and not version:
+            return None  # nothing that says the content changed: not cached
+        return ("remote", etag.strip('"'), version, int(info.get("size") or 0))
+
+    def open(self, path: Path, size: int | None = None) -> IO[bytes]:
+        """A seekable stream of the object: range requests, read ahead, never a copy on
+        disk (``size``, when known, spares a request)."""
+        fh: IO[bytes] = self.fs.open(self.fs_path(path), "rb", cache_type="readahead", size=size)
+        return fh
+
+    def read_text(self, path: Path, limit: int) -> str | None:
+        """A small text object (a split list); None when it is missing or larger than
+        ``limit`` bytes."""
+        size = self.size(path)
+        if size is None or size > limit:
+            return None
+        try:
+            with self.open(path) as fh:
+                return fh.read(limit + 1).decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
+
+def open_storage(root: str, options: Mapping[str, Any]) -> Storage:
+    """The storage of a scan root: remote for a URL, else the local file system."""
+    if is_url(root):
+        return RemoteStorage(root, options)
+    return LOCAL
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

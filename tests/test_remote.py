@@ -1,0 +1,197 @@
+"""Remote storage on a real S3 server: moto's server on loopback (started and stopped here),
+a dataset uploaded with boto3, and scans of s3://bucket/prefix that equal the scans of the
+same folder on disk. The server's own request log says what the scans asked of it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import make_pairs, need_module, sample_with_leaks, save
+
+import nanaudit
+from nanaudit.cli import cli
+from nanaudit.formats import Format, render
+
+BUCKET = "datasets"
+
+
+class RequestLog(logging.Handler):
+    """The S3 server's access log (werkzeug's), as request lines: "GET /bucket/key"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = re.sub(r"\x1b\[[0-9;]*m", "", record.getMessage())  # its colours
+        found = re.search(r'"(GET|PUT|HEAD|POST|DELETE) ([^ ]+)', message)
+        if found:
+            self.lines.append(f"{found.group(1)} {found.group(2)}")
+
+    def take(self) -> list[str]:
+        lines, self.lines = self.lines, []
+        return lines
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """moto's S3 server on a free loopback port, the AWS_* variables pointing at it, and
+    the sample dataset (with leaks) uploaded under s3://datasets/sample/ with boto3."""
+    need_module("s3fs")
+    boto3 = need_module("boto3")
+    server_mod = need_module("moto.server")
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    log = RequestLog()
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.addHandler(log)
+    werkzeug.setLevel(logging.INFO)
+    werkzeug.propagate = False
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            mp.delenv(k, raising=False)
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket=BUCKET)
+        local = sample_with_leaks(tmp_path_factory.mktemp("remote") / "sample")
+        tiny = make_pairs(tmp_path_factory.mktemp("remote") / "tiny", 3)
+        uploads = [
+            (path, f"{prefix}/{path.relative_to(folder).as_posix()}")
+            for prefix, folder in (("sample", local), ("tiny", tiny))
+            for path in sorted(p for p in folder.rglob("*") if p.is_file())
+        ]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda u: client.upload_file(str(u[0]), BUCKET, u[1]), uploads))
+        log.take()
+        try:
+            yield {"client": client, "local": local, "endpoint": endpoint, "log": log}
+        finally:
+            import s3fs
+
+            s3fs.S3FileSystem.clear_instance_cache()
+            server.stop()
+            werkzeug.removeHandler(log)
+            werkzeug.propagate = True
+
+
+def masked(text: str, root: str) -> dict[str, Any]:
+    """A JSON report with its root (and the config file's place below it) masked."""
+    doc = json.loads(text)
+    assert doc["root"] == root
+    doc["root"] = "ROOT"
+    if doc["config"]["config_file"]:
+        doc["config"]["config_file"] = doc["config"]["config_file"].replace(root, "ROOT")
+    return doc  # type: ignore[no-any-return]
+
+
+def test_a_bucket_scans_as_the_same_folder_on_disk(s3: dict[str, Any]) -> None:
+    local = s3["local"]
+    runner = CliRunner()
+    on_disk = runner.invoke(cli, ["scan", str(local), "--format", "json", "-j", "1"])
+    # two worker processes, each streaming its files from the server (--jobs 2)
+    in_bucket = runner.invoke(
+        cli, ["scan", f"s3://{BUCKET}/sample", "--format", "json", "-j", "2", "--no-cache"]
+    )
+    assert (on_disk.exit_code, in_bucket.exit_code) == (1, 1), in_bucket.stderr
+    remote = masked(in_bucket.stdout, f"s3://{BUCKET}/sample")
+    assert remote == masked(on_disk.stdout, str(local))
+    assert remote["config"]["config_file"] == "ROOT/nanaudit.toml"  # the config beside the data
+    assert {f["check"] for f in remote["findings"]} >= {"NA101", "NA206", "NA306", "NA307"}
+    requests = s3["log"].take()
+    listings = [r for r in requests if "list-type=2" in r]
+    gets = [r for r in requests if r.startswith("GET") and "list-type" not in r]
+    files = len(remote["files"])
+    assert len(listings) == 1  # one listing of the prefix, not one per folder
+    # every file read once, streamed: no upload, no copy
+    assert files <= len(gets) <= 2 * files + 1
+    assert not [r for r in requests if r.startswith(("PUT", "POST", "DELETE"))]
+
+
+def test_storage_options_and_the_cache_keyed_by_etag(
+    s3: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # the endpoint comes from the storage option
+    url = f"s3://{BUCKET}/tiny"
+
+    def run() -> tuple[nanaudit.Report, list[str]]:
+        report = nanaudit.scan(
+            url, cache_dir=tmp_path / "cache", storage_options={"endpoint_url": s3["endpoint"]}
+        )
+        return report, [r for r in s3["log"].take() if "/tiny/" in r]
+
+    first, cold = run()
+    second, warm = run()
+    assert render(second, Format.JSON) == render(first, Format.JSON)
+    assert len(first.files) == 6 and len(cold) == 6 and warm == []  # all from the cache
+    # a new upload changes the object's ETag: that object alone is read again
+    key = "tiny/images/img_001.png"
+    save(tmp_path / "x.png", np.full((64, 64, 3), 7, np.uint8))
+    s3["client"].upload_file(str(tmp_path / "x.png"), BUCKET, key)
+    s3["log"].take()
+    third, after = run()
+    assert after == [f"GET /{BUCKET}/{key}"]
+    assert "NA103" not in {f.check for f in first.findings}
+    assert [f.path for f in third.findings if f.check == "NA103"] == ["images/img_001.png"]
+
+
+def test_a_listing_is_paged_and_read_once(s3: dict[str, Any]) -> None:
+    """Past 1,000 keys S3 answers in pages: every page is read, once. (What 10,000 objects
+    cost, and that the cost grows linearly, benchmarks/bench_remote.py measures: moto and
+    botocore take about a second per page here, too long for the test suite.)"""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    from nanaudit.storage import RemoteStorage
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    backend.create_bucket("many", "us-east-1")
+    for i in range(1_500):  # straight into the server's store: a PUT each would take long
+        backend.put_object("many", f"d/images/{i // 500}/{i:05d}.png", b"x")
+    s3["log"].take()
+    storage = RemoteStorage("s3://many/d")
+    listing = storage.listing()
+    assert storage.listing() is listing
+    requests = s3["log"].take()
+    assert len(listing) == 1_500
+    assert len(requests) == 2 and all("list-type=2" in r for r in requests)  # 1,000 a page
+    assert "continuation-token=" in requests[1]
+    assert [e.name for e in storage.entries(storage.root / "images")] == ["0", "1", "2"]
+    assert storage.is_file(storage.root / "images/2/01499.png")
+    assert not storage.is_file(storage.root / "images/2")
+    assert storage.is_dir(storage.root / "images/2")
+
+
+def test_remote_errors_are_one_line_and_exit_2(s3: dict[str, Any]) -> None:
+    runner = CliRunner()
+    cases = {
+        f"s3://{BUCKET}/nothing-here": "no image/mask layout found",
+        "s3://no-such-bucket/x": "no image/mask layout found",
+        "nosuchprotocol://x/y": "nosuchprotocol",
+    }
+    for url, message in cases.items():
+        result = runner.invoke(cli, ["scan", url, "--format", "json"])
+        assert result.exit_code == 2, (url, result.stderr, result.exception)
+        assert message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    result = runner.invoke(cli, ["scan", f"s3://{BUCKET}/sample", "--images", "x"])
+    assert result.exit_code == 2 and "name local folders" in result.stderr
+    assert os.environ["AWS_ENDPOINT_URL"] == s3["endpoint"]
