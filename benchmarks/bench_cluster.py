@@ -60,6 +60,8 @@ def main() -> None:
     import dask
     import distributed
 
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+
     tmp = tempfile.TemporaryDirectory()
     data = args.data or Path(tmp.name) / "data"
     if not (data / "images").is_dir():

@@ -99,8 +99,13 @@ def _audit_chunk(tasks: Sequence[Task], limits: DecodeLimits) -> list[FileRecord
     return [audit(t, limits) for t in tasks]
 
 
-def _worker_init() -> None:
+def _worker_init(environment: dict[str, str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    # a worker is forked from a server that may have started before the parent's
+    # environment changed: take the parent's as it is now (remote storage's credentials
+    # and endpoint), but for the thread counts
+    if environment:
+        os.environ.update({k: v for k, v in environment.items() if k not in WORKER_ENV})
     tune_allocator()
 
 
@@ -149,7 +154,12 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_worker_init)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_context(),
+        initializer=_worker_init,
+        initargs=(dict(os.environ),),
+    )
 
 
 def _stop(pool: ProcessPoolExecutor) -> list[int | None]:
