@@ -195,3 +195,16 @@ def test_remote_errors_are_one_line_and_exit_2(s3: dict[str, Any]) -> None:
     result = runner.invoke(cli, ["scan", f"s3://{BUCKET}/sample", "--images", "x"])
     assert result.exit_code == 2 and "name local folders" in result.stderr
     assert os.environ["AWS_ENDPOINT_URL"] == s3["endpoint"]
+
+
+def test_storage_options_are_typed_as_fsspec_expects() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["scan", "s3://b/p", "--storage-option", "anon"])
+    assert result.exit_code == 2 and "--storage-option: expected KEY=VALUE" in result.stderr
+    from nanaudit.kinds import Where
+    from nanaudit.options import KeyValues
+
+    parsed = KeyValues().parse(
+        ["anon=true", "max_concurrency=12", "endpoint_url=http://h:1/?a=b"], Where("", "x")
+    )
+    assert parsed == (("anon", True), ("endpoint_url", "http://h:1/?a=b"), ("max_concurrency", 12))
