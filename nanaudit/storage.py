@@ -233,7 +233,14 @@ class RemoteStorage(Storage):
     def open(self, path: Path, size: int | None = None) -> IO[bytes]:
         """A seekable stream of the object: range requests, read ahead, never a copy on
         disk (``size``, when known, spares a request)."""
-        fh: IO[bytes] = self.fs.open(self.fs_path(path), "rb", cache_type="readahead", size=size)
+        name = self.fs_path(path)
+        fh: IO[bytes] = self.fs.open(name, "rb", cache_type="readahead", size=size)
+        if size is not None and isinstance(getattr(type(fh), "details", None), property):
+            # fsspec's buffered files ask the store for the object's details on their first
+            # read (s3fs does, to compare ETags): what the listing said is that answer
+            info = self.info(path) if self._files is not None else None
+            details = dict(info) if info else {"name": name, "size": size, "type": "file"}
+            fh.details = details  # type: ignore[attr-defined]
         return fh
 
     def read_text(self, path: Path, limit: int) -> str | None:

@@ -4,9 +4,11 @@ same folder on disk. The server's own request log says what the scans asked of i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import pickle
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +22,11 @@ from conftest import make_pairs, need_module, sample_with_leaks, save
 
 import nanaudit
 from nanaudit.cli import cli
+from nanaudit.collect import plan_tasks
 from nanaudit.formats import Format, render
+from nanaudit.plan import plan_for_api
+from nanaudit.pool import audit
+from nanaudit.records import encode
 
 BUCKET = "datasets"
 
@@ -107,9 +113,8 @@ def test_a_bucket_scans_as_the_same_folder_on_disk(s3: dict[str, Any]) -> None:
     local = s3["local"]
     runner = CliRunner()
     on_disk = runner.invoke(cli, ["scan", str(local), "--format", "json", "-j", "1"])
-    # two worker processes, each streaming its files from the server (--jobs 2)
     in_bucket = runner.invoke(
-        cli, ["scan", f"s3://{BUCKET}/sample", "--format", "json", "-j", "2", "--no-cache"]
+        cli, ["scan", f"s3://{BUCKET}/sample", "--format", "json", "-j", "1", "--no-cache"]
     )
     assert (on_disk.exit_code, in_bucket.exit_code) == (1, 1), in_bucket.stderr
     remote = masked(in_bucket.stdout, f"s3://{BUCKET}/sample")
@@ -153,6 +158,23 @@ def test_storage_options_and_the_cache_keyed_by_etag(
     assert [f.path for f in third.findings if f.check == "NA103"] == ["images/img_001.png"]
 
 
+def test_a_worker_streams_objects_with_what_its_task_carries(s3: dict[str, Any]) -> None:
+    """Pool and Dask workers get the storage by pickle: its URL and options, no listing;
+    the task carries the object's size, so a worker spends one request a file."""
+    plan = plan_for_api(f"s3://{BUCKET}/tiny", None, {})
+    tasks = list(plan_tasks(plan).values())
+    here = [encode(audit(t, plan.limits)) for t in tasks]
+    shipped = pickle.loads(pickle.dumps(tasks))
+    assert shipped[0].storage._files is None and shipped[0].size == tasks[0].size
+    shipped[0].storage.fs.invalidate_cache()  # a fresh process knows nothing of the bucket
+    s3["log"].take()
+    assert [encode(audit(t, plan.limits)) for t in shipped] == here
+    assert {r.split()[0] for r in s3["log"].take()} == {"GET"}
+    unsized = [dataclasses.replace(t, size=None) for t in shipped]
+    assert [encode(audit(t, plan.limits)) for t in unsized] == here
+    assert sorted({r.split()[0] for r in s3["log"].take()}) == ["GET", "HEAD"]
+
+
 def test_a_listing_is_paged_and_read_once(s3: dict[str, Any]) -> None:
     """Past 1,000 keys S3 answers in pages: every page is read, once. (What 10,000 objects
     cost, and that the cost grows linearly, benchmarks/bench_remote.py measures: moto and
@@ -164,18 +186,18 @@ def test_a_listing_is_paged_and_read_once(s3: dict[str, Any]) -> None:
 
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
     backend.create_bucket("many", "us-east-1")
-    for i in range(1_500):  # straight into the server's store: a PUT each would take long
-        backend.put_object("many", f"d/images/{i // 500}/{i:05d}.png", b"x")
+    for i in range(1_001):  # straight into the server's store: a PUT each would take long
+        backend.put_object("many", f"d/images/{i // 400}/{i:05d}.png", b"x")
     s3["log"].take()
     storage = RemoteStorage("s3://many/d")
     listing = storage.listing()
     assert storage.listing() is listing
     requests = s3["log"].take()
-    assert len(listing) == 1_500
+    assert len(listing) == 1_001
     assert len(requests) == 2 and all("list-type=2" in r for r in requests)  # 1,000 a page
     assert "continuation-token=" in requests[1]
     assert [e.name for e in storage.entries(storage.root / "images")] == ["0", "1", "2"]
-    assert storage.is_file(storage.root / "images/2/01499.png")
+    assert storage.is_file(storage.root / "images/2/01000.png")
     assert not storage.is_file(storage.root / "images/2")
     assert storage.is_dir(storage.root / "images/2")
 
