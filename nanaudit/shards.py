@@ -129,13 +129,16 @@ def plan_document(plan: ScanPlan) -> dict[str, Any]:
                     "mask_root": rel(s.mask_root),
                     "pairs": len(s.pairs),
                     "skipped": len(s.skipped),
+                    # folders that could not be listed (NA008): every shard finds the same
+                    "unreadable": [[rel(path), reason] for path, reason in s.unreadable],
                 }
                 for s in layout.splits
             ],
         },
         "labels": encode(plan.labels),
         "training": encode(plan.training),
-        "limits": encode(plan.limits),
+        # what shapes records: the memory limits depend on the machine, not on the scan
+        "limits": {k: v for k, v in encode(plan.limits).items() if k not in DecodeLimits.UNKEYED},
         "checks": [
             {
                 "id": c.spec.id,
@@ -359,6 +362,7 @@ def _plan(doc: Mapping[str, Any]) -> MergedPlan:
             labeled=bool(s["labeled"]),
             pairs=(PairPaths(None, None),) * int(s["pairs"]),  # placeholders: _with_pairs
             skipped=((Path("."), ""),) * int(s["skipped"]),
+            unreadable=tuple((Path(_text(p)), _text(r)) for p, r in s["unreadable"]),
         )
         for s in layout["splits"]
     )
