@@ -306,9 +306,15 @@ def merge_parts(parts: Sequence[Partial]) -> Merged:
         )
     try:
         plan = _plan(first.plan)
+        digest = _text(first.plan["layout"]["digest"])
     except (KeyError, TypeError, ValueError, CodecError, ConfigError) as exc:
         raise PartialError(f"{first.source}: damaged plan: {exc}") from None
-    plan = _with_pairs(plan, ordered, str(first.plan["layout"]["digest"]))
+    for part in ordered:
+        if len(part.stats) != len(plan.layout.splits):
+            raise PartialError(
+                f"{part.source}: damaged partial file: statistics for another number of splits"
+            )
+    plan = _with_pairs(plan, ordered, digest)
     records: Records = {}
     for part in ordered:
         for rec in part.records:
