@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import need_module, sample_with_leaks
+from conftest import make_pairs, need_module, sample_with_leaks
 
 from nanaudit import cluster as cluster_mod
 from nanaudit.cli import cli
@@ -153,3 +153,13 @@ def test_a_killed_workers_tasks_run_again(dask_cluster: tuple[str, Any], data: P
     got += [encode(r) for r in records]
     assert got == expected
     assert max(_audit_keys(client, since).values()) >= 2  # a lost batch ran twice
+
+
+def test_a_config_beside_the_data_may_not_choose_a_cluster(tmp_path: Path) -> None:
+    """A scheduler's answers are unpickled: only the user may name one."""
+    make_pairs(tmp_path / "d", 2)
+    for line in ('executor = "dask"', 'scheduler = "tcp://127.0.0.1:9"'):
+        (tmp_path / "d" / "nanaudit.toml").write_text(line + "\n")
+        result = CliRunner().invoke(cli, ["scan", str(tmp_path / "d"), "--format", "json"])
+        assert result.exit_code == 2
+        assert "a config found beside the data may not set this" in result.stderr
