@@ -111,6 +111,8 @@ def plan_document(plan: ScanPlan) -> dict[str, Any]:
             "name": layout.name,
             "reason": layout.reason,
             "notes": list(layout.notes),
+            # folders with images no split audits: every shard finds the same
+            "unaudited": [[rel(path), n] for path, n in layout.unaudited],
             "digest": layout_digest(
                 [
                     (
@@ -384,6 +386,7 @@ def _plan(doc: Mapping[str, Any]) -> MergedPlan:
             _text(layout["reason"]),
             splits,
             tuple(_text(n) for n in layout["notes"]),
+            unaudited=tuple((Path(_text(p)), int(n)) for p, n in layout["unaudited"]),
         ),
         labels=decode(LabelRules, doc["labels"]),
         training=decode(TrainingRules, doc["training"]),

@@ -96,14 +96,16 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
 def sample_with_leaks(root: Path) -> Path:
     """The sample dataset (every kind of defect, a skipped file, a config beside it) with a
-    training image leaked into val and a near-copy of another: findings that need files
-    from different shards, workers or pages of a listing together."""
+    training image leaked into val, a near-copy of another and a folder of images outside
+    the layout: findings that need files from different shards, workers or pages of a
+    listing together."""
     shutil.copytree(SAMPLE_DATA, root)
     shutil.copy(root / "images/train/train_001.png", root / "images/val/val_leak.png")
     shutil.copy(root / "masks/train/train_001.png", root / "masks/val/val_leak.png")
     near = np.asarray(Image.open(root / "images/train/train_004.png")).astype(np.int16) + 3
     save(root / "images/val/val_near.png", np.clip(near, 0, 255).astype(np.uint8))
     shutil.copy(root / "masks/train/train_004.png", root / "masks/val/val_near.png")
+    save(root / "extra" / "photo_000.png", natural_image(7))  # a folder no split audits
     return root
 
 
