@@ -219,17 +219,22 @@ class Bool(ValueKind[bool]):
 
 
 @dataclass(frozen=True)
-class Choice(ValueKind[str]):
+class Choice(ValueKind[Any]):
+    """One of ``choices``; with ``none``, also None (or "none")."""
+
     choices: tuple[str, ...] = ()
     metavar: str = "NAME"
+    none: bool = False
 
-    def parse(self, value: object, where: Where) -> str:
+    def parse(self, value: object, where: Where) -> str | None:
+        if self.none and _is_none(value):
+            return None
         if isinstance(value, str) and value.strip().lower() in self.choices:
             return value.strip().lower()
         raise where.fail(f"expected one of {', '.join(self.choices)}, got {value!r}")
 
     def schema(self) -> dict[str, Any]:
-        return {"enum": list(self.choices)}
+        return {"enum": [*self.choices, None] if self.none else list(self.choices)}
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.choices)
@@ -283,6 +288,117 @@ class TextList(ValueKind[tuple[str, ...]]):
 
     def describe(self) -> str:
         return "a list of strings"
+
+
+@dataclass(frozen=True)
+class ImageSize(ValueKind[Any]):
+    """A height and width in pixels: ``HxW`` text (``512x1024``; one number for a square), a
+    ``[H, W]`` list, or None. Each side within [1, maximum]."""
+
+    maximum: int = 1 << 16
+    metavar: str = "HxW"
+
+    def parse(self, value: object, where: Where) -> tuple[int, int] | None:
+        if value is None or (isinstance(value, str) and _is_none(value)):
+            return None
+        if isinstance(value, str):
+            text = value.strip().lower().replace("×", "x")
+            if not re.fullmatch(r"\d{1,9}(\s*x\s*\d{1,9})?", text):
+                raise where.fail(f"expected HxW (height x width, e.g. 512x1024), got {value!r}")
+            value = [int(v) for v in text.split("x")]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list | tuple) or len(value) not in (1, 2):
+            raise where.fail(f"expected [height, width], got {value!r}")
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise where.fail(f"expected integer sides [height, width], got {value!r}")
+        h, w = (value[0], value[0]) if len(value) == 1 else (value[0], value[1])
+        for side in (h, w):
+            if not 1 <= side <= self.maximum:
+                raise where.fail(f"sides must lie in [1, {self.maximum:,}], got {h}x{w}")
+        return (h, w)
+
+    def dump(self, value: tuple[int, int] | None) -> Any:
+        return None if value is None else list(value)
+
+    def schema(self) -> dict[str, Any]:
+        side = {"type": "integer", "minimum": 1, "maximum": self.maximum}
+        pair = {"type": "array", "prefixItems": [side, side], "minItems": 2, "maxItems": 2}
+        return {"anyOf": [pair, {"type": "null"}]}
+
+    def describe(self) -> str:
+        return "HxW (height x width) or [H, W]"
+
+
+@dataclass(frozen=True)
+class NumberRange(ValueKind[Any]):
+    """Two numbers ``lo ≤ hi`` within [minimum, maximum]: ``LO,HI`` text or ``[lo, hi]``;
+    one number for a fixed value; or None."""
+
+    minimum: float = 0.0
+    maximum: float = 1.0
+    metavar: str = "LO,HI"
+
+    def parse(self, value: object, where: Where) -> tuple[float, float] | None:
+        if value is None or (isinstance(value, str) and _is_none(value)):
+            return None
+        if isinstance(value, str):
+            value = [v for v in re.split(r"[,\s]+", value.strip()) if v]
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list | tuple) or len(value) not in (1, 2):
+            raise where.fail(f"expected two numbers lo,hi, got {value!r}")
+        number = Float(self.minimum, self.maximum)
+        parts = [number.parse(v, where) for v in value]
+        lo, hi = parts[0], parts[-1]
+        if lo > hi:
+            raise where.fail(f"the low end {lo:g} is above the high end {hi:g}")
+        return (lo, hi)
+
+    def dump(self, value: tuple[float, float] | None) -> Any:
+        return None if value is None else list(value)
+
+    def schema(self) -> dict[str, Any]:
+        end = {"type": "number", "minimum": self.minimum, "maximum": self.maximum}
+        pair = {"type": "array", "prefixItems": [end, end], "minItems": 2, "maxItems": 2}
+        return {"anyOf": [pair, {"type": "null"}]}
+
+    def describe(self) -> str:
+        return f"two numbers lo,hi in [{self.minimum:g}, {self.maximum:g}]"
+
+
+@dataclass(frozen=True)
+class ChoiceList(ValueKind[tuple[str, ...]]):
+    """Names from ``choices``: a list, or comma-separated text (flags may also repeat)."""
+
+    choices: tuple[str, ...] = ()
+    metavar: str = "NAMES"
+
+    def parse(self, value: object, where: Where) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+            raise where.fail(f"expected a list of names ({', '.join(self.choices)})")
+        out: list[str] = []
+        for item in items:
+            for raw in item.split(","):
+                name = raw.strip().lower()
+                if not name:
+                    continue
+                if name not in self.choices:
+                    raise where.fail(
+                        f"unknown name {raw.strip()!r} (known: {', '.join(self.choices)})"
+                    )
+                out.append(name)
+        return tuple(dict.fromkeys(out))
+
+    def dump(self, value: tuple[str, ...]) -> Any:
+        return list(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {"enum": list(self.choices)}}
+
+    def describe(self) -> str:
+        return "a list of " + ", ".join(self.choices)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,11 @@ from typing import Any, Generic, Literal, TypeVar, overload
 from .kinds import (
     Bool,
     Choice,
+    ChoiceList,
     ConfigError,
+    ImageSize,
     Int,
+    NumberRange,
     PathValue,
     Size,
     Text,
@@ -37,6 +40,7 @@ from .kinds import (
     shown_path,
 )
 from .layouts import ExplicitSplit
+from .layouts.training import LOSSES, TRAINING_PRESETS
 from .memory import default_budget
 from .regex import PatternError, compile_key
 from .report import Severity
@@ -490,9 +494,12 @@ def _scalar(text: str) -> str | int | bool:
 class Option(Generic[T]):
     """One setting. ``flag``: the long flag (derived from the key unless given; False for
     none); ``env``: also read from NANAUDIT_<KEY>; ``config``: a config-file key and an
-    API keyword; ``reported``: shown in the JSON report's configuration; ``protective``: a
-    limit that protects the machine (an untrusted config may only lower it); ``user_only``:
-    a setting that widens what nanaudit reads or runs (an untrusted config may not set it)."""
+    API keyword; ``table``: the config-file table the key lives in (``[training]``; None:
+    the top level), under ``config_name`` when that differs from the key; ``top_level``:
+    also accepted at the top level (where the key lived before it had a table);
+    ``reported``: shown in the JSON report's configuration; ``protective``: a limit that
+    protects the machine (an untrusted config may only lower it); ``user_only``: a setting
+    that widens what nanaudit reads or runs (an untrusted config may not set it)."""
 
     key: str
 
@@ -513,6 +520,9 @@ class Option(Generic[T]):
         user_only: bool = False,
         merge: Any = None,
         metavar: str | None = None,
+        table: str | None = None,
+        config_name: str | None = None,
+        top_level: bool = False,
     ) -> None:
         self.kind = kind
         self.default = default
@@ -528,6 +538,9 @@ class Option(Generic[T]):
         self.user_only = user_only
         self.merge = merge
         self.metavar = metavar or kind.metavar
+        self.table = table
+        self._config_name = config_name
+        self.top_level = top_level or table is None
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.key = name
@@ -559,7 +572,15 @@ class Option(Generic[T]):
 
     @property
     def config_key(self) -> str:
+        """The key in the config file (inside ``table`` when the option has one)."""
+        if self._config_name is not None:
+            return self._config_name
         return self.key.replace("_", "-") if self.key == "per_file_ignores" else self.key
+
+    @property
+    def config_path(self) -> str:
+        """Where the config file holds the value: ``key`` or ``table.key``."""
+        return f"{self.table}.{self.config_key}" if self.table else self.config_key
 
     def combine(self, low: T, high: T) -> T:
         return self.merge(low, high) if self.merge is not None else high
@@ -721,18 +742,88 @@ class Options:
         config=False,
     )
     # ------------------------------------------------------------------ training
+    # the pipeline the training split meets: config table [training]; NA401-NA407 run only
+    # once it is described (batch_size and drop_last alone keep serving NA308 as before)
+    training_preset = Option[str | None](
+        Choice(tuple(TRAINING_PRESETS), none=True),
+        None,
+        "Training settings of a common config (`nanaudit layouts` lists them): crop, "
+        "resize, scale range, padding, batch size, loss. Your own settings override them.",
+        group="training",
+        table="training",
+        config_name="preset",
+    )
+    crop_size = Option[tuple[int, int] | None](
+        ImageSize(),
+        None,
+        "Random crop of height x width pixels at training scale (e.g. 512x1024).",
+        group="training",
+        table="training",
+    )
+    pad = Option[bool](
+        Bool(),
+        False,
+        "Images smaller than the crop are padded up to it (mmseg Pad / data preprocessor "
+        "size, albumentations PadIfNeeded).",
+        group="training",
+        flag="--pad/--no-pad",
+        table="training",
+    )
+    pad_value = Option[int | None](
+        Int(-(1 << 31), (1 << 31) - 1, none=True),
+        None,
+        "The value padding writes into the mask (default: the ignore index).",
+        group="training",
+        table="training",
+    )
+    resize = Option[tuple[int, int] | None](
+        ImageSize(),
+        None,
+        "Resize to height x width before the crop; the base size of --scale-range.",
+        group="training",
+        table="training",
+    )
+    keep_ratio = Option[bool](
+        Bool(),
+        True,
+        "The resize keeps the aspect ratio: the image is scaled to fit the long side of "
+        "--resize into its long side and the short into the short (mmcv rescale).",
+        group="training",
+        flag="--keep-ratio/--no-keep-ratio",
+        table="training",
+    )
+    scale_range = Option[tuple[float, float] | None](
+        NumberRange(0.01, 100.0),
+        None,
+        "Random scale factors lo,hi, of the --resize size or else of the image's own size "
+        "(mmseg RandomResize ratio_range).",
+        group="training",
+        table="training",
+    )
+    loss = Option[tuple[str, ...]](
+        ChoiceList(tuple(LOSSES)),
+        (),
+        f"The losses training uses, comma-separated: {', '.join(LOSSES)}.",
+        group="training",
+        multiple=True,
+        table="training",
+    )
     batch_size = Option[int | None](
         Int(1, 1 << 20, none=True),
         None,
         "Training batch size: NA308 checks the size of the last batch.",
         group="training",
         env=True,
+        table="training",
+        top_level=True,
     )
     drop_last = Option[bool](
         Bool(),
         False,
         "The training DataLoader drops the last incomplete batch.",
         group="training",
+        table="training",
+        top_level=True,
     )
     # ------------------------------------------------------------------ checks
     select = Option[tuple[str, ...]](
@@ -1013,7 +1104,14 @@ def table() -> tuple[Option[Any], ...]:
 
 _TABLE: tuple[Option[Any], ...] = tuple(v for v in vars(Options).values() if isinstance(v, Option))
 BY_KEY: dict[str, Option[Any]] = {o.key: o for o in _TABLE}
-BY_CONFIG_KEY: dict[str, Option[Any]] = {o.config_key: o for o in _TABLE if o.config}
+# config-file keys at the top level, and per table ([training])
+BY_CONFIG_KEY: dict[str, Option[Any]] = {
+    o.config_key: o for o in _TABLE if o.config and o.top_level
+}
+CONFIG_TABLES: dict[str, dict[str, Option[Any]]] = {}
+for _o in _TABLE:
+    if _o.config and _o.table is not None:
+        CONFIG_TABLES.setdefault(_o.table, {})[_o.config_key] = _o
 
 
 # --------------------------------------------------------------------------- layers
@@ -1040,14 +1138,46 @@ def _where(layer: Layer, key: str, option: Option[Any]) -> Where:
     return Where(layer.source, key, layer.base, layer.trusted)
 
 
+def _entries(layer: Layer) -> list[tuple[str, Option[Any], Any]]:
+    """(key as the source names it, option, raw value) of every value of a layer; a config
+    file's tables ([training]) are opened, and a value given twice (at the top level and in
+    its table) is an error."""
+    if not layer.config_file:
+        return [(k, _option_for(layer, k), v) for k, v in layer.values.items()]
+    out: list[tuple[str, Option[Any], Any]] = []
+    for raw_key, raw in layer.values.items():
+        table = CONFIG_TABLES.get(raw_key) or CONFIG_TABLES.get(raw_key.replace("-", "_"))
+        if table is not None and isinstance(raw, Mapping):
+            for sub_key, sub in raw.items():
+                option = table.get(sub_key) or table.get(str(sub_key).replace("-", "_"))
+                if option is None:
+                    known = ", ".join(sorted(table))
+                    raise ConfigError(
+                        f"{layer.source}: {raw_key}.{sub_key}: unknown key (known in "
+                        f"[{raw_key}]: {known})"
+                    )
+                out.append((f"{raw_key}.{sub_key}", option, sub))
+        elif table is not None:
+            raise ConfigError(f"{layer.source}: {raw_key}: expected a table ([{raw_key}])")
+        else:
+            out.append((raw_key, _option_for(layer, raw_key), raw))
+    seen: dict[str, str] = {}
+    for shown, option, _ in out:
+        if option.key in seen:
+            raise ConfigError(
+                f"{layer.source}: {shown}: also given as {seen[option.key]}; give it once"
+            )
+        seen[option.key] = shown
+    return out
+
+
 def resolve(layers: Sequence[Layer]) -> Options:
     """The options from ``layers`` (lowest first). Unknown keys and bad values raise
     ConfigError naming the source and key (or the flag)."""
     values = {o.key: o.default for o in _TABLE}
     given: set[str] = set()
     for layer in layers:
-        for raw_key, raw in layer.values.items():
-            option = _option_for(layer, raw_key)
+        for raw_key, option, raw in _entries(layer):
             where = _where(layer, raw_key, option)
             if layer.text and option.multiple and isinstance(raw, list | tuple):
                 value = option.kind.parse(list(raw), where)
@@ -1076,7 +1206,7 @@ def _option_for(layer: Layer, raw_key: str) -> Option[Any]:
     if layer.config_file:
         option = BY_CONFIG_KEY.get(raw_key) or BY_CONFIG_KEY.get(raw_key.replace("-", "_"))
         if option is None:
-            known = ", ".join(sorted(BY_CONFIG_KEY))
+            known = ", ".join(sorted([*BY_CONFIG_KEY, *(f"[{t}]" for t in CONFIG_TABLES)]))
             raise ConfigError(f"{layer.source}: {raw_key}: unknown key (known: {known})")
         return option
     option = BY_KEY.get(raw_key.replace("-", "_"))
