@@ -84,6 +84,42 @@ class PixelStats:
     phash: int = 0  # 64-bit perceptual (DCT) hash of the luminance, for near-duplicates
 
 
+# The cell grid: at most GRID_CELLS × GRID_CELLS cells of ceil(side / GRID_CELLS) pixels (the
+# last row and column of cells may be narrower). Cells are written one character each, row
+# by row: GRID_ALPHABET[i] for a cell whose pixels all hold labels[i], GRID_MIXED for a cell
+# holding two labels or more.
+GRID_CELLS = 32
+GRID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
+GRID_MIXED = "."
+
+
+def grid_cell(side: int) -> int:
+    """The side of a grid cell, in pixels, for a mask side of ``side`` pixels."""
+    return max(1, -(-side // GRID_CELLS))
+
+
+@dataclass(frozen=True, slots=True)
+class CellGrid:
+    """Where a mask is uniform, on a coarse fixed grid: per cell, the one label all its
+    pixels hold, or mixed. A cell uniform in the ignore index holds no valid pixel; a mixed
+    cell holds at least one label that is not the ignore index. NA402 estimates from it the
+    crops that hold no valid pixel, without a second decode."""
+
+    rows: int
+    cols: int
+    labels: tuple[int, ...]  # the labels of uniform cells, at most len(GRID_ALPHABET)
+    cells: str  # rows × cols characters (see GRID_ALPHABET)
+
+    def usable(self, height: int, width: int) -> bool:
+        """Whether the grid fits a mask of this size (a damaged record's does not)."""
+        return (
+            self.rows == -(-height // grid_cell(height))
+            and self.cols == -(-width // grid_cell(width))
+            and len(self.cells) == self.rows * self.cols
+            and len(self.labels) <= len(GRID_ALPHABET)
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class LabelStats:
     """What the mask checks need of a mask's labels."""
@@ -96,6 +132,12 @@ class LabelStats:
     # labels rarer than BOUNDARY_SCOPE of the pixels that occur only between two other labels;
     # NA209 applies its own (smaller) fraction to them
     boundary_labels: tuple[int, ...] = ()
+    # uniform cells of the mask (NA402); cached, but left out of the JSON report, whose
+    # findings and summary carry what it yields (1 KiB a mask would double the report)
+    grid: CellGrid | None = dataclasses.field(default=None, metadata={"report": False})
+    # pixels the label transform (reduce_zero_label) turned into the ignore index (NA407);
+    # never cached: the transform applies after the cache
+    reduced: int = 0
 
     @property
     def distinct(self) -> int:

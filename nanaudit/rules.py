@@ -68,22 +68,71 @@ class LabelRules:
             return record
         labels: LabelStats = record.labels
         hist: dict[int, int] = {}
+        reduced = 0
         for v, n in labels.histogram:
             new = self.map(v)
             hist[new] = hist.get(new, 0) + n
+            if new == self.ignore_index and v != self.ignore_index:
+                reduced += n
+        grid = labels.grid
+        if grid is not None:
+            grid = replace(grid, labels=tuple(self.map(v) for v in grid.labels))
         return replace(
             record,
             labels=replace(
                 labels,
                 histogram=tuple(sorted(hist.items())),
                 boundary_labels=tuple(self.map(v) for v in labels.boundary_labels),
+                grid=grid,
+                reduced=reduced,
             ),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class TrainingRules:
-    """The training pipeline the data will meet, as far as the user described it."""
+    """The training pipeline the data will meet, as far as the user described it.
+
+    Sizes are (height, width). ``described``: a setting of the pipeline itself was given
+    (anything but batch_size and drop_last, which NA308 has always used alone); then what
+    is not declared is taken as absent (no crop_size: no crop) and NA401-NA407 apply.
+    """
 
     batch_size: int | None = None
     drop_last: bool = False
+    crop_size: tuple[int, int] | None = None
+    pad: bool = False
+    pad_value: int | None = None  # None: the ignore index
+    resize: tuple[int, int] | None = None
+    keep_ratio: bool = True
+    scale_range: tuple[float, float] | None = None
+    losses: tuple[str, ...] = ()
+    described: bool = False
+
+    @property
+    def scales(self) -> tuple[float, float]:
+        """The smallest and largest scale factor."""
+        return self.scale_range if self.scale_range is not None else (1.0, 1.0)
+
+    @property
+    def resizes(self) -> bool:
+        """Whether the pipeline changes the image size before the crop."""
+        return self.resize is not None or self.scale_range is not None
+
+    def describe(self) -> str:
+        """The settings in a few words, for messages and the summary."""
+        parts = []
+        if self.resize is not None:
+            how = "keeping the ratio" if self.keep_ratio else "exactly"
+            parts.append(f"resize {self.resize[0]}x{self.resize[1]} {how}")
+        if self.scale_range is not None:
+            lo, hi = self.scale_range
+            parts.append(f"scale {lo:g}-{hi:g}" + ("" if self.resize else " of the image"))
+        if self.crop_size is not None:
+            parts.append(f"crop {self.crop_size[0]}x{self.crop_size[1]}")
+            parts.append("padded" if self.pad else "no padding")
+        if self.batch_size is not None:
+            parts.append(f"batch {self.batch_size}")
+        if self.losses:
+            parts.append("loss " + "+".join(self.losses))
+        return ", ".join(parts) or "no training settings"
