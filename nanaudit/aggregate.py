@@ -18,8 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .crops import extreme_sizes, ignore_only_crops
 from .records import FileKind, FileRecord, Pair
-from .rules import LabelRules
+from .rules import LabelRules, TrainingRules
 from .stats import ChannelStats, merge_channels
 
 
@@ -184,6 +185,16 @@ class SplitStats:
     valid_fractions: tuple[float, ...] = stat(MULTISET)
     masks_per_label: tuple[tuple[int, int], ...] = stat(COUNTS)
     present_pixels: tuple[tuple[int, int], ...] = stat(COUNTS)
+    ignore_masks: int = stat(SUM)  # masks holding the ignore index (NA403)
+    reduced_pixels: int = stat(SUM)  # pixels reduce_zero_label made ignore (NA407)
+    # training splits with training settings only: masks whose random crops were estimated
+    # (NA402), the (path, estimate, low, high) of those that may crop ignore only, the
+    # expected ignore share of a crop per mask, and per label the masks in which it falls
+    # below one pixel at the largest training scale (NA406)
+    crop_masks: int = stat(SUM)
+    ignore_only_crops: tuple[tuple[str, float, float, float], ...] = stat(MULTISET)
+    crop_ignore_shares: tuple[float, ...] = stat(MULTISET)
+    vanishing: tuple[tuple[int, int], ...] = stat(COUNTS)
 
     def merge(self, other: SplitStats) -> SplitStats:
         values = {}
@@ -241,8 +252,10 @@ def content_key(rec: FileRecord) -> str:
     return f"{p.content_hash}|{rec.width}x{rec.height}|{rec.dtype}|{moments}"
 
 
-def file_stats(rec: FileRecord, rules: LabelRules, labeled: bool) -> SplitStats:
-    """The statistics of one file."""
+def file_stats(
+    rec: FileRecord, rules: LabelRules, labeled: bool, training: TrainingRules | None = None
+) -> SplitStats:
+    """The statistics of one file; with ``training``, of a file of a training split."""
     bad = 0 if rec.ok else 1
     if rec.kind is FileKind.IMAGE:
         p = rec.pixels
@@ -275,24 +288,56 @@ def file_stats(rec: FileRecord, rules: LabelRules, labeled: bool) -> SplitStats:
     if not labeled:
         return stats
     ignore = rules.ignore_index
-    valid = lab.pixels - lab.count(ignore)
+    ignored = lab.count(ignore)
+    valid = lab.pixels - ignored
     present = [v for v, _ in lab.histogram if v != ignore]
-    return dataclasses.replace(
+    stats = dataclasses.replace(
         stats,
         valid_fractions=(valid / lab.pixels if lab.pixels else 0.0,),
         masks_per_label=tuple((v, 1) for v in present),
         present_pixels=tuple((v, valid) for v in present),
+        ignore_masks=1 if ignored else 0,
+        reduced_pixels=lab.reduced,
     )
+    if training is None or not training.described:
+        return stats
+    return dataclasses.replace(stats, **_training_file_stats(rec, lab, ignore, training))
 
 
-def split_stats(pairs: Sequence[Pair], rules: LabelRules, labeled: bool) -> SplitStats:
-    """The statistics of a split: every file once (in path order), and its pairs."""
+def _training_file_stats(
+    rec: FileRecord, lab: Any, ignore: int | None, training: TrainingRules
+) -> dict[str, Any]:
+    """A mask's statistics at training scale: its ignore-only crops and vanishing labels."""
+    out: dict[str, Any] = {}
+    if training.crop_size is not None and lab.grid is not None and lab.pixels:
+        estimate = ignore_only_crops(
+            lab.grid, rec.height, rec.width, ignore, lab.count(ignore) / lab.pixels, training
+        )
+        out["crop_masks"] = 1
+        out["crop_ignore_shares"] = (estimate.ignore_share,)
+        if estimate.high > 0:
+            out["ignore_only_crops"] = ((rec.path, estimate.estimate, estimate.low, estimate.high),)
+    if training.resizes and rec.height and rec.width:
+        _, (h, w) = extreme_sizes(rec.height, rec.width, training)
+        factor = h * w / (rec.height * rec.width)  # area at the largest scale
+        out["vanishing"] = tuple((v, 1) for v, n in lab.histogram if v != ignore and n * factor < 1)
+    return out
+
+
+def split_stats(
+    pairs: Sequence[Pair],
+    rules: LabelRules,
+    labeled: bool,
+    training: TrainingRules | None = None,
+) -> SplitStats:
+    """The statistics of a split: every file once (in path order), and its pairs. A
+    training split gets ``training``, the settings its crops and resizes follow."""
     files: dict[tuple[str, FileKind], FileRecord] = {}
     for p in pairs:
         for rec in (p.image, p.mask):
             if rec is not None:
                 files.setdefault((rec.path, rec.kind), rec)
-    parts = [file_stats(files[k], rules, labeled) for k in sorted(files)]
+    parts = [file_stats(files[k], rules, labeled, training) for k in sorted(files)]
     paired = sum(1 for p in pairs if p.image is not None and p.mask is not None)
     samples = sum(1 for p in pairs if p.image is not None and (p.mask is not None or not labeled))
     parts.append(SplitStats(pairs=paired, samples=samples))
@@ -406,15 +451,22 @@ class DatasetStats:
     @property
     def training(self) -> list[SplitView]:
         """The training splits; a layout without splits trains on its one split."""
-        train = [s for s in self.splits if s.role == "train"]
-        if train:
-            return train
-        if len(self.splits) == 1 and self.splits[0].role in ("all", "other"):
-            return list(self.splits)
-        return []
+        names = training_names([(s.name, s.role) for s in self.splits])
+        return [s for s in self.splits if s.name in names]
 
     def scale(self, dtype: str | None) -> FullScale:
         return self.scales.get(dtype or "", ASSUMED_SCALE)
+
+
+def training_names(splits: Sequence[tuple[str, str]]) -> set[str]:
+    """The training splits among (name, role): those whose role is train; a layout without
+    one trains on its only split."""
+    train = {name for name, role in splits if role == "train"}
+    if train:
+        return train
+    if len(splits) == 1 and splits[0][1] in ("all", "other"):
+        return {splits[0][0]}
+    return set()
 
 
 def dataset_stats(splits: Iterable[SplitView]) -> DatasetStats:

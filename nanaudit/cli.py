@@ -456,11 +456,16 @@ def explain(check_id: str) -> None:
 
 @cli.command("layouts")
 def list_layouts() -> None:
-    """List the layout presets: what each expects on disk and its label convention."""
+    """List the layout presets (what each expects on disk, its label convention) and the
+    training presets (--training-preset NAME)."""
     from .layouts.presets import PRESETS
+    from .layouts.training import TRAINING_PRESETS
 
     for p in PRESETS.values():
         click.echo(f"{p.name}\n  expects: {p.expects}\n  labels:  {p.labels}")
+    click.echo("\ntraining presets (--training-preset NAME; applied only when asked):")
+    for t in TRAINING_PRESETS.values():
+        click.echo(f"{t.name}\n  from:     {t.source}\n  settings: {t.describe()}")
 
 
 @cli.command("checks")

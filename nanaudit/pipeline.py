@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
+from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats, training_names
 from .checks.run import run_checks
 from .collect import Collected, assemble, audit_files, collect
 from .paths import display_path, printable
@@ -52,12 +52,18 @@ def run(
 
 
 def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
+    train = training_names([(s.planned.name, s.planned.role) for s in collected.splits])
     return dataset_stats(
         SplitView(
             s.planned.name,
             s.planned.role,
             s.planned.labeled,
-            split_stats(s.pairs, plan.labels, s.planned.labeled),
+            split_stats(
+                s.pairs,
+                plan.labels,
+                s.planned.labeled,
+                plan.training if s.planned.name in train else None,
+            ),
             tuple(
                 (display_path(path, plan.root), printable(reason))
                 for path, reason in s.planned.unreadable

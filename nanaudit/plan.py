@@ -21,6 +21,7 @@ from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
 from .layouts.generic import discover
 from .layouts.presets import Preset, resolve
 from .layouts.survey import unaudited_folders
+from .layouts.training import TRAINING_PRESETS
 from .layouts.walk import Walker, listing_from
 from .memory import default_budget
 from .options import CheckSetting, Layer, Options
@@ -152,6 +153,9 @@ def _make_plan(
             "find the folders (or name a layout with --layout)"
         )
     preset, base, why = resolve(root, user.layout, bool(explicit))
+    if user.training_preset is not None:  # below the user's layers, above the layout's
+        chosen = TRAINING_PRESETS[user.training_preset]
+        layers = [Layer(f"training preset {chosen.name}", chosen.values), *layers]
     if user.label_encoding is not None or preset.name != "generic":
         values = preset.option_values(user.label_encoding)
         layers = [Layer(f"layout preset {preset.name}", values), *layers]
@@ -211,7 +215,7 @@ def _make_plan(
         preset=preset,
         layout=layout,
         labels=labels,
-        training=TrainingRules(options.batch_size, options.drop_last),
+        training=training_rules(options),
         limits=DecodeLimits(options.max_pixels, options.max_memory or default_budget()),
         checks=checks,
         config_file=config_file,
@@ -272,6 +276,35 @@ def _audited(layout: Layout) -> Iterator[Path]:
         for p in split.pairs:
             yield from (x for x in (p.image, p.mask) if x is not None)
         yield from (path for path, _ in split.skipped)
+
+
+# the settings that describe the pipeline itself; batch_size and drop_last alone keep serving
+# NA308 as they did before the training checks existed
+PIPELINE_SETTINGS = (
+    "training_preset",
+    "crop_size",
+    "pad",
+    "pad_value",
+    "resize",
+    "keep_ratio",
+    "scale_range",
+    "loss",
+)
+
+
+def training_rules(options: Options) -> TrainingRules:
+    return TrainingRules(
+        batch_size=options.batch_size,
+        drop_last=options.drop_last,
+        crop_size=options.crop_size,
+        pad=options.pad,
+        pad_value=options.pad_value,
+        resize=options.resize,
+        keep_ratio=options.keep_ratio,
+        scale_range=options.scale_range,
+        losses=options.loss,
+        described=any(options.given(k) for k in PIPELINE_SETTINGS),
+    )
 
 
 def _explicit_splits(options: Options) -> tuple[ExplicitSplit, ...]:

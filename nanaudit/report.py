@@ -215,6 +215,30 @@ class ValidFraction:
 
 
 @dataclass(frozen=True, slots=True)
+class Spread:
+    """A distribution over the files of a split, in a few numbers."""
+
+    min: float
+    median: float
+    p95: float
+    max: float
+    mean: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingScale:
+    """A training split as the training settings will meet it (sizes are height x width)."""
+
+    settings: str  # the settings in words
+    smallest: tuple[int, int]  # the smallest image at the smallest scale (by area)
+    largest: tuple[int, int]  # the largest image at the largest scale
+    crops_per_image: Spread | None  # image area at training scale / crop area
+    ignore_per_crop: Spread | None  # expected share of ignore pixels in a crop, per mask
+    ignore_only_crops: float | None  # crops per epoch expected to hold no valid pixel
+    all_ignore_batch: float | None  # probability that a batch holds nothing else
+
+
+@dataclass(frozen=True, slots=True)
 class TrainingSummary:
     """What a training script wants of a split: sizes, Normalize constants, class weights."""
 
@@ -230,6 +254,7 @@ class TrainingSummary:
     class_weights: tuple[tuple[int, float], ...]  # training splits only
     zero_weight_classes: tuple[int, ...]
     class_weights_method: str = ""
+    at_training_scale: TrainingScale | None = None  # training splits, with training settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,12 @@ def build_report(
                 ignore_pixels=ignore,
                 implied_classes=max(valid) + 1 if valid and max(valid) >= 0 else None,
                 training=training_summary(
-                    stats, dataset.scales, rules, planned.labeled, view.name in training
+                    stats,
+                    dataset.scales,
+                    rules,
+                    planned.labeled,
+                    view.name in training,
+                    plan.training if view.name in training else None,
                 ),
             )
         )

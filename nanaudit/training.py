@@ -13,8 +13,16 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 from .aggregate import ASSUMED_SCALE, FullScale, SplitStats, finite_range
-from .report import ImageGroup, Normalize, TrainingSummary, ValidFraction
-from .rules import LabelRules
+from .crops import all_ignore_batch_probability, extreme_sizes, ratios, scaled_size
+from .report import (
+    ImageGroup,
+    Normalize,
+    Spread,
+    TrainingScale,
+    TrainingSummary,
+    ValidFraction,
+)
+from .rules import LabelRules, TrainingRules
 
 
 def image_groups(stats: SplitStats) -> tuple[ImageGroup, ...]:
@@ -76,12 +84,69 @@ CLASS_WEIGHTS_METHOD = (
 )
 
 
+def spread(values: Sequence[float], weights: Sequence[int] | None = None) -> Spread | None:
+    """min, median, 95th percentile, max and mean of values (each ``weights`` times)."""
+    if not values:
+        return None
+    counts = weights or [1] * len(values)
+    pairs = sorted(zip(values, counts, strict=True))
+    total = sum(counts)
+
+    def at(q: float) -> float:
+        need = max(1, math.ceil(q * total))
+        seen = 0
+        for v, n in pairs:
+            seen += n
+            if seen >= need:
+                return v
+        return pairs[-1][0]
+
+    mean = sum(v * n for v, n in pairs) / total
+    return Spread(pairs[0][0], at(0.5), at(0.95), pairs[-1][0], mean)
+
+
+def at_training_scale(stats: SplitStats, training: TrainingRules) -> TrainingScale | None:
+    """The split's images at training scale, the crops they yield, the ignore in them."""
+    if not stats.sizes:
+        return None
+    small, large = [], []
+    for (w, h), _ in stats.sizes:
+        lo, hi = extreme_sizes(h, w, training)
+        small.append(lo)
+        large.append(hi)
+    smallest = min(small, key=lambda s: (s[0] * s[1], s))
+    largest = max(large, key=lambda s: (s[0] * s[1], s))
+    crops = None
+    if training.crop_size is not None:
+        area = training.crop_size[0] * training.crop_size[1]
+        per_size = []
+        for (w, h), _ in stats.sizes:
+            scaled = [scaled_size(h, w, training, r) for r in ratios(training)]
+            per_size.append(sum(a * b for a, b in scaled) / len(scaled) / area)
+        crops = spread(per_size, [n for _, n in stats.sizes])
+    ignore_only = batch = None
+    if stats.crop_masks:
+        shares = [e for _, e, _, _ in stats.ignore_only_crops]
+        ignore_only = sum(shares)
+        batch = all_ignore_batch_probability(shares, stats.samples, training.batch_size or 1)
+    return TrainingScale(
+        settings=training.describe(),
+        smallest=smallest,
+        largest=largest,
+        crops_per_image=crops,
+        ignore_per_crop=spread(stats.crop_ignore_shares),
+        ignore_only_crops=ignore_only,
+        all_ignore_batch=batch,
+    )
+
+
 def training_summary(
     stats: SplitStats,
     scales: Mapping[str, FullScale],
     rules: LabelRules,
     labeled: bool,
     training: bool = True,
+    settings: TrainingRules | None = None,
 ) -> TrainingSummary:
     """The split's summary; class weights only for a labeled training split (weights are
     what a loss is trained with: the other splits' frequencies must not leak into them)."""
@@ -111,4 +176,7 @@ def training_summary(
         class_weights=weights,
         zero_weight_classes=zero,
         class_weights_method=CLASS_WEIGHTS_METHOD if weigh else "",
+        at_training_scale=at_training_scale(stats, settings)
+        if settings is not None and settings.described
+        else None,
     )

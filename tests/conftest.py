@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import nanaudit
-from nanaudit.aggregate import SplitView, dataset_stats, split_stats
+from nanaudit.aggregate import SplitView, dataset_stats, split_stats, training_names
 from nanaudit.checks.context import CheckContext
 from nanaudit.checks.registry import Hit, get_check
 from nanaudit.decode import record_of
@@ -201,8 +201,15 @@ def check_hits(
     assert spec is not None
     rules = rules or LabelRules()
     layout = list(splits) or [("train", "train", pairs)]
+    train = training_names([(name, role) for name, role, _ in layout])
     views = [
-        SplitView(name, role, True, split_stats(list(ps), rules, True)) for name, role, ps in layout
+        SplitView(
+            name,
+            role,
+            True,
+            split_stats(list(ps), rules, True, training if name in train else None),
+        )
+        for name, role, ps in layout
     ]
     dataset = dataset_stats(views)
     ctx = CheckContext(

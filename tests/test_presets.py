@@ -31,6 +31,7 @@ from nanaudit.layouts.classes import (
     voc_palette,
 )
 from nanaudit.layouts.presets import PRESETS
+from nanaudit.layouts.training import TRAINING_PRESETS
 from nanaudit.report import Severity
 
 # --------------------------------------------------------------------------- helpers
@@ -802,8 +803,12 @@ def test_nothing_found_mentions_the_presets(tmp_path: Path) -> None:
 def test_layouts_command_lists_every_preset() -> None:
     result = CliRunner().invoke(cli, ["layouts"])
     assert result.exit_code == 0
-    names = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
+    layouts, _, training = result.stdout.partition("training presets")
+    names = [line for line in layouts.splitlines() if line and not line.startswith(" ")]
     assert names == list(PRESETS)
+    assert [line for line in training.splitlines()[1:] if not line.startswith(" ")] == list(
+        TRAINING_PRESETS
+    )
     assert set(names) == {
         "voc",
         "cityscapes",

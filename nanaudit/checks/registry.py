@@ -140,7 +140,7 @@ def check(
 
 
 def all_checks() -> list[CheckSpec[Any]]:
-    from . import dataset, files, images, masks  # noqa: F401  (importing registers the checks)
+    from . import dataset, files, images, masks, training  # noqa: F401  (registers the checks)
 
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 

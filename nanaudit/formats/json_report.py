@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..records import encode
-from ..report import Finding, Report, Severity, SplitReport, TrainingSummary
+from ..report import Finding, Report, Severity, SplitReport, Spread, TrainingScale, TrainingSummary
 from ..stats import ChannelStats
 from .base import RenderOptions
 
@@ -77,6 +77,27 @@ def _training(t: TrainingSummary, names: tuple[str, ...]) -> dict[str, Any]:
         "class_weights": {str(k): w for k, w in t.class_weights},
         "zero_weight_classes": list(t.zero_weight_classes),
         "class_weights_method": t.class_weights_method,
+        "at_training_scale": _at_scale(t.at_training_scale),
+    }
+
+
+def _spread(s: Spread | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {"min": s.min, "median": s.median, "p95": s.p95, "max": s.max, "mean": s.mean}
+
+
+def _at_scale(t: TrainingScale | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "settings": t.settings,
+        "smallest": list(t.smallest),
+        "largest": list(t.largest),
+        "crops_per_image": _spread(t.crops_per_image),
+        "ignore_per_crop": _spread(t.ignore_per_crop),
+        "ignore_only_crops_per_epoch": t.ignore_only_crops,
+        "all_ignore_batch_probability": t.all_ignore_batch,
     }
 
 

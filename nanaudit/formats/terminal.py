@@ -291,6 +291,31 @@ def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
     if t.images_per_class:
         per = ", ".join(f"{k}: {c}" for k, c in t.images_per_class[:12])
         table.add_row("images/class", Text(per + (" …" if len(t.images_per_class) > 12 else "")))
+    a = t.at_training_scale
+    if a is not None:
+        table.add_row("training", Text(a.settings))
+        table.add_row(
+            "at training scale",
+            f"{a.smallest[0]}x{a.smallest[1]} to {a.largest[0]}x{a.largest[1]} (HxW)",
+        )
+        c = a.crops_per_image
+        if c is not None:
+            table.add_row(
+                "crops per image",
+                f"min {c.min:.3g}, median {c.median:.3g}, max {c.max:.3g} (area / crop area)",
+            )
+        i = a.ignore_per_crop
+        if i is not None:
+            table.add_row(
+                "ignore per crop",
+                f"mean {i.mean:.1%}, 95th percentile {i.p95:.1%}, max {i.max:.1%}",
+            )
+        if a.ignore_only_crops is not None and a.all_ignore_batch is not None:
+            table.add_row(
+                "ignore-only crops",
+                f"{a.ignore_only_crops:.3g} per epoch expected; a whole batch with "
+                f"probability {a.all_ignore_batch:.2g}",
+            )
     if table.row_count:
         console.print(table)
 
