@@ -95,14 +95,15 @@ class IgnoreOnlyOptions:
 
 @check("NA402", "ignore-only-crops", Severity.WARNING, "dataset", IgnoreOnlyOptions)
 def ignore_only_crops(ctx: CheckContext[IgnoreOnlyOptions], ds: DatasetStats) -> Iterator[Hit]:
-    """Random crops (--crop-size, over the scale range) of a training mask hold no valid
-    pixel, only the ignore index (and ignore padding): each mask whose crops do so at
-    least 1% of the time (min_fraction) is named, and the split gets the expected number of
-    such crops per epoch and the probability that a whole batch is such crops. The share
-    is estimated from a 32x32 grid of the mask's uniform cells kept in its record (between
-    the crops that meet no valid cell and those that cover none whole). A warning; an
-    error when a batch (--batch-size, else 1) is all-ignore with probability at least
-    1e-6 (max_batch_probability).
+    """Random crops (--crop-size) of training masks hold no valid pixel: masks whose crops
+    do so at least 1% of the time (min_fraction) are named, and the split gets the expected
+    number of such crops per epoch and the chance of a batch of nothing else (an error
+    from 1e-6: max_batch_probability; --batch-size, else batches of 1).
+
+    The share of a mask's crops is estimated over the scale range from the 32x32 grid of
+    its uniform cells kept in its record: it lies between the crops that meet no cell with
+    a valid pixel and those that cover no such cell whole, and the estimate is their
+    middle. Ignore padding counts as ignore. A batch is a random draw without replacement.
 
     Why: CrossEntropyLoss(ignore_index=…) averages over the valid pixels: over none it is
     0/0 = NaN (PyTorch ≥ 1.11), and the NaN reaches the weights. A batch of such crops does
@@ -286,9 +287,10 @@ class CollapseOptions:
 def collapsed_resize(ctx: CheckContext[CollapseOptions], rec: FileRecord) -> Iterator[Hit]:
     """The resize (--resize, --scale-range) rounds a side of a training image to 0 pixels
     (below 1: min_side) at the smallest training scale: an extreme aspect ratio under a
-    ratio-keeping resize, or a small image under a small scale. An image that ends below
-    the crop without padding is NA401's; with padding that is how mmseg trains (NA402 counts
-    the padding).
+    ratio-keeping resize, or a small image under a small scale.
+
+    An image that ends below the crop without padding is NA401's; with padding that is how
+    mmseg trains, and NA402 counts the padding.
 
     Why: the resize fails ("height and width must be > 0", a ZeroDivisionError), or an
     empty tensor reaches the network.
@@ -319,8 +321,9 @@ class VanishingOptions:
 @check("NA406", "vanishing-class", Severity.WARNING, "dataset", VanishingOptions)
 def vanishing_class(ctx: CheckContext[VanishingOptions], ds: DatasetStats) -> Iterator[Hit]:
     """A class covers less than one pixel at the largest training scale (--resize,
-    --scale-range) in more than half (max_share) of the training masks that hold it. The
-    test takes the class's pixel count in each mask times the resize's area factor, an
+    --scale-range) in more than half (max_share) of the training masks that hold it.
+
+    The test takes the class's pixel count in each mask times the resize's area factor, an
     upper bound of its largest region (regions are not measured), so it fires only where
     every region of the class must vanish.
 

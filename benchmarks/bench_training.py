@@ -1,0 +1,156 @@
+"""What the training settings cost: the scan with them against the same scan without.
+
+    python benchmarks/bench_training.py                       # 1,000 pairs, 512×512
+    python benchmarks/bench_training.py --variant ignore      # masks with ignore regions
+    python benchmarks/bench_training.py --baseline-ref 8054a14 --jobs 2
+
+The dataset is bench.py's (JPEG images, PNG masks of 5 classes); ``--variant ignore``
+rewrites every mask with ignore (255) regions over 20-70% of it, so that every mask needs
+the full NA402 estimate instead of its shortcuts. Each round times, in an order that
+rotates from round to round so that machine noise hits all of them alike:
+
+  (a) floor     a process that decodes every file (bench.py's floor)
+  (b) without   nanaudit scan --no-cache --format json
+  (c) with      the same with --crop-size 256x256 --scale-range 0.5,2.0 --pad
+                --loss ce,dice --batch-size 8 (NA401-NA407 and the summary at scale)
+  (d) base      optional: (b) run on the source of another commit (--baseline-ref), to
+                see what the records' cell grid adds to the decode itself
+
+The machine may be shared and noisy: the table gives, per ratio, the median and the range
+over the rounds of the ratio measured within each round, not a ratio of bests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from bench import FLOOR, generate, timed  # type: ignore[import-not-found]
+from PIL import Image
+
+TRAINING = [
+    "--crop-size",
+    "256x256",
+    "--scale-range",
+    "0.5,2.0",
+    "--pad",
+    "--loss",
+    "ce,dice",
+    "--batch-size",
+    "8",
+]
+
+
+def add_ignore(root: Path) -> None:
+    """Every mask gets ignore regions: an ellipse and a band, 20-70% of its pixels."""
+    rng = np.random.default_rng(1)
+    for path in sorted((root / "masks").rglob("*.png")):
+        with Image.open(path) as im:
+            m = np.array(im)
+        h, w = m.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        ry, rx = rng.uniform(0.2, 0.5) * h, rng.uniform(0.2, 0.5) * w
+        m[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1] = 255
+        m[: int(rng.uniform(0.05, 0.3) * h)] = 255
+        Image.fromarray(m).save(path)
+
+
+def baseline_source(ref: str) -> Path:
+    """The package as of ``ref``, exported from git into a temporary folder."""
+    repo = Path(__file__).resolve().parent.parent
+    out = Path(tempfile.mkdtemp(prefix="nanaudit-base-"))
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", ref, "nanaudit"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, help="generate into (or reuse) this folder")
+    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--variant", choices=["clean", "ignore"], default="clean")
+    parser.add_argument("--baseline-ref", help="also time (b) on this commit's source")
+    args = parser.parse_args()
+    root = args.data or Path(tempfile.mkdtemp(prefix="nanaudit-bench-"))
+    base_src = baseline_source(args.baseline_ref) if args.baseline_ref else None
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        if not (root / "images").is_dir():
+            generate(root, args.pairs, 512, "jpeg")
+            if args.variant == "ignore":
+                add_ignore(root)
+        scan = [
+            sys.executable,
+            "-m",
+            "nanaudit",
+            "scan",
+            str(root),
+            "--jobs",
+            str(args.jobs),
+            "--no-cache",
+            "--format",
+            "json",
+            "--no-progress",
+            "-C",
+            "5",
+        ]
+        runs = {
+            "a": ([sys.executable, "-c", FLOOR, str(root)], env),
+            "b": (scan, env),
+            "c": ([*scan, *TRAINING], env),
+        }
+        if base_src is not None:
+            runs["d"] = (scan, {**env, "PYTHONPATH": str(base_src)})
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        keys = list(runs)
+        for r in range(args.rounds):
+            order = keys[r % len(keys) :] + keys[: r % len(keys)]
+            for key in order:
+                cmd, run_env = runs[key]
+                times[key].append(timed(cmd, run_env)[0])
+            print(f"round {r + 1}: " + "  ".join(f"{k}={times[k][-1]:.2f}s" for k in keys))
+
+        def ratio(x: str, y: str) -> str:
+            per_round = [a / b for a, b in zip(times[x], times[y], strict=True)]
+            med = statistics.median(per_round)
+            return f"{med:6.3f}  [{min(per_round):.3f}, {max(per_round):.3f}]"
+
+        print(f"\n{args.pairs} pairs, variant {args.variant}, --jobs {args.jobs}")
+        print(f"{'':34} {'median s':>9}")
+        labels = {
+            "a": "(a) decode-only floor",
+            "b": "(b) scan without training settings",
+            "c": "(c) scan with training settings",
+            "d": f"(d) scan at {args.baseline_ref}",
+        }
+        for k in keys:
+            print(f"{labels[k]:34} {statistics.median(times[k]):9.2f}")
+        print("\nratios within each round: median [min, max]")
+        print(f"(c)/(b) with / without   {ratio('c', 'b')}   (target ≤ 1.05)")
+        print(f"(b)/(a) without / floor  {ratio('b', 'a')}")
+        print(f"(c)/(a) with / floor     {ratio('c', 'a')}")
+        if "d" in runs:
+            print(f"(b)/(d) this / {args.baseline_ref}   {ratio('b', 'd')}   (the cell grid)")
+    finally:
+        if base_src is not None:
+            shutil.rmtree(base_src, ignore_errors=True)
+        if args.data is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
