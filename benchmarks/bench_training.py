@@ -17,13 +17,19 @@ rotates from round to round so that machine noise hits all of them alike:
                 see what the records' cell grid adds to the decode itself
 
 The machine may be shared and noisy: the table gives, per ratio, the median and the range
-over the rounds of the ratio measured within each round, not a ratio of bests.
+over the rounds of the ratio measured within each round, not a ratio of bests, for the wall
+time and for the CPU time (user + system) of each process, which other people's load
+disturbs less than the wall time. With --jobs 1 the CPU time is the whole scan's; with
+more jobs the workers are children of multiprocessing's fork server, not of the scan, so it
+is the main process's alone: the records, the checks and the report, where the training
+settings do their work.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -61,6 +67,15 @@ def add_ignore(root: Path) -> None:
         m[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1] = 255
         m[: int(rng.uniform(0.05, 0.3) * h)] = 255
         Image.fromarray(m).save(path)
+
+
+def timed_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system of the process and its waited-for children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = timed(cmd, env)[0]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def baseline_source(ref: str) -> Path:
@@ -116,21 +131,30 @@ def main() -> None:
         if base_src is not None:
             runs["d"] = (scan, {**env, "PYTHONPATH": str(base_src)})
         times: dict[str, list[float]] = {k: [] for k in runs}
+        cpu: dict[str, list[float]] = {k: [] for k in runs}
         keys = list(runs)
         for r in range(args.rounds):
             order = keys[r % len(keys) :] + keys[: r % len(keys)]
             for key in order:
                 cmd, run_env = runs[key]
-                times[key].append(timed(cmd, run_env)[0])
-            print(f"round {r + 1}: " + "  ".join(f"{k}={times[k][-1]:.2f}s" for k in keys))
+                wall, used = timed_cpu(cmd, run_env)
+                times[key].append(wall)
+                cpu[key].append(used)
+            print(
+                f"round {r + 1}: "
+                + "  ".join(f"{k}={times[k][-1]:.2f}s ({cpu[k][-1]:.2f}s cpu)" for k in keys)
+            )
 
         def ratio(x: str, y: str) -> str:
-            per_round = [a / b for a, b in zip(times[x], times[y], strict=True)]
-            med = statistics.median(per_round)
-            return f"{med:6.3f}  [{min(per_round):.3f}, {max(per_round):.3f}]"
+            out = []
+            for series in (times, cpu):
+                per_round = [a / b for a, b in zip(series[x], series[y], strict=True)]
+                med = statistics.median(per_round)
+                out.append(f"{med:6.3f} [{min(per_round):.3f}, {max(per_round):.3f}]")
+            return "   ".join(out)
 
         print(f"\n{args.pairs} pairs, variant {args.variant}, --jobs {args.jobs}")
-        print(f"{'':34} {'median s':>9}")
+        print(f"{'':34} {'median s':>9} {'cpu s':>9}")
         labels = {
             "a": "(a) decode-only floor",
             "b": "(b) scan without training settings",
@@ -138,8 +162,9 @@ def main() -> None:
             "d": f"(d) scan at {args.baseline_ref}",
         }
         for k in keys:
-            print(f"{labels[k]:34} {statistics.median(times[k]):9.2f}")
-        print("\nratios within each round: median [min, max]")
+            wall, used = statistics.median(times[k]), statistics.median(cpu[k])
+            print(f"{labels[k]:34} {wall:9.2f} {used:9.2f}")
+        print("\nratios within each round: median [min, max], wall time then CPU time")
         print(f"(c)/(b) with / without   {ratio('c', 'b')}   (target ≤ 1.05)")
         print(f"(b)/(a) without / floor  {ratio('b', 'a')}")
         print(f"(c)/(a) with / floor     {ratio('c', 'a')}")

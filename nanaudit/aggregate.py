@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .crops import extreme_sizes, ignore_only_crops
-from .records import FileKind, FileRecord, Pair
+from .records import FileKind, FileRecord, LabelStats, Pair
 from .rules import LabelRules, TrainingRules
 from .stats import ChannelStats, merge_channels
 
@@ -305,7 +305,7 @@ def file_stats(
 
 
 def _training_file_stats(
-    rec: FileRecord, lab: Any, ignore: int | None, training: TrainingRules
+    rec: FileRecord, lab: LabelStats, ignore: int | None, training: TrainingRules
 ) -> dict[str, Any]:
     """A mask's statistics at training scale: its ignore-only crops and vanishing labels."""
     out: dict[str, Any] = {}

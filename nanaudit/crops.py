@@ -158,44 +158,25 @@ def _weights(ratio: Any, first: Any, spans: Any, cells: int, ratios: int) -> tup
 
 
 @dataclass(frozen=True, slots=True)
-class _Term:
-    """One bound (low or high) as weights over windows: per (ratio, span pair), the window
-    size's index among the plan's sizes, the counts of row and column offsets, and the
-    number of offset pairs at the ratio (counts stay integers until the one division)."""
-
-    which: Any
-    rows: Any
-    cols: Any
-    ratio: Any  # per (ratio, span pair): the ratio's index
-    pairs: Any  # per ratio: the number of offset pairs
-
-
-@dataclass(frozen=True, slots=True)
-class _CropPlan:
-    """What the estimate of one mask size needs besides the mask: it depends only on the
-    size, the grid and the settings, so masks of one size share it."""
+class _Scales:
+    """The crops of one mask size over the scale range, before looking at the mask."""
 
     ratios: int  # ratios at which no side collapses
-    fill: float  # mean share of the crop the mask fills (the rest is padding)
+    fill: float  # mean share of the crop the mask fills
     padding: float  # mean share of the crop that is padding
     valid_padding: bool  # padding writes a valid label
-    spans_a_cell: bool  # at every ratio the crop covers a whole cell each way
-    gather: tuple[Any, ...] | None  # flat summed-area indices of every window, 4 corners
-    low: _Term | None
-    high: _Term | None
+    todo: tuple[tuple[int, int], ...]  # scaled sizes whose crops can miss every valid pixel
+    spans_a_cell: bool  # at each of those the crop covers a whole cell each way
 
 
-@lru_cache(maxsize=64)
-def _crop_plan(
-    height: int, width: int, rows: int, cols: int, rules: TrainingRules, ignore: int
-) -> _CropPlan:
+@lru_cache(maxsize=256)
+def _scales(height: int, width: int, rules: TrainingRules, ignore: int) -> _Scales:
     assert rules.crop_size is not None
     ch, cw = rules.crop_size
     pad_value = rules.pad_value if rules.pad_value is not None else ignore
     valid_padding = rules.pad and pad_value != ignore
     sizes = [scaled_size(height, width, rules, r) for r in ratios(rules)]
     sizes = [(h, w) for h, w in sizes if h > 0 and w > 0]  # a collapsed side is NA405's
-    cell_h, cell_w = grid_cell(height), grid_cell(width)
     fill = padding = 0.0
     todo = []
     for hs, ws in sizes:
@@ -207,12 +188,35 @@ def _crop_plan(
         if not (padded and valid_padding):  # valid padding: every crop holds some
             todo.append((hs, ws))
     n = max(len(sizes), 1)
+    cell_h, cell_w = grid_cell(height), grid_cell(width)
     spans_a_cell = all(
         (ch - 1) * height >= 2 * cell_h * hs and (cw - 1) * width >= 2 * cell_w * ws
         for hs, ws in todo
     )
-    if not todo:
-        return _CropPlan(len(sizes), fill / n, padding / n, valid_padding, True, None, None, None)
+    return _Scales(len(sizes), fill / n, padding / n, valid_padding, tuple(todo), spans_a_cell)
+
+
+@dataclass(frozen=True, slots=True)
+class _Windows:
+    """Every crop window of one mask size, in cells: for each window (a size and a start
+    cell) that some crop offset takes, the flat summed-area indices of its four corners,
+    and the share of the crops (per ratio, summed over the ratios) that take it as the low
+    bound's window (the cells it meets) and as the high bound's (the cells it covers
+    whole). It depends only on the size, the grid and the settings: masks of one size
+    share it, and a mask costs a gather and two dot products."""
+
+    corners: Any  # (4, windows): the corners (bottom-right, top-right, bottom-left, top-left)
+    low: Any
+    high: Any
+
+
+@lru_cache(maxsize=64)
+def _windows(
+    height: int, width: int, rows: int, cols: int, rules: TrainingRules, todo: tuple[Any, ...]
+) -> _Windows:
+    assert rules.crop_size is not None
+    ch, cw = rules.crop_size
+    cell_h, cell_w = grid_cell(height), grid_cell(width)
     ry, y_first, y_meets, y_whole, y_wholes, ny = _offsets(
         height, np.array([h for h, _ in todo]), ch, cell_h, rows
     )
@@ -228,26 +232,23 @@ def _crop_plan(
     found = []
     for (y0, wy), (x0, wx) in bounds:
         ratio, py, px = np.nonzero(wy.any(axis=2)[:, :, None] & wx.any(axis=2)[:, None, :])
-        found.append((py + y0, px + x0, wy[ratio, py], wx[ratio, px], ratio))
-    # every window size that occurs, once: its windows over the start cells the shortest
-    # spans reach, as flat indices of the summed-area table's four corners
+        found.append((py + y0, px + x0, wy[ratio, py] / pairs_at[ratio][:, None], wx[ratio, px]))
+    # the window sizes that occur, once; per size and start cell, the share of each bound
     kh = np.concatenate([f[0] for f in found])
     kw = np.concatenate([f[1] for f in found])
     sizes_found, which = np.unique(kh * (cols + 1) + kw, return_inverse=True)
-    uh = (sizes_found // (cols + 1))[:, None, None]
-    uw = (sizes_found % (cols + 1))[:, None, None]
-    i = np.arange(rows + 1 - int(uh.min()))[None, :, None]
-    j = np.arange(cols + 1 - int(uw.min()))[None, None, :]
+    shares = np.zeros((2, sizes_found.size, rows + 1, cols + 1))
+    at = 0
+    for bound, (_, _, vy, vx) in enumerate(found):
+        q = vy.shape[0]
+        np.add.at(shares[bound], which[at : at + q], vy[:, :, None] * vx[:, None, :])
+        at += q
+    size, i, j = np.nonzero(shares.sum(axis=0))
+    uh, uw = sizes_found[size] // (cols + 1), sizes_found[size] % (cols + 1)
     i1, j1 = np.minimum(i + uh, rows), np.minimum(j + uw, cols)
     stride = cols + 1
-    gather = (i1 * stride + j1, i * stride + j1, i1 * stride + j, i * stride + j)
-    h, w = gather[0].shape[1], gather[0].shape[2]
-    terms, at = [], 0
-    for _, _, vy, vx, ratio in found:
-        q = vy.shape[0]
-        terms.append(_Term(which[at : at + q], vy[:, :h], vx[:, :w], ratio, pairs_at))
-        at += q
-    return _CropPlan(len(sizes), fill / n, padding / n, valid_padding, spans_a_cell, gather, *terms)
+    corners = np.stack([i1 * stride + j1, i * stride + j1, i1 * stride + j, i * stride + j])
+    return _Windows(corners, shares[0][size, i, j], shares[1][size, i, j])
 
 
 def ignore_only_crops(
@@ -264,35 +265,27 @@ def ignore_only_crops(
     ignore index adds the rest)."""
     if rules.crop_size is None or ignore is None or not grid.usable(height, width):
         return NO_IGNORE_ONLY
-    plan = _crop_plan(height, width, grid.rows, grid.cols, rules, ignore)
-    if not plan.ratios:
+    scales = _scales(height, width, rules, ignore)
+    if not scales.ratios:
         return NO_IGNORE_ONLY
-    share = ignore_fraction * plan.fill + (0.0 if plan.valid_padding else plan.padding)
-    if ignore_fraction <= 0 or plan.gather is None or plan.low is None or plan.high is None:
+    share = ignore_fraction * scales.fill + (0.0 if scales.valid_padding else scales.padding)
+    if ignore_fraction <= 0 or not scales.todo:
         return CropEstimate(0.0, 0.0, share)  # every crop holds a valid mask pixel or padding
     valid = valid_cells(grid, ignore)
-    if plan.spans_a_cell and bool(valid.all()):
+    if scales.spans_a_cell and bool(valid.all()):
         return CropEstimate(0.0, 0.0, share)  # every crop covers a cell holding a valid pixel
+    if not valid.any():  # no cell holds a valid pixel: every crop of the todo sizes is empty
+        every = len(scales.todo) / scales.ratios
+        return CropEstimate(every, every, share)
+    windows = _windows(height, width, grid.rows, grid.cols, rules, scales.todo)
     table = np.zeros((grid.rows + 1, grid.cols + 1), np.int32)
     table[1:, 1:] = valid.cumsum(0).cumsum(1)
-    flat = table.ravel()
-    a, b, c, d = plan.gather
-    empty = (flat[a] - flat[b] - flat[c] + flat[d]) == 0
-    low, high = (
-        float(
-            (
-                np.bincount(
-                    t.ratio,
-                    np.einsum("qi,qij,qj->q", t.rows, empty[t.which], t.cols),
-                    minlength=t.pairs.size,
-                )
-                / t.pairs
-            ).sum()
-        )
-        / plan.ratios
-        for t in (plan.low, plan.high)
-    )
-    return CropEstimate(min(low, high), high, share)
+    a, b, c, d = table.ravel()[windows.corners]
+    empty = ((a - b - c + d) == 0).astype(np.float64)
+    # einsum keeps BLAS (and its threads) out of it, as for the perceptual hash
+    high = min(1.0, float(np.einsum("i,i->", windows.high, empty)) / scales.ratios)
+    low = min(high, float(np.einsum("i,i->", windows.low, empty)) / scales.ratios)
+    return CropEstimate(low, high, share)
 
 
 def all_ignore_batch_probability(shares: Sequence[float], samples: int, batch: int) -> float:

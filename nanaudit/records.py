@@ -116,6 +116,7 @@ class CellGrid:
             self.rows == -(-height // grid_cell(height))
             and self.cols == -(-width // grid_cell(width))
             and len(self.cells) == self.rows * self.cols
+            and self.cells.isascii()
             and len(self.labels) <= len(GRID_ALPHABET)
         )
 

@@ -514,3 +514,18 @@ def test_training_settings_are_not_part_of_the_cache_key(
     plan = make_plan(root, layers)
     layers, _ = option_layers(root, Layer("option", {}))
     assert make_plan(root, layers).limits == plan.limits
+
+
+def test_readme_documents_the_training_options_and_the_loss_table() -> None:
+    from nanaudit.layouts.training import LOSSES, TRAINING_PRESETS
+    from nanaudit.options import table
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for option in table():
+        if option.group == "training" and option.flag is not None:
+            assert f"`{option.flag.split('/')[0]}" in readme, option.flag
+            assert f"\n{option.config_key} = " in readme, option.config_key
+    for loss, honours in LOSSES.items():
+        assert f"| `{loss}` | {'yes' if honours else 'no'} |" in readme, loss
+    for name in TRAINING_PRESETS:
+        assert f"| `{name}` |" in readme, name
