@@ -16,6 +16,12 @@ rotates from round to round so that machine noise hits all of them alike:
   (d) base      optional: (b) run on the source of another commit (--baseline-ref), to
                 see what the records' cell grid adds to the decode itself
 
+Then, in this process, the part the training settings change: the records are collected
+once, and the stages after them (statistics, checks, report, JSON) run on them with and
+without the settings, alternating, in CPU time. The records themselves do not depend on
+the settings (they are not part of the cache key), so this difference is the whole cost of
+the settings, measured without the decode's noise; it is given as a share of the scan.
+
 The machine may be shared and noisy: the table gives, per ratio, the median and the range
 over the rounds of the ratio measured within each round, not a ratio of bests, for the wall
 time and for the CPU time (user + system) of each process, which other people's load
@@ -35,22 +41,28 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 from bench import FLOOR, generate, timed  # type: ignore[import-not-found]
 from PIL import Image
 
+SETTINGS = {
+    "crop_size": "256x256",
+    "scale_range": "0.5,2.0",
+    "pad": True,
+    "loss": "ce,dice",
+    "batch_size": "8",
+}
 TRAINING = [
-    "--crop-size",
-    "256x256",
-    "--scale-range",
-    "0.5,2.0",
-    "--pad",
-    "--loss",
-    "ce,dice",
-    "--batch-size",
-    "8",
+    part
+    for key, value in SETTINGS.items()
+    for part in (
+        ["--" + key.replace("_", "-")]
+        if value is True
+        else ["--" + key.replace("_", "-"), str(value)]
+    )
 ]
 
 
@@ -76,6 +88,45 @@ def timed_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu
+
+
+def stages(root: Path, rounds: int) -> None:
+    """The stages after the records, with and without the training settings."""
+    from nanaudit.checks.run import run_checks
+    from nanaudit.collect import collect
+    from nanaudit.formats import Format, render
+    from nanaudit.options import Layer
+    from nanaudit.pipeline import aggregate
+    from nanaudit.plan import make_plan, option_layers
+    from nanaudit.summarise import build_report
+
+    plans = {}
+    for name, extra in (("without", {}), ("with", SETTINGS)):
+        layers, config = option_layers(root, Layer("option", {"num_classes": 5, **extra}))
+        plans[name] = make_plan(root, layers, config)
+    start = time.process_time()
+    collected = collect(plans["without"], jobs=1)
+    decode = time.process_time() - start
+    used: dict[str, list[float]] = {"without": [], "with": []}
+    for r in range(rounds):
+        for name in ("without", "with") if r % 2 else ("with", "without"):
+            start = time.process_time()
+            dataset = aggregate(plans[name], collected)
+            checked = run_checks(plans[name], collected, dataset)
+            render(build_report(plans[name], collected, dataset, checked), Format.JSON)
+            used[name].append(time.process_time() - start)
+    without, with_ = statistics.median(used["without"]), statistics.median(used["with"])
+    ratios = [a / b for a, b in zip(used["with"], used["without"], strict=True)]
+    pairs = sum(len(s.pairs) for s in collected.splits)
+    print(
+        f"\n(e) in process, {pairs} pairs: decode {decode:.2f} s CPU (--jobs 1); the stages after "
+        f"the records {without:.3f} s without, {with_:.3f} s with the settings (median of "
+        f"{rounds}; with/without per round {min(ratios):.2f}-{max(ratios):.2f})"
+    )
+    print(
+        f"    the settings add {1000 * (with_ - without) / pairs:.3f} ms a pair: "
+        f"{100 * (with_ - without) / (decode + without):+.2f}% of the scan's CPU time"
+    )
 
 
 def baseline_source(ref: str) -> Path:
@@ -170,6 +221,7 @@ def main() -> None:
         print(f"(c)/(a) with / floor     {ratio('c', 'a')}")
         if "d" in runs:
             print(f"(b)/(d) this / {args.baseline_ref}   {ratio('b', 'd')}   (the cell grid)")
+        stages(root, max(args.rounds, 7))
     finally:
         if base_src is not None:
             shutil.rmtree(base_src, ignore_errors=True)
