@@ -29,7 +29,7 @@ from nanaudit.crops import (
     scaled_size,
 )
 from nanaudit.decode.reduce import cell_grid
-from nanaudit.kinds import ChoiceList, ConfigError, NumberRange, Size, Where
+from nanaudit.kinds import ChoiceList, ConfigError, ImageSize, NumberRange, Where
 from nanaudit.options import Layer
 from nanaudit.plan import make_plan, option_layers
 from nanaudit.records import GRID_ALPHABET, GRID_MIXED, grid_cell
@@ -51,7 +51,7 @@ def rules(**kw: Any) -> TrainingRules:
 
 
 def test_size_range_and_loss_kinds_parse_and_refuse() -> None:
-    size = Size()
+    size = ImageSize()
     assert size.parse("512x1024", HERE) == (512, 1024)
     assert size.parse("512", HERE) == (512, 512)
     assert size.parse([256, 128], HERE) == (256, 128)
