@@ -134,6 +134,7 @@ def config_text(plan: ScanPlan, layers: Sequence[Layer], target: Path) -> str:
         )
     body: list[str] = []
     tables: list[str] = []
+    in_tables: dict[str, list[str]] = {}  # options that live in a config table ([training])
     if not user.given("layout") and not user.splits and plan.preset.name != "generic":
         body.append(f"layout = {_toml_value(plan.preset.name)}")
     for option in table():
@@ -163,7 +164,12 @@ def config_text(plan: ScanPlan, layers: Sequence[Layer], target: Path) -> str:
             tables += [f"{json.dumps(glob)} = {_toml_value(ids)}" for glob, ids in dumped.items()]
         elif dumped is None:
             if isinstance(option.kind, Int) and option.kind.none:
-                body.append(f'{key} = "none"')
+                at = in_tables.setdefault(option.table, []) if option.table else body
+                at.append(f'{key} = "none"')
+        elif option.table is not None:
+            in_tables.setdefault(option.table, []).append(f"{key} = {_toml_value(dumped)}")
         else:
             body.append(f"{key} = {_toml_value(dumped)}")
+    for name, keys in in_tables.items():
+        tables = ["", f"[{name}]", *keys, *tables]
     return "\n".join([*lines, "", *body, *tables]) + "\n"

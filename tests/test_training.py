@@ -529,3 +529,25 @@ def test_readme_documents_the_training_options_and_the_loss_table() -> None:
         assert f"| `{loss}` | {'yes' if honours else 'no'} |" in readme, loss
     for name in TRAINING_PRESETS:
         assert f"| `{name}` |" in readme, name
+
+
+def test_write_config_puts_the_training_settings_in_their_table(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", n=2)
+    target = tmp_path / "nanaudit.toml"
+    flags = ["--crop-size", "32x48", "--loss", "ce,dice", "--batch-size", "4", "--pad-value", "0"]
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["scan", str(root), *flags, "--dry-run", "--write-config", str(target)]
+    )
+    assert result.exit_code == 0, result.stderr
+    written = target.read_text(encoding="utf-8")
+    table = written[written.index("[training]") :]
+    for line in ("crop_size = [32, 48]", 'loss = ["ce", "dice"]', "batch_size = 4"):
+        assert line in table, written
+    result = runner.invoke(cli, ["scan", str(root), "--config", str(target), "--format", "json"])
+    config = json.loads(result.stdout)["config"]
+    assert (config["crop_size"], config["loss"], config["pad_value"]) == (
+        [32, 48],
+        ["ce", "dice"],
+        0,
+    )
