@@ -28,6 +28,7 @@ from .kinds import Bool, ConfigError, shown_path
 from .layouts import DiscoveryError
 from .options import GROUPS, Layer, Option, Options, environment_layer, table
 from .options import resolve as resolve_options
+from .samples import SampleInputError
 
 if TYPE_CHECKING:
     from .report import Report
@@ -71,7 +72,7 @@ def guarded(func: F) -> F:
             OutputClosed,
         ):
             raise
-        except (ConfigError, DiscoveryError) as exc:
+        except (ConfigError, DiscoveryError, SampleInputError) as exc:
             raise UsageFailure(str(exc)) from None
         except Exception as exc:
             if kwargs.get("debug"):
@@ -141,8 +142,8 @@ def _click_option(option: Option[Any]) -> Callable[[F], F]:
 
 
 def table_flags(func: F) -> F:
-    """Every option of the table that has a flag, in table order."""
-    return flags_of(lambda option: True)(func)
+    """Every option of the table that scan takes and that has a flag, in table order."""
+    return flags_of(lambda option: "scan" in option.commands)(func)
 
 
 def flags_of(wanted: Callable[[Option[Any]], bool]) -> Callable[[F], F]:
@@ -420,6 +421,65 @@ def merge(parts: tuple[Path, ...], **flags: Any) -> None:
     except PartialError as exc:
         raise UsageFailure(str(exc)) from None
     _deliver(report, opts, baseline)
+
+
+SAMPLES_EPILOG = """\b
+Examples:
+  nanaudit samples train:make_loader -C 21          call make_loader() in ./train.py
+  nanaudit samples pipelines/data.py:train_set --samples 2000 --batch-size 8
+  nanaudit samples mypkg.data:Loader --image-key img --mask-key lbl -o json:samples.json
+"""
+
+
+@cli.command(cls=GroupedCommand, epilog=SAMPLES_EPILOG)
+@click.argument("target", metavar="MODULE:CALLABLE")
+@flags_of(lambda option: "samples" in option.commands)
+@guarded
+def samples(target: str, **flags: Any) -> None:
+    """Audit what a training pipeline yields: call CALLABLE() in MODULE for a Dataset, a
+    DataLoader or any iterable of (image, mask) pairs, draw --samples N of them, check them.
+
+    MODULE is a dotted name, looked for in the working folder first (as `python -m` does)
+    and then among the installed packages, or the path of a .py file. CALLABLE is called
+    without arguments (a function, or a Dataset class); an object that is not callable is
+    used as it is. What the pipeline prints goes to stderr. Random transforms make the
+    result a sample of what training sees, not a proof.
+    """
+    from .plan import option_layers
+    from .samples.audit import audit
+    from .samples.load import load_samples
+
+    given = {k: v for k, v in flags.items() if v is not None and v != ()}
+    command_line = Layer("", given, Path.cwd(), text=True, command_line=True)
+    layers, config_file = option_layers(Path("."), command_line, environment_layer())
+    opts = resolve_options(layers)
+    _check_targets(opts)
+    bar: Any = None
+    try:
+        # the user's code may print: stdout carries the report alone
+        with contextlib.redirect_stdout(sys.stderr):
+            pipeline = load_samples(target)
+            if opts.progress and sys.stderr.isatty():
+                from tqdm import tqdm
+
+                bar = tqdm(
+                    total=opts.max_samples,
+                    unit="sample",
+                    file=sys.stderr,
+                    leave=False,
+                    dynamic_ncols=True,
+                )
+            report = audit(
+                pipeline,
+                opts,
+                source=target,
+                progress=bar.update if bar is not None else None,
+                config_file=config_file,
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+    _deliver(report, opts, None)
 
 
 def _check_root(root: Path) -> None:

@@ -48,18 +48,23 @@ from .report import Severity
 T = TypeVar("T")
 
 PILLOW_BOMB_LIMIT = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
-Group = Literal["input", "labels", "training", "checks", "output", "performance"]
+Group = Literal["input", "labels", "training", "samples", "checks", "output", "performance"]
 GROUPS: dict[str, str] = {
     "input": "Input: where the images and masks are",
     "labels": "Labels: how the masks are read",
     "training": "Training: the pipeline the data will meet",
     "checks": "Checks: what runs and what fails",
+    "samples": "Samples: what is drawn from the training pipeline",
     "output": "Output: where the report goes",
     "performance": "Performance and safety",
 }
 FORMATS = ("rich", "json", "sarif", "junit", "github", "markdown", "html")
 # -o targets besides the report formats: a shard's partial file, for `nanaudit merge`
 OUTPUT_FORMATS = (*FORMATS, "partial")
+Command = Literal["scan", "samples"]
+SCAN_ONLY: tuple[Command, ...] = ("scan",)
+SAMPLES_ONLY: tuple[Command, ...] = ("samples",)
+BOTH: tuple[Command, ...] = ("scan", "samples")
 
 
 # --------------------------------------------------------------------------- kinds of their own
@@ -86,6 +91,21 @@ class FailOn(ValueKind[Severity | None]):
 
     def describe(self) -> str:
         return "error, warning, info or never"
+
+
+class Detected(Bool):  # a ValueKind[bool | None]: Bool, so that it gets a --x/--no-x flag
+    """true or false, or None: detected from the data (a flag pair --x/--no-x)."""
+
+    def parse(self, value: object, where: Where) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        return super().parse(value, where)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["boolean", "null"]}
+
+    def describe(self) -> str:
+        return "true, false or auto"
 
 
 class Regex(ValueKind[Any]):
@@ -499,7 +519,9 @@ class Option(Generic[T]):
     also accepted at the top level (where the key lived before it had a table);
     ``reported``: shown in the JSON report's configuration; ``protective``: a limit that
     protects the machine (an untrusted config may only lower it); ``user_only``: a setting
-    that widens what nanaudit reads or runs (an untrusted config may not set it)."""
+    that widens what nanaudit reads or runs (an untrusted config may not set it);
+    ``commands``: the commands that take it as a flag and read it (``scan``, ``samples``;
+    a config file's key for the other command is accepted and left unused)."""
 
     key: str
 
@@ -523,6 +545,7 @@ class Option(Generic[T]):
         table: str | None = None,
         config_name: str | None = None,
         top_level: bool = False,
+        commands: tuple[Command, ...] = SCAN_ONLY,
     ) -> None:
         self.kind = kind
         self.default = default
@@ -541,6 +564,7 @@ class Option(Generic[T]):
         self.table = table
         self._config_name = config_name
         self.top_level = top_level or table is None
+        self.commands = commands
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.key = name
@@ -661,6 +685,7 @@ class Options:
         PathValue(),
         None,
         "Config file (default: the nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).",
+        commands=BOTH,
         group="input",
         env=True,
         config=False,
@@ -671,6 +696,7 @@ class Options:
         Int(1, 65536, none=True),
         None,
         "Number of classes C; labels must lie in [0, C) or be the ignore index.",
+        commands=BOTH,
         group="labels",
         short="-C",
         env=True,
@@ -679,6 +705,7 @@ class Options:
         Int(-(1 << 31), (1 << 31) - 1, none=True, metavar="N|none"),
         255,
         "The ignore label (default 255); 'none' for none.",
+        commands=BOTH,
         group="labels",
         env=True,
     )
@@ -686,6 +713,7 @@ class Options:
         Int(-(1 << 31), (1 << 31) - 1, none=True, metavar="N|none"),
         0,
         "The background label (default 0); 'none' for none.",
+        commands=BOTH,
         group="labels",
         env=True,
     )
@@ -693,6 +721,7 @@ class Options:
         TextList(max_items=65536),
         (),
         "Class names, class 0 first (config: a list).",
+        commands=BOTH,
         group="labels",
         flag=False,
     )
@@ -700,6 +729,7 @@ class Options:
         PathValue(),
         None,
         "File with one class name per line (class 0 first).",
+        commands=BOTH,
         group="labels",
         flag="--class-names",
         metavar="FILE",
@@ -811,7 +841,9 @@ class Options:
     batch_size = Option[int | None](
         Int(1, 1 << 20, none=True),
         None,
-        "Training batch size: NA308 checks the size of the last batch.",
+        "Training batch size: NA308 checks the size of the last batch; samples drawn one "
+        "at a time are grouped in batches of this size (NA504, NA505).",
+        commands=BOTH,
         group="training",
         env=True,
         table="training",
@@ -825,11 +857,49 @@ class Options:
         table="training",
         top_level=True,
     )
+    # ------------------------------------------------------------------ samples
+    max_samples = Option[int](
+        Int(1, 1 << 30),
+        500,
+        "Samples to draw (default 500): whole batches, and as many passes over the pipeline "
+        "as it takes, when it can be iterated again.",
+        group="samples",
+        flag="--samples",
+        commands=SAMPLES_ONLY,
+    )
+    image_key = Option[str | None](
+        Text(max_length=256),
+        None,
+        "The image's key in dict samples (default: the first of image, img, images, "
+        "input, x, pixel_values).",
+        group="samples",
+        metavar="KEY",
+        commands=SAMPLES_ONLY,
+    )
+    mask_key = Option[str | None](
+        Text(max_length=256),
+        None,
+        "The mask's key in dict samples (default: the first of mask, masks, label, labels, "
+        "target, seg, segmentation, gt, y, gt_semantic_seg).",
+        group="samples",
+        metavar="KEY",
+        commands=SAMPLES_ONLY,
+    )
+    batched = Option[bool | None](
+        Detected(),  # type: ignore[arg-type]  # None: detected from the data
+        None,
+        "Samples come in batches, a leading batch axis (default: detected: 4-D images, or "
+        "3-D images and masks of the same length).",
+        group="samples",
+        flag="--batched/--no-batched",
+        commands=SAMPLES_ONLY,
+    )
     # ------------------------------------------------------------------ checks
     select = Option[tuple[str, ...]](
         CheckPrefixes(),
         (),
         "Run only checks whose ID starts with one of these (comma-separated; repeatable).",
+        commands=BOTH,
         group="checks",
         multiple=True,
     )
@@ -838,6 +908,7 @@ class Options:
         (),
         "Skip checks whose ID starts with one of these; the longest matching prefix of "
         "--select and --ignore wins.",
+        commands=BOTH,
         group="checks",
         multiple=True,
     )
@@ -852,6 +923,7 @@ class Options:
         CheckTable(),
         {},
         "Per check: severity (or off) and thresholds.",
+        commands=BOTH,
         group="checks",
         flag=False,
         merge=_merge_checks,
@@ -860,6 +932,7 @@ class Options:
         FailOn(),
         Severity.ERROR,
         "Lowest severity that makes the exit code 1 (default error).",
+        commands=BOTH,
         group="checks",
         env=True,
     )
@@ -894,6 +967,7 @@ class Options:
         "auto",
         "What to print on stdout. auto: github annotations plus the terminal report under "
         "GITHUB_ACTIONS=true, else rich.",
+        commands=BOTH,
         group="output",
         env=True,
         config=False,
@@ -903,6 +977,7 @@ class Options:
         OutputTargets(),
         (),
         "Also write a report file (JSON unless FORMAT: is given). Repeatable.",
+        commands=BOTH,
         group="output",
         flag="--output",
         short="-o",
@@ -913,6 +988,7 @@ class Options:
         Bool(),
         False,
         "List every file of every finding.",
+        commands=BOTH,
         group="output",
         flag="--verbose",
         short="-v",
@@ -922,6 +998,7 @@ class Options:
         Bool(),
         True,
         "Terminal report: the statistics of each split after the findings (default), or not.",
+        commands=BOTH,
         group="output",
         flag="--stats/--no-stats",
         reported=False,
@@ -930,6 +1007,7 @@ class Options:
         Bool(),
         False,
         "Terminal report: the findings and the summary line only (CI logs).",
+        commands=BOTH,
         group="output",
         flag="--quiet",
         short="-q",
@@ -939,6 +1017,7 @@ class Options:
         Int(0, 1 << 20),
         50,
         "github format: annotations before the rest is listed in the log.",
+        commands=BOTH,
         group="output",
         reported=False,
     )
@@ -962,17 +1041,25 @@ class Options:
         Bool(),  # type: ignore[arg-type]  # None: decide from the terminal
         None,
         "Force colour on or off (NO_COLOR is honoured).",
+        commands=BOTH,
         group="output",
         flag="--color/--no-color",
         config=False,
     )
     progress = Option[bool](
-        Bool(), True, "No progress bar.", group="output", flag="--no-progress", config=False
+        Bool(),
+        True,
+        "No progress bar.",
+        commands=BOTH,
+        group="output",
+        flag="--no-progress",
+        config=False,
     )
     debug = Option[bool](
         Bool(),
         False,
         "Show tracebacks of internal errors.",
+        commands=BOTH,
         group="output",
         flag="--debug",
         config=False,

@@ -9,12 +9,12 @@ with their typed thresholds.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .checks.registry import CheckSpec, all_checks
+from .checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
@@ -74,23 +74,50 @@ class ScanPlan:
 
     def config(self) -> dict[str, Any]:
         """The effective configuration, as the JSON report states it."""
-        out = self.options.to_dict()
-        out["class_names"] = list(self.labels.class_names)
-        out["unused_ids"] = list(self.labels.unused_ids)
-        active = {c.spec.id: c for c in self.checks}
-        out["checks"] = {}
-        for spec in all_checks():
-            on = active.get(spec.id)
-            setting = self.options.checks.get(spec.id, CheckSetting())
-            severity = (on.severity if on else setting.severity) or spec.severity
-            out["checks"][spec.id] = {
-                "enabled": on is not None,
-                "severity": severity.label,
-                **spec.defaults,
-                **setting.options,
-            }
-        out["config_file"] = self.config_file
-        return out
+        return effective_config(self.options, self.labels, self.checks, self.config_file)
+
+
+def effective_config(
+    options: Options,
+    labels: LabelRules,
+    checks: Sequence[ActiveCheck],
+    config_file: str | None,
+) -> dict[str, Any]:
+    """The effective configuration, as the JSON report states it: the options, the label
+    rules and every check (enabled or not) with its severity and thresholds."""
+    out = options.to_dict()
+    out["class_names"] = list(labels.class_names)
+    out["unused_ids"] = list(labels.unused_ids)
+    active = {c.spec.id: c for c in checks}
+    out["checks"] = {}
+    for spec in all_checks():
+        on = active.get(spec.id)
+        setting = options.checks.get(spec.id, CheckSetting())
+        severity = (on.severity if on else setting.severity) or spec.severity
+        out["checks"][spec.id] = {
+            "enabled": on is not None,
+            "severity": severity.label,
+            **spec.defaults,
+            **setting.options,
+        }
+    out["config_file"] = config_file
+    return out
+
+
+def active_checks(
+    options: Options, applies: Callable[[CheckSpec[Any]], bool]
+) -> tuple[ActiveCheck, ...]:
+    """The checks that run: those that apply (to files, or to drawn samples) and are
+    selected, with their configured severity and thresholds."""
+    return tuple(
+        ActiveCheck(
+            spec,
+            options.checks.get(spec.id, CheckSetting()).severity,
+            spec.make_options(options.checks.get(spec.id, CheckSetting()).options),
+        )
+        for spec in all_checks()
+        if applies(spec) and selected(options, spec.id)
+    )
 
 
 def selected(options: Options, check_id: str) -> bool:
@@ -167,7 +194,7 @@ def _make_plan(
         unused_ids=preset.unused_ids,
         label_offset=options.label_offset,
         reduce_zero_label=options.reduce_zero_label,
-        class_names=_class_names(options),
+        class_names=read_class_names(options),
         label_map=options.label_map,
     )
     # links are followed within the scanned root and the folders the user named
@@ -200,15 +227,7 @@ def _make_plan(
             [d for s in layout.splits for d in (s.image_root, s.mask_root) if d is not None],
         ),
     )
-    checks = tuple(
-        ActiveCheck(
-            spec,
-            options.checks.get(spec.id, CheckSetting()).severity,
-            spec.make_options(options.checks.get(spec.id, CheckSetting()).options),
-        )
-        for spec in all_checks()
-        if selected(options, spec.id)
-    )
+    checks = active_checks(options, lambda spec: spec.scope not in SAMPLE_SCOPES)
     return ScanPlan(
         root=root,
         options=options,
@@ -318,7 +337,7 @@ def _explicit_splits(options: Options) -> tuple[ExplicitSplit, ...]:
     return options.splits
 
 
-def _class_names(options: Options) -> tuple[str, ...]:
+def read_class_names(options: Options) -> tuple[str, ...]:
     """One class name per line of class_names_file (blank and # lines skipped), else the
     class_names option (or the preset's)."""
     path = options.class_names_file
@@ -350,9 +369,12 @@ __all__ = [
     "ActiveCheck",
     "DiscoveryError",
     "ScanPlan",
+    "active_checks",
+    "effective_config",
     "locate",
     "make_plan",
     "option_layers",
     "plan_for_api",
+    "read_class_names",
     "selected",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import __version__
-from .aggregate import DatasetStats
+from .aggregate import DatasetStats, SplitView
 from .checks.registry import all_checks
 from .checks.run import CheckResult
 from .collect import Collected
@@ -11,6 +11,7 @@ from .paths import display_path, printable
 from .plan import ScanPlan
 from .records import FileRecord
 from .report import Report, SplitReport
+from .rules import LabelRules
 from .training import image_groups, training_summary
 
 
@@ -20,39 +21,17 @@ def build_report(
     root, rules = plan.root, plan.labels
     splits = []
     files: dict[str, FileRecord] = {}
-    training = {v.name for v in dataset.training}
     for split, view in zip(collected.splits, dataset.splits, strict=True):
-        planned, stats = split.planned, view.stats
-        groups = image_groups(stats)
-        ignore = stats.label_count(rules.ignore_index)
-        valid = [v for v, _ in stats.labels if v != rules.ignore_index]
+        planned = split.planned
         splits.append(
-            SplitReport(
-                name=planned.name,
-                role=planned.role,
-                labeled=planned.labeled,
+            split_report(
+                view,
+                dataset,
+                rules,
                 image_root=display_path(planned.image_root, root),
                 mask_root=display_path(planned.mask_root, root) if planned.mask_root else None,
-                images=stats.image_files,
-                masks=stats.masks,
-                pairs=stats.pairs,
                 skipped=len(planned.skipped),
-                unreadable=stats.unreadable,
-                image_groups=groups,
-                nan=sum(c.nan for g in groups for c in g.channels),
-                inf=sum(c.inf for g in groups for c in g.channels),
-                label_histogram=stats.labels,
-                mask_pixels=stats.mask_pixels,
-                ignore_pixels=ignore,
-                implied_classes=max(valid) + 1 if valid and max(valid) >= 0 else None,
-                training=training_summary(
-                    stats,
-                    dataset.scales,
-                    rules,
-                    planned.labeled,
-                    view.name in training,
-                    plan.training if view.name in training else None,
-                ),
+                training_rules=plan.training,
             )
         )
         for pair in split.pairs:
@@ -89,4 +68,49 @@ def build_report(
         unaudited=tuple((display_path(folder, root), n) for folder, n in layout.unaudited),
         warnings=tuple(printable(w) for w in plan.warnings),
         suppressed=checked.suppressed,
+    )
+
+
+def split_report(
+    view: SplitView,
+    dataset: DatasetStats,
+    rules: LabelRules,
+    *,
+    image_root: str,
+    mask_root: str | None,
+    skipped: int = 0,
+    training_rules: TrainingRules | None = None,
+) -> SplitReport:
+    """What the report says of one split (a scanned one, or the samples drawn from a
+    training pipeline): counts, image groups, labels and the training summary."""
+    stats = view.stats
+    groups = image_groups(stats)
+    valid = [v for v, _ in stats.labels if v != rules.ignore_index]
+    trains = view.name in {v.name for v in dataset.training}
+    return SplitReport(
+        name=view.name,
+        role=view.role,
+        labeled=view.labeled,
+        image_root=image_root,
+        mask_root=mask_root,
+        images=stats.image_files,
+        masks=stats.masks,
+        pairs=stats.pairs,
+        skipped=skipped,
+        unreadable=stats.unreadable,
+        image_groups=groups,
+        nan=sum(c.nan for g in groups for c in g.channels),
+        inf=sum(c.inf for g in groups for c in g.channels),
+        label_histogram=stats.labels,
+        mask_pixels=stats.mask_pixels,
+        ignore_pixels=stats.label_count(rules.ignore_index),
+        implied_classes=max(valid) + 1 if valid and max(valid) >= 0 else None,
+        training=training_summary(
+            stats,
+            dataset.scales,
+            rules,
+            view.labeled,
+            trains,
+            training_rules if trains else None,
+        ),
     )

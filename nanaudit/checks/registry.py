@@ -17,6 +17,9 @@ starting ``Fix:`` gives the usual remedy.  ``nanaudit explain`` prints it.
 
 Scopes: ``file`` (a file that could not be decoded), ``image`` and ``mask`` (one decoded
 file), ``pair`` (an image and its mask), ``split`` and ``dataset`` (merged statistics).
+Checks of what a training pipeline yields (``nanaudit samples``) have scopes of their own,
+which a scan never runs: ``sample`` (one drawn sample), ``batch`` (the samples of one batch)
+and ``draw`` (the whole draw).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from typing import Any, Generic, Literal, TypeVar
 from ..kinds import ValueKind, Where
 from ..report import CheckDoc, Severity
 
-Scope = Literal["file", "image", "mask", "pair", "split", "dataset"]
+Scope = Literal["file", "image", "mask", "pair", "split", "dataset", "sample", "batch", "draw"]
+SAMPLE_SCOPES: frozenset[str] = frozenset({"sample", "batch", "draw"})
 ID_PATTERN = re.compile(r"NA\d{3}")
 Opts = TypeVar("Opts")
 
@@ -140,7 +144,7 @@ def check(
 
 
 def all_checks() -> list[CheckSpec[Any]]:
-    from . import dataset, files, images, masks, training  # noqa: F401  (registers the checks)
+    from . import dataset, files, images, masks, samples, training  # noqa: F401  (registers)
 
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 

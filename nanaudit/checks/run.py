@@ -15,6 +15,7 @@ from ..aggregate import DatasetStats, SplitView
 from ..collect import Collected, CollectedSplit
 from ..paths import display_path, printable
 from ..plan import ActiveCheck, ScanPlan
+from ..records import Pair
 from ..report import Finding, Severity
 from .context import CheckContext
 from .registry import Hit
@@ -36,7 +37,7 @@ def run_checks(plan: ScanPlan, collected: Collected, dataset: DatasetStats) -> C
         if active.spec.scope == "dataset":
             ctx = _context(plan, active, dataset, None)
             for hit in active.spec.func(ctx, dataset):
-                findings.append(_finding(active, hit, hit.path or ".", hit.split))
+                findings.append(to_finding(active, hit, hit.path or ".", hit.split))
     kept = [f for f in findings if not plan.ignored_for_path(f.check, f.path)]
     kept.sort(key=Finding.sort_key)
     return CheckResult(tuple(kept), len(findings) - len(kept))
@@ -50,7 +51,7 @@ def _context(
     )
 
 
-def _finding(
+def to_finding(
     active: ActiveCheck,
     hit: Hit,
     path: str,
@@ -85,29 +86,38 @@ def _split_findings(
     if spec.scope == "split":
         where = display_path(split.planned.image_root, plan.root)
         for hit in spec.func(ctx, view):
-            yield _finding(active, hit, hit.path or where, name)
+            yield to_finding(active, hit, hit.path or where, name)
         return
     for pair in split.pairs:
-        image, mask = pair.image, pair.mask
-        img = image.path if image is not None else None
-        msk = mask.path if mask is not None else None
-        subjects: Sequence[Any] = ()
-        if spec.scope == "image":
-            subjects = (image,) if image is not None and image.pixels is not None else ()
-        elif spec.scope == "mask":
-            # a colour mask has no labels: only NA205 speaks about it
-            usable = (
-                mask is not None
-                and mask.ok
-                and pair.labeled
-                and (mask.labels is not None or spec.id == "NA205")
-            )
-            subjects = (mask,) if usable else ()
-        elif spec.scope == "pair":
-            subjects = (pair,)
-        elif spec.scope == "file":
-            subjects = tuple(r for r in (image, mask) if r is not None and r.error is not None)
-        for subject in subjects:
-            default = img or msk or "" if spec.scope == "pair" else subject.path
-            for hit in spec.func(ctx, subject):
-                yield _finding(active, hit, hit.path or default, name, img, msk)
+        yield from pair_findings(active, ctx, pair, name)
+
+
+def pair_findings(
+    active: ActiveCheck, ctx: CheckContext[Any], pair: Pair, split: str
+) -> Iterator[Finding]:
+    """The findings of one check of scope file, image, mask or pair on one pair (a scanned
+    image and mask, or a sample drawn from a training pipeline)."""
+    spec = active.spec
+    image, mask = pair.image, pair.mask
+    img = image.path if image is not None else None
+    msk = mask.path if mask is not None else None
+    subjects: Sequence[Any] = ()
+    if spec.scope == "image":
+        subjects = (image,) if image is not None and image.pixels is not None else ()
+    elif spec.scope == "mask":
+        # a colour mask has no labels: only NA205 speaks about it
+        usable = (
+            mask is not None
+            and mask.ok
+            and pair.labeled
+            and (mask.labels is not None or spec.id == "NA205")
+        )
+        subjects = (mask,) if usable else ()
+    elif spec.scope == "pair":
+        subjects = (pair,)
+    elif spec.scope == "file":
+        subjects = tuple(r for r in (image, mask) if r is not None and r.error is not None)
+    for subject in subjects:
+        default = img or msk or "" if spec.scope == "pair" else subject.path
+        for hit in spec.func(ctx, subject):
+            yield to_finding(active, hit, hit.path or default, split, img, msk)

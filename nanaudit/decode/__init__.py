@@ -124,11 +124,12 @@ def with_visual(decoded: Decoded, record: FileRecord) -> FileRecord:
         return record
 
 
-def record_of(decoded: Decoded, base: FileRecord) -> FileRecord:
-    """The record of decoded pixels: the header's fields and the reduction for its kind."""
+def record_of(decoded: Decoded, base: FileRecord, *, identity: bool = True) -> FileRecord:
+    """The record of decoded pixels: the header's fields and the reduction for its kind
+    (``identity=False``: without what only files need, see reduce_image)."""
     record = replace(base, **header_fields(decoded.header))
     if base.kind is FileKind.IMAGE:
-        return replace(record, pixels=reduce_image(decoded.raster))
+        return replace(record, pixels=reduce_image(decoded.raster, identity=identity))
     mask = reduce_mask(decoded.raster, decoded.header.mode)
     return replace(
         record, labels=mask.labels, channels_differ=mask.channels_differ, colours=mask.colours

@@ -45,8 +45,11 @@ ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 MAX_BOUNDARY_LABELS = 64  # the rarest labels that get the boundary test
 
 
-def reduce_image(raster: Raster) -> PixelStats:
-    """The statistics of an image's pixels."""
+def reduce_image(raster: Raster, *, identity: bool = True) -> PixelStats:
+    """The statistics of an image's pixels. ``identity=False`` leaves out what only a file
+    needs: the content and perceptual hashes (NA305–NA307) and the luminance percentiles
+    (NA112/NA113). A sample drawn from a training pipeline (samples/) has no identity to
+    compare and no capture to judge, and its audit must cost less than drawing it."""
     if isinstance(raster, Image.Image):
         im = raster
         if im.mode in ("P", "PA"):  # a palette image is seen by loaders through its colours
@@ -57,14 +60,6 @@ def reduce_image(raster: Raster) -> PixelStats:
         arr = arr.view(np.uint8) * np.uint8(255)
     chans = channels_last(arr)
     stats = tuple(channel_stats_from_array(c) for c in chans)
-    luma = luminance(arr)
-    p5, p99 = _luma_percentiles(luma)
-    content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
-    gray = luma.astype(np.float32, copy=False)  # no second copy of a float32 image
-    if any(c.nan or c.inf for c in stats) or not np.isfinite(gray).all():
-        f32 = float(np.finfo(np.float32).max)
-        gray = np.nan_to_num(np.clip(luma, -f32, f32), nan=0.0).astype(np.float32)
-    content_hash, phash = f"{content:08x}", _phash(Image.fromarray(gray, "F"))
     overflow = 0
     sentinels: tuple[tuple[float, int], ...] = ()
     if arr.dtype.kind == "f":
@@ -80,6 +75,16 @@ def reduce_image(raster: Raster) -> PixelStats:
                     if n:
                         found.append((value, n))
             sentinels = tuple(found)
+    if not identity:
+        return PixelStats(stats, math.nan, math.nan, overflow, sentinels)
+    luma = luminance(arr)
+    p5, p99 = _luma_percentiles(luma)
+    content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
+    gray = luma.astype(np.float32, copy=False)  # no second copy of a float32 image
+    if any(c.nan or c.inf for c in stats) or not np.isfinite(gray).all():
+        f32 = float(np.finfo(np.float32).max)
+        gray = np.nan_to_num(np.clip(luma, -f32, f32), nan=0.0).astype(np.float32)
+    content_hash, phash = f"{content:08x}", _phash(Image.fromarray(gray, "F"))
     return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash)
 
 

@@ -1,0 +1,226 @@
+"""NA5xx: what a training pipeline yields (``nanaudit samples``, ``audit_samples``).
+
+These checks judge drawn samples, batches and the draw as a whole; a scan never runs them.
+The file checks that apply to a drawn sample (NaN, labels, sizes…) run on its records too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..kinds import Float
+from ..report import Severity
+from ..samples.model import Draw, Sample, SampleBatch
+from .context import CheckContext
+from .registry import Hit, NoOptions, check, threshold
+
+Ctx = CheckContext[NoOptions]
+
+
+def _fractional(sample: Sample) -> bool:
+    labels = sample.mask.labels
+    return labels is not None and labels.non_integer > 0
+
+
+@check("NA501", "float-mask", Severity.ERROR, "sample")
+def float_mask(ctx: Ctx, sample: Sample) -> Iterator[Hit]:
+    """The mask reaches the training loop as floating-point values, not integer labels.
+
+    Why: CrossEntropyLoss wants an integer (long) target: a float mask raises "expected
+    scalar type Long", or, shaped like the logits, is read as class probabilities. A float
+    mask is most often a ToTensor() (or /255) applied to the mask, whose labels became
+    1/255, 2/255…; casting it back with .long() then turns every label into 0.
+
+    Fix: convert the mask with torch.as_tensor(np.array(mask), dtype=torch.long) (or
+    PILToTensor, or v2.ToImage/ToDtype on the image only), never ToTensor(); in numpy,
+    mask.astype(np.int64).
+    """
+    dtype = sample.mask.dtype or ""
+    if not sample.mask.ok or not dtype.startswith("float"):
+        return
+    lo_hi = sample.mask_range
+    data: dict[str, object] = {"dtype": dtype}
+    why = "cast it to integer labels"
+    if lo_hi is not None:
+        data["min"], data["max"] = lo_hi
+        if _fractional(sample) and lo_hi[0] >= 0 and lo_hi[1] <= 1:
+            why = "its values lie in [0, 1]: labels divided by 255 (ToTensor on the mask)"
+    yield Hit(f"the mask is {dtype}, not integer labels: {why}", data)
+
+
+@check("NA502", "unit-range-mask", Severity.ERROR, "draw")
+def unit_range_mask(ctx: Ctx, draw: Draw) -> Iterator[Hit]:
+    """Every mask value of every sample drawn lies in [0, 1] while C > 2: the labels were
+    divided by 255 on the way (ToTensor on the mask), and cast back or not.
+
+    Why: ToTensor() divides an 8-bit mask by 255: label 3 becomes 0.0118. Left as floats the
+    labels are garbage; cast back with .long() every label becomes 0 and the ignore index
+    255 becomes class 1, so the model learns one class (or NaN with a Dice loss).
+
+    Fix: never pass the mask through ToTensor or Normalize; convert it with
+    torch.as_tensor(np.array(mask), dtype=torch.long).
+    """
+    c = ctx.labels.num_classes
+    ranges = [s.mask_range for s in draw.samples if s.mask_range is not None and s.mask.ok]
+    if c is None or c <= 2 or not ranges:
+        return
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    if lo < 0 or hi > 1:
+        return
+    fractional = sum(1 for s in draw.samples if _fractional(s))
+    how = (
+        f"{fractional:,} of them hold fractional values (label / 255)"
+        if fractional
+        else "integer masks of 0 and 1 only: labels divided by 255, then cast back"
+    )
+    yield Hit(
+        f"every value of the {len(ranges):,} masks drawn lies in [{lo:g}, {hi:g}] while "
+        f"C = {c}: {how}",
+        {"masks": len(ranges), "min": lo, "max": hi, "num_classes": c, "fractional": fractional},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeRangeOptions:
+    max_abs: float = threshold(
+        10.0, Float(1.0, 1e9), "normalised values beyond ± this are out of the sane band"
+    )
+
+
+@check("NA503", "normalize-range", Severity.WARNING, "sample", NormalizeRangeOptions)
+def normalize_range(ctx: CheckContext[NormalizeRangeOptions], sample: Sample) -> Iterator[Hit]:
+    """A float image holds values beyond ±10 (max_abs) that are not plain 0–255 pixel values
+    (which some models scale themselves): out of the band normalised data lives in.
+
+    Why: Normalize(mean, std) with constants for [0, 1] data applied to 0–255 data gives
+    values up to 1,100; applied twice, down to about -11 on dark pixels; a near-zero std
+    gives huge values. Activations explode, float16 overflows, and the loss turns NaN.
+
+    Fix: scale to [0, 1] before Normalize (ToTensor or A.Normalize with max_pixel_value
+    255), apply Normalize once, and check its std has no zero.
+    """
+    image = sample.image
+    p = image.pixels
+    if p is None or not (image.dtype or "").startswith("float"):
+        return
+    finite = [c for c in p.channels if c.count]
+    if not finite:
+        return
+    lo, hi = min(c.min for c in finite), max(c.max for c in finite)
+    limit = ctx.options.max_abs
+    pixel_values = lo >= 0 and hi <= 255
+    if max(-lo, hi) > limit and not pixel_values:
+        yield Hit(
+            f"float image values reach [{lo:.4g}, {hi:.4g}], beyond ±{limit:g}: Normalize "
+            "applied to 0–255 data, applied twice, or with a tiny std",
+            {"min": lo, "max": hi, "limit": limit},
+        )
+
+
+@check("NA504", "ignore-only-batch", Severity.ERROR, "batch")
+def ignore_only_batch(ctx: Ctx, batch: SampleBatch) -> Iterator[Hit]:
+    """No pixel of any mask of a batch is a valid label: the whole batch is the ignore index.
+
+    Why: CrossEntropyLoss(ignore_index=…) with mean reduction divides by the number of valid
+    pixels of the batch: 0/0 = NaN, and one NaN step ruins the weights. Random crops of
+    padded or sparsely labelled images produce such batches by chance.
+
+    Fix: crop around labelled pixels (retry a crop with no valid pixel), lower the padding,
+    or skip a step whose batch has no valid pixel.
+    """
+    ignore = ctx.labels.ignore_index
+    masks = [s.mask.labels for s in batch.samples if s.mask.ok]
+    if ignore is None or not masks or any(m is None for m in masks):
+        return
+    if all(m is not None and m.pixels and m.count(ignore) == m.pixels for m in masks):
+        pixels = sum(m.pixels for m in masks if m is not None)
+        yield Hit(
+            f"all {pixels:,} mask pixels of the batch's {len(masks)} samples are the ignore "
+            f"index {ignore}",
+            {"samples": [s.index for s in batch.samples], "ignore_index": ignore},
+        )
+
+
+def _shape(sample: Sample, kind: str) -> str:
+    rec = sample.image if kind == "image" else sample.mask
+    return f"{rec.width}×{rec.height}" + (f"×{rec.channels}" if rec.channels > 1 else "")
+
+
+@check("NA505", "batch-shape-mismatch", Severity.ERROR, "batch")
+def batch_shape_mismatch(ctx: Ctx, batch: SampleBatch) -> Iterator[Hit]:
+    """The images (or the masks) of one batch differ in shape.
+
+    Why: the default collate function stacks a batch into one tensor and raises "stack
+    expects each tensor to be equal size"; a custom collate that pads hides a resize that
+    never happened.
+
+    Fix: end the transform with a fixed-size crop or resize (image and mask together), or
+    pad in the collate function on purpose.
+    """
+    ok = [s for s in batch.samples if s.image.ok and s.mask.ok]
+    for kind in ("image", "mask"):
+        shapes = Counter(_shape(s, kind) for s in ok)
+        if len(shapes) > 1:
+            shown = ", ".join(f"{k} ×{n}" for k, n in sorted(shapes.items(), key=lambda kv: -kv[1]))
+            yield Hit(
+                f"{kind}s of {len(shapes)} shapes (W×H) in one batch: {shown}",
+                {"kind": kind, "shapes": dict(sorted(shapes.items()))},
+            )
+
+
+@check("NA506", "pipeline-error", Severity.ERROR, "draw")
+def pipeline_error(ctx: Ctx, draw: Draw) -> Iterator[Hit]:
+    """The pipeline raised an exception while a sample was drawn; the draw stopped there.
+
+    Why: the same exception stops training at that sample (a missing file, a transform
+    that cannot handle the image's size, a collate error on mixed shapes).
+
+    Fix: the message names the exception; draw that sample alone (dataset[i]) to see the
+    traceback.
+    """
+    failure = draw.failure
+    if failure is not None:
+        yield Hit(
+            f"the pipeline raised {failure.error} (after {len(draw.samples):,} samples)",
+            {"error": failure.error, "sample": failure.index},
+            path=failure.label,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeSpreadOptions:
+    max_std: float = threshold(
+        3.0, Float(0.1, 1e9), "a normalised channel's std over the draw above this fires"
+    )
+
+
+@check("NA507", "normalize-spread", Severity.WARNING, "draw", NormalizeSpreadOptions)
+def normalize_spread(ctx: CheckContext[NormalizeSpreadOptions], draw: Draw) -> Iterator[Hit]:
+    """Over every sample drawn, a channel of the normalised float images (they hold negative
+    values) has a standard deviation above 3 (max_std), where one Normalize gives about 1.
+
+    Why: Normalize applied twice (in the dataset and again in the transform) multiplies
+    the spread by 1/std, about 4.4 with the ImageNet constants; a std constant far too small
+    does the same. The model sees inputs it was not initialised or pretrained for, and the
+    first layers saturate or overflow in float16.
+
+    Fix: apply Normalize once, with the constants of the data's scale (the report's
+    Normalize line gives them for the images on disk).
+    """
+    limit = ctx.options.max_std
+    for family, dtype, group in ctx.here.stats.image_groups:
+        finite = [c for c in group.channels if c.count]
+        if not dtype.startswith("float") or not finite or min(c.min for c in finite) >= 0:
+            continue
+        stds = [c.std for c in group.channels]
+        wide = [i for i, s in enumerate(stds) if s > limit]
+        if wide:
+            shown = ", ".join(f"{s:.3g}" for s in stds)
+            yield Hit(
+                f"normalised {family} {dtype} images ({group.images:,} samples) have channel "
+                f"std ({shown}), above {limit:g} in channel{'s' if len(wide) > 1 else ''} "
+                f"{', '.join(map(str, wide))}: Normalize applied twice, or a std too small",
+                {"std": [round(s, 6) for s in stds], "channels": wide, "limit": limit},
+            )

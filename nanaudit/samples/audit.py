@@ -1,0 +1,328 @@
+"""The audit of a draw: samples → records → statistics → checks → Report.
+
+The same stages as a scan, fed by a pipeline instead of a folder: each sample's image and
+mask become records by the reductions a file gets (``decode.record_of``, without the file
+identity that only duplicates need), the records merge into one split's statistics
+(``aggregate``), the file checks that mean something for a sample run on them
+(``checks.run.pair_findings``) beside the NA5xx checks of samples, batches and the draw, and
+the result is the ``Report`` every format renders.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import __version__
+from ..aggregate import DatasetStats, SplitView, dataset_stats, split_stats
+from ..checks.context import CheckContext
+from ..checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
+from ..checks.run import pair_findings, to_finding
+from ..decode import record_of
+from ..decode.readers import DecodeFailure, from_array
+from ..options import Options
+from ..paths import printable
+from ..plan import ActiveCheck, active_checks, effective_config, read_class_names
+from ..records import DecodeError, FileKind, FileRecord
+from ..report import Finding, Report
+from ..rules import LabelRules, TrainingRules
+from ..summarise import split_report
+from .draw import Drawer, Yielded
+from .model import SPLIT, Draw, PipelineFailure, Sample, SampleBatch
+
+# The file checks that mean something for a drawn sample. The others are about files
+# (formats, EXIF, missing partners), captures (dark, odd sizes), a dataset's identity
+# (duplicates, leakage, splits) or its size (NA308): a draw has none of these. NA204
+# (empty mask) and NA208 (a 0/255 mask) judge a whole annotation: a random crop of
+# background, or of background and an ignore border, reads the same. A pipeline whose masks
+# are all 0/255 shows as class 1 absent (NA301).
+FILE_CHECKS_FOR_SAMPLES = frozenset(
+    {
+        "NA001",  # the value cannot be read as an array
+        "NA005",  # the pipeline yielded nothing
+        "NA006",  # image and mask sizes differ (a transform applied to one only)
+        *("NA101", "NA102", "NA103", "NA104", "NA105", "NA106", "NA107", "NA108"),
+        *("NA109", "NA110"),  # samples of another mode or dtype among the rest
+        *("NA201", "NA202", "NA203", "NA205", "NA207", "NA209", "NA210"),
+        *("NA301", "NA302", "NA303"),  # classes over the whole draw
+    }
+)
+NOT_A_PROOF = "random transforms make this a sample of what training sees, not a proof"
+
+Progress = Callable[[int], None]
+
+
+def applies_to_samples(spec: CheckSpec[Any]) -> bool:
+    return spec.scope in SAMPLE_SCOPES or spec.id in FILE_CHECKS_FOR_SAMPLES
+
+
+def label_rules(options: Options) -> LabelRules:
+    """The labels as the pipeline yields them: its own remapping is already applied, so
+    label_offset and reduce_zero_label (scan options) do not apply here."""
+    return LabelRules(
+        num_classes=options.num_classes,
+        ignore_index=options.ignore_index,
+        background=options.background,
+        class_names=read_class_names(options),
+    )
+
+
+def audit(
+    samples: object,
+    options: Options,
+    *,
+    source: str,
+    progress: Progress | None = None,
+    config_file: str | None = None,
+) -> Report:
+    """Draw from ``samples`` as the options say and audit what was drawn."""
+    rules = label_rules(options)
+    checks = active_checks(options, applies_to_samples)
+    drawer = Drawer(
+        samples,
+        options.max_samples,
+        image_key=options.image_key,
+        mask_key=options.mask_key,
+        batched=options.batched,
+    )
+    drawn = draw_records(drawer, progress)
+    draw = finish_draw(drawer, drawn, source, options.batch_size)
+    pairs = [s.pair for s in draw.samples]
+    view = SplitView(SPLIT, "train", True, split_stats(pairs, rules, True))
+    dataset = dataset_stats([view])
+    findings = sorted(
+        run_sample_checks(checks, rules, options, draw, dataset), key=Finding.sort_key
+    )
+    records = [r for s in draw.samples for r in (s.image, s.mask)]
+    return Report(
+        root=printable(source),
+        version=__version__,
+        layout="samples",
+        layout_reason=_reason(draw),
+        preset="none",
+        notes=tuple(printable(n) for n in draw.notes),
+        labels=rules.info,
+        fail_on=options.fail_on,
+        config=effective_config(options, rules, checks, config_file),
+        config_file=config_file,
+        checks=tuple(spec.describe() for spec in all_checks()),
+        splits=(split_report(view, dataset, rules, image_root=printable(source), mask_root=None),),
+        findings=tuple(findings),
+        files=tuple(sorted(records, key=lambda r: (r.path, r.kind.value))),
+        skipped=(),
+    )
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def draw_records(drawer: Drawer, progress: Progress | None = None) -> list[Sample]:
+    """Every sample the drawer yields, in order, reduced in a worker thread while the
+    pipeline draws the next ones: numpy releases the GIL in its loops, so drawing and
+    reducing overlap on two cores. Each array is copied before it is handed over (a
+    pipeline may reuse its output buffer), and at most MAX_PENDING samples wait, so no
+    array outlives its sample by much."""
+    out: list[Sample] = []
+    pending: deque[Future[Sample]] = deque()
+
+    def collect(limit: int) -> None:
+        while len(pending) > limit:
+            out.append(pending.popleft().result())
+            if progress is not None:
+                progress(1)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanaudit-samples") as pool:
+        try:
+            for y in drawer:
+                pending.append(pool.submit(reduce_sample, _owned(y), len(out) + len(pending)))
+                collect(MAX_PENDING)
+            collect(0)
+        finally:
+            for future in pending:
+                future.cancel()
+    return out
+
+
+MAX_PENDING = 4
+
+
+def _owned(y: Yielded) -> Yielded:
+    """The sample with copies of its arrays: the pipeline cannot change them any more."""
+    image = y.image.copy() if isinstance(y.image, np.ndarray) else y.image
+    mask = y.mask.copy() if isinstance(y.mask, np.ndarray) else y.mask
+    return replace(y, image=image, mask=mask)
+
+
+def reduce_sample(y: Yielded, index: int) -> Sample:
+    """A yielded sample as records (its path is set when the draw is labelled)."""
+    here = f"#{index}"
+    image = _record(y.image, FileRecord(path=here, kind=FileKind.IMAGE, split=SPLIT), y.image_type)
+    mask = _record(y.mask, FileRecord(path=here, kind=FileKind.MASK, split=SPLIT), y.mask_type)
+    return Sample(index, y.batch, y.name, image, mask, _value_range(y.mask, mask))
+
+
+def _record(value: Any, base: FileRecord, kind: str) -> FileRecord:
+    """The record of one array, as a file holding it would get. Never raises for a bad
+    value: what cannot be read is NA001, as an unreadable file is."""
+    try:
+        if not isinstance(value, np.ndarray):
+            raise DecodeFailure("NA001", f"a {kind} cannot be read as an array")
+        if value.dtype.kind not in "biuf":
+            raise DecodeFailure("NA001", f"a {kind} of dtype {value.dtype} is not an image")
+        with np.errstate(all="ignore"):  # NaN/Inf in the data are findings, not warnings
+            return record_of(from_array(value, kind), base, identity=False)
+    except DecodeFailure as exc:
+        return replace(base, format=kind, error=DecodeError(exc.check, exc.reason))
+    except MemoryError:
+        return replace(base, format=kind, error=DecodeError("NA001", "out of memory"))
+    except Exception as exc:  # a reduction's failure on a strange value is a finding
+        reason = f"{type(exc).__name__}: {exc}"
+        return replace(base, format=kind, error=DecodeError("NA001", reason))
+
+
+def _value_range(value: Any, mask: FileRecord) -> tuple[float, float] | None:
+    """The finite min and max of a mask's values: from its histogram when every value is
+    an integer, else from the array (a float mask with fractional values)."""
+    labels = mask.labels
+    if not mask.ok or not isinstance(value, np.ndarray) or not value.size:
+        return None
+    if labels is not None and not labels.non_integer and labels.histogram:
+        return float(labels.histogram[0][0]), float(labels.histogram[-1][0])
+    arr: npt.NDArray[Any] = value
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            arr = arr[finite]
+    if not arr.size:
+        return None
+    return float(arr.min()), float(arr.max())
+
+
+def finish_draw(drawer: Drawer, drawn: list[Sample], source: str, batch_size: int | None) -> Draw:
+    """The draw with every sample labelled and the batches formed: the pipeline's own, or
+    groups of batch_size when it yields samples one at a time."""
+    if batch_size is not None and not any(s.batch is not None for s in drawn):
+        drawn = [replace(s, batch=s.index // batch_size) for s in drawn]
+    batch_count = max((s.batch for s in drawn if s.batch is not None), default=-1) + 1
+    width = len(str(max(len(drawn) - 1, 0)))
+    batch_width = len(str(max(batch_count - 1, 0)))
+
+    def batch_label(b: int) -> str:
+        return f"batch {b:0{batch_width}d}"
+
+    samples = []
+    for s in drawn:
+        where = [batch_label(s.batch)] if s.batch is not None else []
+        if s.name is not None:
+            where.append(s.name)
+        label = f"sample {s.index:0{width}d}" + (f" ({', '.join(where)})" if where else "")
+        label = printable(label)
+        samples.append(
+            replace(s, image=replace(s.image, path=label), mask=replace(s.mask, path=label))
+        )
+    groups: dict[int, list[Sample]] = {}
+    for s in samples:
+        if s.batch is not None:
+            groups.setdefault(s.batch, []).append(s)
+    batches = tuple(SampleBatch(b, batch_label(b), tuple(g)) for b, g in sorted(groups.items()))
+    failure = None
+    if drawer.failure is not None:
+        index, batch, error = drawer.failure
+        label = f"sample {index:0{width}d}"
+        if batch is not None:
+            label += f" ({batch_label(batch)})"
+        failure = PipelineFailure(index, label, error)
+    return Draw(
+        source=source,
+        samples=tuple(samples),
+        batches=batches,
+        failure=failure,
+        passes=drawer.passes,
+        limit=drawer.limit,
+        exhausted=drawer.exhausted,
+        notes=_notes(drawer, samples, batch_size),
+    )
+
+
+def _notes(drawer: Drawer, samples: list[Sample], batch_size: int | None) -> tuple[str, ...]:
+    notes = [f"drawn from {drawer.source.kind}"]
+    kinds = sorted({r.format or "?" for s in samples for r in (s.image, s.mask)})
+    if kinds:
+        notes.append("values yielded as " + ", ".join(kinds))
+    if any(k.startswith("torch.") for k in kinds):
+        notes.append("torch tensors were detached and moved to the CPU")
+    if drawer.batches:
+        notes.append(f"the pipeline yielded {drawer.batches:,} batches")
+    elif batch_size is not None and samples:
+        notes.append(f"samples grouped in batches of {batch_size} for NA504 and NA505")
+    if any(s.name is not None for s in samples):
+        notes.append("file names as the dataset gives them")
+    return tuple(notes)
+
+
+def _reason(draw: Draw) -> str:
+    n = len(draw.samples)
+    passes = f"{draw.passes} pass{'es' if draw.passes != 1 else ''} over {draw.source}"
+    if draw.failure is not None:
+        end = "the pipeline raised an error (NA506)"
+    elif draw.exhausted:
+        end = "the pipeline ended before --samples"
+    else:
+        end = f"--samples {draw.limit:,}"
+    return f"{n:,} sample{'s' if n != 1 else ''} drawn in {passes} ({end}); {NOT_A_PROOF}"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def run_sample_checks(
+    checks: Iterable[ActiveCheck],
+    rules: LabelRules,
+    options: Options,
+    draw: Draw,
+    dataset: DatasetStats,
+) -> Iterator[Finding]:
+    """Each check on what its scope names: a sample's records (the file checks), a sample,
+    a batch, the split's or the dataset's statistics, or the whole draw."""
+    view = dataset.splits[0]
+    training = TrainingRules(options.batch_size)
+    for active in checks:
+        spec = active.spec
+        ctx = CheckContext(active.options, rules, dataset, view, None, training)
+        if spec.scope in ("file", "image", "mask", "pair"):
+            for s in draw.samples:
+                for f in pair_findings(active, ctx, s.pair, SPLIT):
+                    yield _about(f, s)
+        elif spec.scope == "sample":
+            for s in draw.samples:
+                for hit in spec.func(ctx, s):
+                    yield _about(to_finding(active, hit, hit.path or s.label, SPLIT), s)
+        elif spec.scope == "batch":
+            for b in draw.batches:
+                for hit in spec.func(ctx, b):
+                    f = to_finding(active, hit, hit.path or b.label, SPLIT)
+                    yield replace(f, data={**f.data, "batch": b.index})
+        elif spec.scope == "split":
+            for hit in spec.func(ctx, view):
+                yield to_finding(active, hit, hit.path or ".", SPLIT)
+        elif spec.scope == "dataset":
+            for hit in spec.func(replace(ctx, split=None), dataset):
+                yield to_finding(active, hit, hit.path or ".", SPLIT)
+        elif spec.scope == "draw":
+            for hit in spec.func(ctx, draw):
+                yield to_finding(active, hit, hit.path or ".", SPLIT)
+
+
+def _about(finding: Finding, sample: Sample) -> Finding:
+    """A finding about one sample names it: its index and batch in the data, the file the
+    dataset names for it as the finding's image."""
+    where: dict[str, Any] = {"sample": sample.index}
+    if sample.batch is not None:
+        where["batch"] = sample.batch
+    return replace(finding, image=sample.name, mask=None, data={**finding.data, **where})
