@@ -1,0 +1,417 @@
+"""Auditing what a training pipeline yields: the NA5xx checks on records, the drawing of
+samples from datasets, loaders and iterables, a plain numpy pipeline with each classic bug
+(and its fix), and the ``nanaudit samples`` command.
+
+albumentations and torch pipelines are in test_samples_libraries.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import clean_mask, natural_image, validate_report_json
+from PIL import Image
+
+import nanaudit
+from nanaudit.checks.context import CheckContext
+from nanaudit.checks.registry import get_check
+from nanaudit.cli import cli
+from nanaudit.formats import Format, render
+from nanaudit.report import Report
+from nanaudit.rules import LabelRules
+from nanaudit.samples.audit import finish_draw, reduce_sample
+from nanaudit.samples.draw import Drawer, Yielded
+from nanaudit.samples.model import Draw, Sample
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def audit(samples: object, **options: Any) -> Report:
+    """nanaudit.audit_samples, with the JSON rendering validated against the schema."""
+    report = nanaudit.audit_samples(samples, **options)
+    validate_report_json(render(report, Format.JSON))
+    return report
+
+
+def found(report: Report) -> set[str]:
+    return {f.check for f in report.findings}
+
+
+# --------------------------------------------------------------------------- NA5xx on records
+
+
+def draw_of(*pairs: tuple[Any, Any], batch_size: int | None = None) -> Draw:
+    """The draw of these (image, mask) arrays, through the real reductions (no pipeline)."""
+    drawer = Drawer(list(pairs), len(pairs))
+    samples = [
+        reduce_sample(Yielded(np.asarray(i), np.asarray(m), None, None, "x", "x"), k)
+        for k, (i, m) in enumerate(pairs)
+    ]
+    return finish_draw(drawer, samples, "test", batch_size)
+
+
+def hits(check_id: str, subject: Any, num_classes: int | None = 3, **options: Any) -> list[Any]:
+    """One NA5xx check on a sample, a batch or a draw, with thresholds ``options``."""
+    from nanaudit.aggregate import SplitView, dataset_stats, split_stats
+
+    spec = get_check(check_id)
+    assert spec is not None
+    rules = LabelRules(num_classes=num_classes)
+    samples: tuple[Sample, ...] = subject.samples if not isinstance(subject, Sample) else (subject,)
+    view = SplitView("samples", "train", True, split_stats([s.pair for s in samples], rules, True))
+    ctx = CheckContext(spec.make_options(options), rules, dataset_stats([view]), view)
+    return list(spec.func(ctx, subject))
+
+
+def rgb(seed: int = 0) -> np.ndarray:
+    return natural_image(seed, (16, 16))
+
+
+def test_na501_float_mask_and_the_divided_by_255_wording() -> None:
+    labels = clean_mask(0, (16, 16))
+    (divided,) = draw_of((rgb(), labels.astype(np.float32) / 255)).samples
+    (hit,) = hits("NA501", divided)
+    assert hit.data["dtype"] == "float32" and "divided by 255" in hit.message
+    (whole,) = draw_of((rgb(), labels.astype(np.float32))).samples
+    (hit,) = hits("NA501", whole)
+    assert "divided" not in hit.message
+    (fine,) = draw_of((rgb(), labels.astype(np.int64))).samples
+    assert hits("NA501", fine) == []
+
+
+def test_na502_every_mask_in_unit_range_while_c_above_2() -> None:
+    labels = [clean_mask(k, (16, 16)) for k in range(3)]
+    for m in labels:
+        m[0] = 255  # an ignore border
+    # /255 then .long(): every label 0, the ignore index 1
+    cast_back = draw_of(*((rgb(k), (m // 255).astype(np.int64)) for k, m in enumerate(labels)))
+    (hit,) = hits("NA502", cast_back)
+    assert hit.data["fractional"] == 0 and hit.data["max"] == 1.0
+    divided = draw_of(*((rgb(k), m.astype(np.float32) / 255) for k, m in enumerate(labels)))
+    (hit,) = hits("NA502", divided)
+    assert hit.data["fractional"] == 3
+    assert hits("NA502", divided, num_classes=2) == []  # binary masks live in [0, 1]
+    assert hits("NA502", draw_of(*((rgb(k), m) for k, m in enumerate(labels)))) == []
+
+
+def test_na503_normalised_values_beyond_the_band() -> None:
+    image = rgb().astype(np.float32)
+    (on_255,) = draw_of(((image / 1 - MEAN) / STD, clean_mask(0, (16, 16)))).samples
+    (hit,) = hits("NA503", on_255)
+    assert hit.data["max"] > 900
+    (once,) = draw_of(((image / 255 - MEAN) / STD, clean_mask(0, (16, 16)))).samples
+    assert hits("NA503", once) == []
+    (raw,) = draw_of((image, clean_mask(0, (16, 16)))).samples  # 0–255 floats, no Normalize
+    assert hits("NA503", raw) == []
+    assert hits("NA503", on_255, max_abs=2000.0) == []
+
+
+def test_na504_and_na505_judge_whole_batches() -> None:
+    ignore = np.full((16, 16), 255, np.uint8)
+    valid = clean_mask(0, (16, 16))
+    draw = draw_of(
+        (rgb(0), ignore), (rgb(1), ignore), (rgb(2), ignore), (rgb(3), valid), batch_size=2
+    )
+    first, second = draw.batches
+    (hit,) = hits("NA504", first)
+    assert hit.data["samples"] == [0, 1]
+    assert hits("NA504", second) == []
+    wide = (natural_image(1, (16, 24)), np.zeros((16, 24), np.uint8))
+    mixed = draw_of((rgb(0), valid), wide, batch_size=2)
+    kinds = {h.data["kind"] for h in hits("NA505", mixed.batches[0])}
+    assert kinds == {"image", "mask"}
+    assert hits("NA505", draw.batches[0]) == []
+
+
+def test_na507_spread_of_a_double_normalize() -> None:
+    images = [rgb(k).astype(np.float32) / 255 for k in range(4)]
+    once = draw_of(*(((i - MEAN) / STD, clean_mask(k, (16, 16))) for k, i in enumerate(images)))
+    assert hits("NA507", once) == []
+    twice = draw_of(
+        *((((i - MEAN) / STD - MEAN) / STD, clean_mask(k, (16, 16))) for k, i in enumerate(images))
+    )
+    (hit,) = hits("NA507", twice)
+    assert min(hit.data["std"]) > 3
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def pair(seed: int = 0, size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    return natural_image(seed, (size, size)), clean_mask(seed, (size, size))
+
+
+def test_tuples_dicts_custom_keys_and_channels_first() -> None:
+    image, mask = pair()
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1))
+    for samples, options in [
+        ([(image, mask)], {}),
+        ([{"image": chw, "mask": mask[None]}], {}),
+        ([{"img": image, "lbl": mask}], {"image_key": "img", "mask_key": "lbl"}),
+        ([(Image.fromarray(image), Image.fromarray(mask, "L"))], {}),
+    ]:
+        report = audit(samples, max_samples=1, num_classes=3, **options)
+        assert report.findings == ()
+        (rec,) = [r for r in report.files if r.kind.value == "image"]
+        assert (rec.width, rec.height, rec.channels) == (16, 16, 3)
+    with pytest.raises(nanaudit.SampleInputError, match="lbl"):
+        nanaudit.audit_samples([{"img": image, "lbl": mask}], image_key="img")
+
+
+def test_batches_are_split_and_named_from_the_dataset() -> None:
+    images = np.stack([pair(k)[0] for k in range(4)])  # 4×H×W×3
+    masks = np.stack([pair(k)[1] for k in range(4)])
+    masks[2] = 255
+    batches = [
+        (images[:2], masks[:2], ["a.png", "b.png"]),
+        (images[2:], masks[2:], ["c.png", "d.png"]),
+    ]
+    report = audit(batches, max_samples=4, num_classes=3)
+    (f,) = [f for f in report.findings if f.check == "NA202"]
+    assert f.path == "sample 2 (batch 1, c.png)" and f.image == "c.png"
+    assert (f.data["sample"], f.data["batch"]) == (2, 1)
+    assert report.splits[0].images == 4
+
+
+def test_passes_over_a_dataset_a_dict_and_a_one_shot_generator() -> None:
+    class Dataset:
+        files = ("x.png", "y.png", "z.png")
+
+        def __len__(self) -> int:
+            return 3
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+            return pair(i)
+
+    report = audit(Dataset(), max_samples=7)
+    assert report.splits[0].images == 7 and "3 passes" in report.layout_reason
+    assert "not a proof" in report.layout_reason
+    names = {r.path for r in report.files}
+    assert "sample 6 (x.png)" in names and "sample 2 (z.png)" in names
+    report = audit({"one.png": pair(0), "two.png": pair(1)}, max_samples=4)
+    assert "sample 3 (two.png)" in {r.path for r in report.files}
+
+    def once() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield from (pair(k) for k in range(3))
+
+    report = audit(once(), max_samples=10)
+    assert report.splits[0].images == 3 and "ended before --samples" in report.layout_reason
+
+
+def test_a_pipeline_that_raises_is_a_finding_and_bad_items_are_errors() -> None:
+    def flaky() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield pair(0)
+        yield pair(1)
+        raise FileNotFoundError("images/img_002.png")
+
+    report = audit(flaky(), max_samples=10)
+    (f,) = [f for f in report.findings if f.check == "NA506"]
+    assert f.path == "sample 2" and "FileNotFoundError: images/img_002.png" in f.message
+    assert report.splits[0].images == 2 and report.exit_code == 1
+    for bad, needle in [
+        ([pair(0)[0]], "expected (image, mask) pairs"),
+        ([(pair(0)[0], None)], "without a mask"),
+        ([{"pixels": 1, "labels": 2}], "cannot tell the image"),
+        (42, "not iterable"),
+    ]:
+        with pytest.raises(nanaudit.SampleInputError, match=re.escape(needle)):
+            nanaudit.audit_samples(bad)
+    odd = audit([(np.array(["a", "b"]), pair(0)[1]), ([[object()]], pair(0)[1])], max_samples=2)
+    assert [f.check for f in odd.findings] == ["NA001", "NA001"]
+
+
+def test_empty_pipeline_and_nothing_imported() -> None:
+    report = audit([], max_samples=5)
+    assert [f.check for f in report.findings] == ["NA005"]
+    code = "import nanaudit, sys; print('torch' in sys.modules, 'tensorflow' in sys.modules)"
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+# --------------------------------------------------------------------------- a numpy pipeline
+
+
+def labelled(seed: int, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """A photo-like image with black and white pixels and its mask: classes 0–2 in blocks
+    (class 2 absent from every fourth image) and an ignore border (as VOC has)."""
+    image = natural_image(seed, (size, size))
+    image[0, 0], image[0, 1] = 0, 255
+    mask = clean_mask(seed, (size, size), 3 if seed % 4 else 2)
+    mask[:2] = 255
+    return image, mask
+
+
+class NumpyPipeline:
+    """A segmentation Dataset in plain numpy (Pillow for resizing), as training scripts
+    write it: random crop, flip, resize, Normalize, the mask as int64. ``bug`` plants one of
+    the classic defects."""
+
+    def __init__(self, bug: str | None = None, n: int = 8, crop: int = 32) -> None:
+        self.bug, self.crop = bug, crop
+        self.rng = np.random.default_rng(0)
+        self.items = [labelled(i) for i in range(n)]
+        self.files = [f"img_{i:02d}.png" for i in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        image, mask = self.items[i]
+        bug, c = self.bug, self.crop
+        if bug == "pad-crop":  # pad far beyond the crop with the ignore value
+            image = np.pad(image, ((48, 48), (48, 48), (0, 0)))
+            mask = np.pad(mask, 48, constant_values=255)
+        y, x = self.rng.integers(0, image.shape[0] - c + 1, 2)
+        image_crop = image[y : y + c, x : x + c]
+        mask = mask[y : y + c, x : x + c] if bug != "image-only-crop" else mask
+        image = image_crop
+        if self.rng.random() < 0.5:
+            image, mask = image[:, ::-1], mask[:, ::-1]
+        if bug in ("resize-bicubic", "resize-nearest"):  # Pillow's default for "L" is bicubic
+            size = (40, 40)
+            image = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(size))
+            lab = Image.fromarray(np.ascontiguousarray(mask))
+            resample = Image.Resampling.NEAREST if bug == "resize-nearest" else None
+            mask = np.asarray(lab.resize(size) if resample is None else lab.resize(size, resample))
+        if bug == "classes-filter":  # keep class 2 only: the rest becomes ignore
+            mask = np.where(mask == 2, 2, 255)
+        if bug == "classes-filter-fixed":  # keep classes 0 and 2 as 0 and 1: the rest background
+            mask = np.where(mask == 2, 1, np.where(mask == 255, 255, 0))
+        scaled = image.astype(np.float32) / (1 if bug == "normalize-255" else 255)
+        with np.errstate(all="ignore"):
+            std = np.array([0.229, 0.224, 0.0], np.float32) if bug == "std-zero" else STD
+            image = (scaled - MEAN) / std
+            if bug == "normalize-twice":
+                image = (image - MEAN) / STD
+        image = np.ascontiguousarray(image.transpose(2, 0, 1))  # CHW, as torch wants it
+        if bug == "to-tensor":
+            return image, mask.astype(np.float32)[None] / 255
+        if bug == "to-tensor-long":
+            return image, (mask.astype(np.float32) / 255).astype(np.int64)
+        return image, mask.astype(np.int64)
+
+
+BUGS = {
+    # the bug: (the checks that must name it, C, batch_size)
+    "to-tensor": ({"NA501", "NA502", "NA207"}, 3, None),
+    "to-tensor-long": ({"NA502"}, 3, None),
+    "resize-bicubic": ({"NA201", "NA209"}, 3, None),
+    "pad-crop": ({"NA202", "NA504"}, 3, 2),
+    "classes-filter": ({"NA202"}, 3, None),
+    "std-zero": ({"NA102"}, 3, None),  # x / 0: inf (NaN only where x equals the mean)
+    "normalize-255": ({"NA503"}, 3, None),
+    "normalize-twice": ({"NA503", "NA507"}, 3, None),
+    "image-only-crop": ({"NA006"}, 3, None),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_each_bug_of_a_numpy_pipeline_is_caught_by_name(bug: str) -> None:
+    expected, c, batch_size = BUGS[bug]
+    report = audit(NumpyPipeline(bug), num_classes=c, batch_size=batch_size, max_samples=32)
+    assert expected <= found(report), (bug, found(report))
+    assert report.exit_code == 1 or expected <= {"NA503", "NA507"}
+
+
+@pytest.mark.parametrize(
+    "fixed, c", [(None, 3), ("resize-nearest", 3), ("classes-filter-fixed", 2)]
+)
+def test_the_fixed_numpy_pipeline_reports_nothing(fixed: str | None, c: int) -> None:
+    report = audit(NumpyPipeline(fixed), num_classes=c, batch_size=2, max_samples=32)
+    assert report.findings == (), [(f.check, f.message) for f in report.findings]
+    assert report.exit_code == 0 and report.splits[0].images == 32
+
+
+# --------------------------------------------------------------------------- the command
+
+
+PIPELINE_MODULE = """
+import numpy as np
+
+print("building the pipeline")  # the report alone goes to stdout
+
+
+def make(bug=False):
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(6):
+        image = rng.integers(0, 256, (3, 16, 16)).astype(np.float32) / 255
+        mask = np.zeros((16, 16), np.int64)
+        mask[:8] = 1
+        mask[8:, :8] = 2
+        out.append({"image": image, "mask": mask / 255 if bug else mask, "filename": f"f{i}.png"})
+    return out
+
+
+def buggy():
+    return make(bug=True)
+
+
+def broken():
+    raise RuntimeError("no data folder")
+
+
+number = 3
+"""
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def pipeline_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pipeline14.py").write_text(PIPELINE_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "pipeline14", raising=False)
+    return tmp_path
+
+
+def test_samples_command_formats_and_exit_codes(pipeline_dir: Path) -> None:
+    args = ("samples", "pipeline14:make", "-C", "3", "--samples", "20", "--format", "json")
+    code, out, err = invoke(*args)
+    doc = validate_report_json(out)
+    assert code == 0 and doc["summary"]["images"] == 20 and doc["findings"] == []
+    assert doc["root"] == "pipeline14:make" and "building the pipeline" in err
+    assert doc["layout"]["name"] == "samples" and doc["config"]["max_samples"] == 20
+    code, out, _ = invoke(
+        "samples", "pipeline14:buggy", "-C", "3", "--samples", "12", "-o", "sarif:r.sarif"
+    )
+    assert code == 1 and "NA501 float-mask" in out and "sample 00 (f0.png)" in out
+    assert "12 samples drawn in 2 passes" in out
+    assert json.loads((pipeline_dir / "r.sarif").read_text())["runs"][0]["results"]
+    code, out, _ = invoke("samples", "pipeline14.py:buggy", "-C", "3", "--select", "NA2")
+    assert code == 1 and "NA501" not in out and "NA207" in out
+
+
+@pytest.mark.parametrize(
+    "target, needle",
+    [
+        ("nosuchmodule14:make", "cannot find module 'nosuchmodule14'"),
+        ("pipeline14:broken", "calling pipeline14:broken() raised RuntimeError: no data folder"),
+        ("pipeline14:missing", "pipeline14 has no attribute 'missing'"),
+        ("pipeline14:number", "int is not iterable"),
+        ("pipeline14", "expected MODULE:CALLABLE"),
+        ("nowhere/x.py:make", "no such Python file"),
+    ],
+)
+def test_samples_command_bad_input_is_one_line_and_exit_2(
+    pipeline_dir: Path, target: str, needle: str
+) -> None:
+    code, out, err = invoke("samples", target, "--format", "json")
+    assert code == 2 and out == ""
+    lines = [line for line in err.splitlines() if line != "building the pipeline"]
+    assert len(lines) == 1 and needle in lines[0], err
