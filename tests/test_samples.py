@@ -206,6 +206,19 @@ def test_passes_over_a_dataset_a_dict_and_a_one_shot_generator() -> None:
     report = audit(once(), max_samples=10)
     assert report.splits[0].images == 3 and "ended before --samples" in report.layout_reason
 
+    class Streaming:  # like torch's IterableDataset: an inherited __getitem__ that raises
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, i: int) -> None:
+            raise NotImplementedError
+
+        def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            return iter([pair(0), pair(1)])
+
+    report = audit(Streaming(), max_samples=5)
+    assert report.findings == () and report.splits[0].images == 5
+
 
 def test_a_pipeline_that_raises_is_a_finding_and_bad_items_are_errors() -> None:
     def flaky() -> Iterator[tuple[np.ndarray, np.ndarray]]:

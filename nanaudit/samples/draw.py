@@ -134,10 +134,14 @@ class Source:
 
 def source_of(obj: object) -> Source:
     """The passes a samples object offers: a dict by its values (named by its keys), a
-    dataset by index, an ordered DataLoader by its iterator with its dataset's names, any
-    other iterable by its iterator (once, when iterating returns the object itself)."""
+    map-style dataset (``len`` and indexing, no ``__iter__``: torch's Dataset) or a list by
+    index, an unshuffled DataLoader by its iterator with its dataset's names, any other
+    iterable by its iterator (torch's IterableDataset inherits an indexing that raises),
+    once when it is an iterator."""
     if isinstance(obj, str | bytes):
-        raise SampleInputError(f"expected a dataset or an iterable of samples, got {type(obj)}")
+        raise SampleInputError(
+            f"expected a dataset or an iterable of samples, got {type_name(obj)}"
+        )
     if isinstance(obj, Mapping):
         keys = [str(_name(k) or k) for k in obj]
         mapping = obj
@@ -149,12 +153,9 @@ def source_of(obj: object) -> Source:
         )
     cls = type(obj)
     length = _length(obj)
-    if (
-        hasattr(cls, "__getitem__")
-        and length is not None
-        and not hasattr(obj, "sampler")
-        and not isinstance(obj, np.ndarray)
-    ):
+    iterable = hasattr(cls, "__iter__")
+    indexable = hasattr(cls, "__getitem__") and not hasattr(obj, "sampler")
+    if indexable and length is not None and (not iterable or isinstance(obj, Sequence)):
         indexed: Any = obj
         return Source(
             lambda: (indexed[i] for i in range(length)),
@@ -162,7 +163,7 @@ def source_of(obj: object) -> Source:
             True,
             f"a dataset of {length:,} samples",
         )
-    if not hasattr(cls, "__iter__") and not hasattr(cls, "__getitem__"):
+    if not iterable and not hasattr(cls, "__getitem__"):
         raise SampleInputError(
             f"{type_name(obj)} is not iterable: give a Dataset, a DataLoader or an iterable "
             "of (image, mask) pairs"
@@ -171,12 +172,12 @@ def source_of(obj: object) -> Source:
     sampler, dataset = getattr(obj, "sampler", None), getattr(obj, "dataset", None)
     if dataset is not None and type(sampler).__name__ == "SequentialSampler":
         names = _names_attribute(dataset, _length(dataset))  # an unshuffled DataLoader
-    iterable: Any = obj
+    items: Any = obj
     once = hasattr(cls, "__next__")  # an iterator (a generator…) gives one pass
     kind = "an iterator" if once else "an iterable"
     if length is not None and not once:
         kind = f"an iterable of {length:,} items"
-    return Source(lambda: iter(iterable), names, not once, kind)
+    return Source(lambda: iter(items), names, not once, kind)
 
 
 # --------------------------------------------------------------------------- items
