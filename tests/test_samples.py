@@ -410,6 +410,19 @@ def test_samples_command_formats_and_exit_codes(pipeline_dir: Path) -> None:
     assert code == 1 and "NA501" not in out and "NA207" in out
 
 
+def test_samples_command_reads_the_config_and_takes_no_scan_flags(pipeline_dir: Path) -> None:
+    (pipeline_dir / "nanaudit.toml").write_text(
+        'num_classes = 3\nmax_samples = 9\nlayout = "voc"\n[checks.NA501]\nseverity = "off"\n'
+    )
+    code, out, _ = invoke("samples", "pipeline14:buggy", "--format", "json", "--fail-on", "never")
+    doc = validate_report_json(out)
+    assert code == 0 and doc["summary"]["images"] == 9 and doc["config"]["num_classes"] == 3
+    assert "NA501" not in {f["check"] for f in doc["findings"]}
+    assert {"NA207", "NA502"} <= {f["check"] for f in doc["findings"]}
+    code, _, err = invoke("samples", "pipeline14:make", "--layout", "voc")
+    assert code == 2 and "No such option '--layout'" in err
+
+
 @pytest.mark.parametrize(
     "target, needle",
     [

@@ -102,7 +102,7 @@ def segmentation_set(mask_transform: Any, sizes: tuple[int, ...] = (32,)) -> Any
     """A torch Dataset of PIL images and masks, as tutorials write it."""
     torch = need_module("torch")
 
-    class Segmentation(torch.utils.data.Dataset):  # type: ignore[misc, name-defined]
+    class Segmentation(torch.utils.data.Dataset):
         def __init__(self) -> None:
             self.items = [labelled(i, sizes[i % len(sizes)]) for i in range(8)]
             self.files = [f"img_{i:02d}.png" for i in range(8)]
