@@ -197,8 +197,8 @@ def test_passes_over_a_dataset_a_dict_and_a_one_shot_generator() -> None:
     assert "not a proof" in report.layout_reason
     names = {r.path for r in report.files}
     assert "sample 6 (x.png)" in names and "sample 2 (z.png)" in names
-    report = audit({"one.png": pair(0), "two.png": pair(1)}, max_samples=4)
-    assert "sample 3 (two.png)" in {r.path for r in report.files}
+    report = audit({"one.png": pair(0), "two\x1b[2J.png": pair(1)}, max_samples=4)
+    assert "sample 3 (two\\x1b[2J.png)" in {r.path for r in report.files}  # names are data
 
     def once() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield from (pair(k) for k in range(3))

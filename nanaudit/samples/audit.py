@@ -218,13 +218,17 @@ def finish_draw(drawer: Drawer, drawn: list[Sample], source: str, batch_size: in
 
     samples = []
     for s in drawn:
+        name = printable(s.name) if s.name is not None else None  # a name came from the data
         where = [batch_label(s.batch)] if s.batch is not None else []
-        if s.name is not None:
-            where.append(s.name)
+        where += [name] if name is not None else []
         label = f"sample {s.index:0{width}d}" + (f" ({', '.join(where)})" if where else "")
-        label = printable(label)
         samples.append(
-            replace(s, image=replace(s.image, path=label), mask=replace(s.mask, path=label))
+            replace(
+                s,
+                name=name,
+                image=replace(s.image, path=label),
+                mask=replace(s.mask, path=label),
+            )
         )
     groups: dict[int, list[Sample]] = {}
     for s in samples:
