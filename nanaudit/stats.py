@@ -145,6 +145,12 @@ def _int_moments(flat: npt.NDArray[Any]) -> ChannelStats:
 
 
 def _float_moments(flat: npt.NDArray[Any]) -> ChannelStats:
+    if flat.size == 0:
+        return ChannelStats.empty()
+    lo, hi = flat.min(), flat.max()  # NaN propagates: finite bounds mean finite data
+    if math.isfinite(lo) and math.isfinite(hi):
+        zeros = int(np.count_nonzero(flat == 0))
+        return _moments(flat.astype(np.float64), 0, 0, zeros, float(lo), float(hi))
     finite = np.isfinite(flat)
     n_finite = int(np.count_nonzero(finite))
     nan = int(np.count_nonzero(np.isnan(flat))) if n_finite != flat.size else 0
@@ -153,22 +159,24 @@ def _float_moments(flat: npt.NDArray[Any]) -> ChannelStats:
     return _moments(values, nan, inf, int(np.count_nonzero(values == 0)))
 
 
-def _moments(values: npt.NDArray[np.float64], nan: int, inf: int, zeros: int) -> ChannelStats:
+def _moments(
+    values: npt.NDArray[np.float64],
+    nan: int,
+    inf: int,
+    zeros: int,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> ChannelStats:
+    """Moments of ``values``, a fresh float64 array that is overwritten (the deviations
+    take its place: no second array of the channel's size)."""
     n = int(values.size)
     if n == 0:
         return ChannelStats(0, 0.0, 0.0, math.inf, -math.inf, nan, inf, zeros)
+    if lo is None or hi is None:
+        lo, hi = float(values.min()), float(values.max())
     mean = float(values.mean())
-    dev = values - mean
-    return ChannelStats(
-        n,
-        mean,
-        float(np.einsum("i,i->", dev, dev)),
-        float(values.min()),
-        float(values.max()),
-        nan,
-        inf,
-        zeros,
-    )
+    values -= mean
+    return ChannelStats(n, mean, float(np.einsum("i,i->", values, values)), lo, hi, nan, inf, zeros)
 
 
 def channels_last(a: npt.NDArray[np.generic]) -> list[npt.NDArray[np.generic]]:
