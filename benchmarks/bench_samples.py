@@ -9,6 +9,10 @@ constants, the image as a float32 CHW array and the mask as int64. The floor dra
 samples and drops them; the audit draws the same number through `nanaudit.audit_samples`
 (which reduces each sample as it is drawn, merges, checks and builds the report). The two
 alternate round by round in one process; the ratio is audit / floor, target ≤ 1.5.
+
+The process keeps image-sized buffers on the heap as `nanaudit samples` does (glibc's mmap
+threshold raised: pool.tune_allocator), which speeds the pipeline and the audit alike;
+`--library` leaves the allocator as a host process of `nanaudit.audit_samples` has it.
 """
 
 from __future__ import annotations
@@ -86,7 +90,12 @@ def main() -> None:
     )
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--library", action="store_true", help="leave the allocator alone")
     args = parser.parse_args()
+    if not args.library:
+        from nanaudit.pool import tune_allocator
+
+        tune_allocator()
     pipeline = Pipeline()
     audit(pipeline, 8)  # warm up: imports, first allocations
     floors, audits = [], []
