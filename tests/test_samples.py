@@ -143,6 +143,20 @@ def test_na507_spread_of_a_double_normalize() -> None:
     assert min(hit.data["std"]) > 3
 
 
+def test_wide_integer_masks_are_counted_like_sorted_ones() -> None:
+    from nanaudit.decode.reduce import label_stats
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.int8, np.int32, np.int64, np.uint32, np.uint64):
+        for high in (3, 300, 70000):
+            m = rng.integers(0, high, (23, 29)).astype(dtype)
+            if np.dtype(dtype).kind == "i" and high == 300:
+                m[0, 0] = -1  # a negative label takes the sorting route
+            values, counts = np.unique(m, return_counts=True)
+            expected = tuple((int(v), int(c)) for v, c in zip(values, counts, strict=True))
+            assert label_stats(m).histogram == expected, (dtype, high)
+
+
 # --------------------------------------------------------------------------- drawing
 
 

@@ -326,6 +326,11 @@ def label_stats(arr: npt.NDArray[Any]) -> LabelStats:
     flat = arr.reshape(-1)
     if flat.dtype.kind == "u" and flat.dtype.itemsize <= 2:
         return LabelStats(sparse_histogram(np.bincount(flat)), pixels)
+    # wider integer masks (torch's int64 targets) whose labels lie in [0, 65536) are counted
+    # as 16-bit masks are, without sorting every pixel
+    wide = flat.size and flat.dtype.kind in "iu" and flat.dtype != np.uint64
+    if wide and flat.min() >= 0 and flat.max() < (1 << 16):
+        return LabelStats(sparse_histogram(np.bincount(flat)), pixels)
     uniq, counts = np.unique(flat, return_counts=True)
     return LabelStats(tuple((int(u), int(c)) for u, c in zip(uniq, counts, strict=True)), pixels)
 
