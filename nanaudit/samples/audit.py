@@ -10,9 +10,7 @@ the result is the ``Report`` every format renders.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -123,40 +121,15 @@ def audit(
 
 
 def draw_records(drawer: Drawer, progress: Progress | None = None) -> list[Sample]:
-    """Every sample the drawer yields, in order, reduced in a worker thread while the
-    pipeline draws the next ones: numpy releases the GIL in its loops, so drawing and
-    reducing overlap on two cores. Each array is copied before it is handed over (a
-    pipeline may reuse its output buffer), and at most MAX_PENDING samples wait, so no
-    array outlives its sample by much."""
+    """Every sample the drawer yields, reduced as it comes: no array outlives its sample.
+    (A DataLoader with workers keeps preparing the next batches meanwhile; a worker thread
+    here would only compete with the pipeline for the same cores.)"""
     out: list[Sample] = []
-    pending: deque[Future[Sample]] = deque()
-
-    def collect(limit: int) -> None:
-        while len(pending) > limit:
-            out.append(pending.popleft().result())
-            if progress is not None:
-                progress(1)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanaudit-samples") as pool:
-        try:
-            for y in drawer:
-                pending.append(pool.submit(reduce_sample, _owned(y), len(out) + len(pending)))
-                collect(MAX_PENDING)
-            collect(0)
-        finally:
-            for future in pending:
-                future.cancel()
+    for y in drawer:
+        out.append(reduce_sample(y, len(out)))
+        if progress is not None:
+            progress(1)
     return out
-
-
-MAX_PENDING = 4
-
-
-def _owned(y: Yielded) -> Yielded:
-    """The sample with copies of its arrays: the pipeline cannot change them any more."""
-    image = y.image.copy() if isinstance(y.image, np.ndarray) else y.image
-    mask = y.mask.copy() if isinstance(y.mask, np.ndarray) else y.mask
-    return replace(y, image=image, mask=mask)
 
 
 def reduce_sample(y: Yielded, index: int) -> Sample:
