@@ -157,21 +157,25 @@ def test_the_shipped_schema_is_the_generated_one() -> None:
 def test_every_option_is_a_flag_a_variable_a_config_key_and_a_schema_entry(
     tmp_path: Path,
 ) -> None:
-    help_text = CliRunner().invoke(cli, ["scan", "--help"], terminal_width=200).output
+    helps = {
+        command: CliRunner().invoke(cli, [command, "--help"], terminal_width=200).output
+        for command in ("scan", "samples")
+    }
     schema = report_schema()["properties"]["config"]["properties"]
     root = make_pairs(tmp_path / "d", 2)
     doc = json.loads(
         CliRunner().invoke(cli, ["scan", str(root), "--format", "json", "--no-cache"]).stdout
     )
     for option in options_mod.table():
-        if option.flag is not None:
-            assert option.flag.split("/")[0] in help_text, option.key
-        if option.env_name is not None:
-            assert option.env_name in help_text, option.key
+        for command in option.commands:  # the commands that take it as a flag
+            if option.flag is not None:
+                assert option.flag.split("/")[0] in helps[command], (option.key, command)
+            if option.env_name is not None:
+                assert option.env_name in helps[command], (option.key, command)
         if option.reported:
             assert option.key in schema and option.key in doc["config"], option.key
     for group in options_mod.GROUPS.values():
-        assert group in help_text
+        assert any(group in help_text for help_text in helps.values()), group
 
 
 @pytest.mark.parametrize(
