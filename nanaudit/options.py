@@ -1179,9 +1179,14 @@ class Options:
     def replace(self, **changes: Any) -> Options:
         return Options({**self._values, **changes}, self._given | set(changes))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The effective configuration, as the JSON report states it."""
-        return {o.key: o.kind.dump(self._values[o.key]) for o in table() if o.reported}
+    def to_dict(self, command: Command = "scan") -> dict[str, Any]:
+        """The effective configuration, as the JSON report of ``command`` states it: the
+        options that command reads."""
+        return {
+            o.key: o.kind.dump(self._values[o.key])
+            for o in table()
+            if o.reported and command in o.commands
+        }
 
 
 def table() -> tuple[Option[Any], ...]:
@@ -1311,6 +1316,8 @@ def environment_layer(environ: Mapping[str, str] | None = None) -> Layer:
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the report's ``config`` part."""
+    """The JSON Schema of the report's ``config`` part: a report states the options of the
+    command that made it, so those of one command only are not required."""
     props = {o.key: o.kind.schema() for o in _TABLE if o.reported}
-    return {"type": "object", "required": sorted(props), "properties": props}
+    required = [o.key for o in _TABLE if o.reported and set(o.commands) == set(BOTH)]
+    return {"type": "object", "required": sorted(required), "properties": props}

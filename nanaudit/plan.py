@@ -24,7 +24,7 @@ from .layouts.survey import unaudited_folders
 from .layouts.training import TRAINING_PRESETS
 from .layouts.walk import Walker, listing_from
 from .memory import default_budget
-from .options import CheckSetting, Layer, Options
+from .options import CheckSetting, Command, Layer, Options
 from .options import resolve as resolve_options
 from .paths import display_root
 from .records import DecodeLimits
@@ -82,10 +82,12 @@ def effective_config(
     labels: LabelRules,
     checks: Sequence[ActiveCheck],
     config_file: str | None,
+    command: Command = "scan",
 ) -> dict[str, Any]:
-    """The effective configuration, as the JSON report states it: the options, the label
-    rules and every check (enabled or not) with its severity and thresholds."""
-    out = options.to_dict()
+    """The effective configuration, as the JSON report states it: the options the command
+    reads, the label rules and every check (enabled or not) with its severity and
+    thresholds."""
+    out = options.to_dict(command)
     out["class_names"] = list(labels.class_names)
     out["unused_ids"] = list(labels.unused_ids)
     active = {c.spec.id: c for c in checks}

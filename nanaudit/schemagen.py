@@ -35,7 +35,9 @@ def report_schema() -> dict[str, Any]:
     }
     for key in ("class_names", "unused_ids", "config_file"):
         config["properties"].setdefault(key, {})
-    config["required"] = sorted(config["properties"])
+    config["required"] = sorted(
+        {*config["required"], "checks", "class_names", "unused_ids", "config_file"}
+    )
     schema["properties"]["config"] = config
     schema["$defs"]["file"] = schema_of(FileRecord)
     return schema

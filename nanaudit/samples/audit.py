@@ -107,7 +107,7 @@ def audit(
         notes=tuple(printable(n) for n in draw.notes),
         labels=rules.info,
         fail_on=options.fail_on,
-        config=effective_config(options, rules, checks, config_file),
+        config=effective_config(options, rules, checks, config_file, "samples"),
         config_file=config_file,
         checks=tuple(spec.describe() for spec in all_checks()),
         splits=(split_report(view, dataset, rules, image_root=printable(source), mask_root=None),),
