@@ -491,7 +491,7 @@ class Report:
         groups: dict[tuple[str, Severity, str], list[Finding]] = {}
         for f in self.findings:
             scope = scopes.get(f.check, "")
-            if f.split in splits and scope in ("file", "image", "mask", "pair"):
+            if f.split in splits and scope in ("file", "image", "mask", "pair", "sample"):
                 groups.setdefault((f.check, f.severity, f.split), []).append(f)
         folded: list[FoldedFindings] = []
         taken: set[int] = set()
@@ -500,6 +500,7 @@ class Report:
             kind, of = {
                 "image": ("images", sp.images),
                 "mask": ("masks", sp.masks),
+                "sample": ("samples", sp.pairs),  # drawn from a pipeline (NA5xx)
             }.get(scope, ("files", sp.images + sp.masks))
             files = len({f.path for f in items})
             if files >= MIN_FOLDED and files >= NEARLY_EVERY * of:

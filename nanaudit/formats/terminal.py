@@ -141,6 +141,8 @@ def _render_audited(console: Console, report: Report) -> None:
 
 def _render_folders(console: Console, report: Report) -> None:
     """Every folder each split audits, and the folders holding images that none does."""
+    if report.layout == "samples":  # drawn from a pipeline: the layout line names it
+        return
     rows = Table.grid(padding=(0, 1), pad_edge=False)
     rows.add_column(style="bold", overflow="fold")
     rows.add_column(overflow="fold")
