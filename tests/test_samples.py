@@ -418,6 +418,7 @@ def test_samples_command_formats_and_exit_codes(pipeline_dir: Path) -> None:
         "samples", "pipeline14:buggy", "-C", "3", "--samples", "12", "-o", "sarif:r.sarif"
     )
     assert code == 1 and "NA501 float-mask" in out and "sample 00 (f0.png)" in out
+    assert "12 of 12 samples of split 'samples'" in out  # a pipeline bug hits every sample
     assert "12 samples drawn in 2 passes" in out
     assert json.loads((pipeline_dir / "r.sarif").read_text())["runs"][0]["results"]
     code, out, _ = invoke("samples", "pipeline14.py:buggy", "-C", "3", "--select", "NA2")
