@@ -398,11 +398,13 @@ def _plan(doc: Mapping[str, Any]) -> MergedPlan:
 
 
 def _options(config: Mapping[str, Any]) -> Options:
-    """The settled options from the stated configuration. The input options are left out:
-    discovery consumed them, and its result (the layout) is in the partial file."""
+    """The settled options from the stated configuration (a scan's: the options scan reads).
+    The input options are left out: discovery consumed them, and its result (the layout) is
+    in the partial file."""
     values = {}
     for option in table():
-        if option.reported and option.group != "input" and option.key != "checks":
+        scan_reads = option.reported and "scan" in option.commands
+        if scan_reads and option.group != "input" and option.key != "checks":
             where = Where("partial file", option.key)
             values[option.key] = option.kind.parse(config[option.key], where)
     return Options(values)
