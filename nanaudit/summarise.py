@@ -11,7 +11,7 @@ from .paths import display_path, printable
 from .plan import ScanPlan
 from .records import FileRecord
 from .report import Report, SplitReport
-from .rules import LabelRules
+from .rules import LabelRules, TrainingRules
 from .training import image_groups, training_summary
 
 
