@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .crops import extreme_sizes, ignore_only_crops
-from .records import FileKind, FileRecord, LabelStats, Pair
+from .records import FileKind, FileRecord, LabelStats, Pair, content_fingerprint
 from .rules import LabelRules, TrainingRules
 from .stats import ChannelStats, merge_channels
 
@@ -243,13 +243,12 @@ def _fold(parts: Iterable[SplitStats]) -> SplitStats:
 
 
 def content_key(rec: FileRecord) -> str:
+    """Equal for identical pixel content: the content hash with the fingerprint, or "" for
+    an image whose content was not hashed (its fingerprint is unique in the scan)."""
     p = rec.pixels
     if p is None or not p.content_hash:
         return ""
-    moments = ";".join(
-        f"{c.count},{c.mean!r},{c.m2!r},{c.min!r},{c.max!r},{c.nan},{c.inf}" for c in p.channels
-    )
-    return f"{p.content_hash}|{rec.width}x{rec.height}|{rec.dtype}|{moments}"
+    return f"{p.content_hash}|{content_fingerprint(rec)}"
 
 
 def file_stats(

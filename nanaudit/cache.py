@@ -27,8 +27,9 @@ from typing import Any
 from . import __version__
 from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
 
-# 7: perceptual hashes of framed pictures (NA307); 8: mask records carry the cell grid (NA402)
-CACHE_FORMAT = 8
+# 7: perceptual hashes of framed pictures (NA307); 8: mask records carry the cell grid (NA402);
+# 9: content hashes only on duplicate candidates, sampled luminance
+CACHE_FORMAT = 9
 LOOKUP_BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters)
 
 # (size, mtime, ctime, inode) of a local file; ("remote", ETag, version, size) of an object

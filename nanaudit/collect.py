@@ -8,6 +8,7 @@ mask records then get the plan's label transform, which the cache never sees.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +19,15 @@ from .layouts import PairPaths, PlannedSplit
 from .paths import display_path
 from .plan import ScanPlan
 from .pool import Progress, Task, run_tasks
-from .records import CodecError, DecodeLimits, FileKind, FileRecord, Pair, Visual
+from .records import (
+    CodecError,
+    DecodeLimits,
+    FileKind,
+    FileRecord,
+    Pair,
+    Visual,
+    content_fingerprint,
+)
 from .visuals import VisualStore
 
 VISUAL_BATCH = 1024  # thumbnails written to the store at a time
@@ -153,6 +162,8 @@ def audit_files(
             if progress is not None and records:
                 progress(len(records))
         todo = [t for key, t in tasks.items() if key not in records]
+        if plan.options.shard is not None:  # see confirm_duplicates: a shard hashes them all
+            todo = [replace(t, content=t.kind is FileKind.IMAGE) for t in todo]
         stamp_of = plan.storage.stamp
         stamps = {(t.path, t.kind): stamp_of(t.path) for t in todo} if cache else {}
         made: list[tuple[Path, FileKind, Stamp | None, Visual]] = []
@@ -170,10 +181,11 @@ def audit_files(
             visuals.put(made)
             if visuals.problem:
                 notes.append(visuals.problem)
+        hashed = confirm_duplicates(plan, tasks, records, jobs, stamps if cache else None)
         if cache is not None:
             cache.store(
                 (t.path, t.kind, stamp, records[(t.path, t.kind)])
-                for t in todo
+                for t in (*todo, *hashed)
                 if (stamp := stamps[(t.path, t.kind)]) is not None and records[(t.path, t.kind)].ok
             )
             if cache.problem:
@@ -209,6 +221,46 @@ def assemble(
             )
         splits.append(CollectedSplit(split, tuple(pairs)))
     return Collected(tuple(splits), tuple(notes), visuals)
+
+
+def confirm_duplicates(
+    plan: ScanPlan,
+    tasks: Mapping[tuple[Path, FileKind], Task],
+    records: Records,
+    jobs: int,
+    stamps: dict[tuple[Path, FileKind], Stamp | None] | None,
+) -> list[Task]:
+    """Hash the content of the images whose fingerprints collide, and only of those.
+
+    Identical pixels always share their fingerprint (size, dtype, exact moments:
+    records.content_fingerprint), so an image whose fingerprint is unique has no copy and
+    is never hashed; the candidates, few in any real dataset, are read a second time (by
+    the same executor as the first reads) for a hash of their whole content, which NA305 and
+    NA306 compare. A shard cannot see the other shards' images, so a shard run hashes every
+    image (as it decodes it) and the merge compares them. Updates ``records`` (and
+    ``stamps``, for the cache) and returns the tasks read again."""
+    if plan.options.shard is not None:
+        wanted = [key for key, rec in records.items() if rec.pixels is not None]
+    else:
+        groups: dict[str, list[tuple[Path, FileKind]]] = defaultdict(list)
+        for key, rec in records.items():
+            if rec.pixels is not None:
+                groups[content_fingerprint(rec)].append(key)
+        wanted = [key for group in groups.values() if len(group) > 1 for key in group]
+    again = sorted(
+        (
+            replace(tasks[key], content=True, visual=False)
+            for key in wanted
+            if not (pixels := records[key].pixels) or not pixels.content_hash
+        ),
+        key=lambda t: (t.rel, t.kind.value),
+    )
+    if stamps is not None:
+        stamps.update({(t.path, t.kind): plan.storage.stamp(t.path) for t in again})
+    for t, rec in zip(again, executor(plan)(again, plan.limits, jobs, None), strict=True):
+        if rec.ok:  # a file that changed since, or went away, is not called a duplicate
+            records[(t.path, t.kind)] = rec
+    return again
 
 
 def _open_cache(cache_dir: Path | None, plan: ScanPlan, notes: list[str]) -> RecordCache | None:

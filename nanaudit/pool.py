@@ -52,6 +52,7 @@ class Task:
     visual: bool = False  # also make the file's thumbnails (an HTML report was asked for)
     storage: Storage = LOCAL  # where the file is read from
     size: int | None = None  # as the remote listing gave it: spares the worker a request
+    content: bool = False  # also hash an image's pixels (a duplicate candidate's second read)
 
 
 def usable_cpus() -> int:
@@ -91,7 +92,15 @@ def audit(task: Task, limits: DecodeLimits) -> FileRecord:
     from .decode import audit_file  # Pillow is imported where files are decoded, not before
 
     return audit_file(
-        task.path, task.rel, task.kind, task.split, limits, task.visual, task.storage, task.size
+        task.path,
+        task.rel,
+        task.kind,
+        task.split,
+        limits,
+        task.visual,
+        task.storage,
+        task.size,
+        content=task.content,
     )
 
 

@@ -80,7 +80,10 @@ class PixelStats:
     luma_p99: float
     fp16_overflow: int = 0  # finite values with |x| >= 65504
     sentinels: tuple[tuple[float, int], ...] = ()  # (value, count) of nodata sentinels found
-    content_hash: str = ""  # CRC-32 of the decoded pixels (with dtype and shape)
+    # a hash of the decoded pixels (with dtype and shape), taken only for duplicate
+    # candidates: images whose content_fingerprint collides with another image's (every
+    # image of a shard run); kept in the cache and partial files, not in the report
+    content_hash: str = field(default="", metadata={"report": False})
     phash: int = 0  # 64-bit perceptual (DCT) hash of the luminance, for near-duplicates
 
 
@@ -222,6 +225,22 @@ class FileRecord(Header):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def content_fingerprint(rec: FileRecord) -> str:
+    """What identical decoded pixels always share, read off the record: size, dtype and
+    each channel's exact moments, extremes and zero and NaN/Inf counts ("" without
+    pixels). Images with different fingerprints never hold the same content; images whose
+    fingerprints are equal are duplicate candidates, whose content hash collect.py takes on
+    a second read (different pixels with the same histograms do happen)."""
+    p = rec.pixels
+    if p is None:
+        return ""
+    moments = ";".join(
+        f"{c.count},{c.mean!r},{c.m2!r},{c.min!r},{c.max!r},{c.nan},{c.inf},{c.zeros}"
+        for c in p.channels
+    )
+    return f"{rec.width}x{rec.height}|{rec.dtype}|{moments}"
 
 
 def header_fields(header: Header) -> dict[str, Any]:

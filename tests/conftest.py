@@ -161,12 +161,17 @@ def dataset(tmp_path: Path) -> Callable[..., Path]:
 
 
 def record_of_array(
-    array: np.ndarray, kind: str = "image", path: str | None = None, split: str = "train"
+    array: np.ndarray,
+    kind: str = "image",
+    path: str | None = None,
+    split: str = "train",
+    content: bool = False,
 ) -> FileRecord:
-    """The record a file holding ``array`` would get (the real reductions, no file)."""
+    """The record a file holding ``array`` would get (the real reductions, no file);
+    ``content``: with its content hash, as collect.py leaves a duplicate candidate's."""
     file_kind = FileKind(kind)
     base = FileRecord(path=path or f"{kind}s/x.npy", kind=file_kind, split=split)
-    return record_of(from_array(np.asarray(array), "NPY"), base)
+    return record_of(from_array(np.asarray(array), "NPY"), base, content=content)
 
 
 def pair_of(

@@ -429,6 +429,102 @@ def test_na306_and_na305_together(tmp_path: Path) -> None:
     ]
 
 
+def _collisions(root: Path) -> dict[str, np.ndarray]:
+    """Crafted fingerprint collisions: ``perm`` and ``flip`` are permutations of ``pic``'s
+    pixels (the same size, dtype, histograms and moments, different pixels), with a true
+    copy of ``pic`` in train (BMP) and in val (lossless WebP)."""
+    pic = natural_image(880, (48, 40))
+    flat = pic.reshape(-1, 3)
+    pictures = {
+        "pic": pic,
+        "perm": flat[np.random.default_rng(1).permutation(len(flat))].reshape(pic.shape),
+        "flip": pic[::-1].copy(),
+    }
+    for name, a in pictures.items():
+        put(root, "train", name, a, clean_mask(1, size=(48, 40)))
+    put(root, "train", "copy", pic, clean_mask(1, size=(48, 40)), ".bmp")
+    put(root, "val", "leak", pic, clean_mask(1, size=(48, 40)), ".webp", lossless=True)
+    return pictures
+
+
+def test_fingerprint_collisions_are_confirmed_by_a_second_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the images whose fingerprints collide are read twice, for a hash of their
+    content: copies are found, permutations of the same pixels are not merged, and a
+    cached re-run reads nothing."""
+    import nanaudit.decode as decode
+
+    root = two_splits(tmp_path / "d", n=3)
+    pictures = _collisions(root)
+    for name in ("perm", "flip"):
+        assert not np.array_equal(pictures[name], pictures["pic"])
+        assert sorted(pictures[name].reshape(-1)) == sorted(pictures["pic"].reshape(-1))
+    reads: list[str] = []
+    real = decode.read
+
+    def counting(path: Path, limits: Any, *kind: Any) -> Any:
+        reads.append(f"{path.parent.parent.name}/{path.parent.name}/{path.name}")
+        return real(path, limits, *kind)
+
+    monkeypatch.setattr(decode, "read", counting)
+    cache = tmp_path / "cache"
+    report = scan(root, num_classes=3, cache_dir=cache)
+    files = sum(s.images + s.masks for s in report.splits)
+    twice = sorted({r for r in reads if reads.count(r) == 2})
+    assert len(reads) == files + 5
+    assert twice == [
+        "images/train/copy.bmp",
+        "images/train/flip.png",
+        "images/train/perm.png",
+        "images/train/pic.png",
+        "images/val/leak.webp",
+    ]
+    assert [sorted(f.data["files"]) for f in hits(report, "NA305")] == [
+        ["images/train/copy.bmp", "images/train/pic.png"]
+    ]
+    assert [sorted(f.data["files"]) for f in hits(report, "NA306")] == [
+        ["images/train/copy.bmp", "images/train/pic.png", "images/val/leak.webp"]
+    ]
+    reads.clear()
+    again = scan(root, num_classes=3, cache_dir=cache)
+    assert reads == [], "the candidates' content hashes come from the cache"
+    assert again.findings == report.findings
+    assert json_doc(again) == json_doc(report)
+
+
+def test_duplicates_found_alike_in_the_pool_and_with_the_cache(tmp_path: Path) -> None:
+    """The second reads run in the worker pool too (60 files: the pool starts), and a
+    record's content hash does not depend on what the cache held: the JSON documents of
+    --jobs 1, --jobs 2 and a cached run, before and after a copy is removed, are equal."""
+    root = two_splits(tmp_path / "d", n=12)
+    _collisions(root)
+    base = ["scan", str(root), "--format", "json", "-C", "3", "--no-progress"]
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+
+    def run(*extra: str) -> str:
+        result = CliRunner().invoke(cli, [*base, *extra])
+        assert result.exit_code == 1, result.output
+        return result.stdout
+
+    one, two = run("--jobs", "1", "--no-cache"), run("--jobs", "2", *cache)
+    assert one == two == run("--jobs", "2", *cache)
+    doc = json.loads(one)
+    assert len(hits_of(doc, "NA305")) == 1 and len(hits_of(doc, "NA306")) == 1
+    # pic.png alone now: its cached record's content hash is not carried into the report
+    for split, name in (("train", "copy"), ("train", "perm"), ("train", "flip"), ("val", "leak")):
+        for path in (root / "images" / split).glob(f"{name}.*"):
+            path.unlink()
+        (root / "masks" / split / f"{name}.png").unlink()
+    cached = CliRunner().invoke(cli, [*base, "--jobs", "2", *cache]).stdout
+    assert cached == CliRunner().invoke(cli, [*base, "--jobs", "1", "--no-cache"]).stdout
+    assert not hits_of(json.loads(cached), "NA305") and '"content_hash"' not in cached
+
+
+def hits_of(doc: dict[str, Any], check_id: str) -> list[dict[str, Any]]:
+    return [f for f in doc["findings"] if f["check"] == check_id]
+
+
 # --------------------------------------------------------------------------- NA307
 
 

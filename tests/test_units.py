@@ -20,6 +20,7 @@ from nanaudit.kinds import ConfigError, Where
 from nanaudit.layouts.survey import suggest_pair_key, unaudited_folders
 from nanaudit.options import LabelMap
 from nanaudit.plan import usage_warnings
+from nanaudit.records import Pair, content_fingerprint
 from nanaudit.rules import LabelRules, TrainingRules
 from nanaudit.training import training_summary
 
@@ -109,15 +110,38 @@ def test_na301_class_absent_from_training_stats() -> None:
     assert [h.data["class"] for h in hits] == [1]
 
 
+def hashed(array: np.ndarray, name: str, split: str) -> Pair:
+    """A pair whose image record carries its content hash, as collect.py leaves the
+    records of duplicate candidates (images whose fingerprints collide)."""
+    path = f"images/{split}/{name}.npy"
+    return pair_of(record_of_array(array, path=path, split=split, content=True), None, name, split)
+
+
 def test_na305_and_na306_from_signatures() -> None:
     same = noise()
-    train = [pair_of(same, None, "a", "train"), pair_of(same, None, "b", "train")]
-    val = [pair_of(same, None, "c", "val"), pair_of(noise(), None, "d", "val")]
+    train = [hashed(same, "a", "train"), hashed(same, "b", "train")]
+    val = [hashed(same, "c", "val"), pair_of(noise(), None, "d", "val")]
     splits = [("train", "train", train), ("val", "val", val)]
     (dup,) = check_hits("NA305", splits=splits)
     assert dup.data["files"] == ["images/train/a.npy", "images/train/b.npy"]
     (leak,) = check_hits("NA306", splits=splits)
     assert leak.data["splits"] == ["train", "val"]
+
+
+def test_na305_never_merges_equal_fingerprints_of_different_pixels() -> None:
+    """A permutation of the pixels keeps every histogram and moment: the fingerprints
+    collide, the content hashes tell the images apart."""
+    a = noise((32, 32, 3))
+    b = a.reshape(-1, 3)[RNG.permutation(32 * 32)].reshape(a.shape)
+    assert not np.array_equal(a, b)
+    ra, rb = record_of_array(a, content=True), record_of_array(b, content=True)
+    assert content_fingerprint(ra) == content_fingerprint(rb)
+    assert ra.pixels is not None and rb.pixels is not None
+    assert ra.pixels.content_hash != rb.pixels.content_hash
+    pairs = [hashed(a, "a", "train"), hashed(b, "b", "train")]
+    assert check_hits("NA305", pairs=pairs) == []
+    # a record whose content was not hashed (a unique fingerprint) is never a duplicate
+    assert check_hits("NA305", pairs=[pair_of(a, None, "a"), pair_of(a, None, "b")]) == []
 
 
 def test_na308_from_the_training_rules() -> None:

@@ -5,6 +5,7 @@ that carries a DecodeError (NA001 unreadable, NA002 oversized)."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -38,25 +39,28 @@ def audit_file(
     visual: bool = False,
     storage: Storage = LOCAL,
     size: int | None = None,
+    *,
+    content: bool = False,
 ) -> FileRecord:
     """Decode ``path`` once and reduce it to a record. Never raises for a bad file; raises
     NeedsWorker when ``limits.in_process_max`` says the decode belongs in a worker. With
     ``visual``, the record also carries the file's thumbnails (HTML reports). ``storage``:
-    where the file is (remote: streamed, with ``size`` as its listing gave it)."""
-    base = FileRecord(path=rel, kind=kind, split=split)
+    where the file is (remote: streamed, with ``size`` as its listing gave it).
+    ``content``: also hash an image's decoded pixels (a duplicate candidate's second read)."""
     if isinstance(storage, RemoteStorage):
-        return _audit_remote(storage, path, base, limits, visual, size)
+        base = FileRecord(path=rel, kind=kind, split=split)
+        return _audit_remote(storage, path, base, limits, visual, size, content)
     try:
         st = os.stat(path)
     except OSError as exc:
         reason = "broken symbolic link" if os.path.islink(path) else os_reason(exc)
-        return replace(base, error=DecodeError("NA001", reason))
-    base = replace(base, size_bytes=st.st_size)
-    if not os.path.isfile(path):
+        return FileRecord(path=rel, kind=kind, split=split, error=DecodeError("NA001", reason))
+    base = FileRecord(path=rel, kind=kind, split=split, size_bytes=st.st_size)
+    if not stat.S_ISREG(st.st_mode):
         return replace(base, error=DecodeError("NA001", "not a regular file"))
     if st.st_size == 0:
         return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
-    return _decoded(base, path, limits, visual, lambda: read(path, limits, kind))
+    return _decoded(base, path, limits, visual, lambda: read(path, limits, kind), content)
 
 
 def _audit_remote(
@@ -66,6 +70,7 @@ def _audit_remote(
     limits: DecodeLimits,
     visual: bool,
     listed: int | None,
+    content: bool,
 ) -> FileRecord:
     """The same for an object of remote storage, streamed: never copied to disk."""
     try:
@@ -84,7 +89,7 @@ def _audit_remote(
         with storage.open(path, size) as fh:
             return read_from(fh, path, size, limits, base.kind)
 
-    return _decoded(base, path, limits, visual, read_object)
+    return _decoded(base, path, limits, visual, read_object, content)
 
 
 def _decoded(
@@ -93,12 +98,13 @@ def _decoded(
     limits: DecodeLimits,
     visual: bool,
     decode: Callable[[], Decoded],
+    content: bool = False,
 ) -> FileRecord:
     """The record of what ``decode`` reads, or of why it could not."""
     try:
         with np.errstate(all="ignore"):  # NaN/Inf in the data are findings, not warnings
             decoded = decode()
-            record = record_of(decoded, base)
+            record = record_of(decoded, base, content=content)
             return with_visual(decoded, record) if visual else record
     except DecodeFailure as exc:
         return replace(base, error=DecodeError(exc.check, exc.reason))
@@ -124,13 +130,21 @@ def with_visual(decoded: Decoded, record: FileRecord) -> FileRecord:
         return record
 
 
-def record_of(decoded: Decoded, base: FileRecord, *, identity: bool = True) -> FileRecord:
+def record_of(
+    decoded: Decoded, base: FileRecord, *, identity: bool = True, content: bool = False
+) -> FileRecord:
     """The record of decoded pixels: the header's fields and the reduction for its kind
-    (``identity=False``: without what only files need, see reduce_image)."""
-    record = replace(base, **header_fields(decoded.header))
+    (with the content hash of an image when ``content`` asks for it; ``identity=False``:
+    without what only files need, see reduce_image)."""
+    header = header_fields(decoded.header)
     if base.kind is FileKind.IMAGE:
-        return replace(record, pixels=reduce_image(decoded.raster, identity=identity))
+        pixels = reduce_image(decoded.raster, identity=identity, content=content)
+        return replace(base, **header, pixels=pixels)
     mask = reduce_mask(decoded.raster, decoded.header.mode)
     return replace(
-        record, labels=mask.labels, channels_differ=mask.channels_differ, colours=mask.colours
+        base,
+        **header,
+        labels=mask.labels,
+        channels_differ=mask.channels_differ,
+        colours=mask.colours,
     )

@@ -1,16 +1,19 @@
 """Reductions: pixels → the statistics a record keeps. Pure functions of an array (or of an
 8-bit Pillow image, reduced through its C histograms), testable without a file.
 
-8-bit data goes through Pillow's histograms: exact moments, zero counts and luminance
-percentiles at a fraction of numpy's cost; numpy serves 16-bit, integer and float data.
+8-bit data goes through Pillow's histograms: exact moments and zero counts at a fraction
+of numpy's cost; numpy serves 16-bit, integer and float data. What is only ever compared
+loosely is taken cheaply: the luminance of a large colour image (NA112/NA113's percentiles,
+the perceptual hash) over a regular grid of about 65,536 of its pixels, and a hash of the
+whole content only when asked (the second read of a duplicate candidate).
 Thresholds are not applied here: NA209's boundary test, for one, runs on every label rarer
 than BOUNDARY_SCOPE of the mask, and the check picks its own fraction below that.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import zlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,16 +48,18 @@ ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 MAX_BOUNDARY_LABELS = 64  # the rarest labels that get the boundary test
 
 
-def reduce_image(raster: Raster, *, identity: bool = True) -> PixelStats:
-    """The statistics of an image's pixels. ``identity=False`` leaves out what only a file
-    needs: the content and perceptual hashes (NA305–NA307) and the luminance percentiles
-    (NA112/NA113). A sample drawn from a training pipeline (samples/) has no identity to
-    compare and no capture to judge, and its audit must cost less than drawing it."""
+def reduce_image(raster: Raster, *, identity: bool = True, content: bool = False) -> PixelStats:
+    """The statistics of an image's pixels. The content hash, a full pass over the pixels,
+    is taken only when ``content`` asks for it: collect.py asks on a second read of the
+    few images whose cheap fingerprints collide (duplicate candidates). ``identity=False``
+    leaves out what only a file needs: the perceptual hash (NA307) and the luminance
+    percentiles (NA112/NA113). A sample drawn from a training pipeline (samples/) has no
+    identity to compare and no capture to judge, and its audit must cost less than drawing
+    it."""
     if isinstance(raster, Image.Image):
-        im = raster
-        if im.mode in ("P", "PA"):  # a palette image is seen by loaders through its colours
-            im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
-        return _pixel_stats_8bit(im)
+        im = _as_seen(raster)
+        pixels = _pixel_stats_8bit(im)
+        return replace(pixels, content_hash=_content_hash(im)) if content else pixels
     arr = raster
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8) * np.uint8(255)
@@ -79,13 +84,21 @@ def reduce_image(raster: Raster, *, identity: bool = True) -> PixelStats:
         return PixelStats(stats, math.nan, math.nan, overflow, sentinels)
     luma = luminance(arr)
     p5, p99 = _luma_percentiles(luma)
-    content = zlib.crc32(np.ascontiguousarray(arr).data, _hash_seed(arr.dtype.str, arr.shape))
     gray = luma.astype(np.float32, copy=False)  # no second copy of a float32 image
     if any(c.nan or c.inf for c in stats) or not np.isfinite(gray).all():
         f32 = float(np.finfo(np.float32).max)
         gray = np.nan_to_num(np.clip(luma, -f32, f32), nan=0.0).astype(np.float32)
-    content_hash, phash = f"{content:08x}", _phash(Image.fromarray(gray, "F"))
+    content_hash, phash = _content_hash(arr) if content else "", _phash(Image.fromarray(gray, "F"))
     return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash)
+
+
+def _as_seen(im: Image.Image) -> Image.Image:
+    """An 8-bit image as loaders see it: a palette through its colours, 1-bit as 0/255."""
+    if im.mode in ("P", "PA"):
+        return im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
+    if im.mode == "1":
+        return im.convert("L")
+    return im
 
 
 PERCENTILE_SAMPLE = 1 << 16
@@ -106,7 +119,7 @@ def _luma_percentiles(luma: npt.NDArray[Any]) -> tuple[float, float]:
             percentile_from_histogram(hist, 99, offset),
         )
     if luma.size > PERCENTILE_SAMPLE and luma.ndim == 2:
-        k = math.ceil(math.sqrt(luma.size / PERCENTILE_SAMPLE))
+        k = grid_step(luma.size)
         luma = luma[::k, ::k]
     p5, p99 = percentiles(luma, (5, 99))
     return p5, p99
@@ -119,10 +132,40 @@ _DCT[0] /= np.sqrt(2)  # orthonormal DCT-II matrix
 _DCT8 = np.ascontiguousarray(_DCT[:8])
 
 
-def _hash_seed(dtype: str, shape: tuple[int, ...]) -> int:
-    """The content hash starts from dtype and shape, the same for Pillow and numpy, so that
-    the same pixels in a PNG and in a .npy match."""
-    return zlib.crc32(repr((dtype, tuple(int(x) for x in shape))).encode())
+def _content_hash(pixels: Image.Image | npt.NDArray[Any]) -> str:
+    """A 128-bit BLAKE2b of the decoded pixels, seeded with dtype and shape (the same for
+    Pillow and numpy, so that the same pixels in a PNG and in a .npy match)."""
+    if isinstance(pixels, Image.Image):
+        w, h = pixels.size
+        bands = len(pixels.getbands())
+        shape: tuple[int, ...] = (h, w) if bands == 1 else (h, w, bands)
+        dtype, data = np.dtype(np.uint8).str, memoryview(pixels.tobytes())
+    else:
+        arr = np.ascontiguousarray(pixels)
+        shape, dtype, data = arr.shape, arr.dtype.str, arr.data
+    seed = repr((dtype, tuple(int(x) for x in shape))).encode()
+    digest = hashlib.blake2b(seed, digest_size=16)
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def grid_step(pixels: int) -> int:
+    """k such that every k-th row and column of an image keep about PERCENTILE_SAMPLE of
+    its pixels (1: all of them)."""
+    if pixels <= PERCENTILE_SAMPLE:
+        return 1
+    return math.ceil(math.sqrt(pixels / PERCENTILE_SAMPLE))
+
+
+def _grid(im: Image.Image, k: int) -> Image.Image:
+    """Every k-th pixel of every k-th row (from k // 2), by Pillow's nearest-neighbour
+    resize: no filtering, so the sample's values are pixels of the image."""
+    if k == 1:
+        return im
+    w, h = im.size
+    nw, nh = max(1, w // k), max(1, h // k)
+    box = (0, 0, min(w, nw * k), min(h, nh * k))
+    return im.resize((nw, nh), Image.Resampling.NEAREST, box=box)
 
 
 def _phash(gray: Image.Image) -> int:
@@ -133,9 +176,11 @@ def _phash(gray: Image.Image) -> int:
     a = np.asarray(small, dtype=np.float64)
     if _frame(a) is not None:
         a = _unframed(gray, a)
-    # only the 8 lowest frequencies; einsum keeps BLAS (and its threads) out of the hot path
-    low = np.einsum("ij,jk,lk->il", _DCT8, a, _DCT8).reshape(-1)
-    bits = low > np.median(low[1:])  # the DC term is left out of the median
+    # only the 8 lowest frequencies; einsum keeps BLAS (and its threads) out of the hot path,
+    # and two products of two cost a seventh of one product of three
+    low = np.einsum("ik,lk->il", np.einsum("ij,jk->ik", _DCT8, a), _DCT8).reshape(-1)
+    rest = low[1:]  # the DC term is left out of the median; 63 values: the 32nd smallest
+    bits = low > np.partition(rest, rest.size // 2)[rest.size // 2]
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
@@ -184,31 +229,29 @@ def _unframed(gray: Image.Image, small: npt.NDArray[np.float64]) -> npt.NDArray[
 
 
 def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
-    if im.mode == "1":
-        im = im.convert("L")
-    hist = im.histogram()
+    """Exact moments from Pillow's C histogram. The luminance serves NA112/NA113 (two
+    info-level percentiles) and the perceptual hash: for an image of more than
+    PERCENTILE_SAMPLE pixels it is taken over the grid of every k-th row and column
+    (about 65,536 pixels), not converted at full resolution; one band is its own luminance,
+    and its percentiles stay exact (its histogram is there anyway)."""
     bands = len(im.getbands())
-    stats = tuple(channel_stats_from_histogram(hist[256 * b : 256 * (b + 1)]) for b in range(bands))
-    if bands == 1:
-        luma, gray = hist, im
-    elif im.mode in ("RGB", "RGBA", "RGBX"):
-        gray = im.convert("L")
-        luma = gray.histogram()
-    else:  # LA, CMYK, YCbCr…: the first band is the best single stand-in
-        gray = im.getchannel(0)
-        luma = hist[:256]
-    # The content hash covers the decoded pixels, so a lossless re-encode matches too;
-    # NA305/NA306 compare it together with size and the exact moments.
+    hist = np.array(im.histogram(), dtype=np.int64).reshape(bands, 256)
+    stats = tuple(channel_stats_from_histogram(counts) for counts in hist)
     w, h = im.size
-    shape = (h, w) if bands == 1 else (h, w, bands)
-    content = zlib.crc32(im.tobytes(), _hash_seed(np.dtype(np.uint8).str, shape))
-    content_hash, phash = f"{content:08x}", _phash(gray)
+    sample = _grid(im, grid_step(w * h))
+    if bands == 1:
+        luma, gray = hist[0], sample
+    elif im.mode in ("RGB", "RGBA", "RGBX"):
+        gray = sample.convert("L")  # per pixel: the same as sampling the converted image
+        luma = np.array(gray.histogram(), dtype=np.int64)
+    else:  # LA, CMYK, YCbCr…: the first band is the best single stand-in
+        gray = sample.getchannel(0)
+        luma = hist[0]
     return PixelStats(
         stats,
         percentile_from_histogram(luma, 5),
         percentile_from_histogram(luma, 99),
-        content_hash=content_hash,
-        phash=phash,
+        phash=_phash(gray),
     )
 
 
