@@ -73,7 +73,7 @@ def main() -> None:
             "-C",
             "5",
         ]
-        elapsed, peak_kib, code = timed(cmd, dict(os.environ))
+        elapsed, peak_kib, code, _cpu = timed(cmd, dict(os.environ))
         print(
             f"{2 * args.pairs:,} files, --jobs {args.jobs}: {elapsed:.1f} s, exit code {code}, "
             f"peak RSS of the process tree {peak_kib / 1024:.0f} MiB (target < 400 MB)"

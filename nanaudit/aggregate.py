@@ -229,12 +229,18 @@ class SplitStats:
         return dict(self.labels).get(label, 0) if label is not None else 0
 
 
-def _fold(parts: Iterable[SplitStats]) -> SplitStats:
-    """SplitStats.merge over many parts, incrementally."""
+def _fold(parts: Iterable[SplitStats | Mapping[str, Any]]) -> SplitStats:
+    """SplitStats.merge over many parts (statistics, or the fields a part fills),
+    incrementally."""
     specs = [(f.name, f.metadata["merge"]) for f in dataclasses.fields(SplitStats)]
+    merges = dict(specs)
     acc = {name: m.start() for name, m in specs}
     empty = SplitStats()
     for part in parts:
+        if isinstance(part, Mapping):
+            for name, value in part.items():
+                acc[name] = merges[name].add(acc[name], value)
+            continue
         for name, m in specs:
             value = getattr(part, name)
             if value != getattr(empty, name):
@@ -255,11 +261,19 @@ def file_stats(
     rec: FileRecord, rules: LabelRules, labeled: bool, training: TrainingRules | None = None
 ) -> SplitStats:
     """The statistics of one file; with ``training``, of a file of a training split."""
+    return SplitStats(**file_fields(rec, rules, labeled, training))
+
+
+def file_fields(
+    rec: FileRecord, rules: LabelRules, labeled: bool, training: TrainingRules | None = None
+) -> dict[str, Any]:
+    """The statistics of one file, as the :class:`SplitStats` fields it fills (the rest
+    are empty): what :func:`split_stats` folds, without a SplitStats per file."""
     bad = 0 if rec.ok else 1
     if rec.kind is FileKind.IMAGE:
         p = rec.pixels
         if p is None:
-            return SplitStats(image_files=1, unreadable=bad)
+            return {"image_files": 1, "unreadable": bad}
         family, dtype = colour_family(rec), rec.dtype or "?"
         finite = [c for c in p.channels if c.count]
         ranges = (
@@ -267,40 +281,38 @@ def file_stats(
         )
         flat = all(c.min == c.max for c in p.channels)
         stds = [c.std for c in finite]
-        return SplitStats(
-            image_files=1,
-            images=1,
-            unreadable=bad,
-            groups=(((family, dtype, len(p.channels)), GroupStats(1, p.channels)),),
-            families=((family, 1),),
-            dtypes=((dtype, 1),),
-            modes=((rec.mode or "?", 1),),
-            sizes=(((rec.width, rec.height), 1),),
-            value_ranges=ranges,
-            image_stds=((dtype, max(stds)),) if stds and not flat else (),
-            signatures=(ImageSignature(rec.path, rec.split, content_key(rec), p.phash, flat),),
-        )
+        return {
+            "image_files": 1,
+            "images": 1,
+            "unreadable": bad,
+            "groups": (((family, dtype, len(p.channels)), GroupStats(1, p.channels)),),
+            "families": ((family, 1),),
+            "dtypes": ((dtype, 1),),
+            "modes": ((rec.mode or "?", 1),),
+            "sizes": (((rec.width, rec.height), 1),),
+            "value_ranges": ranges,
+            "image_stds": ((dtype, max(stds)),) if stds and not flat else (),
+            "signatures": (ImageSignature(rec.path, rec.split, content_key(rec), p.phash, flat),),
+        }
     lab = rec.labels
     if lab is None:
-        return SplitStats(masks=1, unreadable=bad)
-    stats = SplitStats(masks=1, labels=lab.histogram, mask_pixels=lab.pixels)
+        return {"masks": 1, "unreadable": bad}
+    fields: dict[str, Any] = {"masks": 1, "labels": lab.histogram, "mask_pixels": lab.pixels}
     if not labeled:
-        return stats
+        return fields
     ignore = rules.ignore_index
     ignored = lab.count(ignore)
     valid = lab.pixels - ignored
     present = [v for v, _ in lab.histogram if v != ignore]
-    stats = dataclasses.replace(
-        stats,
-        valid_fractions=(valid / lab.pixels if lab.pixels else 0.0,),
-        masks_per_label=tuple((v, 1) for v in present),
-        present_pixels=tuple((v, valid) for v in present),
-        ignore_masks=1 if ignored else 0,
-        reduced_pixels=lab.reduced,
-    )
+    fields["valid_fractions"] = (valid / lab.pixels if lab.pixels else 0.0,)
+    fields["masks_per_label"] = tuple((v, 1) for v in present)
+    fields["present_pixels"] = tuple((v, valid) for v in present)
+    fields["ignore_masks"] = 1 if ignored else 0
+    fields["reduced_pixels"] = lab.reduced
     if training is None or not training.described:
-        return stats
-    return dataclasses.replace(stats, **_training_file_stats(rec, lab, ignore, training))
+        return fields
+    fields.update(_training_file_stats(rec, lab, ignore, training))
+    return fields
 
 
 def _training_file_stats(
@@ -336,10 +348,10 @@ def split_stats(
         for rec in (p.image, p.mask):
             if rec is not None:
                 files.setdefault((rec.path, rec.kind), rec)
-    parts = [file_stats(files[k], rules, labeled, training) for k in sorted(files)]
+    parts = [file_fields(files[k], rules, labeled, training) for k in sorted(files)]
     paired = sum(1 for p in pairs if p.image is not None and p.mask is not None)
     samples = sum(1 for p in pairs if p.image is not None and (p.mask is not None or not labeled))
-    parts.append(SplitStats(pairs=paired, samples=samples))
+    parts.append({"pairs": paired, "samples": samples})
     return _fold(parts)
 
 

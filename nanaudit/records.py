@@ -16,7 +16,7 @@ import enum
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar, TypeVar, Union
@@ -271,30 +271,51 @@ T = TypeVar("T")
 def encode(value: Any, *, report: bool = False) -> Any:
     """Any record as JSON-ready data. Fields equal to their default are left out; floats
     that JSON cannot hold are strings ("nan", "inf", "-inf"), or null in a report."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    tp: type = type(value)
+    if tp is str or tp is int or tp is bool or value is None:
+        return value
+    if tp is float:
+        if math.isfinite(value):
+            return value
+        return None if report else repr(value)
+    if tp is tuple or tp is list:
+        return [encode(v, report=report) for v in value]
+    spec = _encoding(tp, report)
+    if spec is not None:
+        fields, reported = spec
         out: dict[str, Any] = {}
-        for f in _ordered_fields(type(value)):
-            if not f.metadata.get("stored", True):
+        for name, default in fields:
+            v = getattr(value, name)
+            if default is not _NO_DEFAULT and _same(v, default):
                 continue
-            if report and not f.metadata.get("report", True):
-                continue
-            v = getattr(value, f.name)
-            if f.default is not dataclasses.MISSING and _same(v, f.default):
-                continue
-            out[f.name] = encode(v, report=report)
-        if report:
-            for name in getattr(type(value), "REPORTED", ()):
-                out[name] = encode(getattr(value, name), report=report)
+            out[name] = encode(v, report=report)
+        for name in reported:
+            out[name] = encode(getattr(value, name), report=report)
         return out
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return None if report else repr(value)
+        return encode(float(value), report=report)
     if isinstance(value, tuple | list):
         return [encode(v, report=report) for v in value]
     return value
+
+
+_NO_DEFAULT: Any = dataclasses.MISSING
+
+
+@cache
+def _encoding(tp: type, report: bool) -> tuple[tuple[tuple[str, Any], ...], tuple[str, ...]] | None:
+    """How :func:`encode` writes a dataclass: (field, default) in JSON order, and the
+    derived properties a report adds; None for a type that is not a dataclass."""
+    if not dataclasses.is_dataclass(tp):
+        return None
+    fields = tuple(
+        (f.name, f.default)
+        for f in _ordered_fields(tp)
+        if f.metadata.get("stored", True) and (not report or f.metadata.get("report", True))
+    )
+    return fields, tuple(getattr(tp, "REPORTED", ())) if report else ()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -333,57 +354,117 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _decode(tp: Any, data: Any) -> Any:
+    return _decoder(tp)(data)
+
+
+Decoder = Callable[[Any], Any]
+
+
+@cache
+def _decoder(tp: Any) -> Decoder:
+    """The function that decodes JSON data of type ``tp``, built once per type: a cache
+    of 100,000 records is read in a fraction of the time a walk of the type hints per
+    value would take."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         options = typing.get_args(tp)
-        if data is None and type(None) in options:
-            return None
         inner = [t for t in options if t is not type(None)]
         if len(inner) != 1:
-            raise CodecError(f"cannot decode a union of {inner}")
-        return _decode(inner[0], data)
+            return _no_decoder(tp)
+        one, nullable = _decoder(inner[0]), type(None) in options
+
+        def union(data: Any) -> Any:
+            return None if data is None and nullable else one(data)
+
+        return union
     if origin is tuple:
         args = typing.get_args(tp)
-        if not isinstance(data, list):
-            raise CodecError(f"expected a list, got {type(data).__name__}")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v) for v in data)
-        if len(args) != len(data):
-            raise CodecError(f"expected {len(args)} items, got {len(data)}")
-        return tuple(_decode(t, v) for t, v in zip(args, data, strict=True))
+            item = _decoder(args[0])
+
+            def sequence(data: Any) -> Any:
+                if not isinstance(data, list):
+                    raise CodecError(f"expected a list, got {type(data).__name__}")
+                return tuple(item(v) for v in data)
+
+            return sequence
+        items = tuple(_decoder(t) for t in args)
+
+        def fixed(data: Any) -> Any:
+            if not isinstance(data, list):
+                raise CodecError(f"expected a list, got {type(data).__name__}")
+            if len(items) != len(data):
+                raise CodecError(f"expected {len(items)} items, got {len(data)}")
+            return tuple(d(v) for d, v in zip(items, data, strict=True))
+
+        return fixed
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(data, Mapping):
-            raise CodecError(f"expected an object for {tp.__name__}")
+        cls: Any = tp
         hints = _hints(tp)
-        known = {f.name for f in _fields(tp)}
-        unknown = set(data) - known - set(getattr(tp, "REPORTED", ()))
-        if unknown:
-            raise CodecError(f"{tp.__name__}: unknown fields {sorted(unknown)}")
-        kwargs = {name: _decode(hints[name], v) for name, v in data.items() if name in known}
-        return tp(**kwargs)
+        fields = {f.name: _decoder(hints[f.name]) for f in _fields(tp)}
+        reported = frozenset(getattr(tp, "REPORTED", ()))
+
+        def record(data: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise CodecError(f"expected an object for {cls.__name__}")
+            kwargs = {}
+            for name, v in data.items():
+                d = fields.get(name)
+                if d is not None:
+                    kwargs[name] = d(v)
+                elif name not in reported:
+                    unknown = sorted(set(data) - set(fields) - reported)
+                    raise CodecError(f"{cls.__name__}: unknown fields {unknown}")
+            return cls(**kwargs)
+
+        return record
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(data)
-    if tp is float:
-        if isinstance(data, str) and data in ("nan", "inf", "-inf"):
-            return float(data)
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise CodecError(f"expected a number, got {data!r}")
+        return tp
+    return _SCALARS.get(tp) or _no_decoder(tp)
+
+
+def _no_decoder(tp: Any) -> Decoder:
+    """For a type no JSON holds (a field that is not stored): an error if data comes."""
+
+    def refuse(data: Any) -> Any:
+        raise CodecError(f"no decoder for {tp!r}")
+
+    return refuse
+
+
+def _float(data: Any) -> float:
+    if type(data) is float:
+        return data
+    if isinstance(data, str) and data in ("nan", "inf", "-inf"):
         return float(data)
-    if tp is int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise CodecError(f"expected an integer, got {data!r}")
-        return data
-    if tp is bool:
-        if not isinstance(data, bool):
-            raise CodecError(f"expected true or false, got {data!r}")
-        return data
-    if tp is str:
-        if not isinstance(data, str):
-            raise CodecError(f"expected a string, got {data!r}")
-        return data
-    if tp is Any:
-        return data
-    raise CodecError(f"no decoder for {tp!r}")
+    if isinstance(data, bool) or not isinstance(data, int | float):
+        raise CodecError(f"expected a number, got {data!r}")
+    return float(data)
+
+
+def _int(data: Any) -> int:
+    if isinstance(data, bool) or not isinstance(data, int):
+        raise CodecError(f"expected an integer, got {data!r}")
+    return data
+
+
+def _bool(data: Any) -> bool:
+    if not isinstance(data, bool):
+        raise CodecError(f"expected true or false, got {data!r}")
+    return data
+
+
+def _str(data: Any) -> str:
+    if not isinstance(data, str):
+        raise CodecError(f"expected a string, got {data!r}")
+    return data
+
+
+def _any(data: Any) -> Any:
+    return data
+
+
+_SCALARS: dict[Any, Decoder] = {float: _float, int: _int, bool: _bool, str: _str, Any: _any}
 
 
 def schema_of(tp: Any) -> dict[str, Any]:

@@ -82,20 +82,51 @@ def channel_stats_from_histogram(
     counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0
 ) -> ChannelStats:
     """Exact moments from a histogram whose bin ``i`` counts the value ``i + offset``."""
+    return channel_stats_from_histograms(np.asarray(counts, dtype=np.int64)[None, :], offset)[0]
+
+
+def channel_stats_from_histograms(
+    counts: npt.NDArray[np.int64], offset: int = 0
+) -> tuple[ChannelStats, ...]:
+    """Exact moments of each row of a histogram (bin ``i`` counts the value ``i + offset``),
+    in integer arithmetic: the sums of the values and of their squares are exact, and the
+    mean S/n and m2 = (Q·n - S²)/n are each rounded once. They do not depend on the order
+    of the bins or the pixels, so the same pixels have the same moments whichever decoder
+    read them (duplicate fingerprints rely on it)."""
     h = np.asarray(counts, dtype=np.int64)
-    n = int(h.sum())
-    if n == 0:
-        return ChannelStats.empty()
-    nz = np.flatnonzero(h)
-    values = nz.astype(np.float64) + offset
-    weights = h[nz].astype(np.float64)
-    # einsum, not np.dot: no BLAS call (and no BLAS thread pool) for a 256-bin sum
-    mean = float(np.einsum("i,i->", values, weights) / n)
-    dev = values - mean
-    m2 = float(np.einsum("i,i,i->", dev, dev, weights))
-    zero_bin = -offset
-    zeros = int(h[zero_bin]) if 0 <= zero_bin < h.size else 0
-    return ChannelStats(n, mean, m2, float(values[0]), float(values[-1]), 0, 0, zeros)
+    rows, bins = h.shape
+    if bins == 0:
+        return tuple(ChannelStats.empty() for _ in range(rows))
+    n = h.sum(axis=1)
+    top = max(abs(offset), abs(offset + bins - 1))
+    if top * top * int(n.max(initial=0)) < 1 << 62:  # int64 sums cannot overflow
+        v = np.arange(offset, offset + bins, dtype=np.int64)
+        sums = list(zip(n.tolist(), (h @ v).tolist(), (h @ (v * v)).tolist(), strict=True))
+    else:
+        sums = []
+        for row in h:
+            nz = np.flatnonzero(row)
+            pairs = list(zip((nz + offset).tolist(), row[nz].tolist(), strict=True))
+            sums.append(
+                (
+                    sum(c for _, c in pairs),
+                    sum(x * c for x, c in pairs),
+                    sum(x * x * c for x, c in pairs),
+                )
+            )
+    present = h > 0
+    first = present.argmax(axis=1).tolist()
+    last = (bins - 1 - present[:, ::-1].argmax(axis=1)).tolist()
+    zeros = h[:, -offset].tolist() if 0 <= -offset < bins else [0] * rows
+    out = []
+    for r, (count, total, squares) in enumerate(sums):
+        if count == 0:
+            out.append(ChannelStats.empty())
+            continue
+        mean, m2 = total / count, (squares * count - total * total) / count
+        lo, hi = float(first[r] + offset), float(last[r] + offset)
+        out.append(ChannelStats(count, mean, m2, lo, hi, 0, 0, zeros[r]))
+    return tuple(out)
 
 
 # Values per block of a float or wide-integer channel: the float64 temporaries of the

@@ -32,7 +32,7 @@ from ..records import (
 )
 from ..stats import (
     channel_stats_from_array,
-    channel_stats_from_histogram,
+    channel_stats_from_histograms,
     channels_last,
     luminance,
     percentile_from_histogram,
@@ -236,7 +236,7 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
     and its percentiles stay exact (its histogram is there anyway)."""
     bands = len(im.getbands())
     hist = np.array(im.histogram(), dtype=np.int64).reshape(bands, 256)
-    stats = tuple(channel_stats_from_histogram(counts) for counts in hist)
+    stats = channel_stats_from_histograms(hist)
     w, h = im.size
     sample = _grid(im, grid_step(w * h))
     if bands == 1:
