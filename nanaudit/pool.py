@@ -18,18 +18,20 @@ allocator setting of the parent is changed by a scan through the API.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .records import DecodeError, DecodeLimits, FileKind, FileRecord
 from .storage import LOCAL, Storage
+
+if TYPE_CHECKING:  # multiprocessing is imported when a pool starts: not by a warm re-run
+    import multiprocessing.context
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 # Below this many files a pool costs more than it saves.
 MIN_FILES_FOR_POOL = 48
@@ -148,6 +150,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _context() -> multiprocessing.context.BaseContext:
+    import multiprocessing
+
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")  # pragma: no cover - not Linux
     ctx = multiprocessing.get_context("forkserver")
@@ -163,6 +167,8 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_context(),
@@ -218,6 +224,8 @@ def _run_chunks(
 ) -> Iterator[list[FileRecord]]:
     """Each chunk's records, in order. When a worker dies, every chunk in flight is lost:
     they run again in a fresh pool (``retry``), or, on a second death, file by file."""
+    from concurrent.futures.process import BrokenProcessPool
+
     window = jobs * 4
     pool = _new_pool(jobs)
     pending: deque[tuple[Sequence[Task], Future[list[FileRecord]]]] = deque()
@@ -249,6 +257,8 @@ def _run_chunks(
 
 def _isolated(tasks: Sequence[Task], limits: DecodeLimits) -> Iterator[FileRecord]:
     """Audit tasks one by one in a single worker, so that a crash names its file."""
+    from concurrent.futures.process import BrokenProcessPool
+
     pool: ProcessPoolExecutor | None = None
     try:
         for t in tasks:
