@@ -7,6 +7,7 @@ import ast
 import json
 import math
 import os
+from dataclasses import fields as dataclasses_fields
 from pathlib import Path
 
 import numpy as np
@@ -265,6 +266,49 @@ def test_selection_and_thresholds_are_served_from_the_cache(
     assert again.findings == first.findings
     nanaudit.scan(root, cache_dir=cache, max_pixels=10_000)  # a decode limit shapes records
     assert len(calls) == 16
+
+
+def test_the_command_line_serves_everything_but_decode_limits_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache key is the decode limits and the version (cache.limits_key): selection,
+    thresholds, label conventions, formats and severities, by flag, variable or config
+    file, are all answered from the cached records, and the findings follow the options."""
+    import nanaudit.decode as decode
+    from nanaudit.cache import limits_key
+    from nanaudit.records import DecodeLimits
+
+    assert [f.name for f in dataclasses_fields(DecodeLimits)] == ["max_pixels"]
+    assert limits_key(DecodeLimits()) != limits_key(DecodeLimits(max_pixels=10))
+    root = make_pairs(tmp_path / "d", 3)
+    reads: list[str] = []
+    real = decode.read
+
+    def counting(path: Path, limits: object) -> object:
+        reads.append(path.name)
+        return real(path, limits)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(decode, "read", counting)
+    cfg = tmp_path / "elsewhere" / "nanaudit.toml"  # not found upward from the data
+    cfg.parent.mkdir()
+    cfg.write_text('[checks.NA104]\nmin_std_ratio = 0.9\nseverity = "error"\n')
+    base = ["scan", str(root), "--cache-dir", str(tmp_path / "cache"), "--format", "json"]
+
+    def findings(*extra: str, env: dict[str, str] | None = None) -> list[str]:
+        result = CliRunner().invoke(cli, [*base, *extra], env=env)
+        assert result.exit_code in (0, 1), result.output
+        return sorted(f["check"] for f in json.loads(result.stdout)["findings"])
+
+    assert findings() == []
+    assert len(reads) == 6
+    assert findings("--config", str(cfg)) == ["NA104"] * 3  # a threshold and a severity
+    assert findings("--config", str(cfg), "--ignore", "NA104") == []
+    assert findings("-C", "2", "--select", "NA201") == ["NA201"] * 3  # label 2 is out of C
+    assert findings("--label-offset", "5", "-C", "3", "--ignore-index", "none") != []
+    assert findings("--fail-on", "info", "--jobs", "2", env={"NANAUDIT_NUM_CLASSES": "2"}) != []
+    assert len(reads) == 6, "an option that does not shape records decoded files again"
+    findings("--max-pixels", "100")  # a decode limit shapes records: decoded again
+    assert len(reads) == 12
 
 
 def test_a_scan_leaves_the_callers_process_as_it_found_it(tmp_path: Path) -> None:

@@ -147,3 +147,78 @@ def test_float_channels_agree_with_and_without_non_finite_values() -> None:
     fields = ("count", "mean", "m2", "min", "max", "zeros")
     assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields]
     assert (fast.nan, fast.inf, slow.nan, slow.inf) == (0, 0, 1, 1)
+def _varied_images() -> dict[str, np.ndarray]:
+    """Colour images above the luminance sample (65,536 pixels), of kinds that sampling
+    could get wrong: noise, smooth ramps, hard blocks, rare bright specks just above 1%,
+    a small bright patch, fine stripes and checks whose period does not divide the grid."""
+    rng = np.random.default_rng(11)
+    h, w = 300, 420  # 126,000 pixels: a grid of every 2nd pixel, the fewest samples
+    y, x = np.mgrid[0:h, 0:w]
+    ramp = (x * 255 // (w - 1)).astype(np.uint8)
+    images = {
+        "noise": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+        "ramp": np.stack([ramp, ramp[:, ::-1], np.full_like(ramp, 90)], axis=2),
+        "stripes_period_3": np.repeat(((x % 3) * 120).astype(np.uint8)[..., None], 3, axis=2),
+        "checks_period_5": np.repeat(
+            (((x // 5 + y // 5) % 2) * 250).astype(np.uint8)[..., None], 3, 2
+        ),
+    }
+    dark = np.clip(rng.normal(30, 8, (h, w, 3)), 0, 255).astype(np.uint8)
+    specks = dark.copy()
+    specks.reshape(-1, 3)[rng.choice(h * w, int(0.013 * h * w), replace=False)] = 240
+    patch = dark.copy()
+    patch[100:140, 200:240] = 220  # 1.3% of the pixels, in one place
+    blocks = np.full((h, w, 3), 128, np.uint8)
+    for _ in range(12):
+        y0, x0 = rng.integers(0, h - 60), rng.integers(0, w - 80)
+        blocks[y0 : y0 + 60, x0 : x0 + 80] = rng.integers(0, 256, 3)
+    images.update(dark_specks=specks, dark_patch=patch, blocks=blocks)
+    big = np.clip(rng.normal(100, 5, (1024, 1536, 3)), 0, 255)
+    images["large_noisy"] = big.astype(np.uint8)  # every 5th pixel of every 5th row
+    return images
+
+
+def test_sampled_luminance_percentiles_stay_within_half_a_rank_of_the_exact_ones() -> None:
+    """NA112/NA113 read the 5th and 99th luminance percentiles of a colour image from a
+    grid of about 65,536 of its pixels: on varied images the sampled value lies between
+    the exact 4.5th and 5.5th (98.5th and 99.5th) percentiles, the tolerance the README
+    and the checks state. Gray images keep their exact percentiles."""
+    from nanaudit.decode.reduce import reduce_image
+
+    for name, rgb in _varied_images().items():
+        im = Image.fromarray(rgb)
+        luma = np.asarray(im.convert("L")).reshape(-1)
+        p = reduce_image(im)
+        for q, got in ((5, p.luma_p5), (99, p.luma_p99)):
+            lo, hi = np.percentile(luma, (q - 0.5, q + 0.5), method="inverted_cdf")
+            assert lo <= got <= hi, (name, q, lo, got, hi)
+        gray = reduce_image(im.convert("L"))
+        assert gray.luma_p99 == float(np.percentile(luma, 99, method="inverted_cdf"))
+        assert gray.luma_p5 == float(np.percentile(luma, 5, method="inverted_cdf"))
+
+
+def test_histogram_moments_are_exact_and_the_same_by_every_route() -> None:
+    """Moments from histograms are computed in integers and rounded once: the exact mean
+    and m2 (checked with fractions), bit for bit the same from Pillow's histogram and from
+    numpy's, and still exact where int64 sums would overflow (values near 2**31)."""
+    from fractions import Fraction
+
+    from nanaudit.decode.reduce import reduce_image
+
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (61, 47, 3), dtype=np.uint8)
+    for c, (pillow, array) in enumerate(
+        zip(reduce_image(Image.fromarray(rgb)).channels, reduce_image(rgb).channels, strict=True)
+    ):
+        assert pillow == array
+        values = [int(v) for v in rgb[..., c].reshape(-1)]
+        mean = Fraction(sum(values), len(values))
+        assert pillow.mean == float(mean)
+        assert pillow.m2 == float(sum((v - mean) ** 2 for v in values))
+    big = (2**31 - 1 - rng.integers(0, 1000, (40, 40))).astype(np.int32)
+    stats = channel_stats_from_array(big)
+    values = [int(v) for v in big.reshape(-1)]
+    mean = Fraction(sum(values), len(values))
+    assert stats.mean == float(mean)
+    assert stats.m2 == float(sum((v - mean) ** 2 for v in values))
+    assert (stats.min, stats.max) == (float(big.min()), float(big.max()))

@@ -377,8 +377,10 @@ class DarkOptions:
 @check("NA112", "dark-image", Severity.INFO, "image", DarkOptions)
 def dark_image(ctx: CheckContext[DarkOptions], rec: FileRecord) -> Iterator[Hit]:
     """The 99th percentile of the image's luminance is below 0.32 × full scale
-    (max_p99_ratio). Exact for 8- and 16-bit gray and 8-bit colour images; for float and
-    16-bit colour images above 65,536 pixels, taken over a regular grid of that many.
+    (max_p99_ratio). Exact for 8- and 16-bit gray images; for colour and float images of
+    more than 65,536 pixels, taken over a regular grid of about that many (every k-th row
+    and column), which lands between the exact 98.5th and 99.5th percentiles on natural
+    images (a pattern aligned with the grid can mislead it).
 
     Why: under-exposed captures: little signal, and a distribution shift against the rest
     of the data. The same rule as image auditors use.
@@ -407,8 +409,10 @@ class BrightOptions:
 @check("NA113", "bright-image", Severity.INFO, "image", BrightOptions)
 def bright_image(ctx: CheckContext[BrightOptions], rec: FileRecord) -> Iterator[Hit]:
     """The 5th percentile of the image's luminance is above 0.95 × full scale
-    (min_p5_ratio). Exact for 8- and 16-bit gray and 8-bit colour images; for float and
-    16-bit colour images above 65,536 pixels, taken over a regular grid of that many.
+    (min_p5_ratio). Exact for 8- and 16-bit gray images; for colour and float images of
+    more than 65,536 pixels, taken over a regular grid of about that many (every k-th row
+    and column), which lands between the exact 4.5th and 5.5th percentiles on natural
+    images (a pattern aligned with the grid can mislead it).
 
     Why: over-exposed or blank-white captures carry little signal.
 
