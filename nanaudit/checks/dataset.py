@@ -192,7 +192,9 @@ def _exact_groups(ds: DatasetStats) -> list[list[ImageSignature]]:
 @check("NA305", "duplicate-images", Severity.WARNING, "dataset")
 def duplicate_images(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """Two or more images of one split have identical pixel content (compared by a hash of
-    the decoded pixels, so a lossless re-encode or a renamed copy matches).
+    the decoded pixels, so a lossless re-encode or a renamed copy matches). The hash is
+    taken, on a second read, only of images whose exact fingerprints (size, dtype, every
+    channel's moments) collide: identical pixels always share them.
 
     Why: duplicates over-weight their samples and inflate the apparent dataset size.
 
