@@ -286,7 +286,7 @@ def encode(value: Any, *, report: bool = False) -> Any:
         out: dict[str, Any] = {}
         for name, default in fields:
             v = getattr(value, name)
-            if default is not _NO_DEFAULT and _same(v, default):
+            if v is default or (default is not _NO_DEFAULT and _same(v, default)):
                 continue
             out[name] = encode(v, report=report)
         for name in reported:

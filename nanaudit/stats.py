@@ -7,6 +7,7 @@ per-file results the same way.  Moments merge with Chan et al.'s parallel formul
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -98,10 +99,9 @@ def channel_stats_from_histograms(
     if bins == 0:
         return tuple(ChannelStats.empty() for _ in range(rows))
     n = h.sum(axis=1)
-    top = max(abs(offset), abs(offset + bins - 1))
+    top = max(abs(offset), abs(offset + bins - 1), 1)
     if top * top * int(n.max(initial=0)) < 1 << 62:  # int64 sums cannot overflow
-        v = np.arange(offset, offset + bins, dtype=np.int64)
-        sums = list(zip(n.tolist(), (h @ v).tolist(), (h @ (v * v)).tolist(), strict=True))
+        sums = (h @ _moment_basis(bins, offset)).tolist()  # per row: n, Σv, Σv²
     else:
         sums = []
         for row in h:
@@ -127,6 +127,13 @@ def channel_stats_from_histograms(
         lo, hi = float(first[r] + offset), float(last[r] + offset)
         out.append(ChannelStats(count, mean, m2, lo, hi, 0, 0, zeros[r]))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=8)
+def _moment_basis(bins: int, offset: int) -> npt.NDArray[np.int64]:
+    """Columns 1, v and v² of the values v = offset … offset + bins - 1."""
+    v = np.arange(offset, offset + bins, dtype=np.int64)
+    return np.stack([np.ones_like(v), v, v * v], axis=1)
 
 
 # Values per block of a float or wide-integer channel: the float64 temporaries of the
@@ -239,13 +246,19 @@ def percentile_from_histogram(
     counts: Sequence[int] | npt.NDArray[np.integer[Any]], q: float, offset: int = 0
 ) -> float:
     """The inverted-CDF percentile (numpy's ``method="inverted_cdf"``) of a histogram."""
-    h = np.asarray(counts, dtype=np.int64)
-    n = int(h.sum())
+    return percentiles_from_histogram(counts, (q,), offset)[0]
+
+
+def percentiles_from_histogram(
+    counts: Sequence[int] | npt.NDArray[np.integer[Any]], qs: Sequence[float], offset: int = 0
+) -> tuple[float, ...]:
+    """Inverted-CDF percentiles of a histogram, from one cumulative sum for all of them."""
+    cum = np.cumsum(np.asarray(counts, dtype=np.int64))
+    n = int(cum[-1]) if cum.size else 0
     if n == 0:
-        return math.nan
-    target = q / 100.0 * n
-    idx = int(np.searchsorted(np.cumsum(h), target, side="left"))
-    return float(min(idx, h.size - 1) + offset)
+        return tuple(math.nan for _ in qs)
+    idx = np.searchsorted(cum, [q / 100.0 * n for q in qs], side="left").tolist()
+    return tuple(float(min(i, cum.size - 1) + offset) for i in idx)
 
 
 def percentiles(values: npt.NDArray[np.generic], qs: Iterable[float]) -> tuple[float, ...]:

@@ -35,8 +35,8 @@ from ..stats import (
     channel_stats_from_histograms,
     channels_last,
     luminance,
-    percentile_from_histogram,
     percentiles,
+    percentiles_from_histogram,
     sparse_histogram,
 )
 from .readers import DecodeFailure, Raster
@@ -114,10 +114,8 @@ def _luma_percentiles(luma: npt.NDArray[Any]) -> tuple[float, float]:
         flat = luma.reshape(-1)
         offset = 0 if luma.dtype.kind == "u" else -(1 << (8 * luma.dtype.itemsize - 1))
         hist = np.bincount((flat.astype(np.int64) - offset) if offset else flat)
-        return (
-            percentile_from_histogram(hist, 5, offset),
-            percentile_from_histogram(hist, 99, offset),
-        )
+        p5, p99 = percentiles_from_histogram(hist, (5, 99), offset)
+        return p5, p99
     if luma.size > PERCENTILE_SAMPLE and luma.ndim == 2:
         k = grid_step(luma.size)
         luma = luma[::k, ::k]
@@ -247,12 +245,8 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
     else:  # LA, CMYK, YCbCr…: the first band is the best single stand-in
         gray = sample.getchannel(0)
         luma = hist[0]
-    return PixelStats(
-        stats,
-        percentile_from_histogram(luma, 5),
-        percentile_from_histogram(luma, 99),
-        phash=_phash(gray),
-    )
+    p5, p99 = percentiles_from_histogram(luma, (5, 99))
+    return PixelStats(stats, p5, p99, phash=_phash(gray))
 
 
 # --------------------------------------------------------------------------- masks
