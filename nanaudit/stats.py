@@ -7,8 +7,11 @@ per-file results the same way.  Moments merge with Chan et al.'s parallel formul
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -82,8 +85,36 @@ def merge_channels(
 def channel_stats_from_histogram(
     counts: Sequence[int] | npt.NDArray[np.int64], offset: int = 0
 ) -> ChannelStats:
-    """Exact moments from a histogram whose bin ``i`` counts the value ``i + offset``."""
+    """Exact moments from a histogram whose bin ``i`` counts the value ``i + offset``: a
+    numpy array (np.bincount's), or a list (a band of Pillow's histogram, summed in
+    Python without numpy's per-call cost). See :func:`channel_stats_from_histograms`."""
+    if isinstance(counts, list):
+        n = sum(counts)
+        if n == 0:
+            return ChannelStats.empty()
+        s1 = sum(map(operator.mul, counts, range(len(counts))))
+        s2 = sum(map(operator.mul, counts, _squares(len(counts))))
+        first = next(i for i, c in enumerate(counts) if c)
+        last = len(counts) - 1 - next(i for i, c in enumerate(reversed(counts)) if c)
+        total = s1 + offset * n
+        squares = s2 + 2 * offset * s1 + offset * offset * n
+        zeros = counts[-offset] if 0 <= -offset < len(counts) else 0
+        return _exact_moments(n, total, squares, first + offset, last + offset, zeros)
     return channel_stats_from_histograms(np.asarray(counts, dtype=np.int64)[None, :], offset)[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _squares(bins: int) -> list[int]:
+    return [v * v for v in range(bins)]
+
+
+def _exact_moments(
+    count: int, total: int, squares: int, lo: int, hi: int, zeros: int
+) -> ChannelStats:
+    """Moments from exact integer sums of the values (total) and their squares: the mean
+    and m2 = (Q·n - S²)/n are each rounded once (Python's int division is exact)."""
+    mean, m2 = total / count, (squares * count - total * total) / count
+    return ChannelStats(count, mean, m2, float(lo), float(hi), 0, 0, zeros)
 
 
 def channel_stats_from_histograms(
@@ -93,7 +124,7 @@ def channel_stats_from_histograms(
     in integer arithmetic: the sums of the values and of their squares are exact, and the
     mean S/n and m2 = (Q·n - S²)/n are each rounded once. They do not depend on the order
     of the bins or the pixels, so the same pixels have the same moments whichever decoder
-    read them (duplicate fingerprints rely on it)."""
+    read them and whichever route summed them (duplicate fingerprints rely on it)."""
     h = np.asarray(counts, dtype=np.int64)
     rows, bins = h.shape
     if bins == 0:
@@ -108,25 +139,22 @@ def channel_stats_from_histograms(
             nz = np.flatnonzero(row)
             pairs = list(zip((nz + offset).tolist(), row[nz].tolist(), strict=True))
             sums.append(
-                (
+                [
                     sum(c for _, c in pairs),
                     sum(x * c for x, c in pairs),
                     sum(x * x * c for x, c in pairs),
-                )
+                ]
             )
     present = h > 0
     first = present.argmax(axis=1).tolist()
     last = (bins - 1 - present[:, ::-1].argmax(axis=1)).tolist()
     zeros = h[:, -offset].tolist() if 0 <= -offset < bins else [0] * rows
-    out = []
-    for r, (count, total, squares) in enumerate(sums):
-        if count == 0:
-            out.append(ChannelStats.empty())
-            continue
-        mean, m2 = total / count, (squares * count - total * total) / count
-        lo, hi = float(first[r] + offset), float(last[r] + offset)
-        out.append(ChannelStats(count, mean, m2, lo, hi, 0, 0, zeros[r]))
-    return tuple(out)
+    return tuple(
+        _exact_moments(count, total, squares, first[r] + offset, last[r] + offset, zeros[r])
+        if count
+        else ChannelStats.empty()
+        for r, (count, total, squares) in enumerate(sums)
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -252,13 +280,19 @@ def percentile_from_histogram(
 def percentiles_from_histogram(
     counts: Sequence[int] | npt.NDArray[np.integer[Any]], qs: Sequence[float], offset: int = 0
 ) -> tuple[float, ...]:
-    """Inverted-CDF percentiles of a histogram, from one cumulative sum for all of them."""
-    cum = np.cumsum(np.asarray(counts, dtype=np.int64))
-    n = int(cum[-1]) if cum.size else 0
+    """Inverted-CDF percentiles of a histogram, from one cumulative sum for all of them
+    (in Python for a list, such as Pillow's 256 bins)."""
+    if isinstance(counts, list):
+        cum: Any = list(itertools.accumulate(counts))
+        idx = [bisect.bisect_left(cum, q / 100.0 * cum[-1]) for q in qs] if cum else []
+    else:
+        cum = np.cumsum(np.asarray(counts, dtype=np.int64))
+        targets = [q / 100.0 * int(cum[-1]) for q in qs] if cum.size else []
+        idx = np.searchsorted(cum, targets, side="left").tolist()
+    n = int(cum[-1]) if len(cum) else 0
     if n == 0:
         return tuple(math.nan for _ in qs)
-    idx = np.searchsorted(cum, [q / 100.0 * n for q in qs], side="left").tolist()
-    return tuple(float(min(i, cum.size - 1) + offset) for i in idx)
+    return tuple(float(min(i, len(cum) - 1) + offset) for i in idx)
 
 
 def percentiles(values: npt.NDArray[np.generic], qs: Iterable[float]) -> tuple[float, ...]:

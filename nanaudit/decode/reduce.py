@@ -32,7 +32,7 @@ from ..records import (
 )
 from ..stats import (
     channel_stats_from_array,
-    channel_stats_from_histograms,
+    channel_stats_from_histogram,
     channels_last,
     luminance,
     percentiles,
@@ -233,18 +233,18 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
     (about 65,536 pixels), not converted at full resolution; one band is its own luminance,
     and its percentiles stay exact (its histogram is there anyway)."""
     bands = len(im.getbands())
-    hist = np.array(im.histogram(), dtype=np.int64).reshape(bands, 256)
-    stats = channel_stats_from_histograms(hist)
+    hist = im.histogram()
+    stats = tuple(channel_stats_from_histogram(hist[256 * b : 256 * (b + 1)]) for b in range(bands))
     w, h = im.size
     sample = _grid(im, grid_step(w * h))
     if bands == 1:
-        luma, gray = hist[0], sample
+        luma, gray = hist, sample
     elif im.mode in ("RGB", "RGBA", "RGBX"):
         gray = sample.convert("L")  # per pixel: the same as sampling the converted image
-        luma = np.array(gray.histogram(), dtype=np.int64)
+        luma = gray.histogram()
     else:  # LA, CMYK, YCbCr…: the first band is the best single stand-in
         gray = sample.getchannel(0)
-        luma = hist[0]
+        luma = hist[:256]
     p5, p99 = percentiles_from_histogram(luma, (5, 99))
     return PixelStats(stats, p5, p99, phash=_phash(gray))
 
