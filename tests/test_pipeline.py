@@ -278,15 +278,17 @@ def test_the_command_line_serves_everything_but_decode_limits_from_the_cache(
     from nanaudit.cache import limits_key
     from nanaudit.records import DecodeLimits
 
-    assert [f.name for f in dataclasses_fields(DecodeLimits)] == ["max_pixels"]
+    keyed = [f.name for f in dataclasses_fields(DecodeLimits) if f.name not in DecodeLimits.UNKEYED]
+    assert keyed == ["max_pixels"]
     assert limits_key(DecodeLimits()) != limits_key(DecodeLimits(max_pixels=10))
+    assert limits_key(DecodeLimits()) == limits_key(DecodeLimits(max_memory=1 << 30))
     root = make_pairs(tmp_path / "d", 3)
     reads: list[str] = []
     real = decode.read
 
-    def counting(path: Path, limits: object) -> object:
+    def counting(path: Path, limits: object, *kind: object) -> object:
         reads.append(path.name)
-        return real(path, limits)  # type: ignore[arg-type]
+        return real(path, limits, *kind)  # type: ignore[arg-type]
 
     monkeypatch.setattr(decode, "read", counting)
     cfg = tmp_path / "elsewhere" / "nanaudit.toml"  # not found upward from the data
