@@ -494,9 +494,10 @@ def test_fingerprint_collisions_are_confirmed_by_a_second_read(
 
 
 def test_duplicates_found_alike_in_the_pool_and_with_the_cache(tmp_path: Path) -> None:
-    """The second reads run in the worker pool too (60 files: the pool starts), and a
-    record's content hash does not depend on what the cache held: the JSON documents of
-    --jobs 1, --jobs 2 and a cached run, before and after a copy is removed, are equal."""
+    """With the first reads in the worker pool (58 files: the pool starts) and the few
+    second reads where run_tasks puts them, and with records from the cache, the JSON
+    documents of --jobs 1, --jobs 2 and a cached run are equal, before and after copies
+    are removed (a cached content hash is never reported)."""
     root = two_splits(tmp_path / "d", n=12)
     _collisions(root)
     base = ["scan", str(root), "--format", "json", "-C", "3", "--no-progress"]
