@@ -147,6 +147,8 @@ def test_float_channels_agree_with_and_without_non_finite_values() -> None:
     fields = ("count", "mean", "m2", "min", "max", "zeros")
     assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields]
     assert (fast.nan, fast.inf, slow.nan, slow.inf) == (0, 0, 1, 1)
+
+
 def _varied_images() -> dict[str, np.ndarray]:
     """Colour images above the luminance sample (65,536 pixels), of kinds that sampling
     could get wrong: noise, smooth ramps, hard blocks, rare bright specks just above 1%,
