@@ -255,6 +255,8 @@ def confirm_duplicates(
         ),
         key=lambda t: (t.rel, t.kind.value),
     )
+    if not again:  # no executor (no pool, no cluster) for nothing to do
+        return again
     if stamps is not None:
         stamps.update({(t.path, t.kind): plan.storage.stamp(t.path) for t in again})
     for t, rec in zip(again, executor(plan)(again, plan.limits, jobs, None), strict=True):
