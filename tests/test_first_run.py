@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import clean_mask, hits, make_pairs, natural_image, save, scan
 from miniatures import (
@@ -383,8 +384,11 @@ def test_a_check_on_nearly_every_file_is_said_once_per_split_by_human_formats(
     assert cli_scan(str(root), *BINARY)[0] == 0
 
 
-def test_findings_come_first_statistics_after_and_quiet_for_ci(tmp_path: Path) -> None:
-    root = binary_dataset(tmp_path / "d")
+def test_findings_come_first_statistics_after_and_quiet_for_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a short root: the first line is not wrapped
+    root = binary_dataset(tmp_path / "d").relative_to(tmp_path)
     _, out, _ = cli_scan(str(root))
     lines = out.splitlines()
     assert lines[1].startswith("6 errors") and lines[-1] == lines[1]

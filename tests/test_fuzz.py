@@ -2,7 +2,7 @@
 concentrated on the header, truncation, insertion, deletion), always give a FileRecord,
 audited or with NA001/NA002, and never an exception; for images and for masks alike.
 
-NANAUDIT_FUZZ_EXAMPLES sets the examples per format (default 500: 2,000 in all, each
+NANAUDIT_FUZZ_EXAMPLES sets the examples per format (default 300: 1,200 in all, each
 decoded as an image and as a mask). Derandomized, so a run is reproducible."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from nanaudit.records import DecodeLimits as DecodeSettings
 from nanaudit.records import FileKind as Kind
 from nanaudit.records import FileRecord, encode
 
-EXAMPLES = int(os.environ.get("NANAUDIT_FUZZ_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("NANAUDIT_FUZZ_EXAMPLES", "300"))
 # A mutated header may declare any size: a smaller limit keeps a decode of a plausible
 # but large declared size fast; the limit itself is what is under test for NA002.
 DECODE = DecodeSettings(max_pixels=1 << 20)
