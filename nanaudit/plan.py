@@ -8,6 +8,7 @@ with their typed thresholds.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from .layouts.survey import unaudited_folders
 from .layouts.training import TRAINING_PRESETS
 from .layouts.walk import Walker, listing_from
 from .memory import default_budget
-from .options import CheckSetting, Command, Layer, Options
+from .options import CheckSetting, Command, Layer, Options, table
 from .options import resolve as resolve_options
 from .paths import display_root
 from .records import DecodeLimits
@@ -299,32 +300,18 @@ def _audited(layout: Layout) -> Iterator[Path]:
         yield from (path for path, _ in split.skipped)
 
 
-# the settings that describe the pipeline itself; batch_size and drop_last alone keep serving
-# NA308 as they did before the training checks existed
-PIPELINE_SETTINGS = (
-    "training_preset",
-    "crop_size",
-    "pad",
-    "pad_value",
-    "resize",
-    "keep_ratio",
-    "scale_range",
-    "loss",
-)
-
-
 def training_rules(options: Options) -> TrainingRules:
+    """The training options of the table, by name (``loss`` fills ``losses``). Any of them
+    but batch_size and drop_last (which serve NA308 alone, as before the training checks
+    existed) describes the pipeline itself."""
+    named = {f.name for f in dataclasses.fields(TrainingRules)} - {"losses", "described"}
+    pipeline = [
+        o.key for o in table() if o.group == "training" and o.key not in ("batch_size", "drop_last")
+    ]
     return TrainingRules(
-        batch_size=options.batch_size,
-        drop_last=options.drop_last,
-        crop_size=options.crop_size,
-        pad=options.pad,
-        pad_value=options.pad_value,
-        resize=options.resize,
-        keep_ratio=options.keep_ratio,
-        scale_range=options.scale_range,
+        **{name: getattr(options, name) for name in named},
         losses=options.loss,
-        described=any(options.given(k) for k in PIPELINE_SETTINGS),
+        described=any(options.given(k) for k in pipeline),
     )
 
 
