@@ -519,8 +519,7 @@ def test_na101_nan_pixels(dataset: Callable[..., Path], suffix: str) -> None:
     f = one(report, "NA101")
     nan, total = int(np.isnan(arr).sum()), arr.size
     assert (f.severity, f.name) == (Severity.ERROR, "nan-pixels")
-    assert f.message.startswith(f"{nan:,} NaN values")
-    assert f"{nan / total:.2%} of {total:,}" in f.message
+    assert f"{nan:,}" in f.message and f"{total:,}" in f.message  # the numbers, not the wording
     assert f.data == {"nan": nan, "values": total}
 
 
@@ -555,8 +554,8 @@ def test_na102_inf_pixels(dataset: Callable[..., Path]) -> None:
     f = one(report, "NA102")
     inf, total = int(np.isinf(arr).sum()), arr.size
     assert (f.severity, f.name) == (Severity.ERROR, "inf-pixels")
-    assert f.message.startswith(f"{inf:,} infinite values")
-    assert f"{inf / total:.2%} of {total:,}" in f.message
+    assert f.data == {"inf": inf, "values": total}
+    assert f"{inf:,}" in f.message and f"{total:,}" in f.message
 
 
 # --------------------------------------------------------------------------- NA103–NA105
@@ -582,7 +581,7 @@ def test_na103_constant_image(
     only(report, rel, {"NA103"} | extra)
     f = one(report, "NA103")
     assert (f.severity, f.name) == (Severity.ERROR, "constant-image")
-    assert f.message == f"every pixel is {shown}"
+    assert shown in f.message
 
 
 def test_na103_quiet_when_one_pixel_differs(dataset: Callable[..., Path]) -> None:
@@ -610,8 +609,7 @@ def test_na104_low_variance(dataset: Callable[..., Path]) -> None:
     only(report, rel, {"NA104"})
     f = one(report, "NA104")
     assert (f.severity, f.name) == (Severity.WARNING, "low-variance")
-    assert f.message.startswith(f"std {max(stds):.4g} in every channel")
-    assert "0.50%" in f.message and "255" in f.message
+    assert f"{max(stds):.4g}" in f.message and "255" in f.message
     assert f.data["limit"] == pytest.approx(limit)
     assert f.data["std"] == pytest.approx(stds, abs=1e-6)
 
@@ -657,7 +655,7 @@ def test_na105_mostly_zero(dataset: Callable[..., Path]) -> None:
     only(report, rel, {"NA105"})
     f = one(report, "NA105")
     assert (f.severity, f.name) == (Severity.WARNING, "mostly-zero")
-    assert f.message.startswith(f"{min(fractions):.1%} or more of each channel is exactly 0")
+    assert f"{min(fractions):.1%}" in f.message
     assert f.data["zero_fraction"] == pytest.approx(fractions, abs=1e-6)
 
 
@@ -695,8 +693,7 @@ def test_na106_fp16_overflow(dataset: Callable[..., Path], value: float) -> None
     f = one(report, "NA106")
     count = int(np.count_nonzero(np.abs(arr) >= 65504))
     assert (f.severity, f.name) == (Severity.ERROR, "fp16-overflow")
-    assert f.message.startswith(f"{count:,} values with |x|")
-    assert f"range {float(arr.min()):g} to {float(arr.max()):g}" in f.message
+    assert f"{float(arr.min()):g}" in f.message and f"{float(arr.max()):g}" in f.message
     assert f.data["count"] == count
 
 
