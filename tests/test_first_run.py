@@ -304,6 +304,19 @@ def test_nothing_found_in_the_current_folder_reads_as_a_sentence(tmp_path: Path)
     assert "x/ (1 image)" in err
 
 
+def test_images_directly_in_the_root_are_counted_and_the_flag_to_audit_them_named(
+    tmp_path: Path,
+) -> None:
+    for i in range(3):
+        save(tmp_path / f"p{i}.png", natural_image(i, (8, 8)))
+    code, _, err = cli_scan(str(tmp_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "./ (3 images)" in err
+    assert "--images DIR without --masks audits the images of DIR alone" in err
+    code, out, _ = cli_scan(str(tmp_path), "--images", str(tmp_path))
+    assert code == 0 and "all          3       0       0" in out
+
+
 def test_an_ignore_index_inside_the_classes_is_a_usage_warning(tmp_path: Path) -> None:
     root = make_pairs(tmp_path / "d", 3, classes=3, size=(16, 16))
     _code, out, _ = cli_scan(str(root), "-C", "12", "--ignore-index", "11")

@@ -367,10 +367,13 @@ def _nothing_found(root: Path, walker: Walker) -> str:
         shown = ", ".join(f"{name}/ ({n:,} image{'' if n == 1 else 's'})" for name, n in held[:8])
         more = f" and {len(held) - 8} more" if len(held) > 8 else ""
         message += f". Folders holding images here: {shown}{more}"
-    return (
-        message + ". Say which with --split NAME:IMAGES:MASKS (repeatable), --images DIR "
+    message += (
+        ". Say which with --split NAME:IMAGES:MASKS (repeatable), --images DIR "
         "--masks DIR, or --layout NAME"
     )
+    if held:
+        message += "; --images DIR without --masks audits the images of DIR alone"
+    return message
 
 
 def _image_folders(root: Path, walker: Walker) -> list[tuple[str, int]]:
@@ -378,8 +381,7 @@ def _image_folders(root: Path, walker: Walker) -> list[tuple[str, int]]:
     counts: Counter[str] = Counter()
     for f in Walker(walker.boundaries, walker.follow_links).files(root).files:
         rel = f.relative_to(root).parts
-        if len(rel) > 1:
-            counts[rel[0]] += 1
+        counts[rel[0] if len(rel) > 1 else "."] += 1
     return sorted(counts.items())
 
 
