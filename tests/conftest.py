@@ -256,3 +256,20 @@ def need_executable(name: str) -> str:
             pytest.fail(f"{name} is required in CI but is not on PATH")
         pytest.skip(f"{name} is not on PATH")
     return found
+
+
+# Every planted defect of sample_data (see sample_data/README.md): its check and its file.
+SAMPLE_DEFECTS = (
+    ("NA101", "images/train/train_nan_float.tif"),
+    ("NA103", "images/train/train_constant.png"),
+    ("NA202", "masks/train/train_all_ignore.png"),
+    ("NA201", "masks/train/train_label_out_of_range.png"),
+    ("NA208", "masks/train/train_binary_255.png"),
+    ("NA206", "masks/val/val_lossy_label.jpg"),
+    ("NA205", "masks/val/val_rgb_label.png"),
+    ("NA006", "images/val/val_size_mismatch.png"),
+    ("NA003", "images/train/train_no_label.png"),
+    ("NA004", "masks/train/train_orphan.png"),
+    ("NA007", "images/val/val_exif_rotated.jpg"),
+    ("NA107", "images/train/train_uint16.png"),
+)

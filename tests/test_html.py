@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_pairs, natural_image, record_of_array, save
+from conftest import SAMPLE_DEFECTS, make_pairs, natural_image, record_of_array, save
 from PIL import Image
 
 import nanaudit
@@ -33,22 +33,6 @@ from nanaudit.formats import Format, render
 from nanaudit.gallery import fold_histograms
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
-
-# Every planted defect of sample_data/README.md: the check that reports it and its file.
-PLANTED = {
-    ("NA101", "images/train/train_nan_float.tif"),
-    ("NA103", "images/train/train_constant.png"),
-    ("NA202", "masks/train/train_all_ignore.png"),
-    ("NA201", "masks/train/train_label_out_of_range.png"),
-    ("NA208", "masks/train/train_binary_255.png"),
-    ("NA206", "masks/val/val_lossy_label.jpg"),
-    ("NA205", "masks/val/val_rgb_label.png"),
-    ("NA006", "images/val/val_size_mismatch.png"),
-    ("NA003", "images/train/train_no_label.png"),
-    ("NA004", "masks/train/train_orphan.png"),
-    ("NA007", "images/val/val_exif_rotated.jpg"),
-    ("NA107", "images/train/train_uint16.png"),
-}
 
 
 def _visual(array: np.ndarray, kind: str = "image") -> Any:
@@ -188,7 +172,7 @@ def test_sample_data_every_planted_defect_has_its_picture(
     parser = Cards()
     parser.feed(page)
     assert set(parser.cards) == {f.check for f in report.findings}  # one card per check
-    for check, path in PLANTED:
+    for check, path in SAMPLE_DEFECTS:
         assert path in parser.cards[check]["paths"], (check, path)
         assert parser.cards[check]["images"] >= 1, check
     assert "http://" not in page and "https://" not in page

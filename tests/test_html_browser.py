@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_pairs, need_executable, need_module, save
+from conftest import SAMPLE_DEFECTS, make_pairs, need_executable, need_module, save
 
 import nanaudit
 from nanaudit.formats import Format, render
@@ -26,20 +26,6 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PLANTED = (
-    ("NA101", "images/train/train_nan_float.tif"),
-    ("NA103", "images/train/train_constant.png"),
-    ("NA202", "masks/train/train_all_ignore.png"),
-    ("NA201", "masks/train/train_label_out_of_range.png"),
-    ("NA208", "masks/train/train_binary_255.png"),
-    ("NA206", "masks/val/val_lossy_label.jpg"),
-    ("NA205", "masks/val/val_rgb_label.png"),
-    ("NA006", "images/val/val_size_mismatch.png"),
-    ("NA003", "images/train/train_no_label.png"),
-    ("NA004", "masks/train/train_orphan.png"),
-    ("NA007", "images/val/val_exif_rotated.jpg"),
-    ("NA107", "images/train/train_uint16.png"),
-)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +91,7 @@ def test_the_sample_report_in_chromium(browser: Any, tmp_path: Path) -> None:
         )
         assert sorted(c for c, _ in cards) == checks  # one card per check
         shown = {(check, file): n for check, items in cards for file, n in items}
-        for planted in PLANTED:
+        for planted in SAMPLE_DEFECTS:
             assert shown.get(planted, 0) >= 1, planted  # the defect, with its picture
         images = visit.images()
         assert len(images) > 40
