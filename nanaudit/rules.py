@@ -49,18 +49,30 @@ class LabelRules:
         """A stored label as the training loop sees it: the label map first (what the
         loader does to the stored values), then reduce_zero_label and the offset, which
         leave the ignore index alone."""
-        for src, dst in self.label_map:
-            if value == src:
-                value = dst
-                break
+        value = self._mapped(value)
         if value == self.ignore_index:
             return value
         if self.reduce_zero_label:
-            ignore = self.ignore_index if self.ignore_index is not None else 255
             if value == 0:
-                return ignore
+                return self.reduced_to
             value -= 1
         return value + self.label_offset
+
+    @property
+    def reduced_to(self) -> int:
+        """What reduce_zero_label writes for label 0: the ignore index, or 255 (mmseg's)
+        when there is none."""
+        return self.ignore_index if self.ignore_index is not None else 255
+
+    def _mapped(self, value: int) -> int:
+        for src, dst in self.label_map:
+            if value == src:
+                return dst
+        return value
+
+    def _reduces(self, value: int) -> bool:
+        """Whether reduce_zero_label is what turns the stored ``value`` into reduced_to."""
+        return self.reduce_zero_label and self.ignore_index != 0 and self._mapped(value) == 0
 
     def apply(self, record: FileRecord) -> FileRecord:
         """A mask record with the transform applied (a no-op without one)."""
@@ -72,7 +84,7 @@ class LabelRules:
         for v, n in labels.histogram:
             new = self.map(v)
             hist[new] = hist.get(new, 0) + n
-            if new == self.ignore_index and v != self.ignore_index:
+            if self._reduces(v):
                 reduced += n
         grid = labels.grid
         if grid is not None:

@@ -282,6 +282,7 @@ def test_na403_loss_without_ignore_index() -> None:
     pairs = [pair_of(image(32, 32), m, "a")]
     (hit,) = check_hits("NA403", pairs=pairs, training=rules(losses=("ce", "dice")))
     assert hit.data["losses"] == ["dice"] and hit.data["ignore_pixels"] == 4
+    assert "1 mask holds 4 pixels" in hit.message
     assert check_hits("NA403", pairs=pairs, training=rules(losses=("ce", "lovasz"))) == []
     honoured = check_hits(
         "NA403", pairs=pairs, training=rules(losses=("dice",)), honouring=("dice",)
@@ -348,6 +349,26 @@ def test_na407_reduce_zero_label_on_binary_masks() -> None:
     assert len(check_hits("NA407", pairs=pairs, rules=named, min_share=0.9)) == 1
     plain = [pair_of(image(32, 32), m, "a")]
     assert check_hits("NA407", pairs=plain) == []
+
+
+def test_na407_binary_0_255_masks_mapped_with_no_ignore_index() -> None:
+    # --label-map 255:1 -C 2 --ignore-index none --reduce-zero-label: 0 becomes 255 (what
+    # mmseg writes), out of range with no ignore index; NA407 names the cause
+    m = np.zeros((32, 32), np.uint8)
+    m[:8] = 255
+    no_ignore = LabelRules(2, None, label_map=((255, 1),), reduce_zero_label=True)
+    mask = no_ignore.apply(record_of_array(m, "mask", "masks/train/a.npy"))
+    assert mask.labels is not None and dict(mask.labels.histogram) == {0: 256, 255: 768}
+    assert mask.labels.reduced == 768
+    pairs = [pair_of(image(32, 32), mask, "a")]
+    (hit,) = check_hits("NA407", pairs=pairs, rules=no_ignore)
+    assert "into 255 (with no ignore index set" in hit.message
+    assert hit.data["classes_left"] == 1 and hit.data["pixels"] == 768
+    # a stored 3 that the label map sends to the ignore index is the map's doing
+    m[8, 0] = 3
+    mapped = LabelRules(2, 255, label_map=((255, 1), (3, 255)), reduce_zero_label=True)
+    labels = mapped.apply(record_of_array(m, "mask", "masks/train/a.npy")).labels
+    assert labels is not None and labels.reduced == 767 and labels.count(255) == 768
 
 
 # --------------------------------------------------------------------------- end to end

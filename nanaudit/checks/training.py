@@ -209,7 +209,8 @@ def loss_ignores_nothing(ctx: CheckContext[LossOptions], ds: DatasetStats) -> It
         found = []
         if pixels:
             masks = f"{st.ignore_masks:,} mask{'' if st.ignore_masks == 1 else 's'}"
-            found.append(f"{masks} hold {pixels:,} pixels of the ignore index {ignore}")
+            hold = "holds" if st.ignore_masks == 1 else "hold"
+            found.append(f"{masks} {hold} {pixels:,} pixels of the ignore index {ignore}")
         if padded:
             found.append(f"padding writes {ignore} into the crops of {padded:,} images")
         yield Hit(
@@ -387,12 +388,17 @@ def background_reduced_away(ctx: CheckContext[ReducedOptions], ds: DatasetStats)
         if not st.mask_pixels or not st.reduced_pixels:
             continue
         share = st.reduced_pixels / st.mask_pixels
-        left = [v for v, _ in st.labels if v != rules.ignore_index]
+        left = [v for v, _ in st.labels if v not in (rules.ignore_index, rules.reduced_to)]
         two_class = len(left) <= 1 or rules.num_classes == 1
+        into = (
+            "the ignore index"
+            if rules.ignore_index is not None
+            else f"{rules.reduced_to} (with no ignore index set, a label out of range)"
+        )
         if two_class and share >= ctx.options.min_share:
             yield Hit(
                 f"split {s.name!r}: reduce_zero_label turned label 0, {share:.1%} of the "
-                f"pixels, into the ignore index, leaving {len(left)} class"
+                f"pixels, into {into}, leaving {len(left)} class"
                 f"{'' if len(left) == 1 else 'es'}",
                 {"share": share, "pixels": st.reduced_pixels, "classes_left": len(left)},
                 path=ROOT,
