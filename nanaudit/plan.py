@@ -19,7 +19,7 @@ from .checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
-from .layouts.generic import discover
+from .layouts.generic import discover, is_key_note
 from .layouts.presets import Preset, resolve
 from .layouts.survey import unaudited_folders
 from .layouts.training import TRAINING_PRESETS
@@ -218,6 +218,10 @@ def _make_plan(
     else:
         layout = discover(root, request)
     layout = _with_walk_problems(layout, walker)
+    # a --pair-key that would pair what does not pair by name is said up front, as a
+    # warning: it is the fix of every NA003/NA004 of the split, and -q shows no notes
+    key_notes = tuple(n for n in layout.notes if is_key_note(n))
+    layout = replace(layout, notes=tuple(n for n in layout.notes if not is_key_note(n)))
     if why:
         layout = replace(layout, reason=f"{why}; {layout.reason}")
     layout = replace(
@@ -242,7 +246,7 @@ def _make_plan(
         checks=checks,
         config_file=config_file,
         visuals=wants_pictures(options),
-        warnings=usage_warnings(labels),
+        warnings=(*usage_warnings(labels), *key_notes),
         storage=storage,
     )
 

@@ -280,10 +280,11 @@ def test_pair_key_suggestion_with_the_count_it_would_pair(tmp_path: Path) -> Non
         save(root / "images" / f"{i:02d}_training.png", natural_image(i, (16, 16)))
         save(root / "masks" / f"{i:02d}_manual1.png", clean_mask(i, (16, 16)))
     report = scan(root)
-    assert any(
-        "all: 0 of 4 images pair by name; --pair-key '^(\\d+)' would pair 4 of 4" in n
-        for n in report.notes
-    )
+    hint = "all: 0 of 4 images pair by name; --pair-key '^(\\d+)' would pair 4 of 4"
+    assert report.warnings == (hint,)
+    # said before the findings it explains (four NA003, four NA004), also with -q
+    code, out, _ = cli_scan(str(root), "-q", "--cache-dir", str(tmp_path / "cache"))
+    assert code == 1 and words(out).index(hint) < words(out).index("NA003")
 
 
 def test_relative_split_folders_that_exist_below_path_get_a_hint(tmp_path: Path) -> None:
