@@ -88,6 +88,19 @@ def test_na501_float_mask_and_the_divided_by_255_wording() -> None:
     assert hits("NA501", fine) == []
 
 
+def test_na501_leaves_a_binary_float_target_alone() -> None:
+    # BCEWithLogitsLoss and sigmoid losses take a float mask of 0.0 and 1.0 (ToTensor on a
+    # 0/255 mask gives exactly that): right for C = 2 or C unknown, wrong for C = 3
+    binary = (clean_mask(0, (16, 16)) > 0).astype(np.float32)[None]
+    assert set(np.unique(binary)) == {0.0, 1.0}
+    (sample,) = draw_of((rgb(), binary)).samples
+    assert hits("NA501", sample, num_classes=2) == []
+    assert hits("NA501", sample, num_classes=None) == []
+    assert len(hits("NA501", sample, num_classes=3)) == 1
+    (divided,) = draw_of((rgb(), binary / 255)).samples  # 0/1 labels divided once more
+    assert len(hits("NA501", divided, num_classes=2)) == 1
+
+
 def test_na502_every_mask_in_unit_range_while_c_above_2() -> None:
     labels = [clean_mask(k, (16, 16)) for k in range(3)]
     for m in labels:

@@ -26,7 +26,9 @@ def _fractional(sample: Sample) -> bool:
 
 @check("NA501", "float-mask", Severity.ERROR, "sample")
 def float_mask(ctx: Ctx, sample: Sample) -> Iterator[Hit]:
-    """The mask reaches the training loop as floating-point values, not integer labels.
+    """The mask reaches the training loop as floating-point values, not integer labels (a
+    binary target of 0.0 and 1.0 alone, with C unknown or at most 2, is left alone: BCE and
+    sigmoid Dice or focal losses take exactly that float mask).
 
     Why: CrossEntropyLoss wants an integer (long) target: a float mask raises "expected
     scalar type Long", or, shaped like the logits, is read as class probabilities. A float
@@ -41,6 +43,10 @@ def float_mask(ctx: Ctx, sample: Sample) -> Iterator[Hit]:
     if not sample.mask.ok or not dtype.startswith("float"):
         return
     lo_hi = sample.mask_range
+    c = ctx.labels.num_classes
+    binary = lo_hi is not None and lo_hi[0] >= 0 and lo_hi[1] <= 1 and not _fractional(sample)
+    if binary and (c is None or c <= 2):
+        return  # a 0/1 float target, as BCE and sigmoid losses take it
     data: dict[str, object] = {"dtype": dtype}
     why = "cast it to integer labels"
     if lo_hi is not None:
