@@ -317,6 +317,10 @@ def test_na405_keep_ratio_resize_collapses_a_strip() -> None:
     t = rules(resize=(64, 64))
     (hit,) = check_hits("NA405", strip.image, pairs=[strip], training=t)
     assert hit.data["scaled"] == [0, 64]
+    assert hit.message == "image 2x400 (HxW) becomes 0x64 after the resize"
+    ranged = rules(resize=(64, 64), scale_range=(0.5, 2.0))
+    (hit,) = check_hits("NA405", strip.image, pairs=[strip], training=ranged)
+    assert hit.message.endswith("becomes 0x32 at the smallest training scale (0.5)")
     assert check_hits("NA405", strip.image, pairs=[strip], training=rules(resize=(512, 512))) == []
     (hit,) = check_hits(
         "NA405", strip.image, pairs=[strip], training=rules(resize=(512, 512)), min_side=4

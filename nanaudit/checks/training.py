@@ -43,6 +43,8 @@ def _scale_words(ctx: CheckContext[Any], which: str) -> str:
     t = ctx.training
     if not t.resizes:
         return ""
+    if t.scale_range is None:  # one fixed resize: there is no smallest or largest scale
+        return " after the resize"
     lo, hi = t.scales
     return f" at the {which} training scale ({lo if which == 'smallest' else hi:g})"
 
