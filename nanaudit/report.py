@@ -515,6 +515,24 @@ class Report:
         folded.sort(key=lambda g: (-g.severity, g.check, order[g.split]))
         return tuple(folded), rest
 
+    def _blurred_binary_share(self) -> float | None:
+        """The share of the mask pixels at 0 or 255, when masks hold both and values in
+        between, some of them near 255, and 0 and 255 cover at least 90% of the pixels
+        (binary masks whose edges a lossy codec or a smooth resize spread); else None."""
+        counts: dict[int, int] = {}
+        for sp in self.splits:
+            for v, n in sp.label_histogram:
+                counts[v] = counts.get(v, 0) + n
+        total = sum(counts.values())
+        ends = counts.get(0, 0) + counts.get(255, 0)
+        if not total or not counts.get(0) or not counts.get(255) or len(counts) < 3:
+            return None
+        if min(counts) < 0 or max(counts) > 255 or ends < 0.9 * total:
+            return None
+        if not any(127 < v < 255 for v in counts):  # labels 0-20 and a 255 border (VOC)
+            return None
+        return ends / total
+
     def classes_in_words(self) -> str:
         """The class count as the reader needs it: the one given, or, without it, the labels
         found and the C they probably mean."""
@@ -536,6 +554,16 @@ class Report:
             )
         if not valid:
             return f"not given; the masks hold only the ignore index {ignore}"
+        blurred = self._blurred_binary_share()
+        if blurred is not None and ignore in (255, None) and not info.transform:
+            return (
+                f"not given. The masks hold 0 and 255 ({blurred:.1%} of the pixels) and "
+                f"{len(values) - 2} values in between: binary 0/255 masks with blurred edges "
+                "(lossy compression, NA206, or a smooth resize, NA209). A loader that "
+                "thresholds them sees 2 classes (-C 2 --label-map 255:1 --ignore-index "
+                "none); the values in between stay out of range until the masks are "
+                "thresholded and saved losslessly"
+            )
         lo, hi = valid[0], valid[-1]
         if lo == 0 and valid == list(range(hi + 1)):
             found = f"labels {lo} to {hi}" if hi > lo else f"label {lo} only"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import clean_mask, hits, make_pairs, natural_image, save, scan
@@ -207,6 +208,24 @@ def test_polyp_jpeg_masks_audit_the_right_folders(tmp_path: Path) -> None:
     # JPEG masks: lossy (and their artefacts out of range), on every mask
     assert len(hits(report, "NA206")) == 6
     assert {f.check for f in report.findings if f.severity == Severity.ERROR} <= {"NA206", "NA201"}
+
+
+def test_jpeg_0_255_masks_without_c_read_as_blurred_binary_not_255_classes(
+    tmp_path: Path,
+) -> None:
+    words_of = words(scan(polyps(tmp_path)).classes_in_words())
+    assert "binary 0/255 masks with blurred edges (lossy compression, NA206" in words_of
+    assert "-C 2 --label-map 255:1 --ignore-index none" in words_of
+    assert "C is at least" not in words_of
+    # labels 0-20 with a 255 border, mostly background (VOC-like): not binary
+    root = tmp_path / "voc-like"
+    for i in range(2):
+        m = np.zeros((20, 20), np.uint8)
+        m[:, :2] = 255
+        m[5, 5 + i] = 7 + i
+        save(root / "images" / f"{i}.png", natural_image(i, (20, 20)))
+        save(root / "masks" / f"{i}.png", m)
+    assert "C is at least 9" in words(scan(root).classes_in_words())
 
 
 # --------------------------------------------------------------------------- discovery
