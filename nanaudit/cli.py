@@ -237,24 +237,7 @@ def scan(path: str | None, **flags: Any) -> None:
     shard_run = opts.shard is not None or any(f == "partial" for f, _ in opts.outputs)
     if shard_run:
         _check_shard_outputs(opts)
-    bar: Any = None
-    if opts.progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        try:  # a pseudo-terminal may say it is 0×0: tqdm would then hide the bar
-            size = os.get_terminal_size(sys.stderr.fileno())
-            sized = size.columns > 0 and size.lines > 0
-        except OSError:
-            sized = False
-        bar = tqdm(
-            total=0,
-            unit="file",
-            file=sys.stderr,
-            leave=False,
-            dynamic_ncols=sized,
-            ncols=None if sized else 80,
-            nrows=None if sized else 24,
-        )
+    bar = _progress_bar(opts.progress, "file", 0)
 
     def on_total(n: int) -> None:
         if bar is not None:
@@ -459,16 +442,7 @@ def samples(target: str, **flags: Any) -> None:
         # the user's code may print: stdout carries the report alone
         with contextlib.redirect_stdout(sys.stderr):
             pipeline = load_samples(target)
-            if opts.progress and sys.stderr.isatty():
-                from tqdm import tqdm
-
-                bar = tqdm(
-                    total=opts.max_samples,
-                    unit="sample",
-                    file=sys.stderr,
-                    leave=False,
-                    dynamic_ncols=True,
-                )
+            bar = _progress_bar(opts.progress, "sample", opts.max_samples)
             report = audit(
                 pipeline,
                 opts,
@@ -480,6 +454,28 @@ def samples(target: str, **flags: Any) -> None:
         if bar is not None:
             bar.close()
     _deliver(report, opts, None)
+
+
+def _progress_bar(wanted: bool, unit: str, total: int | None) -> Any:
+    """A tqdm bar on stderr when it is a terminal (and progress is wanted), else None."""
+    if not wanted or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    try:  # a pseudo-terminal may say it is 0×0: tqdm would then hide the bar
+        size = os.get_terminal_size(sys.stderr.fileno())
+        sized = size.columns > 0 and size.lines > 0
+    except OSError:
+        sized = False
+    return tqdm(
+        total=total,
+        unit=unit,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=sized,
+        ncols=None if sized else 80,
+        nrows=None if sized else 24,
+    )
 
 
 def _check_root(root: Path) -> None:

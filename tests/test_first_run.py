@@ -349,12 +349,28 @@ def test_an_ignore_index_inside_the_classes_is_a_usage_warning(tmp_path: Path) -
 # --------------------------------------------------------------------------- the progress bar
 
 
-def test_the_progress_bar_moves_on_a_terminal(tmp_path: Path) -> None:
-    root = make_pairs(tmp_path / "d", 5, size=(16, 16))
+PIPELINE = """
+import numpy as np
+
+def make():
+    rng = np.random.default_rng(0)
+    mask = np.zeros((8, 8), np.uint8)
+    return [(rng.integers(0, 256, (8, 8, 3), np.uint8), mask) for _ in range(10)]
+"""
+
+
+@pytest.mark.parametrize("command", ["scan", "samples"])
+def test_the_progress_bar_moves_on_a_terminal(tmp_path: Path, command: str) -> None:
+    if command == "scan":
+        root = make_pairs(tmp_path / "d", 5, size=(16, 16))
+        args = ["scan", str(root), "--no-cache", "-j", "1"]
+    else:  # ten samples of a pipeline, on a pseudo-terminal that says it is 0x0
+        (tmp_path / "pipe10.py").write_text(PIPELINE)
+        args = ["samples", str(tmp_path / "pipe10.py") + ":make", "--samples", "10"]
     master, slave = pty.openpty()
     env = {**os.environ, "TQDM_MININTERVAL": "0", "TQDM_MINITERS": "1", "NO_COLOR": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nanaudit", "scan", str(root), "--no-cache", "-j", "1"],
+        [sys.executable, "-m", "nanaudit", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=slave,
