@@ -364,6 +364,35 @@ def test_each_bug_of_a_numpy_pipeline_is_caught_by_name(bug: str) -> None:
     assert report.exit_code == 1 or expected <= {"NA503", "NA507"}
 
 
+class Regions:
+    """Masks of four regions, classes 0, 1, 3 and 4 (no ignore), resized by Pillow as a
+    transform does: with its default filter for 8-bit images (bicubic), or NEAREST."""
+
+    def __init__(self, resample: Image.Resampling | None) -> None:
+        self.resample = resample
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        m = np.zeros((40, 48), np.uint8)
+        m[6:24, 5 + i : 30] = 3
+        m[20:38, 24:44] = 1
+        m[2:10, 36:46] = 4
+        lab = Image.fromarray(m)
+        kw = {} if self.resample is None else {"resample": self.resample}
+        return natural_image(i, (50, 60)), np.asarray(lab.resize((60, 50), **kw))
+
+
+def test_na508_in_between_labels_that_are_classes() -> None:
+    report = audit(Regions(None), num_classes=5, max_samples=16)
+    assert "NA201" not in found(report) and "NA209" not in found(report)  # 2 is a class
+    (hit,) = [f for f in report.findings if f.check == "NA508"]
+    assert hit.data == {"label": 2, "samples": 16, "tested": 16}
+    nearest = audit(Regions(Image.Resampling.NEAREST), num_classes=5, max_samples=16)
+    assert "NA508" not in found(nearest), found(nearest)
+
+
 @pytest.mark.parametrize(
     "fixed, c", [(None, 3), ("resize-nearest", 3), ("classes-filter-fixed", 2)]
 )

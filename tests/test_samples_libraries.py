@@ -181,6 +181,8 @@ def test_readme_torch_example_runs_as_written(
 
 def test_readme_albumentations_example_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
     need_module("albumentations")
-    exec(compile(readme_block("samples:albumentations"), "README.md", "exec"), {})
+    block = readme_block("samples:albumentations")
+    exec(compile(block, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert "NA201" in printed and "NA202" in printed, printed
+    assert f"# {printed.strip()}" == block.strip().splitlines()[-1]  # the output it states

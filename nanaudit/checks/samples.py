@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..kinds import Float
+from ..kinds import Float, Int
 from ..report import Severity
 from ..samples.model import Draw, Sample, SampleBatch
 from .context import CheckContext
@@ -229,4 +229,51 @@ def normalize_spread(ctx: CheckContext[NormalizeSpreadOptions], draw: Draw) -> I
                 f"std ({shown}), above {limit:g} in channel{'s' if len(wide) > 1 else ''} "
                 f"{', '.join(map(str, wide))}: Normalize applied twice, or a std too small",
                 {"std": [round(s, 6) for s in stds], "channels": wide, "limit": limit},
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class InterpolatedOptions:
+    min_samples: int = threshold(
+        3, Int(1, 1 << 20), "samples that must hold the label, each only as thin lines"
+    )
+
+
+@check("NA508", "interpolated-labels", Severity.WARNING, "draw", InterpolatedOptions)
+def interpolated_labels(ctx: CheckContext[InterpolatedOptions], draw: Draw) -> Iterator[Hit]:
+    """A label appears in the masks drawn only as thin lines between two other labels: in
+    every tested sample that holds it (3 at least: min_samples), it covers under 5% of the
+    mask, no pixel of it has four neighbours of its label, and each of its pixels touches
+    two other labels. Those are the values in between that a smooth resize of the mask
+    writes along every edge (labels 1-3 between a region of 0 and a region of 4). The
+    first 64 samples drawn are tested.
+
+    Why: the mask was resized (or rotated, or warped) with bilinear or bicubic
+    interpolation, as Pillow's resize does by default for 8-bit images: every edge gets a
+    seam of wrong classes. When the in-between values are classes, no label falls out of
+    range (NA201) and training runs on quietly corrupted targets.
+
+    Fix: resize and warp masks with nearest-neighbour interpolation only
+    (Image.NEAREST, InterpolationMode.NEAREST, cv2.INTER_NEAREST; albumentations'
+    mask_interpolation=cv2.INTER_NEAREST).
+    """
+    ignore = ctx.labels.ignore_index
+    tested = [s for s in draw.samples if s.thin_labels is not None and s.mask.labels]
+    holders: dict[int, list[Sample]] = {}
+    for s in tested:
+        assert s.mask.labels is not None
+        for v, _ in s.mask.labels.histogram:
+            if v != ignore:
+                holders.setdefault(v, []).append(s)
+    for label, held in sorted(holders.items()):
+        if len(held) < ctx.options.min_samples:
+            continue
+        if all(label in (s.thin_labels or ()) for s in held):
+            shown = ", ".join(s.label for s in held[:3])
+            yield Hit(
+                f"label {ctx.label_name(label)} appears in {len(held):,} of the "
+                f"{len(tested):,} samples tested, in each only as thin lines between two "
+                f"other labels: the values in between of a smooth resize of the mask "
+                f"(e.g. {shown})",
+                {"label": label, "samples": len(held), "tested": len(tested)},
             )

@@ -405,8 +405,13 @@ def boundary_labels(arr: npt.NDArray[Any], labels: LabelStats) -> tuple[int, ...
         return ()
     limit = BOUNDARY_SCOPE * labels.pixels
     candidates = sorted((c, v) for v, c in labels.histogram if c < limit)
-    rare = sorted(v for _, v in candidates[:MAX_BOUNDARY_LABELS])
-    if not rare:
+    return touching_two_others(arr, sorted(v for _, v in candidates[:MAX_BOUNDARY_LABELS]))
+
+
+def touching_two_others(arr: npt.NDArray[Any], rare: list[int]) -> tuple[int, ...]:
+    """Those of the labels ``rare`` (a few) every pixel of which touches two different
+    other labels in its 8-neighbourhood, in the 2-D label array ``arr``."""
+    if arr.ndim != 2 or not rare:
         return ()
     ys, xs = np.nonzero(np.isin(arr, np.asarray(rare)))
     values = arr[ys, xs]

@@ -24,6 +24,7 @@ from ..checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
 from ..checks.run import pair_findings, to_finding
 from ..decode import record_of
 from ..decode.readers import DecodeFailure, from_array
+from ..decode.reduce import MAX_BOUNDARY_LABELS, touching_two_others
 from ..options import Options
 from ..paths import printable
 from ..plan import ActiveCheck, active_checks, effective_config, read_class_names
@@ -137,7 +138,37 @@ def reduce_sample(y: Yielded, index: int) -> Sample:
     here = f"#{index}"
     image = _record(y.image, FileRecord(path=here, kind=FileKind.IMAGE, split=SPLIT), y.image_type)
     mask = _record(y.mask, FileRecord(path=here, kind=FileKind.MASK, split=SPLIT), y.mask_type)
-    return Sample(index, y.batch, y.name, image, mask, _value_range(y.mask, mask))
+    thin = _thin_labels(y.mask, mask) if index < THIN_TESTED else None
+    return Sample(index, y.batch, y.name, image, mask, _value_range(y.mask, mask), thin)
+
+
+# NA508: a mask resized with a smooth filter holds, along every edge between two labels,
+# thin lines of the values in between. The test costs a few passes over the mask, so it
+# runs on the first samples only: a transform's filter is the same for every sample.
+THIN_TESTED = 64
+THIN_SCOPE = 0.05  # labels below this share of a mask's pixels get the test
+
+
+def _thin_labels(value: Any, mask: FileRecord) -> tuple[int, ...] | None:
+    """The labels of a mask (each below THIN_SCOPE of it) that have no pixel whose four
+    neighbours share its label and every pixel of which touches two other labels; None
+    when the mask is not a 2-D array of small non-negative integer labels."""
+    labels = mask.labels
+    if not mask.ok or labels is None or labels.non_integer or not isinstance(value, np.ndarray):
+        return None
+    arr = np.squeeze(value)
+    if arr.ndim != 2 or min(arr.shape) < 3 or not labels.histogram:
+        return None
+    if labels.histogram[0][0] < 0 or labels.histogram[-1][0] >= 1 << 16:
+        return None
+    arr = arr.astype(np.int64, copy=False) if arr.dtype.kind == "f" else arr
+    core = arr[1:-1, 1:-1]
+    inner = (core == arr[:-2, 1:-1]) & (core == arr[2:, 1:-1])
+    inner &= (core == arr[1:-1, :-2]) & (core == arr[1:-1, 2:])
+    with_inner = np.bincount(core[inner].astype(np.int64), minlength=labels.histogram[-1][0] + 1)
+    limit = THIN_SCOPE * labels.pixels
+    rare = [v for v, n in labels.histogram if n < limit and not with_inner[v]]
+    return touching_two_others(arr, rare[:MAX_BOUNDARY_LABELS])
 
 
 def _record(value: Any, base: FileRecord, kind: str) -> FileRecord:

@@ -2,8 +2,9 @@
 
 Each sample's image and mask become :class:`FileRecord` values by the reductions a scanned
 file gets (decode/); the sample keeps where it came from (its index in the draw, its batch,
-the file the dataset names for it) and the one fact of its mask that a record does not
-hold: the range of its values, fractional ones included (NA502).
+the file the dataset names for it) and the facts of its mask that a record does not
+hold: the range of its values, fractional ones included (NA502), and the labels found only as
+thin lines between two others (NA508).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class Sample:
     image: FileRecord  # its path is the sample's label: "sample 007 (batch 01, a.png)"
     mask: FileRecord
     mask_range: tuple[float, float] | None = None  # finite min and max of the mask's values
+    # labels (below THIN_SCOPE of the mask) found only as thin lines between two other
+    # labels, for the first THIN_TESTED samples (NA508); None: not tested
+    thin_labels: tuple[int, ...] | None = None
 
     @property
     def label(self) -> str:
