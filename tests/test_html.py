@@ -258,6 +258,16 @@ def test_a_report_without_pictures_still_renders(dataset: Any) -> None:
     assert "masks/img_000.png" in page
 
 
+def test_the_usage_warnings_are_on_the_page(tmp_path: Path) -> None:
+    root = tmp_path / "d"  # masks named by number only: a --pair-key would pair them
+    for i in range(3):
+        save(root / "images" / f"{i:02d}_scan.png", natural_image(i, (16, 16)))
+        save(root / "masks" / f"{i:02d}_label.png", np.zeros((16, 16), np.uint8))
+    page = render(nanaudit.scan(root, num_classes=4, ignore_index=2), Format.HTML)
+    assert "<li>warning: the ignore index 2 lies inside the classes [0, 4)" in page
+    assert "would pair 3 of 3</li>" in page and "--pair-key &#39;^(\\d+)&#39;" in page
+
+
 def test_a_near_duplicate_shows_where_it_differs(tmp_path: Path) -> None:
     root = make_pairs(tmp_path / "d", 3, size=(96, 96))
     a = natural_image(0, (96, 96))
