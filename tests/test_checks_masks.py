@@ -180,13 +180,14 @@ def test_na204_only_background_and_ignore(tmp_path: Path) -> None:
     report = scan(one_pair(tmp_path, m))
     f = only(report, "NA204")
     assert f.severity is Severity.INFO and f.path == "masks/m.png"
-    assert "background (0)" in f.message
+    assert f.message == "only background (0) and ignore (255) pixels"
     assert f.data["background"] == 0
 
 
 def test_na204_all_background(tmp_path: Path) -> None:
     report = scan(one_pair(tmp_path, np.zeros((32, 32), np.uint8)))
-    assert only(report, "NA204").severity is Severity.INFO
+    f = only(report, "NA204")
+    assert f.severity is Severity.INFO and f.message == "only background (0) pixels"
 
 
 def test_na204_quiet_with_one_foreground_pixel(tmp_path: Path) -> None:

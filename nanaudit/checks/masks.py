@@ -141,7 +141,8 @@ def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         return
     present = {v for v, _ in labels.histogram}
     if bg in present and present <= {bg, ignore}:
-        yield Hit(f"only background ({bg}) and ignore pixels", {"background": bg})
+        also = f" and ignore ({ignore})" if ignore in present else ""
+        yield Hit(f"only background ({bg}){also} pixels", {"background": bg})
 
 
 @check("NA205", "color-mask", Severity.ERROR, "mask")
