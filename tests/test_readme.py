@@ -4,8 +4,10 @@ every command, every NANAUDIT_* variable and every layout preset is documented."
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from nanaudit.checks.registry import all_checks
@@ -44,3 +46,40 @@ def test_every_command_is_documented() -> None:
 def test_every_preset_has_its_row() -> None:
     for name in PRESETS:
         assert f"| `{name}` |" in README, name
+
+
+def _console_blocks() -> list[tuple[list[str], list[str]]]:
+    """Each ```console block of the README: its command's arguments and its output lines."""
+    blocks = []
+    for body in re.findall(r"^```console\n(.*?)^```", README, re.MULTILINE | re.DOTALL):
+        first, *output = body.splitlines()
+        assert first.startswith("$ nanaudit "), first
+        blocks.append((shlex.split(first[len("$ nanaudit ") :]), output))
+    return blocks
+
+
+@pytest.mark.parametrize("args,expected", _console_blocks())
+def test_console_examples_print_what_the_readme_shows(
+    args: list[str], expected: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run from the repository root, as the README's reader does; '…' stands for lines left out
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    result = CliRunner().invoke(
+        cli, [*args, "--no-progress", "--no-cache"], env={"NO_COLOR": "1", "COLUMNS": "80"}
+    )
+    actual = [line.rstrip() for line in result.stdout.splitlines()]
+    chunks: list[list[str]] = [[]]
+    for line in expected:
+        if line.strip() == "…":
+            chunks.append([])
+        else:
+            chunks[-1].append(line.rstrip())
+    at = 0
+    for chunk in filter(None, chunks):
+        starts = [
+            i
+            for i in range(at, len(actual) - len(chunk) + 1)
+            if actual[i : i + len(chunk)] == chunk
+        ]
+        assert starts, "\n".join(["not in the output, in order:", *chunk, "--- output:", *actual])
+        at = starts[0] + len(chunk)
