@@ -467,6 +467,17 @@ def test_samples_command_formats_and_exit_codes(pipeline_dir: Path) -> None:
     assert code == 1 and "NA501" not in out and "NA207" in out
 
 
+def test_github_annotations_of_samples_name_no_repository_file(pipeline_dir: Path) -> None:
+    code, out, _ = invoke(
+        "samples", "pipeline14:buggy", "-C", "3", "--samples", "6", "--format", "github"
+    )
+    annotations = [line for line in out.splitlines() if line.startswith("::error")]
+    assert code == 1 and annotations
+    assert any("::sample 0" in line for line in annotations)  # NA501, per sample
+    assert any("::every value of the 6 masks" in line for line in annotations)  # NA502
+    assert not any(" file=" in line for line in annotations)
+
+
 def test_samples_command_reads_the_config_and_takes_no_scan_flags(pipeline_dir: Path) -> None:
     (pipeline_dir / "nanaudit.toml").write_text(
         'num_classes = 3\nmax_samples = 9\nlayout = "voc"\n[checks.NA501]\nseverity = "off"\n'

@@ -27,6 +27,10 @@ def _prop(text: str) -> str:
 
 def _annotation(report: Report, f: Finding, message: str) -> str:
     title = _prop(f"{f.check} {f.name}")
+    if report.layout == "samples":
+        # a drawn sample is no file of the repository: an annotation of the run, named
+        text = message if f.path in ("", ".") else f"{f.path}: {message}"
+        return f"::{COMMANDS[f.severity]} title={title}::{_data(text)}"
     return (
         f"::{COMMANDS[f.severity]} file={_prop(artifact_path(report, f.path))},"
         f"title={title}::{_data(message)}"
