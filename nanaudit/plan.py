@@ -235,18 +235,19 @@ def _make_plan(
         ),
     )
     checks = active_checks(options, lambda spec: spec.scope not in SAMPLE_SCOPES)
+    training = training_rules(options)
     return ScanPlan(
         root=root,
         options=options,
         preset=preset,
         layout=layout,
         labels=labels,
-        training=training_rules(options),
+        training=training,
         limits=DecodeLimits(options.max_pixels, options.max_memory or default_budget()),
         checks=checks,
         config_file=config_file,
         visuals=wants_pictures(options),
-        warnings=(*usage_warnings(labels), *key_notes),
+        warnings=(*usage_warnings(labels, training), *key_notes),
         storage=storage,
     )
 
@@ -283,9 +284,22 @@ def wants_pictures(options: Options) -> bool:
     return html or options.thumbnails
 
 
-def usage_warnings(labels: LabelRules) -> tuple[str, ...]:
+def usage_warnings(labels: LabelRules, training: TrainingRules | None = None) -> tuple[str, ...]:
     """Settings that are accepted but probably not meant."""
     out = []
+    if training is not None and training.crop_size is None:
+        pad_flags = (("--pad", training.pad), ("--pad-value", training.pad_value is not None))
+        given = [flag for flag, on in pad_flags if on]
+        if given:
+            out.append(
+                f"{' and '.join(given)} without --crop-size: padding fills a crop larger than "
+                "the image, and there is no crop, so the training checks pad nothing"
+            )
+    elif training is not None and training.pad_value is not None and not training.pad:
+        out.append(
+            "--pad-value without --pad: padding is off, so the value is never written "
+            "(add --pad if the pipeline pads)"
+        )
     c, ignore = labels.num_classes, labels.ignore_index
     if c is not None and ignore is not None and 0 <= ignore < c:
         out.append(

@@ -143,6 +143,8 @@ class TrainingRules:
         if self.crop_size is not None:
             parts.append(f"crop {self.crop_size[0]}x{self.crop_size[1]}")
             parts.append("padded" if self.pad else "no padding")
+        elif self.pad:
+            parts.append("padding without a crop (pads nothing)")
         if self.batch_size is not None:
             parts.append(f"batch {self.batch_size}")
         if self.losses:

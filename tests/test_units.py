@@ -264,6 +264,18 @@ def test_label_map_from_flags_and_from_a_config_table() -> None:
             kind.parse(bad, where)
 
 
+def test_padding_settings_that_pad_nothing_are_warned() -> None:
+    labels = LabelRules(num_classes=4)
+    (warning,) = usage_warnings(labels, TrainingRules(pad=True, described=True))
+    assert warning.startswith("--pad without --crop-size")
+    (warning,) = usage_warnings(labels, TrainingRules(pad=True, pad_value=0, described=True))
+    assert warning.startswith("--pad and --pad-value without --crop-size")
+    (warning,) = usage_warnings(labels, TrainingRules(crop_size=(8, 8), pad_value=0))
+    assert warning.startswith("--pad-value without --pad")
+    assert usage_warnings(labels, TrainingRules(crop_size=(8, 8), pad=True, pad_value=0)) == ()
+    assert TrainingRules(pad=True).describe() == "padding without a crop (pads nothing)"
+
+
 def test_an_ignore_index_inside_the_classes_is_warned_and_not_a_missing_class() -> None:
     rules = LabelRules(num_classes=4, ignore_index=3)
     (warning,) = usage_warnings(rules)
