@@ -358,3 +358,26 @@ def test_bad_baseline_exits_2(golden_root: str, tmp_path: Path) -> None:
 def test_pre_commit_hook_definition_runs_the_tool() -> None:
     text = (Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text()
     assert "id: nanaudit" in text and "entry: nanaudit scan" in text and "language: python" in text
+
+
+def test_junit_holds_every_finding_of_the_json_report(tmp_path: Path) -> None:
+    # two training splits: NA301 and NA308 speak of "train+train_aug", which no suite is
+    # named after; NA306 spans train and val (split None)
+    root = make_pairs(tmp_path / "d", 6, split="train")
+    make_pairs(root, 6, split="train_aug")
+    make_pairs(root, 2, split="val")
+    save(root / "images" / "val" / "leak.png", natural_image(1000 * sum(map(ord, "train"))))
+    save(root / "masks" / "val" / "leak.png", clean_mask(0))
+    args = ("scan", str(root), "--num-classes", "4", "--batch-size", "11")
+    doc = json.loads(invoke(*args, "--format", "json")[1])
+    expected = sorted(
+        f"{f['check']} {f['name']} ({f['severity']}): {f['message']}" for f in doc["findings"]
+    )
+    assert {"NA301", "NA306", "NA308"} <= {f["check"] for f in doc["findings"]}
+    assert {f["split"] for f in doc["findings"]} >= {None, "train+train_aug"}
+    tree = ET.fromstring(invoke(*args, "--format", "junit")[1])
+    shown = [e.text or "" for e in tree.iter("failure")]
+    shown += [line for e in tree.iter("system-out") for line in (e.text or "").split("\n")]
+    assert sorted(shown) == expected
+    assert int(tree.get("failures", "-1")) == doc["summary"]["errors"]
+    assert int(tree.get("tests", "-1")) == len(tree.findall(".//testcase"))

@@ -1,5 +1,8 @@
-"""JUnit XML: one test case per scanned file (and one per split for its split-level checks),
-a failure per error finding, so that CI test tabs list the broken files.
+"""JUnit XML: one test case per scanned file (and one per folder for a split's split-level
+checks), a failure per error finding, so that CI test tabs list the broken files. Findings
+that belong to no single split (split leakage across splits, a training-split check over
+"train+trainaug", a class absent from the dataset) go to a last suite, "nanaudit": every
+finding of the report is in the file exactly once.
 
 Every string from the data takes its printable form, which escapes each character XML 1.0
 forbids (controls, surrogates, U+FFFE/U+FFFF); ElementTree escapes the markup. "##[" is
@@ -13,22 +16,34 @@ from collections import defaultdict
 from ..report import Finding, Report, Severity, printable
 from .base import LEGACY_COMMAND, RenderOptions
 
+DATASET_SUITE = "nanaudit"  # no split suite ("nanaudit.NAME") can have this name
+
 
 def render(report: Report, options: RenderOptions) -> str:
-    by_path: dict[str, list[Finding]] = defaultdict(list)
+    split_names = [s.name for s in report.splits]
+    files: dict[str, set[str]] = {name: set() for name in split_names}
+    home: dict[str, str] = {}  # a file's path -> the first split that holds it
+    for r in report.files:
+        if r.split in files:
+            files[r.split].add(r.path)
+            home.setdefault(r.path, r.split)
+    # each finding goes to one case: its split's file, its split's folder, the file's own
+    # split (a dataset finding that names a file), or the dataset suite
+    placed: dict[str | None, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
     for f in report.findings:
-        by_path[f.path].append(f)
+        where = f.split if f.split in files else home.get(f.path)
+        placed[where][f.path].append(f)
     suites = ET.Element("testsuites", name="nanaudit")
     total_tests = total_failures = 0
-    for split in report.splits:
-        files = sorted({r.path for r in report.files if r.split == split.name})
-        split_paths = sorted(
-            {f.path for f in report.findings if f.split == split.name} - set(files)
-        )
-        cases: list[tuple[str, list[Finding]]] = [(p, by_path.get(p, [])) for p in files]
-        # split-level findings (NA005…) point at a folder, not a file: one case per folder
-        cases += [(p, [f for f in by_path[p] if f.split == split.name]) for p in split_paths]
-        suite_name = printable(f"nanaudit.{split.name}")
+    groups: list[tuple[str, list[tuple[str, list[Finding]]]]] = []
+    for name in split_names:
+        by_path = placed.get(name, {})
+        paths = sorted(files[name]) + sorted(set(by_path) - files[name])
+        groups.append((printable(f"nanaudit.{name}"), [(p, by_path.get(p, [])) for p in paths]))
+    rest = placed.get(None, {})
+    if rest:
+        groups.append((DATASET_SUITE, [(p, rest[p]) for p in sorted(rest)]))
+    for suite_name, cases in groups:
         suite = ET.SubElement(suites, "testsuite", name=suite_name)
         failures = 0
         for path, findings in cases:
