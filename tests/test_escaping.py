@@ -13,6 +13,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,30 @@ def check_rich(text: str, report: Report, name: str, color: bool) -> None:
         assert "\x1b" not in plain, repr(line)  # every ESC begins a colour the report chose
 
 
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def check_html(text: str, report: Report, name: str) -> None:
+    parser = _Tags()
+    parser.feed(text)
+    parser.close()
+    assert [t for t, _ in parser.tags if t == "script"] == ["script"]  # the report's own
+    assert not [(t, a) for t, attrs in parser.tags for a, _ in attrs if a.startswith("on")]
+    assert printable(name) in "".join(parser.text)  # the name comes through as text
+    for line in text.splitlines():
+        assert_no_command(line)
+
+
 def check_all(report: Report, name: str, colors: tuple[bool, ...] = (False, True)) -> None:
     bad = hostile_report(report, name)
     check_json(render(bad, Format.JSON), bad, name)
@@ -281,6 +306,8 @@ def check_all(report: Report, name: str, colors: tuple[bool, ...] = (False, True
 )
 def test_each_grammar_holds(base_report: Report, name: str) -> None:
     check_all(base_report, name)
+    bad = hostile_report(base_report, name)
+    check_html(render(bad, Format.HTML), bad, name)
 
 
 def test_drawn_names_hold_in_every_format(base_report: Report) -> None:
