@@ -37,17 +37,22 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
+def safe_line(text: str) -> str:
+    """``text`` as one line on stderr, whatever a folder or class name in it holds, and
+    never a CI workflow command (a runner logs stderr too)."""
+    from .formats.base import command_safe
+    from .report import printable
+
+    return command_safe(printable(text))
+
+
 class UsageFailure(click.ClickException):
     """A usage, configuration or internal error: one line on stderr, exit 2."""
 
     exit_code = EXIT_ERROR
 
     def show(self, file: Any = None) -> None:
-        # one line whatever a folder name in it holds, and never a CI workflow command
-        from .formats.base import command_safe
-        from .report import printable
-
-        click.echo(f"nanaudit: error: {command_safe(printable(self.format_message()))}", err=True)
+        click.echo(f"nanaudit: error: {safe_line(self.format_message())}", err=True)
 
 
 class OutputClosed(Exception):
@@ -231,7 +236,7 @@ def scan(path: str | None, **flags: Any) -> None:
         raise SystemExit(EXIT_OK)
     if plan.warnings and opts.format not in ("auto", "rich"):
         for warning in plan.warnings:  # the terminal report says it; other formats may not
-            click.echo(f"nanaudit: warning: {warning}", err=True)
+            click.echo(f"nanaudit: warning: {safe_line(warning)}", err=True)
     baseline = _baseline(opts)
 
     shard_run = opts.shard is not None or any(f == "partial" for f, _ in opts.outputs)
@@ -563,7 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         # one line, like every other error; the command's --help has the rest
         command = exc.ctx.command_path if exc.ctx is not None else "nanaudit"
-        click.echo(f"nanaudit: error: {exc.format_message()} (see {command} --help)", err=True)
+        message = safe_line(exc.format_message())
+        click.echo(f"nanaudit: error: {message} (see {command} --help)", err=True)
         return EXIT_ERROR
     except click.ClickException as exc:
         exc.show()
@@ -578,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         click.echo(
-            f"nanaudit: internal error: {type(exc).__name__}: {exc}"
+            f"nanaudit: internal error: {type(exc).__name__}: {safe_line(str(exc))}"
             + ("" if debug else " (run with --debug for a traceback)"),
             err=True,
         )

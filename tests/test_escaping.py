@@ -393,3 +393,18 @@ def test_long_names_wrapped_under_github_actions_forge_nothing(tmp_path: Path) -
     assert unescaped == [f"images/{evil}"] * 2, unescaped  # the root is absolute: left out
     assert "from-baseline" in result.stdout  # the stale entry is listed, escaped
     assert not any("##[" in ln for ln in lines)
+
+
+def test_warnings_on_stderr_read_as_no_command(tmp_path: Path) -> None:
+    """A class name from the dataset's own class-names file reaches the usage warning the
+    CLI prints on stderr (beside a JSON report), which a CI runner logs too."""
+    root = make_pairs(tmp_path / "d", 2, size=SIZE)
+    (root / "classes.txt").write_text("bg\nx ##[error]forged\nb\n", encoding="utf-8")
+    (root / "nanaudit.toml").write_text(
+        'num_classes = 3\nignore_index = 1\nclass_names_file = "classes.txt"\n'
+    )
+    result = _cli(str(root), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "warning: the ignore index 1" in result.stderr and "forged" in result.stderr
+    for line in result.stderr.splitlines():
+        assert_no_command(line)
