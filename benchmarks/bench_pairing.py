@@ -19,7 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
-from nanaudit.layouts.generic import pair_files
+from nanaudit.layouts.pairing import pair_files
 
 FRAMES = 8  # frames per sequence: the number of sequences grows with the dataset
 

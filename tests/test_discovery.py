@@ -16,7 +16,8 @@ from PIL import Image
 
 from nanaudit.cli import cli, main
 from nanaudit.layouts import DiscoveryError
-from nanaudit.layouts.generic import discover, pair_files
+from nanaudit.layouts.generic import discover
+from nanaudit.layouts.pairing import pair_files
 from nanaudit.layouts.walk import LINK_OUTSIDE
 from nanaudit.report import Severity
 

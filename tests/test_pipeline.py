@@ -148,6 +148,51 @@ def test_the_stages_import_downstream_only() -> None:
         assert not (_imports(path) & later), (stage, _imports(path) & later)
 
 
+def _module_graph() -> dict[str, set[str]]:
+    """Every module of the package and the modules it imports (a name imported from a
+    package counts as its submodule when it is one), function-level imports included.
+    The package itself is left out: its __init__ is the API, and its modules import only
+    __version__ from it, which is set before any import."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        out: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or node.module):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join([*base, node.module] if node.module else base)
+                if not node.level:
+                    source = node.module or ""
+                subs = {f"{source}.{a.name}" for a in node.names} & modules.keys()
+                out |= subs or ({source} & modules.keys())
+            elif isinstance(node, ast.Import):
+                out |= {a.name for a in node.names} & modules.keys()
+        graph[name] = out - {name, "nanaudit"}
+    return graph
+
+
+def test_no_import_cycle_outside_the_check_registry() -> None:
+    graph = _module_graph()
+    assert "nanaudit.layouts.pairing" in graph["nanaudit.layouts.survey"]
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        return seen
+
+    # the registry imports its check modules to register them; they import the registry
+    allowed = {m for m in graph if m.startswith("nanaudit.checks.") and m != "nanaudit.checks.run"}
+    cycles = sorted(m for m in graph if m not in allowed and m in reach(m))
+    assert not cycles, cycles
+
+
 def test_the_shipped_schema_is_the_generated_one() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == dumps(report_schema())
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..regex import compile_key
 from . import PairPaths
+from .pairing import pair_files
 from .walk import Walker
 
 # Keys tried, in this order, when most files do not pair by name: a leading number
@@ -49,8 +50,6 @@ def suggest_pair_key(
 ) -> KeySuggestion | None:
     """When most images do not pair by name, the key of KEY_PATTERNS that pairs the most of
     them (and more than names do), with the count it pairs; else None."""
-    from .generic import pair_files
-
     if not images or not masks:
         return None
     by_name = count_pairs(pair_files(images, image_root, masks, mask_root))
@@ -133,8 +132,6 @@ def mask_candidates(
     """Folders beside ``image_dir`` that could hold its masks: those named like a mask
     folder, and any other whose files pair with the images by name or by a key. The
     images are listed (``images()``) only when such another folder holds files."""
-    from .generic import pair_files
-
     out = []
     for d in siblings:
         if d == image_dir:
@@ -156,8 +153,6 @@ def judge(
     walker: Walker, image_dir: Path, images: Sequence[Path], folders: Sequence[Path]
 ) -> list[Candidate]:
     """Each candidate mask folder with its pairing and its sampled values."""
-    from .generic import pair_files
-
     out = []
     for d in folders:
         files = walker.files(d).files
