@@ -225,6 +225,25 @@ def test_links_out_of_the_root_are_skipped_and_listed(tmp_path: Path) -> None:
     assert "images/etc/gshadow" in {s["path"] for s in doc["skipped"]}
 
 
+def test_a_link_that_cannot_be_resolved_is_skipped(tmp_path: Path) -> None:
+    """/proc/1/cwd cannot be read by a user (nor by root without CAP_SYS_PTRACE, as in most
+    containers): os.path.realpath raises on it, which ended the scan as an internal error."""
+    root = data(tmp_path / "d")
+    os.symlink("/proc/1/cwd", root / "cwd")  # beside images/ and masks/: discovery looks
+    os.symlink("/proc/1/cwd", root / "images" / "cwd")
+    os.symlink("/proc/1/cwd", root / "masks" / "cwd.png")
+    code, out, err = run(str(root), "--format", "json")
+    assert code == 0, err
+    doc = validate_report_json(out)
+    skipped = {s["path"]: s["reason"] for s in doc["skipped"]}
+    assert skipped == {"images/cwd": LINK_OUTSIDE, "masks/cwd.png": LINK_OUTSIDE}
+    assert doc["summary"]["images"] == 2 and doc["layout"]["name"] == "images-masks"
+    # followed, what cannot be read is named: the folder NA008, the file NA001; no crash
+    code, out, err = run(str(root), "--format", "json", "--follow-links")
+    assert code in (0, 1) and "internal error" not in err, err
+    validate_report_json(out)
+
+
 def assert_inside(doc: dict[str, Any]) -> None:
     """No path in the report leads outside the scanned root."""
     paths = [f["path"] for f in doc["findings"]] + [f["path"] for f in doc["files"]]

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout, PairPaths, PlannedSplit
 from .pairing import pair_files
 from .survey import choose, count_pairs, judge, mask_candidates, suggest_pair_key
-from .walk import Walker, child_dirs
+from .walk import Walker, child_dirs, is_dir
 
 IMAGE_DIRS = ("images", "image", "imgs", "img")
 MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")
@@ -103,7 +103,7 @@ def _explicit_layout(root: Path, request: DiscoverRequest) -> Layout:
     splits, notes = [], []
     for spec in request.explicit:
         for p in (spec.images, spec.masks):
-            if p is not None and not p.is_dir():
+            if p is not None and not is_dir(p):
                 raise DiscoveryError(_missing_folder(root, spec, p))
         labeled = spec.masks is not None and request.labeled(spec.name)
         s, n = _make_split(spec.name, spec.images, spec.masks, labeled, request)
@@ -118,6 +118,13 @@ def _explicit_layout(root: Path, request: DiscoverRequest) -> Layout:
     )
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # there, but not to be looked at (EACCES)
+        return True
+
+
 def _missing_folder(root: Path, spec: ExplicitSplit, path: Path) -> str:
     """A folder given for a split that is not there; relative folders resolve against the
     working folder, so say so when the same path exists below the scanned folder."""
@@ -128,9 +135,9 @@ def _missing_folder(root: Path, spec: ExplicitSplit, path: Path) -> str:
     except ValueError:
         rel = None
     shown = rel.as_posix() if rel is not None else path.as_posix()
-    what = "" if path.exists() else " (there is no such path)"
+    what = "" if _exists(path) else " (there is no such path)"
     message = f"{given}{shown} is not a directory{what}"
-    if rel is not None and (root / rel).is_dir():
+    if rel is not None and is_dir(root / rel):
         message += (
             f" (relative folders resolve against the working folder, not the scanned one): "
             f"did you mean {(root / rel).as_posix()}?"

@@ -42,13 +42,25 @@ def listing_from(storage: Storage) -> Iterator[None]:
 
 
 def is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; not when it cannot be looked at (a link to /proc/1/cwd:
+    pathlib raises on EACCES)."""
     remote = _REMOTE.get()
-    return remote.is_dir(path) if remote is not None else path.is_dir()
+    if remote is not None:
+        return remote.is_dir(path)
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def is_file(path: Path) -> bool:
     remote = _REMOTE.get()
-    return remote.is_file(path) if remote is not None else path.is_file()
+    if remote is not None:
+        return remote.is_file(path)
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 @dataclass
@@ -82,7 +94,10 @@ class Walker:
         """Whether ``path`` may be read: links are followed, or it resolves inside."""
         if self.follow_links or not self.boundaries:
             return True
-        real = _real(path)
+        try:
+            real = os.path.realpath(path)
+        except OSError:  # a link that cannot be read (/proc/1/cwd) cannot be shown inside
+            return False
         return any(real == b or real.startswith(b.rstrip(os.sep) + os.sep) for b in self.boundaries)
 
     def _refuse(self, path: Path, out: Walk) -> None:
@@ -209,12 +224,24 @@ def _remote_files(remote: RemoteStorage, root: Path, exclude: Iterable[Path]) ->
 
 
 def _real(path: Path | str) -> str:
-    return os.path.realpath(path)
+    """``path`` with its links resolved; as written (made absolute) when a link in it cannot
+    be read (realpath raises on /proc/1/cwd): only a boundary or an exclusion."""
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        return os.path.abspath(path)
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
     except OSError:
         return False
 
@@ -236,12 +263,11 @@ def child_dirs(path: Path) -> list[Path]:
     if remote is not None:
         return [e.path for e in remote.entries(path) if e.is_dir and not e.name.startswith(".")]
     try:
-        return sorted(
-            (p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
-            key=lambda p: p.name,
-        )
+        with os.scandir(path) as it:
+            found = [Path(e.path) for e in it if not e.name.startswith(".") and _is_dir(e)]
     except OSError:
         return []
+    return sorted(found, key=lambda p: p.name)
 
 
 def dirs_by_name(path: Path) -> dict[str, Path]:
@@ -250,7 +276,8 @@ def dirs_by_name(path: Path) -> dict[str, Path]:
     if remote is not None:
         return {e.name.lower(): e.path for e in remote.entries(path) if e.is_dir}
     try:
-        return {e.name.lower(): Path(e.path) for e in os.scandir(path) if e.is_dir()}
+        with os.scandir(path) as it:
+            return {e.name.lower(): Path(e.path) for e in it if _is_dir(e)}
     except OSError:
         return {}
 
@@ -264,7 +291,7 @@ def first_files(path: Path, n: int = 8) -> list[str]:
     try:
         with os.scandir(path) as it:
             for e in it:
-                if e.is_file() and not e.name.startswith("."):
+                if _is_file(e) and not e.name.startswith("."):
                     out.append(e.name)
                     if len(out) >= n:
                         break
