@@ -48,6 +48,10 @@ def printable(text: str) -> str:
     return _HIDDEN.sub(_escape, text)
 
 
+# the reason a link the walk did not follow is skipped (reports name such links apart)
+LINK_OUTSIDE = "symbolic link leading outside the scanned folder (--follow-links follows it)"
+
+
 class Severity(enum.IntEnum):
     INFO = 1
     WARNING = 2

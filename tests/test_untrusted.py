@@ -225,6 +225,25 @@ def test_links_out_of_the_root_are_skipped_and_listed(tmp_path: Path) -> None:
     assert "images/etc/gshadow" in {s["path"] for s in doc["skipped"]}
 
 
+def test_the_terminal_names_the_links_it_did_not_follow(tmp_path: Path) -> None:
+    """Data folders linked from another disk are not followed by default: the terminal
+    report says so (else the splits just look empty, NA005)."""
+    far = data(tmp_path / "far")
+    root = tmp_path / "d"
+    root.mkdir()
+    os.symlink(far / "images", root / "images")
+    os.symlink(far / "masks", root / "masks")
+    code, out, _ = run(str(root), "--no-color")
+    assert code == 1  # NA005: no images
+    flat = " ".join(out.split())  # as Rich wrapped it
+    assert (
+        "not followed: 2 symbolic links leading outside the scanned folder "
+        "(--follow-links follows them): images, masks" in flat
+    ), out
+    code, out, _ = run(str(root), "--no-color", "--follow-links")
+    assert code == 0 and "not followed" not in out
+
+
 def test_a_link_that_cannot_be_resolved_is_skipped(tmp_path: Path) -> None:
     """/proc/1/cwd cannot be read by a user (nor by root without CAP_SYS_PTRACE, as in most
     containers): os.path.realpath raises on it, which ended the scan as an internal error."""

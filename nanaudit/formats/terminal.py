@@ -18,7 +18,15 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..report import Finding, FoldedFindings, Report, Severity, SplitReport, printable
+from ..report import (
+    LINK_OUTSIDE,
+    Finding,
+    FoldedFindings,
+    Report,
+    Severity,
+    SplitReport,
+    printable,
+)
 from .base import RenderOptions, command_safe_lines, summary_line
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -107,6 +115,7 @@ def _render_audited(console: Console, report: Report) -> None:
     console.print(line("layout: ", report.layout, ": ", report.layout_reason))
     _render_folders(console, report)
     _render_unaudited(console, report)
+    _render_links(console, report)
     for note in report.notes:
         console.print(line("  note: ", note, style="dim"))
     s = report.labels
@@ -168,6 +177,29 @@ def _render_unaudited(console: Console, report: Report) -> None:
                 style="yellow",
             )
         )
+
+
+def _render_links(console: Console, report: Report) -> None:
+    """Links the walk did not follow: a data folder linked from elsewhere would otherwise
+    look empty (NA005) with no word of why."""
+    every = {path for path, reason in report.skipped if reason == LINK_OUTSIDE}
+    # images/train/ below a linked images/ is the same link: name the top one
+    links = sorted(p for p in every if not any(a in every for a in _ancestors(p)))
+    if links:
+        shown = ", ".join(links[:6]) + (f", … {len(links) - 6} more" if len(links) > 6 else "")
+        console.print(
+            line(
+                f"not followed: {len(links):,} symbolic link{'' if len(links) == 1 else 's'} "
+                "leading outside the scanned folder (--follow-links follows them): ",
+                shown,
+                style="yellow",
+            )
+        )
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbose: bool) -> None:

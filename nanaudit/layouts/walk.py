@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..records import IMAGE_SUFFIXES
+from ..report import LINK_OUTSIDE
 from ..storage import RemoteStorage, Storage
 
-LINK_OUTSIDE = "symbolic link leading outside the scanned folder (--follow-links follows it)"
 MAX_LIST_BYTES = 16 << 20  # a split list: VOC's train_aug.txt is 0.2 MB
 
 
