@@ -181,7 +181,13 @@ def _stop(pool: ProcessPoolExecutor) -> list[int | None]:
     """Stop a pool now: cancel what waits, terminate what runs, reap the processes; their
     exit codes (a negative signal number for one that was killed)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
+    if getattr(pool, "_broken", False) and manager is not None:
+        # a broken pool's own thread terminates and reaps its workers: reading their exit
+        # codes beside it races it (of two readers of a forkserver sentinel, one sees 255,
+        # and an out-of-memory kill was then reported as a decoder crash)
+        manager.join(timeout=5)
     for p in processes:
         if p.is_alive():
             p.terminate()

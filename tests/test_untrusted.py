@@ -586,7 +586,7 @@ def test_a_decode_killed_for_its_memory_is_na001_and_the_report_comes_out(
         doc = json.loads(proc.stdout)
         na001 = {f["path"]: f["data"]["reason"] for f in doc["findings"] if f["check"] == "NA001"}
         assert list(na001) == ["images/img_000.tif"]
-        assert "out-of-memory" in na001["images/img_000.tif"]
+        assert "out-of-memory" in na001["images/img_000.tif"], proc.stderr
     finally:
         for _ in range(100):  # the kernel lets go of a group a moment after its last process
             try:
