@@ -257,13 +257,6 @@ def content_key(rec: FileRecord) -> str:
     return f"{p.content_hash}|{content_fingerprint(rec)}"
 
 
-def file_stats(
-    rec: FileRecord, rules: LabelRules, labeled: bool, training: TrainingRules | None = None
-) -> SplitStats:
-    """The statistics of one file; with ``training``, of a file of a training split."""
-    return SplitStats(**file_fields(rec, rules, labeled, training))
-
-
 def file_fields(
     rec: FileRecord, rules: LabelRules, labeled: bool, training: TrainingRules | None = None
 ) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -454,7 +453,3 @@ def shown_path(path: Path) -> str:
             return path.resolve().as_posix() if path.is_absolute() else path.as_posix()
         except (OSError, RuntimeError):
             return path.as_posix()
-
-
-def join_choices(values: Sequence[str]) -> str:
-    return ", ".join(values)

@@ -256,12 +256,5 @@ class RemoteStorage(Storage):
             return None
 
 
-def open_storage(root: str, options: Mapping[str, Any]) -> Storage:
-    """The storage of a scan root: remote for a URL, else the local file system."""
-    if is_url(root):
-        return RemoteStorage(root, options)
-    return LOCAL
-
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__

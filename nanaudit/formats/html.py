@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..report import (
@@ -51,14 +50,6 @@ def data_uri(picture: Picture) -> str:
 
 
 # --------------------------------------------------------------------------- chart geometry
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    value: float  # 0..1 of the chart's width
-    text: str
-    colour: str
 
 
 def _fmt_share(x: float) -> str:
