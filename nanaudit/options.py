@@ -398,6 +398,9 @@ def _merge_checks(
     return out
 
 
+_FORMAT_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]+")  # a word; one letter is a drive (C:)
+
+
 class OutputTargets(ValueKind[tuple[tuple[str, Path], ...]]):
     """``[FORMAT:]FILE`` (JSON unless FORMAT: is given)."""
 
@@ -415,6 +418,13 @@ class OutputTargets(ValueKind[tuple[tuple[str, Path], ...]]):
             if not isinstance(item, str) or not item:
                 raise where.fail(f"expected [FORMAT:]FILE, got {item!r}")
             head, sep, tail = item.partition(":")
+            if sep and head.lower() not in OUTPUT_FORMATS and _FORMAT_LIKE.fullmatch(head):
+                # a mistyped format (sarfi:r.sarif) would write JSON to a file of that name
+                raise where.fail(
+                    f"unknown format {head!r} in {item!r} (known: "
+                    f"{', '.join(OUTPUT_FORMATS)}; for a file whose name holds ':', "
+                    f"write json:{item})"
+                )
             fmt, target = (
                 (head.lower(), tail) if sep and head.lower() in OUTPUT_FORMATS else ("json", item)
             )

@@ -111,6 +111,24 @@ def test_output_file_beside_terminal_report(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*nanaudit-tmp"))
 
 
+def test_output_with_an_unknown_format_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o sarfi:r.sarif` (a typo) wrote JSON to a file named 'sarfi:r.sarif'."""
+    root = make_pairs(tmp_path / "d", 2)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("scan", "d", "-o", "sarfi:r.sarif", "--no-cache")
+    assert code == 2 and err.count("\n") == 1 and "'sarfi'" in err and "sarif" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+    # a file whose name holds a colon is still written when its format is named
+    code, _, err = run("scan", "d", "-o", "json:a:b.json", "--no-cache")
+    assert code == 0, err
+    assert json.loads((tmp_path / "a:b.json").read_text())["summary"]["images"] == 2
+    code, _, err = run("scan", "d", "-o", "./c:d.json", "--no-cache")  # no format: JSON
+    assert code == 0 and json.loads((tmp_path / "c:d.json").read_text()), err
+    assert sorted(p.name for p in root.iterdir()) == ["images", "masks"]
+
+
 def test_missing_path_exits_2_with_one_line(tmp_path: Path) -> None:
     code, out, err = run("scan", str(tmp_path / "nope"))
     assert code == 2
