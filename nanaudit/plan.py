@@ -247,7 +247,7 @@ def _make_plan(
         checks=checks,
         config_file=config_file,
         visuals=wants_pictures(options),
-        warnings=(*usage_warnings(labels, training), *key_notes),
+        warnings=(*gate_warnings(layers), *usage_warnings(labels, training), *key_notes),
         storage=storage,
     )
 
@@ -282,6 +282,38 @@ def wants_pictures(options: Options) -> bool:
     """Thumbnails are made only for an HTML report: asked for, or one is written."""
     html = options.format == "html" or any(fmt == "html" for fmt, _ in options.outputs)
     return html or options.thumbnails
+
+
+# The settings that decide what fails a scan, as config keys.
+GATE_KEYS = ("fail_on", "select", "ignore", "per_file_ignores", "baseline", "checks")
+
+
+def gate_warnings(layers: Sequence[Layer]) -> tuple[str, ...]:
+    """A config found beside the data comes with the data: when it decides what fails the
+    scan (and no layer of the user's above it does), say so, since a downloaded dataset can
+    mute its own audit that way."""
+    out = []
+    for i, layer in enumerate(layers):
+        if not layer.config_file or layer.trusted:
+            continue
+        mine = resolve_options([layer])
+        above = resolve_options([x for x in layers[i + 1 :] if x.trusted])
+        keys = [k for k in GATE_KEYS if mine.given(k) and not above.given(k)]
+        if "fail_on" in keys and mine.fail_on is not None and mine.fail_on <= Severity.ERROR:
+            keys.remove("fail_on")  # failing on as much or more is no muting
+        if keys:
+            shown = ", ".join(
+                "fail_on = never"
+                if k == "fail_on"
+                else k.replace("per_file_ignores", "per-file-ignores")
+                for k in keys
+            )
+            out.append(
+                f"the config found beside the data ({layer.source}) sets what fails this "
+                f"scan ({shown}): a dataset from elsewhere can mute its own audit so; to decide "
+                "yourself, pass --config FILE or the flags"
+            )
+    return tuple(out)
 
 
 def usage_warnings(labels: LabelRules, training: TrainingRules | None = None) -> tuple[str, ...]:

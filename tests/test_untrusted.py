@@ -773,3 +773,26 @@ def test_a_hostile_dataset_is_audited_without_writing_or_leaving_the_root(
         assert not [ln for ln in text.split("\n") if ln.lstrip().startswith("::")], fmt
         assert "##[" not in text, fmt
     ElementTree.fromstring((out / "r.junit").read_bytes())
+
+
+def test_a_found_config_that_decides_what_fails_is_named_as_such(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 4)
+    a = natural_image(0)[..., 0].astype(np.float32) / 255
+    a[1, 1] = np.nan
+    (root / "images" / "img_000.png").unlink()
+    save(root / "images" / "img_000.tif", a)  # an NA101 error
+    (root / "nanaudit.toml").write_text('fail_on = "never"\nignore = ["NA109"]\n')
+    code, out, _ = run(str(root))
+    assert code == 0 and "NA101" in out  # the dataset's policy applies, and is named:
+    warning = " ".join(out.split())
+    assert "config found beside the data (" in warning
+    assert "sets what fails this scan (fail_on = never, ignore)" in warning
+    # what the user decides is theirs: a flag above it, a config they name, or a stricter gate
+    code, _, err = run(str(root), "--fail-on", "error", "--ignore", "NA109", "--format", "json")
+    assert code == 1 and "config found beside the data" not in err
+    (root / "nanaudit.toml").write_text('fail_on = "warning"\n')
+    code, out, _ = run(str(root))
+    assert code == 1 and "config found beside the data" not in out
+    (tmp_path / "mine.toml").write_text('fail_on = "never"\n')
+    code, out, _ = run(str(root), "--config", str(tmp_path / "mine.toml"))
+    assert code == 0 and "config found beside the data" not in out
