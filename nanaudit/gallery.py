@@ -318,6 +318,9 @@ def highlight_for(
             lut = np.zeros(256, dtype=bool)
             for i, label in enumerate(labels):
                 lut[i] = label in bad
+            # a mask of more values than the thumbnail indexes (instance ids) shares one
+            # index among the rest: it is flagged when an offending label is among them
+            lut[OTHER_INDEX] = not bad <= set(labels)
             return Highlight(on_mask=lut[idx], note=f"{_what(check)} in {HIGHLIGHT_NAME}")
         if check == "NA207":
             return Highlight(

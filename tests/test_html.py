@@ -225,6 +225,28 @@ def test_highlights_mark_the_offending_pixels(tmp_path: Path) -> None:
     assert not magenta[:30].any() and not magenta[50:].any()
 
 
+def test_out_of_range_instance_ids_beyond_the_thumbnail_palette_are_marked(
+    tmp_path: Path,
+) -> None:
+    """A mask of more values than a thumbnail indexes (instance ids given as classes): the
+    values that share the "other" index are out of range too, and marked as such."""
+    root = make_pairs(tmp_path / "d", 3)
+    m = np.zeros((64, 64), np.uint16)
+    m[:, 32:] = 1000 + np.arange(64 * 32, dtype=np.uint16).reshape(64, 32)  # 2,048 ids
+    save(root / "masks" / "img_001.png", m)
+    save(root / "images" / "img_001.png", np.full((64, 64, 3), 128, np.uint8))
+    report = nanaudit.scan(root, num_classes=3, thumbnails=True)
+    assert report.gallery is not None
+    group = report.gallery.group("NA201")
+    assert group is not None
+    overlay = group.shown[0].panels[0].overlay
+    assert overlay is not None
+    rgb = np.asarray(Image.open(io.BytesIO(overlay.data)).convert("RGB")).astype(int)
+    magenta = (rgb[..., 0] > 180) & (rgb[..., 1] < 110) & (rgb[..., 2] > 180)
+    assert magenta[:, 33:].all()  # every id, not only the 253 with an index of their own
+    assert not magenta[:, :29].any()  # (the outline grows the region by a pixel or two)
+
+
 def test_hostile_file_names_are_text(tmp_path: Path) -> None:
     root = make_pairs(tmp_path / "d", 3)
     name = "<img src=x onerror=alert(1)>\"'&<script>alert(2)<\\script>"
