@@ -204,9 +204,11 @@ def test_a_listing_is_paged_and_read_once(s3: dict[str, Any]) -> None:
 
 def test_remote_errors_are_one_line_and_exit_2(s3: dict[str, Any]) -> None:
     runner = CliRunner()
-    cases = {
-        f"s3://{BUCKET}/nothing-here": "no image/mask layout found",
-        "s3://no-such-bucket/x": "no image/mask layout found",
+    empty = "(no object there: check the bucket and prefix)"
+    cases = {  # named by their URLs, not by the pipeline's /bucket/prefix paths
+        f"s3://{BUCKET}/nothing-here": f"layout found in s3://{BUCKET}/nothing-here {empty}",
+        "s3://no-such-bucket/x": f"layout found in s3://no-such-bucket/x {empty}",
+        f"s3://{BUCKET}/sample/images": f"layout found in s3://{BUCKET}/sample/images. Looked",
         "nosuchprotocol://x/y": "nosuchprotocol",
     }
     for url, message in cases.items():
@@ -216,6 +218,8 @@ def test_remote_errors_are_one_line_and_exit_2(s3: dict[str, Any]) -> None:
         assert len(result.stderr.strip().splitlines()) == 1
     result = runner.invoke(cli, ["scan", f"s3://{BUCKET}/sample", "--images", "x"])
     assert result.exit_code == 2 and "name local folders" in result.stderr
+    result = runner.invoke(cli, ["scan", f"s3://{BUCKET}/sample", "--layout", "voc"])
+    assert result.exit_code == 2 and f"not found in s3://{BUCKET}/sample\n" in result.stderr
     assert os.environ["AWS_ENDPOINT_URL"] == s3["endpoint"]
 
 

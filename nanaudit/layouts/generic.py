@@ -11,7 +11,7 @@ from pathlib import Path
 from . import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout, PairPaths, PlannedSplit
 from .pairing import pair_files
 from .survey import choose, count_pairs, judge, mask_candidates, suggest_pair_key
-from .walk import Walker, child_dirs, is_dir
+from .walk import Walker, child_dirs, is_dir, shown
 
 IMAGE_DIRS = ("images", "image", "imgs", "img")
 MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")
@@ -270,7 +270,7 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
 
 
 def _nothing_found(root: Path, walker: Walker) -> str:
-    where = "the current folder" if str(root) in ("", ".") else str(root)
+    where = "the current folder" if str(root) in ("", ".") else shown(root)
     message = (
         f"no image/mask layout found in {where}. Looked for: an image folder "
         f"({', '.join(IMAGE_DIRS)}) beside a mask folder ({', '.join(MASK_DIRS)}); "
@@ -280,9 +280,9 @@ def _nothing_found(root: Path, walker: Walker) -> str:
     )
     held = _image_folders(root, walker)
     if held:
-        shown = ", ".join(f"{name}/ ({n:,} image{'' if n == 1 else 's'})" for name, n in held[:8])
+        folders = ", ".join(f"{name}/ ({n:,} image{'' if n == 1 else 's'})" for name, n in held[:8])
         more = f" and {len(held) - 8} more" if len(held) > 8 else ""
-        message += f". Folders holding images here: {shown}{more}"
+        message += f". Folders holding images here: {folders}{more}"
     message += (
         ". Say which with --split NAME:IMAGES:MASKS (repeatable), --images DIR "
         "--masks DIR, or --layout NAME"

@@ -26,7 +26,7 @@ from .classes import (
 )
 from .generic import discover, split_role
 from .hints import ade_hint, camvid_hint, cityscapes_hint, coco_hint, palette_luma_hint, pets_hint
-from .walk import dirs_by_name, first_files, is_file
+from .walk import dirs_by_name, first_files, is_file, shown
 
 Hint = Callable[[Sequence[int], int | None], str | None]
 Discover = Callable[[Path, Path, DiscoverRequest], Layout]
@@ -512,7 +512,7 @@ def resolve(root: Path, requested: str | None, explicit: bool) -> tuple[Preset, 
         found = preset.detect(root)
         if found is None:
             raise DiscoveryError(
-                f"layout {preset.name!r} expects {preset.expects}; not found in {root}"
+                f"layout {preset.name!r} expects {preset.expects}; not found in {shown(root)}"
             )
         return preset, found[0], f"--layout {preset.name}: {found[1]}"
     hits = [
@@ -521,7 +521,8 @@ def resolve(root: Path, requested: str | None, explicit: bool) -> tuple[Preset, 
     if len(hits) > 1:
         names = ", ".join(f"{p.name} ({why})" for p, (_, why) in hits)
         raise DiscoveryError(
-            f"ambiguous layout in {root}: it looks like {names}; choose one with --layout NAME"
+            f"ambiguous layout in {shown(root)}: it looks like {names}; "
+            "choose one with --layout NAME"
         )
     if hits:
         preset, (base, why) = hits[0]

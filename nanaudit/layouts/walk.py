@@ -19,7 +19,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..records import IMAGE_SUFFIXES
 from ..report import LINK_OUTSIDE
@@ -61,6 +61,18 @@ def is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:
         return False
+
+
+def shown(path: Path) -> str:
+    """A folder as messages name it: by its URL in remote storage (where the pipeline's
+    ``/bucket/prefix`` path means nothing to the user, and an empty listing means a
+    misspelt bucket or prefix), else as the path."""
+    remote = _REMOTE.get()
+    if remote is None or not PurePosixPath(path).is_relative_to(PurePosixPath(remote.root)):
+        return str(path)
+    rel = remote.rel(path)
+    url = f"{remote.url}/{rel}" if rel else remote.url
+    return url if remote.listing() else f"{url} (no object there: check the bucket and prefix)"
 
 
 @dataclass
