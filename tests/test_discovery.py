@@ -119,6 +119,17 @@ def test_loose_images_beside_split_folders_form_split_unsplit(tmp_path: Path) ->
     assert_paired(report)
 
 
+def test_images_and_masks_of_a_folder_no_split_names_pair_in_split_unsplit(
+    tmp_path: Path,
+) -> None:
+    make_pairs(tmp_path, 2, "train", size=SIZE)
+    write_pairs(tmp_path / "images" / "extra", tmp_path / "masks" / "extra", 2, prefix="x")
+    report = scan(tmp_path)
+    assert splits(report) == {"train": (2, 2, 2), "unsplit": (2, 2, 2)}
+    assert not hits(report, "NA003") and not hits(report, "NA004")
+    assert_paired(report)
+
+
 def test_split_folders_pair_by_role(tmp_path: Path) -> None:
     write_pairs(tmp_path / "images" / "train", tmp_path / "masks" / "train", 2)
     write_pairs(tmp_path / "images" / "val", tmp_path / "masks" / "validation", 2)

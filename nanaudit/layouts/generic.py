@@ -351,7 +351,10 @@ def _images_masks_layout(
     walker: Walker = request.walker
     rest = walker.files(image_dir, exclude=image_splits)
     if rest.files:
-        loose_masks = walker.files(mask_dir, exclude=list(mask_children.values()))
+        # the masks of the same places: below every mask folder no split took (masks/foo
+        # beside images/foo), not only beside the split folders
+        taken = [s.mask_root for s in splits if s.mask_root is not None]
+        loose_masks = walker.files(mask_dir, exclude=taken)
         pairs = pair_files(rest.files, image_dir, loose_masks.files, mask_dir, request.pair_key)
         splits.append(
             PlannedSplit(
