@@ -234,6 +234,12 @@ def scan(path: str | None, **flags: Any) -> None:
 
         click.echo(dry_run(plan), nl=False)
         raise SystemExit(EXIT_OK)
+    if opts.scheduler is not None and opts.executor != "dask":
+        click.echo(
+            "nanaudit: warning: --scheduler names a Dask scheduler, used only with "
+            "--executor dask: the files are decoded on this machine",
+            err=True,
+        )
     if plan.warnings and opts.format not in ("auto", "rich"):
         for warning in plan.warnings:  # the terminal report says it; other formats may not
             click.echo(f"nanaudit: warning: {safe_line(warning)}", err=True)

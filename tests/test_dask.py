@@ -125,6 +125,14 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2(data: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_scheduler_without_the_dask_executor_is_said_to_be_unused(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 2)
+    args = ["scan", str(root), "--scheduler", "tcp://127.0.0.1:8786", "--no-cache", "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.stderr
+    assert "--scheduler names a Dask scheduler, used only with --executor dask" in result.stderr
+
+
 def test_a_killed_workers_tasks_run_again(dask_cluster: tuple[str, Any], data: Path) -> None:
     address, client = dask_cluster
     plan = plan_for_api(data, None, {})
