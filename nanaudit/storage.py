@@ -96,6 +96,8 @@ class RemoteStorage(Storage):
         self._files: dict[str, Mapping[str, Any]] | None = None  # relative key → info
         # relative folder → {name in it: whether a folder}, from the keys' prefixes
         self._children: dict[str, dict[str, bool]] = {}
+        # keys with an empty, "." or ".." segment (a//b.png, a/./b.png): no path names them
+        self.pathless: tuple[str, ...] = ()
 
     def __getstate__(self) -> dict[str, Any]:
         # workers get the URL and options and open their own connection; the listing stays
@@ -134,13 +136,18 @@ class RemoteStorage(Storage):
                 raise ConfigError(f"cannot list {self.url}: {_one_line(exc)}") from None
             prefix = self.fs_root + "/"
             files: dict[str, Mapping[str, Any]] = {}
+            pathless: list[str] = []
             for name, info in found.items():
                 if not name.startswith(prefix) or info.get("type") == "directory":
                     continue
                 key = name[len(prefix) :]
                 if not key or key.endswith("/"):  # a folder marker, not a file
                     continue
+                if any(part in ("", ".", "..") for part in key.split("/")):
+                    pathless.append(key)  # as a path it would alias another, or loop
+                    continue
                 files[key] = info
+            self.pathless = tuple(sorted(pathless))
             children: dict[str, dict[str, bool]] = {"": {}}
             for key in files:
                 folder, _, name = key.rpartition("/")

@@ -5,6 +5,7 @@ same folder on disk. The server's own request log says what the scans asked of i
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -18,7 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_pairs, need_module, sample_with_leaks, save
+from conftest import make_pairs, natural_image, need_module, sample_with_leaks, save
+from PIL import Image
 
 import nanaudit
 from nanaudit.cli import cli
@@ -200,6 +202,32 @@ def test_a_listing_is_paged_and_read_once(s3: dict[str, Any]) -> None:
     assert storage.is_file(storage.root / "images/2/01000.png")
     assert not storage.is_file(storage.root / "images/2")
     assert storage.is_dir(storage.root / "images/2")
+
+
+def test_keys_that_name_no_path_are_noted_not_walked_forever(s3: dict[str, Any]) -> None:
+    """Object keys are any strings: a//b.png or a/./b.png would, as paths, alias another
+    file or list a folder inside itself (discovery looped forever). They are left out and
+    named; keys that are odd but are paths (spaces, %, ?, #, markup) are audited."""
+    client, bucket = s3["client"], "odd-keys"
+    client.create_bucket(Bucket=bucket)
+    odd = ["a b", "%41", "x?y#1", "<b>"]
+    for name in [*odd, "train_000"]:
+        for kind, array in (("images", natural_image(3)), ("masks", np.zeros((64, 64), "u1"))):
+            buf = io.BytesIO()
+            Image.fromarray(array).save(buf, "PNG")
+            client.put_object(Bucket=bucket, Key=f"d/{kind}/train/{name}.png", Body=buf.getvalue())
+    for key in ("d/images/train//dbl.png", "d/images/train/./dot.png", "d/masks/train/../up.png"):
+        client.put_object(Bucket=bucket, Key=key, Body=b"x")
+    result = CliRunner().invoke(cli, ["scan", f"s3://{bucket}/d", "--format", "json", "-C", "2"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert sorted(f["path"] for f in doc["files"]) == sorted(
+        f"{kind}/train/{name}.png" for kind in ("images", "masks") for name in [*odd, "train_000"]
+    )
+    assert not [f for f in doc["files"] if f.get("error")]
+    notes = " ".join(doc["layout"]["notes"])
+    assert f"s3://{bucket}/d/images/train: 2 objects not audited" in notes
+    assert f"s3://{bucket}/d/masks/train: 1 object not audited" in notes
 
 
 def test_remote_errors_are_one_line_and_exit_2(s3: dict[str, Any]) -> None:

@@ -232,6 +232,14 @@ def _remote_files(remote: RemoteStorage, root: Path, exclude: Iterable[Path]) ->
                 out.files.append(e.path)
         stack.extend(reversed(subfolders))
     out.files.sort()
+    below = remote.rel(root)
+    pathless = [k for k in remote.pathless if not below or k.startswith(below + "/")]
+    if pathless:
+        out.notes.append(
+            f"{shown(root)}: {len(pathless):,} object{'s' if len(pathless) > 1 else ''} not "
+            "audited: a key with an empty, '.' or '..' segment names no file path "
+            f"(e.g. {pathless[0]!r})"
+        )
     return out
 
 
