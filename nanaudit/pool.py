@@ -203,6 +203,8 @@ def run_tasks(
     tasks: Sequence[Task], limits: DecodeLimits, jobs: int, progress: Progress | None = None
 ) -> Iterator[FileRecord]:
     """Audit every task; records are yielded in the order of ``tasks``."""
+    if not tasks:  # a run served from the cache: Pillow and the decoders are not imported
+        return
     if jobs <= 1 or len(tasks) < MIN_FILES_FOR_POOL:
         from .decode import NeedsWorker
 

@@ -287,6 +287,27 @@ def test_api_checks_override_keeps_the_config_files_thresholds(tmp_path: Path) -
 # --------------------------------------------------------------------------- cache and process
 
 
+def test_a_warm_run_imports_neither_pillow_nor_the_pool(tmp_path: Path) -> None:
+    """What the README's speed section says: a run served from the cache imports neither
+    Pillow (nor the decoders) nor the process pool's modules."""
+    import subprocess
+    import sys
+
+    root = make_pairs(tmp_path / "d", 3)
+    code = (
+        "import sys; from nanaudit.cli import main; code = main(sys.argv[1:]); "
+        "print(*(m in sys.modules for m in ('PIL', 'nanaudit.decode', 'multiprocessing')), "
+        "file=sys.stderr)"
+    )
+    args = [sys.executable, "-c", code, "scan", str(root), "--cache-dir", str(tmp_path / "c")]
+    args += ["--format", "json", "-j", "2"]
+    cold = subprocess.run(args, capture_output=True, text=True, check=True)
+    warm = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert cold.stderr.split()[-3:-1] == ["True", "True"]  # the test can tell
+    assert warm.stderr.split()[-3:] == ["False", "False", "False"]
+    assert warm.stdout == cold.stdout
+
+
 def test_selection_and_thresholds_are_served_from_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
