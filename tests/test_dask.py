@@ -112,6 +112,10 @@ def test_an_interrupted_scan_leaves_no_task_on_the_cluster(
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(data: Path) -> None:
     dask = need_module("dask")
+    # distributed's defaults join dask's config when it is imported: imported inside the
+    # set() below, they would leave with it, and a LocalCluster made later in this process
+    # would fail (KeyError: 'comm')
+    need_module("distributed")
     with contextlib.closing(socket.socket()) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket is closed
