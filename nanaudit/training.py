@@ -32,10 +32,13 @@ def image_groups(stats: SplitStats) -> tuple[ImageGroup, ...]:
 def normalize_constants(
     groups: Sequence[ImageGroup], scales: Mapping[str, FullScale]
 ) -> Normalize | None:
-    """The Normalize constants of the largest group (the split's majority images)."""
+    """The Normalize constants of the largest group (the split's majority images); None
+    when a channel of it holds no finite value (all NaN or Inf): no constant would do."""
     if not groups:
         return None
     top = groups[0]
+    if any(c.count == 0 for c in top.channels):
+        return None
     total = sum(g.images for g in groups)
     scale = scales.get(top.dtype, ASSUMED_SCALE)
     return Normalize(

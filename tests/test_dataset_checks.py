@@ -668,6 +668,33 @@ def _random_rgb(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
+def test_no_normalize_constants_from_images_without_a_finite_value() -> None:
+    """A majority of all-NaN images: no "Normalize(mean=[0.0], std=[nan])" to paste."""
+    from nanaudit.aggregate import ASSUMED_SCALE
+    from nanaudit.report import ImageGroup
+    from nanaudit.stats import ChannelStats
+    from nanaudit.training import normalize_constants
+
+    nan_only = ChannelStats(0, 0.0, 0.0, math.inf, -math.inf, nan=1024)
+    finite = ChannelStats(4, 2.0, 8.0, 0.0, 4.0)
+    scales = {"float32": ASSUMED_SCALE}
+    assert normalize_constants([ImageGroup("gray", "float32", 3, (nan_only,))], scales) is None
+    norm = normalize_constants([ImageGroup("gray", "float32", 3, (finite,))], scales)
+    assert norm is not None and norm.mean == (2.0,) and norm.std == (math.sqrt(2.0),)
+
+
+def test_a_split_of_all_nan_images_reports_no_mean_and_no_normalize(tmp_path: Path) -> None:
+    root = make_pairs(tmp_path / "d", 2)
+    for i in range(2):
+        put(root, "test", f"n{i}", np.full((16, 16), np.nan, np.float32), None, ".tif")
+    code, out = _cli("scan", str(root), "--no-progress", "--no-color", "-C", "2")
+    assert code == 1
+    rows = out[out.index("test: image pixels") :].splitlines()
+    row = next(r.split() for r in rows if r.strip().startswith("gray"))
+    assert row[:8] == ["gray", "float32", "2", "0", "-", "-", "-", "-"]  # mean of no value
+    assert "std=(nan)" not in out and "nan" not in out[out.index("test: summary") :]
+
+
 def test_summary_normalize_matches_numpy(tmp_path: Path) -> None:
     rng = np.random.default_rng(12345)
     root = tmp_path / "d"

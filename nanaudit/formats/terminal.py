@@ -230,7 +230,7 @@ def _render_split_stats(console: Console, report: Report, sp: SplitReport, verbo
                     str(i),
                     _fmt(c.min),
                     _fmt(c.max),
-                    _fmt(c.mean),
+                    _fmt(c.mean if c.count else math.nan),  # of no value: "-", as JSON's null
                     _fmt(c.std),
                 ]
                 t.add_row(*row, *([str(c.nan), str(c.inf)] if bad else []))
