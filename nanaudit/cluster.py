@@ -11,8 +11,9 @@ read the files under the same paths (a shared file system) or URL (remote storag
 
 A worker that dies is Dask's to handle: the scheduler runs its tasks again on another worker.
 A batch that has killed workers past Dask's limit (``distributed.scheduler.allowed-failures``)
-is run again file by file, and a file that kills a worker once more becomes an NA001 record,
-as in the local pool. Interrupting the scan (Ctrl-C) cancels every task in flight.
+is run again file by file, and a file whose own task kills workers past the same limit
+becomes an NA001 record, as in the local pool. Interrupting the scan (Ctrl-C) cancels every
+task in flight.
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def run_tasks(
 def _isolated(
     client: Any, distributed: Any, batch: Sequence[Task], limits: DecodeLimits, run: str
 ) -> Iterator[FileRecord]:
-    """A batch that killed its workers again and again, file by file: the file that kills a
-    worker once more is an NA001 record."""
+    """A batch that killed its workers again and again, file by file: a file whose task
+    kills workers past Dask's limit (its own ``allowed-failures``) is an NA001 record."""
     futures = [
         client.submit(audit, t, limits, key=f"nanaudit-file-{run}-{uuid.uuid4().hex[:8]}")
         for t in batch
