@@ -11,7 +11,7 @@ from pathlib import Path
 from . import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout, PairPaths, PlannedSplit
 from .pairing import pair_files
 from .survey import choose, count_pairs, judge, mask_candidates, suggest_pair_key
-from .walk import Walker, child_dirs, is_dir, shown
+from .walk import Walker, child_dirs, is_dir, listing_remote, shown
 
 IMAGE_DIRS = ("images", "image", "imgs", "img")
 MASK_DIRS = ("masks", "mask", "labels", "label", "annotations", "annotation", "ann", "anns", "gt")
@@ -283,6 +283,11 @@ def _nothing_found(root: Path, walker: Walker) -> str:
         folders = ", ".join(f"{name}/ ({n:,} image{'' if n == 1 else 's'})" for name, n in held[:8])
         more = f" and {len(held) - 8} more" if len(held) > 8 else ""
         message += f". Folders holding images here: {folders}{more}"
+    if listing_remote():  # --images, --masks and --split name local folders
+        return (
+            f"{message}. Name it with --layout NAME, or scan the URL of the folder that "
+            "holds the image and mask folders"
+        )
     message += (
         ". Say which with --split NAME:IMAGES:MASKS (repeatable), --images DIR "
         "--masks DIR, or --layout NAME"

@@ -63,6 +63,11 @@ def is_file(path: Path) -> bool:
         return False
 
 
+def listing_remote() -> bool:
+    """Whether discovery lists remote storage (where folders cannot be named by flags)."""
+    return _REMOTE.get() is not None
+
+
 def shown(path: Path) -> str:
     """A folder as messages name it: by its URL in remote storage (where the pipeline's
     ``/bucket/prefix`` path means nothing to the user, and an empty listing means a
