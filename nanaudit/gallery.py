@@ -314,6 +314,10 @@ def highlight_for(
             bad = {255}
         elif check == "NA209" and isinstance(data.get("labels"), list):
             bad = {int(v) for v in data["labels"]}
+        elif check == "NA209" and mask_rec is not None and mask_rec.labels is not None:
+            # too many distinct values: the labels found only between two others are the
+            # interpolated ones the check can point at (none: nothing is marked)
+            bad = set(mask_rec.labels.boundary_labels) or None
         if bad is not None:
             lut = np.zeros(256, dtype=bool)
             for i, label in enumerate(labels):

@@ -225,6 +225,29 @@ def test_highlights_mark_the_offending_pixels(tmp_path: Path) -> None:
     assert not magenta[:30].any() and not magenta[50:].any()
 
 
+def test_interpolated_labels_are_marked_when_a_mask_holds_too_many_values(
+    tmp_path: Path,
+) -> None:
+    """NA209 on more distinct values than C + 1 (no rare label named): the labels that lie
+    only between two others are marked."""
+    root = make_pairs(tmp_path / "d", 3)
+    m = np.zeros((64, 64), np.uint8)
+    m[:, 33:] = 1
+    m[10:12, 32], m[40:42, 32] = 7, 9  # a resize's in-between values, on the edge
+    save(root / "masks" / "img_001.png", m)
+    report = nanaudit.scan(root, num_classes=2, thumbnails=True)
+    assert report.gallery is not None
+    group = report.gallery.group("NA209")
+    assert group is not None and "distinct" in group.shown[0].finding.data
+    panel = group.shown[0].panels[0]
+    assert panel.overlay is not None and "interpolated edge labels" in " ".join(panel.notes)
+    rgb = np.asarray(Image.open(io.BytesIO(panel.overlay.data)).convert("RGB")).astype(int)
+    magenta = (rgb[..., 0] > 180) & (rgb[..., 1] < 110) & (rgb[..., 2] > 180)
+    assert magenta[10:12, 32].all() and magenta[40:42, 32].all()
+    assert not magenta[:7].any() and not magenta[15:37].any() and not magenta[45:].any()
+    assert not magenta[:, :29].any() and not magenta[:, 36:].any()
+
+
 def test_out_of_range_instance_ids_beyond_the_thumbnail_palette_are_marked(
     tmp_path: Path,
 ) -> None:
