@@ -106,6 +106,6 @@ def remote_config_layer(storage: RemoteStorage) -> Layer | None:
         section = read_config(path, text)
         if name == "pyproject.toml" and not section:
             continue
-        url = f"{storage.url}/{name}"
+        url = f"{storage.shown_url}/{name}"
         return Layer(url, section, base=storage.root, trusted=False, config_file=True)
     return None

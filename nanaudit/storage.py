@@ -31,6 +31,7 @@ from typing import IO, Any
 from .kinds import ConfigError
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")  # ftp://user:password@host
 
 Stamp = tuple[Any, ...]
 
@@ -86,11 +87,13 @@ class RemoteStorage(Storage):
                 f"{url}: remote storage needs fsspec: pip install 'nanaudit[remote]'"
             ) from None
         self.url = url.rstrip("/")
+        # how reports and messages name it: without a password the URL may carry
+        self.shown_url = without_credentials(self.url)
         self.options = dict(options or {})
         try:
             self.fs, fs_root = fsspec.core.url_to_fs(self.url, **self.options)
         except (ImportError, ValueError, TypeError) as exc:
-            raise ConfigError(f"{url}: {_one_line(exc)}") from None
+            raise ConfigError(f"{self.shown_url}: {_one_line(exc)}") from None
         self.fs_root = fs_root.rstrip("/")
         self.root = Path("/", fs_root.strip("/"))
         self._files: dict[str, Mapping[str, Any]] | None = None  # relative key → info
@@ -109,7 +112,7 @@ class RemoteStorage(Storage):
     # ------------------------------------------------------------------ naming
 
     def display_root(self, root: Path) -> str:
-        return self.url
+        return self.shown_url
 
     def rel(self, path: Path) -> str:
         """``path`` relative to the root, POSIX form ("" for the root itself)."""
@@ -131,9 +134,9 @@ class RemoteStorage(Storage):
             except FileNotFoundError:
                 found = {}
             except (OSError, PermissionError) as exc:
-                raise ConfigError(f"cannot list {self.url}: {_one_line(exc)}") from None
+                raise ConfigError(f"cannot list {self.shown_url}: {_one_line(exc)}") from None
             except Exception as exc:  # botocore's and the SDKs' own errors
-                raise ConfigError(f"cannot list {self.url}: {_one_line(exc)}") from None
+                raise ConfigError(f"cannot list {self.shown_url}: {_one_line(exc)}") from None
             prefix = self.fs_root + "/"
             files: dict[str, Mapping[str, Any]] = {}
             pathless: list[str] = []
@@ -208,9 +211,11 @@ class RemoteStorage(Storage):
         Raises OSError when the store cannot be asked."""
         if self._files is not None:
             info = self.info(path)
-            if info is not None:
-                return "file", int(info.get("size") or 0)
-            return ("directory" if self.is_dir(path) else None), 0
+            if info is None:
+                return ("directory" if self.is_dir(path) else None), 0
+            if info.get("size") is not None:
+                return "file", int(info["size"])
+            # a listing without sizes (an HTTP server's folder pages): the store says
         try:
             found: Mapping[str, Any] = self.fs.info(self.fs_path(path))
         except FileNotFoundError:
@@ -225,7 +230,8 @@ class RemoteStorage(Storage):
 
     def size(self, path: Path) -> int | None:
         info = self.info(path)
-        return int(info.get("size") or 0) if info is not None else None
+        size = info.get("size") if info is not None else None
+        return int(size) if size is not None else None
 
     def stamp(self, path: Path) -> Stamp | None:
         info = self.info(path)
@@ -254,14 +260,20 @@ class RemoteStorage(Storage):
         """A small text object (a split list); None when it is missing or larger than
         ``limit`` bytes."""
         size = self.size(path)
-        if size is None or size > limit:
+        if (size is None and not self.is_file(path)) or (size is not None and size > limit):
             return None
         try:
-            with self.open(path) as fh:
-                return fh.read(limit + 1).decode("utf-8", errors="replace")
+            with self.open(path, size) as fh:
+                data = fh.read(limit + 1)
         except OSError:
             return None
+        return data.decode("utf-8", errors="replace") if len(data) <= limit else None
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the user and password of any URL in it left out."""
+    return USERINFO.sub(r"\1", text)
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return without_credentials(" ".join(str(exc).split())) or type(exc).__name__

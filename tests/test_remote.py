@@ -230,6 +230,43 @@ def test_keys_that_name_no_path_are_noted_not_walked_forever(s3: dict[str, Any])
     assert f"s3://{bucket}/d/masks/train: 1 object not audited" in notes
 
 
+def test_an_http_folder_without_sizes_and_a_url_with_a_password(tmp_path: Path) -> None:
+    """Any fsspec URL: an HTTP server's folder pages (Python's http.server on loopback)
+    give no sizes, which are asked of the server, not taken for 0 (every file was "empty");
+    the password of a URL stays out of the reports and messages."""
+    need_module("aiohttp")
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = make_pairs(tmp_path / "d", 3)
+    (root / "images" / "broken.png").write_bytes(b"not a picture")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://reader:hunter2@127.0.0.1:{server.server_address[1]}/d"
+        runner = CliRunner()
+        remote = runner.invoke(cli, ["scan", url, "--no-cache", "--format", "json"])
+        local = runner.invoke(cli, ["scan", str(root), "--no-cache", "--format", "json"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert remote.exit_code == local.exit_code == 1, remote.stderr
+    assert "hunter2" not in remote.stdout + remote.stderr
+    shown = url.replace("reader:hunter2@", "")
+    docs = [masked(remote.stdout, shown), masked(local.stdout, str(root))]
+    (broken,) = [f for f in docs[0]["files"] if f["path"].endswith("broken.png")]
+    assert broken["error"]["check"] == "NA001" and "127.0.0.1" in broken["error"]["reason"]
+    for doc in docs:  # the decoder names the stream: by its URL, or by its path
+        for item in (*doc["files"], *doc["findings"]):
+            if item["path"].endswith("broken.png"):
+                item.pop("error", None), item.pop("message", None), item.pop("data", None)
+    assert docs[0] == docs[1]
+
+
 def test_remote_errors_are_one_line_and_exit_2(s3: dict[str, Any]) -> None:
     runner = CliRunner()
     empty = "(no object there: check the bucket and prefix)"

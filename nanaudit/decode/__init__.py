@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..records import DecodeError, DecodeLimits, FileKind, FileRecord, header_fields
-from ..storage import LOCAL, RemoteStorage, Storage
+from ..storage import LOCAL, RemoteStorage, Storage, without_credentials
 from .readers import (
     Decoded,
     DecodeFailure,
@@ -89,7 +89,11 @@ def _audit_remote(
         with storage.open(path, size) as fh:
             return read_from(fh, path, size, limits, base.kind)
 
-    return _decoded(base, path, limits, visual, read_object, content)
+    record = _decoded(base, path, limits, visual, read_object, content)
+    if record.error is not None:  # a decoder's message may name the stream by its URL
+        reason = without_credentials(record.error.reason)
+        record = replace(record, error=DecodeError(record.error.check, reason))
+    return record
 
 
 def _decoded(

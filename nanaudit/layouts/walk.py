@@ -76,7 +76,7 @@ def shown(path: Path) -> str:
     if remote is None or not PurePosixPath(path).is_relative_to(PurePosixPath(remote.root)):
         return str(path)
     rel = remote.rel(path)
-    url = f"{remote.url}/{rel}" if rel else remote.url
+    url = f"{remote.shown_url}/{rel}" if rel else remote.shown_url
     return url if remote.listing() else f"{url} (no object there: check the bucket and prefix)"
 
 
