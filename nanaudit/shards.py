@@ -297,9 +297,9 @@ def merge_parts(parts: Sequence[Partial]) -> Merged:
                 k for k in {*part.plan, *first.plan} if part.plan.get(k) != first.plan.get(k)
             )
             raise PartialError(
-                f"{part.source} and {first.source} were not planned alike (their "
-                f"{', '.join(differ)} differ): scan the same data with the same options "
-                "for every shard"
+                f"{part.source} and {first.source} were not planned alike (they differ in "
+                f"{', '.join(differ)}): scan the same data with the same options for every "
+                "shard"
             )
     missing = [str(i) for i in range(1, count + 1) if i not in seen]
     if missing:

@@ -118,7 +118,7 @@ def test_merge_refuses_parts_that_do_not_make_one_scan(
     cases = {
         "missing shard 3 of 3": [parts[0], parts[1]],
         "shard 2/3 given twice": [parts[0], parts[1], parts[1], parts[2]],
-        "were not planned alike (their config, labels differ)": [parts[0], other, parts[2]],
+        "were not planned alike (they differ in config, labels)": [parts[0], other, parts[2]],
         "no record of the": records_cut,
         "disagree with their records (pairs)": stats_edited,
         "written by nanaudit 99.0": newer,
