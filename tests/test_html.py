@@ -207,6 +207,12 @@ def test_thumbnails_cost_nothing_without_an_html_report(
     assert out.count('<div class="panel">') == 3  # clean examples of the split
 
 
+def highlighted(png: bytes) -> np.ndarray:
+    """Where an overlay picture is magenta: the highlight of the offending pixels."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return (rgb[..., 0] > 180) & (rgb[..., 1] < 110) & (rgb[..., 2] > 180)
+
+
 def test_highlights_mark_the_offending_pixels(tmp_path: Path) -> None:
     root = make_pairs(tmp_path / "d", 3)
     m = np.zeros((64, 64), np.uint8)
@@ -219,8 +225,7 @@ def test_highlights_mark_the_offending_pixels(tmp_path: Path) -> None:
     assert group is not None
     panel = group.shown[0].panels[0]
     assert panel.overlay is not None and "out-of-range labels" in " ".join(panel.notes)
-    overlay = np.asarray(Image.open(io.BytesIO(panel.overlay.data)).convert("RGB")).astype(int)
-    magenta = (overlay[..., 0] > 180) & (overlay[..., 1] < 110) & (overlay[..., 2] > 180)
+    magenta = highlighted(panel.overlay.data)
     assert magenta[41, 21] and magenta[42, 22]
     assert not magenta[:30].any() and not magenta[50:].any()
 
@@ -241,8 +246,7 @@ def test_interpolated_labels_are_marked_when_a_mask_holds_too_many_values(
     assert group is not None and "distinct" in group.shown[0].finding.data
     panel = group.shown[0].panels[0]
     assert panel.overlay is not None and "interpolated edge labels" in " ".join(panel.notes)
-    rgb = np.asarray(Image.open(io.BytesIO(panel.overlay.data)).convert("RGB")).astype(int)
-    magenta = (rgb[..., 0] > 180) & (rgb[..., 1] < 110) & (rgb[..., 2] > 180)
+    magenta = highlighted(panel.overlay.data)
     assert magenta[10:12, 32].all() and magenta[40:42, 32].all()
     assert not magenta[:7].any() and not magenta[15:37].any() and not magenta[45:].any()
     assert not magenta[:, :29].any() and not magenta[:, 36:].any()
@@ -264,8 +268,7 @@ def test_out_of_range_instance_ids_beyond_the_thumbnail_palette_are_marked(
     assert group is not None
     overlay = group.shown[0].panels[0].overlay
     assert overlay is not None
-    rgb = np.asarray(Image.open(io.BytesIO(overlay.data)).convert("RGB")).astype(int)
-    magenta = (rgb[..., 0] > 180) & (rgb[..., 1] < 110) & (rgb[..., 2] > 180)
+    magenta = highlighted(overlay.data)
     assert magenta[:, 33:].all()  # every id, not only the 253 with an index of their own
     assert not magenta[:, :29].any()  # (the outline grows the region by a pixel or two)
 
