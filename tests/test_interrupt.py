@@ -26,13 +26,13 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads the process tree from /proc"
 )
 
-PAIRS = 320
-SIZE = (1024, 1024)  # 320 pairs take about 3 s with --jobs 2 on two cores
+PAIRS = 160
+SIZE = (1024, 1024)  # 160 pairs take about 3 s with --jobs 2 on two cores
 
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """320 pairs of 1024×1024 JPEG images and PNG masks, written from 8 encoded bases
+    """160 pairs of 1024×1024 JPEG images and PNG masks, written from 8 encoded bases
     (about 1.5 s: encoding is done once per base, the copies are plain writes)."""
     root = tmp_path_factory.mktemp("big") / "data"
     (root / "images").mkdir(parents=True)
