@@ -170,6 +170,22 @@ def test_wide_integer_masks_are_counted_like_sorted_ones() -> None:
             assert label_stats(m).histogram == expected, (dtype, high)
 
 
+def test_a_sample_mask_keeps_no_crop_grid_and_the_same_labels_as_a_file() -> None:
+    """The cell grid serves the training checks on files (NA402's crops); a drawn sample is
+    already cropped, so its reduction leaves the grid out and nothing else."""
+    from nanaudit.decode import record_of
+    from nanaudit.decode.readers import from_array
+    from nanaudit.records import FileKind, FileRecord
+
+    image, mask = pair(3, 64)
+    (sample,) = draw_of((image, mask)).samples
+    base = FileRecord(path="m.png", kind=FileKind.MASK, split="train")
+    as_file = record_of(from_array(mask, "mask"), base)
+    assert sample.mask.labels is not None and as_file.labels is not None
+    assert sample.mask.labels.grid is None and as_file.labels.grid is not None
+    assert sample.mask.labels.histogram == as_file.labels.histogram
+
+
 # --------------------------------------------------------------------------- drawing
 
 

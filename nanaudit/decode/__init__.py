@@ -139,12 +139,12 @@ def record_of(
 ) -> FileRecord:
     """The record of decoded pixels: the header's fields and the reduction for its kind
     (with the content hash of an image when ``content`` asks for it; ``identity=False``:
-    without what only files need, see reduce_image)."""
+    without what only files need, see reduce_image and reduce_mask's cell grid)."""
     header = header_fields(decoded.header)
     if base.kind is FileKind.IMAGE:
         pixels = reduce_image(decoded.raster, identity=identity, content=content)
         return replace(base, **header, pixels=pixels)
-    mask = reduce_mask(decoded.raster, decoded.header.mode)
+    mask = reduce_mask(decoded.raster, decoded.header.mode, grid=identity)
     return replace(
         base,
         **header,

@@ -282,16 +282,18 @@ class MaskStats:
     colours: int = 0
 
 
-def reduce_mask(raster: Raster, mode: str | None = None) -> MaskStats:
+def reduce_mask(raster: Raster, mode: str | None = None, *, grid: bool = True) -> MaskStats:
     """The statistics of a mask's labels. ``mode`` is the decoder's colour mode (its alpha
-    band is not a label channel)."""
+    band is not a label channel). ``grid=False`` leaves out the cell grid, which only the
+    training checks on files use (NA402's crops; a drawn sample is already cropped)."""
     if isinstance(raster, Image.Image):
         im = raster
         if im.mode in ("L", "P"):
             w, h = im.size
             # tobytes + frombuffer: a tenth of the cost of np.asarray on a Pillow image
             gray = np.frombuffer(im.tobytes(), np.uint8).reshape(h, w)
-            labels = LabelStats(sparse_histogram(im.histogram()), w * h, grid=cell_grid(gray))
+            cells = cell_grid(gray) if grid else None
+            labels = LabelStats(sparse_histogram(im.histogram()), w * h, grid=cells)
             if _has_rare(labels):
                 labels = _with_boundaries(labels, gray)
             return MaskStats(labels)
@@ -311,7 +313,7 @@ def reduce_mask(raster: Raster, mode: str | None = None) -> MaskStats:
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
     labels = label_stats(arr)
-    if not (labels.non_integer or labels.nan or labels.inf):
+    if grid and not (labels.non_integer or labels.nan or labels.inf):
         labels = replace(labels, grid=cell_grid(arr))
     if _has_rare(labels):
         labels = _with_boundaries(labels, arr)
