@@ -19,7 +19,7 @@ from .checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
-from .layouts.generic import discover, is_key_note
+from .layouts.generic import KeyNote, discover
 from .layouts.presets import Preset, resolve
 from .layouts.survey import unaudited_folders
 from .layouts.training import TRAINING_PRESETS
@@ -220,8 +220,8 @@ def _make_plan(
     layout = _with_walk_problems(layout, walker)
     # a --pair-key that would pair what does not pair by name is said up front, as a
     # warning: it is the fix of every NA003/NA004 of the split, and -q shows no notes
-    key_notes = tuple(n for n in layout.notes if is_key_note(n))
-    layout = replace(layout, notes=tuple(n for n in layout.notes if not is_key_note(n)))
+    key_notes = tuple(n for n in layout.notes if isinstance(n, KeyNote))
+    layout = replace(layout, notes=tuple(n for n in layout.notes if not isinstance(n, KeyNote)))
     if why:
         layout = replace(layout, reason=f"{why}; {layout.reason}")
     layout = replace(
@@ -299,8 +299,8 @@ def gate_warnings(layers: Sequence[Layer]) -> tuple[str, ...]:
         mine = resolve_options([layer])
         above = resolve_options([x for x in layers[i + 1 :] if x.trusted])
         keys = [k for k in GATE_KEYS if mine.given(k) and not above.given(k)]
-        if "fail_on" in keys and mine.fail_on is not None and mine.fail_on <= Severity.ERROR:
-            keys.remove("fail_on")  # failing on as much or more is no muting
+        if "fail_on" in keys and mine.fail_on is not None:
+            keys.remove("fail_on")  # a severity to fail on mutes nothing; "never" does
         if keys:
             shown = ", ".join(
                 "fail_on = never"

@@ -87,16 +87,14 @@ def _key_note(
     found = suggest_pair_key(images, image_root, masks, mask_root)
     if found is None:
         return []
-    return [f"{name}: {paired:,} of {len(images):,}{KEY_NOTE}{found.text}"]
+    return [KeyNote(f"{name}: {paired:,} of {len(images):,} images pair by name; {found.text}")]
 
 
-KEY_NOTE = " images pair by name; "
-
-
-def is_key_note(note: str) -> bool:
+class KeyNote(str):
     """A note of _key_note's: the --pair-key that would pair a split whose files mostly do
     not pair by name (the plan makes it a warning: it explains NA003/NA004 at once)."""
-    return KEY_NOTE in note and "--pair-key" in note
+
+    __slots__ = ()
 
 
 def _explicit_layout(root: Path, request: DiscoverRequest) -> Layout:
