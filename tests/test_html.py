@@ -207,6 +207,15 @@ def test_thumbnails_cost_nothing_without_an_html_report(
     assert out.count('<div class="panel">') == 3  # clean examples of the split
 
 
+def first_shown(root: Path, check: str, num_classes: int) -> Any:
+    """The first file the HTML gallery shows for ``check`` in a scan of ``root``."""
+    report = nanaudit.scan(root, num_classes=num_classes, thumbnails=True)
+    assert report.gallery is not None
+    group = report.gallery.group(check)
+    assert group is not None
+    return group.shown[0]
+
+
 def highlighted(png: bytes) -> np.ndarray:
     """Where an overlay picture is magenta: the highlight of the offending pixels."""
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
@@ -219,11 +228,7 @@ def test_highlights_mark_the_offending_pixels(tmp_path: Path) -> None:
     m[40:44, 20:24] = 7  # out of range with C = 3
     save(root / "masks" / "img_001.png", m)
     save(root / "images" / "img_001.png", np.full((64, 64, 3), 128, np.uint8))
-    report = nanaudit.scan(root, num_classes=3, thumbnails=True)
-    assert report.gallery is not None
-    group = report.gallery.group("NA201")
-    assert group is not None
-    panel = group.shown[0].panels[0]
+    panel = first_shown(root, "NA201", 3).panels[0]
     assert panel.overlay is not None and "out-of-range labels" in " ".join(panel.notes)
     magenta = highlighted(panel.overlay.data)
     assert magenta[41, 21] and magenta[42, 22]
@@ -240,11 +245,9 @@ def test_interpolated_labels_are_marked_when_a_mask_holds_too_many_values(
     m[:, 33:] = 1
     m[10:12, 32], m[40:42, 32] = 7, 9  # a resize's in-between values, on the edge
     save(root / "masks" / "img_001.png", m)
-    report = nanaudit.scan(root, num_classes=2, thumbnails=True)
-    assert report.gallery is not None
-    group = report.gallery.group("NA209")
-    assert group is not None and "distinct" in group.shown[0].finding.data
-    panel = group.shown[0].panels[0]
+    shown = first_shown(root, "NA209", 2)
+    assert "distinct" in shown.finding.data
+    panel = shown.panels[0]
     assert panel.overlay is not None and "interpolated edge labels" in " ".join(panel.notes)
     magenta = highlighted(panel.overlay.data)
     assert magenta[10:12, 32].all() and magenta[40:42, 32].all()
@@ -262,11 +265,7 @@ def test_out_of_range_instance_ids_beyond_the_thumbnail_palette_are_marked(
     m[:, 32:] = 1000 + np.arange(64 * 32, dtype=np.uint16).reshape(64, 32)  # 2,048 ids
     save(root / "masks" / "img_001.png", m)
     save(root / "images" / "img_001.png", np.full((64, 64, 3), 128, np.uint8))
-    report = nanaudit.scan(root, num_classes=3, thumbnails=True)
-    assert report.gallery is not None
-    group = report.gallery.group("NA201")
-    assert group is not None
-    overlay = group.shown[0].panels[0].overlay
+    overlay = first_shown(root, "NA201", 3).panels[0].overlay
     assert overlay is not None
     magenta = highlighted(overlay.data)
     assert magenta[:, 33:].all()  # every id, not only the 253 with an index of their own
