@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.2.0"  # the one place the version is written (pyproject.toml reads it)
-
 from .api import audit_samples, scan
 from .kinds import ConfigError
 from .layouts import DiscoveryError
 from .samples import SampleInputError
+from .version import __version__
 
 __all__ = [
     "ConfigError",

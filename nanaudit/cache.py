@@ -6,14 +6,19 @@ crash mid-write leaves the last committed state (SQLite's journal) and deleting 
 is always safe.  Records are stored as JSON through the records codec, never pickled, so a
 cache planted by someone else cannot run code; a row that does not decode is a miss and is
 recomputed.  A record is reused only when the file's size, mtime, ctime and inode (for
-remote storage: the object's ETag, version and size), the decode limits and nanaudit's
-version are all unchanged: thresholds and the selection of
-checks are not part of the key (they apply after the records).
+remote storage: the object's ETag, version and size) and the settings key are unchanged.
+
+The settings key follows from what shapes a record, never from a number bumped by hand: the
+decode limits, the JSON schema of the record types (a new field, a renamed one, a changed
+type: a new key) and a hash of the source of the code that reduces a file to its record
+(``REDUCTION_MODULES``: any edit there is a new key). Thresholds and the selection of checks
+are not part of it (they apply after the records).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -24,12 +29,24 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
+from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode, schema_of
+from .version import __version__
 
-# 7: perceptual hashes of framed pictures (NA307); 8: mask records carry the cell grid (NA402);
-# 9: content hashes only on duplicate candidates, sampled luminance
-CACHE_FORMAT = 9
+# The modules whose code turns a file into its record: the readers, the reductions, the
+# statistics and hashes they compute, the record types and their codec. Modules below them
+# that the records do not depend on (thumbnails: visuals.py keys those) stay out.
+# (Paths in the package, read as files: importing the readers would load Pillow, which a
+# warm run never needs.)
+REDUCTION_MODULES = (
+    "decode/__init__.py",
+    "decode/readers.py",
+    "decode/reduce.py",
+    "memory.py",
+    "neardup.py",
+    "records.py",
+    "stats.py",
+)
+PACKAGE = Path(__file__).parent
 LOOKUP_BATCH = 500  # keys per SELECT (SQLite allows 32,766 parameters)
 
 # (size, mtime, ctime, inode) of a local file; ("remote", ETag, version, size) of an object
@@ -45,11 +62,40 @@ def default_cache_dir() -> Path:
     return base / "nanaudit"
 
 
-def limits_key(limits: DecodeLimits) -> str:
-    """The settings part of the key: the memory limits are left out (see DecodeLimits)."""
+def source_hash(modules: Iterable[str], package: Path = PACKAGE) -> str:
+    """A hash of the source of ``modules`` (paths under ``package``; the version stands for
+    a module installed without its source)."""
+    digest = hashlib.sha256()
+    for name in modules:
+        try:
+            source = (package / name).read_bytes()
+        except OSError:
+            source = __version__.encode()
+        digest.update(name.encode() + b"\0" + source + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def reduction_version() -> str:
+    """The version of the code that makes records: a hash of REDUCTION_MODULES' source."""
+    return source_hash(REDUCTION_MODULES)
+
+
+def record_key(
+    limits: DecodeLimits, record_type: type[Any] = FileRecord, reduction: str | None = None
+) -> str:
+    """The settings part of the key: what shapes a record. The memory limits are left out
+    (see DecodeLimits)."""
     shaping = {k: v for k, v in asdict(limits).items() if k not in DecodeLimits.UNKEYED}
-    text = json.dumps([CACHE_FORMAT, __version__, shaping], sort_keys=True)
+    schema = schema_of(record_type, report=False)
+    parts = [__version__, reduction or reduction_version(), schema, shaping]
+    text = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def limits_key(limits: DecodeLimits) -> str:
+    """The key of the records (and thumbnails) made under ``limits``."""
+    return record_key(limits)
 
 
 def file_stamp(path: Path) -> Stamp | None:

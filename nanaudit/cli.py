@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__
 from . import baseline as baseline_mod
 from .kinds import Bool, ConfigError, shown_path
 from .layouts import DiscoveryError
 from .options import GROUPS, Layer, Option, Options, environment_layer, table
 from .options import resolve as resolve_options
 from .samples import SampleInputError
+from .version import __version__
 
 if TYPE_CHECKING:
     from .report import Report

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .formats.base import command_safe_lines
 from .kinds import Int
 from .layouts import PlannedSplit
@@ -23,6 +22,7 @@ from .options import Layer, Options, table
 from .options import resolve as resolve_options
 from .paths import display_path, display_root, printable
 from .plan import ScanPlan
+from .version import __version__
 
 EXAMPLES = 3  # example pairs per split
 UNPAIRED = 5  # unpaired files listed per split, each with its closest candidate

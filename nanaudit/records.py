@@ -467,39 +467,39 @@ def _any(data: Any) -> Any:
 _SCALARS: dict[Any, Decoder] = {float: _float, int: _int, bool: _bool, str: _str, Any: _any}
 
 
-def schema_of(tp: Any) -> dict[str, Any]:
+def schema_of(tp: Any, *, report: bool = True) -> dict[str, Any]:
     """The JSON Schema of what ``encode(value, report=True)`` writes for a value of type
-    ``tp`` (fields with a default may be left out; non-finite floats are null)."""
+    ``tp`` (fields with a default may be left out; non-finite floats are null). With
+    ``report=False``, of what the cache stores: every stored field, no derived property."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         options = [t for t in typing.get_args(tp) if t is not type(None)]
-        inner = schema_of(options[0]) if len(options) == 1 else {}
+        inner = schema_of(options[0], report=report) if len(options) == 1 else {}
         return {"anyOf": [inner, {"type": "null"}]}
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return {"type": "array", "items": schema_of(args[0])}
+            return {"type": "array", "items": schema_of(args[0], report=report)}
         return {
             "type": "array",
-            "prefixItems": [schema_of(a) for a in args],
+            "prefixItems": [schema_of(a, report=report) for a in args],
             "minItems": len(args),
             "maxItems": len(args),
         }
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = _hints(tp)
-        props = {
-            f.name: schema_of(hints[f.name])
+        kept = [
+            f
             for f in _ordered_fields(tp)
-            if f.metadata.get("report", True)
-        }
-        for name in getattr(tp, "REPORTED", ()):
+            if f.metadata.get("stored", True) and (not report or f.metadata.get("report", True))
+        ]
+        props = {f.name: schema_of(hints[f.name], report=report) for f in kept}
+        for name in getattr(tp, "REPORTED", ()) if report else ():
             props[name] = {"type": ["number", "null"]}
         required = [
             f.name
-            for f in _fields(tp)
-            if f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-            and f.metadata.get("report", True)
+            for f in kept
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         ]
         return {
             "type": "object",

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .aggregate import GroupStats, SplitStats, _fold, split_stats
 from .checks.registry import get_check
 from .collect import Collected, Records, in_shard, shard_of
@@ -45,6 +44,7 @@ from .plan import ActiveCheck, ScanPlan
 from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
 from .report import Severity
 from .rules import LabelRules, TrainingRules
+from .version import __version__
 
 FORMAT = "nanaudit-partial"
 FORMAT_VERSION = 1

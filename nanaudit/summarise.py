@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from . import __version__
 from .aggregate import DatasetStats, SplitView
 from .checks.registry import all_checks
 from .checks.run import CheckResult
@@ -13,6 +12,7 @@ from .records import FileRecord
 from .report import Report, SplitReport
 from .rules import LabelRules, TrainingRules
 from .training import image_groups, training_summary
+from .version import __version__
 
 
 def build_report(

@@ -334,10 +334,52 @@ def test_selection_and_thresholds_are_served_from_the_cache(
     assert len(calls) == 16
 
 
+def test_the_cache_key_follows_the_record_types_and_the_reduction_code(
+    tmp_path: Path,
+) -> None:
+    """No number to bump by hand: a new field in a record type (a new statistic), a field
+    the JSON report leaves out but the cache stores, or an edit of the code that reduces a
+    file to its record each give the records another key."""
+    from dataclasses import dataclass, field
+
+    from nanaudit.cache import REDUCTION_MODULES, record_key, source_hash
+    from nanaudit.records import DecodeLimits, FileRecord
+
+    limits = DecodeLimits()
+    base = record_key(limits)
+    assert base == record_key(limits, FileRecord)
+
+    @dataclass(frozen=True, slots=True)
+    class WithStatistic(FileRecord):
+        saturated: int = 0
+
+    @dataclass(frozen=True, slots=True)
+    class WithCachedOnly(FileRecord):
+        grid: str = field(default="", metadata={"report": False})
+
+    @dataclass(frozen=True, slots=True)
+    class WithRetypedField(FileRecord):
+        width: float = 0.0  # an int in FileRecord
+
+    keys = {base, *(record_key(limits, t) for t in (WithStatistic, WithCachedOnly))}
+    keys.add(record_key(limits, WithRetypedField))
+    assert len(keys) == 4
+    assert record_key(limits, reduction="another") != base
+
+    assert {"decode/reduce.py", "records.py"} <= set(REDUCTION_MODULES)
+    assert all((PACKAGE / name).is_file() for name in REDUCTION_MODULES)
+    module = tmp_path / "reduce.py"
+    module.write_text("LIMIT = 1\n")
+    before = source_hash(["reduce.py"], tmp_path)
+    module.write_text("LIMIT = 2\n")
+    assert source_hash(["reduce.py"], tmp_path) != before
+
+
 def test_the_command_line_serves_everything_but_decode_limits_from_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The cache key is the decode limits and the version (cache.limits_key): selection,
+    """The cache key is what shapes a record (cache.limits_key: the decode limits, the record
+    types, the reduction code): selection,
     thresholds, label conventions, formats and severities, by flag, variable or config
     file, are all answered from the cached records, and the findings follow the options."""
     import nanaudit.decode as decode

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import __version__
 from ..aggregate import DatasetStats, SplitView, dataset_stats, split_stats
 from ..checks.context import CheckContext
 from ..checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
@@ -32,6 +31,7 @@ from ..records import DecodeError, FileKind, FileRecord
 from ..report import Finding, Report
 from ..rules import LabelRules, TrainingRules
 from ..summarise import split_report
+from ..version import __version__
 from .draw import Drawer, Yielded
 from .model import SPLIT, Draw, PipelineFailure, Sample, SampleBatch
 
