@@ -12,8 +12,9 @@ crop is padded at its bottom and right edges, or, without padding, cropped whole
 The ignore-only estimate works on cells.  A crop that meets no cell holding a valid pixel
 holds none (``low`` counts those); a crop that covers a whole cell holding a valid pixel
 holds one (``high`` counts the rest).  The truth lies in [low, high]; the estimate is their
-middle, and the band is about one cell wide on either side of each crop edge (README:
-"Audit against your training settings" states the tolerance tested against brute force).
+middle, and the band is about one cell wide on either side of each crop edge
+(docs/guides/training.md, "How NA402 estimates ignore-only crops", states the tolerance
+tested against brute force).
 """
 
 from __future__ import annotations

@@ -288,7 +288,7 @@ def test_api_checks_override_keeps_the_config_files_thresholds(tmp_path: Path) -
 
 
 def test_a_warm_run_imports_neither_pillow_nor_the_pool(tmp_path: Path) -> None:
-    """What the README's speed section says: a run served from the cache imports neither
+    """What docs/guides/speed.md says: a run served from the cache imports neither
     Pillow (nor the decoders) nor the process pool's modules."""
     import subprocess
     import sys

@@ -1,5 +1,5 @@
 """Real pipelines through the libraries that cause the bugs: albumentations and torch, and
-the README's "Audit your data loader" examples, run as written.
+the "Audit your data loader" examples of docs/guides/samples.md, run as written.
 
 torchvision cannot be installed beside the torch build these machines install (PyPI's
 torchvision fails to import with it: "operator torchvision::nms does not exist"), so the
@@ -26,7 +26,7 @@ from test_samples import MEAN, STD, audit, found, labelled
 from nanaudit.cli import cli
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no network check at import
-README = Path(__file__).resolve().parent.parent / "README.md"
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "samples.md"
 
 
 # --------------------------------------------------------------------------- albumentations
@@ -153,13 +153,13 @@ def test_torch_collate_error_on_mixed_sizes_is_a_finding() -> None:
     assert "NA505" in found(grouped)
 
 
-# --------------------------------------------------------------------------- the README
+# --------------------------------------------------------------------------- the guide
 
 
-def readme_block(marker: str) -> str:
-    text = README.read_text(encoding="utf-8")
+def guide_block(marker: str) -> str:
+    text = GUIDE.read_text(encoding="utf-8")
     found_block = re.search(rf"<!-- {marker} -->\n```\w*\n(.*?)```", text, re.S)
-    assert found_block, f"README has no block after <!-- {marker} -->"
+    assert found_block, f"{GUIDE.name} has no block after <!-- {marker} -->"
     return found_block.group(1)
 
 
@@ -167,8 +167,8 @@ def test_readme_torch_example_runs_as_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need_module("torch")
-    (tmp_path / "train_data.py").write_text(readme_block("samples:torch"))
-    command = readme_block("samples:torch-command").strip().split()
+    (tmp_path / "train_data.py").write_text(guide_block("samples:torch"))
+    command = guide_block("samples:torch-command").strip().split()
     assert command[:2] == ["nanaudit", "samples"]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -181,8 +181,8 @@ def test_readme_torch_example_runs_as_written(
 
 def test_readme_albumentations_example_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
     need_module("albumentations")
-    block = readme_block("samples:albumentations")
-    exec(compile(block, "README.md", "exec"), {})
+    block = guide_block("samples:albumentations")
+    exec(compile(block, GUIDE.name, "exec"), {})
     printed = capsys.readouterr().out
     assert "NA201" in printed and "NA202" in printed, printed
     assert f"# {printed.strip()}" == block.strip().splitlines()[-1]  # the output it states

@@ -183,8 +183,8 @@ def _varied_images() -> dict[str, np.ndarray]:
 def test_sampled_luminance_percentiles_stay_within_half_a_rank_of_the_exact_ones() -> None:
     """NA112/NA113 read the 5th and 99th luminance percentiles of a colour image from a
     grid of about 65,536 of its pixels: on varied images the sampled value lies between
-    the exact 4.5th and 5.5th (98.5th and 99.5th) percentiles, the tolerance the README
-    and the checks state. Gray images keep their exact percentiles."""
+    the exact 4.5th and 5.5th (98.5th and 99.5th) percentiles, the tolerance that
+    docs/reference/measures.md and the checks state. Gray images keep their exact percentiles."""
     from nanaudit.decode.reduce import reduce_image
 
     for name, rgb in _varied_images().items():

@@ -544,11 +544,13 @@ def test_training_settings_are_not_part_of_the_cache_key(
     assert limits_key(make_plan(root, layers).limits) == limits_key(plan.limits)
 
 
-def test_readme_documents_the_training_options_and_the_loss_table() -> None:
+def test_the_training_guide_documents_the_options_and_the_loss_table() -> None:
     from nanaudit.layouts.training import LOSSES, TRAINING_PRESETS
     from nanaudit.options import table
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "docs" / "guides" / "training.md").read_text(
+        encoding="utf-8"
+    )
     for option in table():
         if option.group == "training" and option.flag is not None:
             assert f"`{option.flag.split('/')[0]}" in readme, option.flag

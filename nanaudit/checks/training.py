@@ -181,7 +181,7 @@ class LossOptions:
 def loss_ignores_nothing(ctx: CheckContext[LossOptions], ds: DatasetStats) -> Iterator[Hit]:
     """The training masks hold the ignore index (or padding writes it into the crops)
     while a declared loss (--loss) does not honour an ignore index as the common libraries
-    ship it: dice, focal and bce (README: the loss table and its sources).
+    ship it: dice, focal and bce (docs/guides/training.md: the loss table and its sources).
 
     Why: one-hot and Dice losses index or compare the target as it is: 255 with 19
     classes gives "class values must be smaller than num_classes", a CUDA device-side

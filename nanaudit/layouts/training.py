@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Whether each loss honours the ignore index as the common libraries ship it (README:
-# "Audit against your training settings" gives the sources). CE and Lovasz take an ignore
+# Whether each loss honours the ignore index as the common libraries ship it (docs/guides/
+# training.md, "Losses and the ignore index", gives the sources). CE and Lovasz take an ignore
 # label; Dice, focal and BCE one-hot or compare the target as it is, and an ignore value
 # of 255 indexes past the classes.
 LOSSES: dict[str, bool] = {
