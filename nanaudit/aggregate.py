@@ -62,6 +62,7 @@ class ImageSignature:
     content: str  # exact content: hash, size, dtype and moments ("" when not hashed)
     phash: int
     flat: bool  # no structure to hash (every channel constant)
+    detail: str = ""  # a near-duplicate candidate's thumbnail (second read), else ""
 
 
 # --------------------------------------------------------------------------- merges
@@ -285,7 +286,9 @@ def file_fields(
             "sizes": (((rec.width, rec.height), 1),),
             "value_ranges": ranges,
             "image_stds": ((dtype, max(stds)),) if stds and not flat else (),
-            "signatures": (ImageSignature(rec.path, rec.split, content_key(rec), p.phash, flat),),
+            "signatures": (
+                ImageSignature(rec.path, rec.split, content_key(rec), p.phash, flat, p.detail),
+            ),
         }
     lab = rec.labels
     if lab is None:

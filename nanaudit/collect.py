@@ -16,6 +16,7 @@ from typing import Protocol
 
 from .cache import RecordCache, Stamp, record_from_json
 from .layouts import PairPaths, PlannedSplit
+from .neardup import group_near_duplicates
 from .paths import display_path
 from .plan import ScanPlan
 from .pool import Progress, Task, run_tasks
@@ -230,7 +231,8 @@ def confirm_duplicates(
     jobs: int,
     stamps: dict[tuple[Path, FileKind], Stamp | None] | None,
 ) -> list[Task]:
-    """Hash the content of the images whose fingerprints collide, and only of those.
+    """Hash the content of the images whose fingerprints collide, and only of those (and
+    take the detail thumbnail of NA307's candidates on the same second read).
 
     Identical pixels always share their fingerprint (size, dtype, exact moments:
     records.content_fingerprint), so an image whose fingerprint is unique has no copy and
@@ -247,11 +249,12 @@ def confirm_duplicates(
             if rec.pixels is not None:
                 groups[content_fingerprint(rec)].append(key)
         wanted = [key for group in groups.values() if len(group) > 1 for key in group]
+        wanted = list(dict.fromkeys([*wanted, *near_duplicate_candidates(plan, records)]))
     again = sorted(
         (
             replace(tasks[key], content=True, visual=False)
             for key in wanted
-            if not (pixels := records[key].pixels) or not pixels.content_hash
+            if not (pixels := records[key].pixels) or not pixels.content_hash or not pixels.detail
         ),
         key=lambda t: (t.rel, t.kind.value),
     )
@@ -263,6 +266,22 @@ def confirm_duplicates(
         if rec.ok:  # a file that changed since, or went away, is not called a duplicate
             records[(t.path, t.kind)] = rec
     return again
+
+
+def near_duplicate_candidates(plan: ScanPlan, records: Records) -> list[tuple[Path, FileKind]]:
+    """The images whose perceptual hashes lie within NA307's distance of another's (when
+    NA307 runs): their second read takes the detail thumbnail that confirms them."""
+    active = next((c for c in plan.checks if c.spec.id == "NA307"), None)
+    if active is None:
+        return []
+    keys = [
+        key
+        for key, rec in records.items()
+        if (p := rec.pixels) is not None and not all(c.min == c.max for c in p.channels)
+    ]
+    hashes = [records[key].pixels.phash for key in keys]  # type: ignore[union-attr]
+    groups = group_near_duplicates(hashes, active.options.max_distance)
+    return [keys[i] for group in groups for i in group]
 
 
 def _open_cache(cache_dir: Path | None, plan: ScanPlan, notes: list[str]) -> RecordCache | None:

@@ -85,6 +85,9 @@ class PixelStats:
     # image of a shard run); kept in the cache and partial files, not in the report
     content_hash: str = field(default="", metadata={"report": False})
     phash: int = 0  # 64-bit perceptual (DCT) hash of the luminance, for near-duplicates
+    # taken with the content hash, on the same second read (NA307's candidates too): a
+    # 64×64 8-bit thumbnail of the luminance (base64) that confirms a near-duplicate
+    detail: str = field(default="", metadata={"report": False})
 
 
 # The cell grid: at most GRID_CELLS × GRID_CELLS cells of ceil(side / GRID_CELLS) pixels (the

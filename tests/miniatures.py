@@ -289,6 +289,124 @@ def polyps(root: Path, n: int = 6, size: tuple[int, int] = (48, 56)) -> Path:
     return base
 
 
+# ------------------------------------------------------------ one layout, many subjects
+# Pictures of different subjects that share a layout, as whole datasets of them do: fundus
+# photographs in their black disc, CT slices of different patients, histology slides. A
+# 64-bit perceptual hash sees mostly the layout (NA307's candidates); the details differ.
+
+
+def fundus_photograph(rng: np.random.Generator, size: tuple[int, int] = (128, 128)) -> np.ndarray:
+    """An RGB fundus photograph whose vessel tree scales with the picture: thick branching
+    walks from the optic disc (at 128 px and more; ``fundus`` is the small one)."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    cy, cx, r = h / 2, w / 2, min(h, w) * 0.47
+    fov = (y - cy) ** 2 + (x - cx) ** 2 <= r * r
+    rim = ((x - cx) ** 2 + (y - cy) ** 2) / (r * r)
+    tilt = rng.uniform(-0.05, 0.05, 2)
+    light = 0.95 - 0.3 * rim + tilt[0] * (x - cx) / r + tilt[1] * (y - cy) / r
+    base = np.stack([170 * light, 80 * light, 35 * light], -1)
+    for _ in range(8):
+        py, px, pr = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0.05, 0.2) * r
+        d = np.exp(-((y - py) ** 2 + (x - px) ** 2) / (2 * pr * pr))
+        base += d[..., None] * rng.uniform(-12, 12) * np.array([1.0, 0.6, 0.3])
+    dy, dx = cy + rng.uniform(-0.05, 0.05) * r, cx + r * rng.uniform(0.4, 0.55)
+    disc = np.exp(-((y - dy) ** 2 + (x - dx) ** 2) / (2 * (0.07 * r) ** 2))
+    base += disc[..., None] * np.array([80, 110, 60])
+    vessels = np.zeros((h, w), bool)
+    for _ in range(8):
+        py, px, width = dy, dx, max(1.0, r / 40)
+        heading = rng.uniform(0, 2 * np.pi)
+        for _ in range(140):
+            heading += rng.normal(0, 0.3)
+            py, px = py + np.sin(heading) * r / 60, px + np.cos(heading) * r / 60
+            iy, ix = round(py), round(px)
+            if not (0 <= iy < h and 0 <= ix < w):
+                break
+            k = max(1, round(width))
+            vessels[
+                max(0, iy - k // 2) : iy + k // 2 + 1, max(0, ix - k // 2) : ix + k // 2 + 1
+            ] = 1
+            width *= 0.993
+    vessels &= fov
+    base[vessels] *= np.array([0.55, 0.45, 0.6])
+    base += rng.normal(0, 4, base.shape)
+    img = np.clip(base, 0, 255)
+    img[~fov] = 0
+    return img.astype(np.uint8)
+
+
+def ct_slice(rng: np.random.Generator, size: tuple[int, int] = (128, 128)) -> np.ndarray:
+    """A gray CT-like chest slice: the body, two lungs with their vessels, the heart and the
+    spine where every patient has them; sizes, vessels and tissue texture their own."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    y, x = y / h, x / w
+    img = np.full((h, w), 10.0)
+    bx, by = 0.42 * rng.uniform(0.92, 1.04), 0.33 * rng.uniform(0.92, 1.04)
+    body = ((x - 0.5) / bx) ** 2 + ((y - 0.52) / by) ** 2 <= 1
+    img[body] = 110
+    for side in (0.32, 0.68):
+        ax, ay = rng.uniform(0.1, 0.14), rng.uniform(0.17, 0.22)
+        lx, ly = side + rng.uniform(-0.02, 0.02), 0.48 + rng.uniform(-0.02, 0.02)
+        lung = ((x - lx) / ax) ** 2 + ((y - ly) / ay) ** 2 <= 1
+        img[lung] = 25
+        for _ in range(25):
+            vx, vy = lx + rng.uniform(-ax, ax), ly + rng.uniform(-ay, ay)
+            vr = rng.uniform(0.004, 0.012)
+            img[((x - vx) ** 2 + (y - vy) ** 2 <= vr * vr) & lung] = 120
+    img[(x - 0.5) ** 2 + (y - 0.76) ** 2 <= 0.045**2] = 230
+    hx = 0.52 + rng.uniform(-0.02, 0.02)
+    img[((x - hx) / 0.1) ** 2 + ((y - 0.5) / 0.11) ** 2 <= 1] = 140
+    cell = max(1, h // 32)
+    texture = np.kron(rng.normal(0, 1, (h // cell + 1, w // cell + 1)), np.ones((cell, cell)))
+    img[body] += 6 * texture[:h, :w][body]
+    img += rng.normal(0, 5, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def histology_slide(rng: np.random.Generator, size: tuple[int, int] = (128, 192)) -> np.ndarray:
+    """An RGB scan of a glass slide: its label end, and a stained section of about the
+    same outline in the middle; the cells (dark nuclei) are the slide's own."""
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = np.empty((h, w, 3))
+    img[:] = [238, 236, 240]
+    img[:, : w // 5] = [200, 200, 190]
+    cy, cx = h / 2 + rng.uniform(-3, 3), w * 0.6 + rng.uniform(-3, 3)
+    angle = np.arctan2(y - cy, x - cx)
+    wobble = 1 + 0.08 * np.sin(3 * angle + rng.uniform(0, 6)) + 0.05 * np.sin(5 * angle)
+    tissue = ((x - cx) / (w * 0.28)) ** 2 + ((y - cy) / (h * 0.32)) ** 2 <= wobble**2
+    img[tissue] = [225, 160, 200]
+    ys, xs = np.nonzero(tissue)
+    for i in rng.integers(0, ys.size, ys.size // 40):
+        img[max(0, ys[i] - 1) : ys[i] + 2, max(0, xs[i] - 1) : xs[i] + 2] = [120, 60, 150]
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+SAME_LAYOUT = {
+    "fundus photographs": fundus_photograph,
+    "CT slices": ct_slice,
+    "histology slides": histology_slide,
+}
+
+
+def same_layout(root: Path, kind: str, n: int = 8, size: tuple[int, int] = (128, 128)) -> Path:
+    """``n`` different subjects of one layout (a SAME_LAYOUT kind), half in train/ and half
+    in val/, as images/<split>/NN.png + masks/<split>/NN.png (0/1 masks)."""
+    rng = np.random.default_rng(11)
+    for i in range(n):
+        split = "train" if i < n // 2 else "val"
+        img = SAME_LAYOUT[kind](rng, size)
+        _save(root / "images" / split / f"{i:02d}.png", img)
+        _save(
+            root / "masks" / split / f"{i:02d}.png",
+            (img.reshape(*size, -1)[..., 0] > 128).astype(np.uint8),
+        )
+    return root
+
+
 BUILDERS = {
     "road_scene": road_scene,
     "electron_microscopy": electron_microscopy,

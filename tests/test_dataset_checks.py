@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import miniatures
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -584,6 +585,54 @@ def test_na307_near_duplicate_within_split_is_info(tmp_path: Path, kind: str) ->
 def test_na307_quiet_on_distinct_pictures(tmp_path: Path) -> None:
     report = scan(two_splits(tmp_path / "d", n=8), num_classes=3)
     assert hits(report, "NA307") == []
+
+
+def _phash_of(path: Path) -> int:
+    from nanaudit.decode.reduce import reduce_image
+
+    return reduce_image(Image.open(path)).phash
+
+
+def test_na307_ct_slices_of_different_patients_are_not_near_duplicates(tmp_path: Path) -> None:
+    """One layout (body, lungs, heart, spine), different patients: their hashes collide,
+    their details do not, and nothing is reported (issue 24: retina photographs)."""
+    root = miniatures.same_layout(tmp_path / "ct", "CT slices", n=16)
+    files = sorted(root.glob("images/*/*.png"))
+    assert group_near_duplicates([_phash_of(p) for p in files], 5)  # the hash alone: a leak
+    report = scan(root, num_classes=2)
+    assert hits(report, "NA307") == []
+
+
+def test_na307_fundus_photographs_are_not_near_duplicates_even_at_a_loose_hash_distance(
+    tmp_path: Path,
+) -> None:
+    root = miniatures.same_layout(tmp_path / "eyes", "fundus photographs", n=8)
+    files = sorted(root.glob("images/*/*.png"))
+    assert group_near_duplicates([_phash_of(p) for p in files], 16)
+    report = scan(root, num_classes=2, checks={"NA307": {"max_distance": 16}})
+    assert hits(report, "NA307") == []
+
+
+@pytest.mark.parametrize("copy", ["jpeg", "resize", "crop"])
+def test_na307_a_copy_of_one_slice_is_still_found_among_its_look_alikes(
+    tmp_path: Path, copy: str
+) -> None:
+    root = miniatures.same_layout(tmp_path / "ct", "CT slices", n=6)
+    im = Image.open(root / "images" / "train" / "01.png")
+    w, h = im.size
+    out = root / "images" / "val" / "copy.png"
+    if copy == "jpeg":
+        out = out.with_suffix(".jpg")
+        im.save(out, quality=60)
+    elif copy == "resize":
+        im.resize((w * 3 // 4, h * 3 // 4), Image.Resampling.LANCZOS).save(out)
+    else:
+        im.crop((2, 2, w - 2, h - 2)).save(out)
+    mask = np.asarray(Image.open(out).convert("L")) > 128
+    Image.fromarray(mask.astype(np.uint8)).save(root / "masks" / "val" / "copy.png")
+    (hit,) = hits(scan(root, num_classes=2), "NA307")
+    assert sorted(hit.data["files"]) == ["images/train/01.png", out.relative_to(root).as_posix()]
+    assert hit.severity == Severity.WARNING
 
 
 def test_na307_skips_exact_copies(tmp_path: Path) -> None:

@@ -312,3 +312,20 @@ def test_unaudited_folders_stand_for_their_subtree(tmp_path: Path) -> None:
     audited = [tmp_path / "images/a.png", tmp_path / "masks/a.png", tmp_path / "x/y.png"]
     found = unaudited_folders(tmp_path, audited)
     assert [(p.relative_to(tmp_path).as_posix(), n) for p, n in found] == [("preds", 2)]
+
+
+def test_same_picture_scores_a_copy_high_a_look_alike_low_and_a_damaged_detail_none() -> None:
+    from miniatures import ct_slice
+
+    from nanaudit.decode.reduce import reduce_image
+    from nanaudit.neardup import same_picture
+
+    rng = np.random.default_rng(5)
+    a, b = ct_slice(rng, (160, 160)), ct_slice(rng, (160, 160))
+    copy = Image.fromarray(a).resize((120, 120), Image.Resampling.LANCZOS)
+    da, db = (reduce_image(Image.fromarray(x), content=True).detail for x in (a, b))
+    dc = reduce_image(copy, content=True).detail
+    assert (same_picture(da, dc) or 0) > 0.95
+    assert (same_picture(da, db) or 1) < 0.7
+    assert same_picture(da, "not base64!") is None
+    assert same_picture(da, da[:100]) is None

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..aggregate import DatasetStats, ImageSignature, merged_histogram
 from ..kinds import Float, Int
-from ..neardup import group_near_duplicates
+from ..neardup import group_near_duplicates, same_picture
 from ..report import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
@@ -239,14 +239,64 @@ class NearDuplicateOptions:
     max_distance: int = threshold(
         5, Int(0, 16), "Hamming distance between 64-bit perceptual hashes, at most"
     )
+    min_similarity: float = threshold(
+        0.7,
+        Float(-1.0, 1.0),
+        "correlation of two candidates' details (after the best small crop), at least",
+    )
+
+
+SEARCHED_PAIRS = 200  # candidate pairs per scan compared under crops (tens of ms each)
+
+
+def _confirmed(
+    images: Sequence[ImageSignature],
+    idx: list[int],
+    options: NearDuplicateOptions,
+    budget: list[int],
+) -> list[list[int]]:
+    """The parts of a hash group whose pictures are confirmed alike (neardup.same_picture),
+    joined pair by pair. A pair lacking a detail (records from a path that did not take
+    one) is judged by its hashes alone."""
+    parent = {i: i for i in idx}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for k, i in enumerate(idx):
+        for j in idx[k + 1 :]:
+            if root(i) == root(j):
+                continue
+            a, b = images[i], images[j]
+            search = budget[0] > 0
+            score = same_picture(a.detail, b.detail, search=search, enough=options.min_similarity)
+            if score is not None and search and score < options.min_similarity:
+                budget[0] -= 1
+            if score is None or score >= options.min_similarity:
+                parent[max(root(i), root(j))] = min(root(i), root(j))
+    parts: dict[int, list[int]] = defaultdict(list)
+    for i in idx:
+        parts[root(i)].append(i)
+    return [p for p in parts.values() if len(p) > 1]
 
 
 @check("NA307", "near-duplicates", Severity.WARNING, "dataset", NearDuplicateOptions)
 def near_duplicates(ctx: CheckContext[NearDuplicateOptions], ds: DatasetStats) -> Iterator[Hit]:
-    """Images whose 64-bit perceptual (DCT) hashes lie within a Hamming distance of 5
-    (max_distance): resized or re-encoded copies, near-identical frames. A warning across
-    splits, info within one. Exact copies are left to NA305/NA306; flat images (no
-    structure to hash) are left out.
+    """Images that are the same picture: resized or re-encoded copies, small crops,
+    near-identical frames. A warning across splits, info within one. Exact copies are left
+    to NA305/NA306; flat images (no structure to hash) are left out.
+
+    Candidates are images whose 64-bit perceptual (DCT) hashes lie within a Hamming
+    distance of 5 (max_distance). A hash sees the layout, and pictures of one layout
+    (fundus photographs in their black disc, slides, CT slices of different patients) share
+    it, so each candidate is read a second time for a 64×64 thumbnail of its details, and
+    a pair is reported only when the correlation of their details, frames left out,
+    reaches 0.7 (min_similarity), directly or under the small crop (up to a fifth of a
+    side) of either that best aligns them. Re-encodes and resizes score about 0.99,
+    different subjects of one layout far less. The crop search runs on the first 200
+    candidate pairs that need it; later pairs are compared without a crop.
 
     Why: near-copies across splits leak training data into validation just as exact copies
     do; within a split they over-weight a scene.
@@ -257,7 +307,10 @@ def near_duplicates(ctx: CheckContext[NearDuplicateOptions], ds: DatasetStats) -
     if len(images) < 2:
         return
     hashes = [sig.phash for sig in images]
-    for idx in group_near_duplicates(hashes, ctx.options.max_distance):
+    budget = [SEARCHED_PAIRS]
+    candidates = group_near_duplicates(hashes, ctx.options.max_distance)
+    confirmed = [g for c in candidates for g in _confirmed(images, c, ctx.options, budget)]
+    for idx in sorted(confirmed, key=lambda g: g[0]):
         group = [images[i] for i in idx]
         if len({r.content or r.path for r in group}) < 2:
             continue  # all exact copies: NA305/NA306 say it

@@ -12,7 +12,7 @@ than BOUNDARY_SCOPE of the mask, and the check picks its own fraction below that
 
 from __future__ import annotations
 
-import functools
+import base64
 import hashlib
 import math
 from dataclasses import dataclass, replace
@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from ..neardup import DETAIL_SIDE
+from ..neardup import frame_of as _frame
 from ..records import (
     BOUNDARY_SCOPE,
     GRID_ALPHABET,
@@ -59,8 +61,7 @@ def reduce_image(raster: Raster, *, identity: bool = True, content: bool = False
     it."""
     if isinstance(raster, Image.Image):
         im = _as_seen(raster)
-        pixels = _pixel_stats_8bit(im)
-        return replace(pixels, content_hash=_content_hash(im)) if content else pixels
+        return _pixel_stats_8bit(im, content)
     arr = raster
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8) * np.uint8(255)
@@ -89,8 +90,10 @@ def reduce_image(raster: Raster, *, identity: bool = True, content: bool = False
     if any(c.nan or c.inf for c in stats) or not np.isfinite(gray).all():
         f32 = float(np.finfo(np.float32).max)
         gray = np.nan_to_num(np.clip(luma, -f32, f32), nan=0.0).astype(np.float32)
-    content_hash, phash = _content_hash(arr) if content else "", _phash(Image.fromarray(gray, "F"))
-    return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash)
+    gray_image = Image.fromarray(gray, "F")
+    content_hash, phash = _content_hash(arr) if content else "", _phash(gray_image)
+    detail = detail_thumbnail(gray_image) if content else ""
+    return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash, detail)
 
 
 def _as_seen(im: Image.Image) -> Image.Image:
@@ -183,44 +186,19 @@ def _phash(gray: Image.Image) -> int:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-FRAME_SHARE = (0.1, 0.85)  # a frame covers this share of the picture (else: no frame)
-
-
-def _frame(a: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
-    """The pixels of a large constant frame around a thumbnail's content (the black field
-    of view around a fundus photograph, letterboxing), or None. The border holds the
-    frame's level for at least half its length; the frame is every pixel nearer that level
-    than the content's median."""
-    ring = a.reshape(-1)[_ring(a.shape)]
-    level = _median(ring)
-    spread = float(np.ptp(a))
-    # most pictures stop here: fewer than half the border's pixels at the border's level
-    if spread <= 0 or 2 * np.count_nonzero(np.abs(ring - level) <= 0.02 * spread) < ring.size:
-        return None
-    content = a[np.abs(a - level) > 0.1 * spread]
-    if content.size == 0:
-        return None
-    frame: npt.NDArray[np.bool_] = np.abs(a - level) <= abs(float(np.median(content)) - level) / 2
-    return frame if FRAME_SHARE[0] <= frame.mean() <= FRAME_SHARE[1] else None
-
-
-@functools.cache
-def _ring(shape: tuple[int, ...]) -> npt.NDArray[np.intp]:
-    """The flat indices of a 2-D array's border: first row, last row, then the first and
-    last columns between them."""
-    h, w = shape
-    index = np.arange(h * w).reshape(h, w)
-    return np.concatenate([index[0], index[-1], index[1:-1, 0], index[1:-1, -1]])
-
-
-def _median(values: npt.NDArray[np.float64]) -> float:
-    """np.median of a 1-D array (the middle value, or the mean of the middle two), by one
-    partition: the same number at a fraction of its per-call cost."""
-    k = values.size // 2
-    if values.size % 2:
-        return float(np.partition(values, k)[k])
-    part = np.partition(values, (k - 1, k))
-    return float((part[k - 1] + part[k]) / 2)
+def detail_thumbnail(gray: Image.Image) -> str:
+    """The luminance as a DETAIL_SIDE × DETAIL_SIDE 8-bit thumbnail (stretched over its
+    1st–99th percentiles), base64: taken on the second read of a near-duplicate candidate,
+    where two pictures whose hashes matched are compared for their details (vessels, cells,
+    texture), not only their layout."""
+    small = gray.resize((DETAIL_SIDE, DETAIL_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    a = np.asarray(small, dtype=np.float64)
+    if not np.isfinite(a).all():
+        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = np.percentile(a, (1, 99))
+    scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    data = np.clip(np.rint(scaled), 0, 255).astype(np.uint8).tobytes()
+    return base64.b64encode(data).decode("ascii")
 
 
 def _unframed(gray: Image.Image, small: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -247,7 +225,7 @@ def _unframed(gray: Image.Image, small: npt.NDArray[np.float64]) -> npt.NDArray[
     return out
 
 
-def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
+def _pixel_stats_8bit(im: Image.Image, content: bool = False) -> PixelStats:
     """Exact moments from Pillow's C histogram. The luminance serves NA112/NA113 (two
     info-level percentiles) and the perceptual hash: for an image of more than
     PERCENTILE_SAMPLE pixels it is taken over the grid of every k-th row and column
@@ -267,7 +245,16 @@ def _pixel_stats_8bit(im: Image.Image) -> PixelStats:
         gray = sample.getchannel(0)
         luma = hist[:256]
     p5, p99 = percentiles_from_histogram(luma, (5, 99))
-    return PixelStats(stats, p5, p99, phash=_phash(gray))
+    if not content:
+        return PixelStats(stats, p5, p99, phash=_phash(gray))
+    return PixelStats(
+        stats,
+        p5,
+        p99,
+        content_hash=_content_hash(im),
+        phash=_phash(gray),
+        detail=detail_thumbnail(gray),
+    )
 
 
 # --------------------------------------------------------------------------- masks
