@@ -41,6 +41,7 @@ from .kinds import (
 )
 from .layouts import ExplicitSplit
 from .layouts.training import LOSSES, TRAINING_PRESETS
+from .loaders import FRAMEWORKS, READERS, canonical
 from .memory import default_budget
 from .regex import PatternError, compile_key
 from .report import Severity
@@ -91,6 +92,26 @@ class FailOn(ValueKind[Severity | None]):
 
     def describe(self) -> str:
         return "error, warning, info or never"
+
+
+class ReaderName(ValueKind[Any]):
+    """A reader profile's name (loaders.py), in any case; or None: not stated."""
+
+    metavar = "NAME"
+
+    def parse(self, value: object, where: Where) -> str | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+            return None
+        name = canonical(value) if isinstance(value, str) else None
+        if name is None:
+            raise where.fail(f"expected one of {', '.join(READERS)}, got {value!r}")
+        return name
+
+    def schema(self) -> dict[str, Any]:
+        return {"enum": [*READERS, None]}
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(READERS)
 
 
 class Detected(Bool):  # a ValueKind[bool | None]: Bool, so that it gets a --x/--no-x flag
@@ -866,6 +887,36 @@ class Options:
         group="training",
         table="training",
         top_level=True,
+    )
+    # how the training code reads the files (loaders.py); not a setting of the pipeline's
+    # geometry: stating a reader alone does not turn NA401-NA407 on
+    reader = Option[str | None](
+        Choice(tuple(FRAMEWORKS), none=True),
+        None,
+        "Read the files as this framework's loading code does: "
+        f"{', '.join(FRAMEWORKS)} (sets --image-reader and --mask-reader; yours win).",
+        group="training",
+        env=True,
+        table="training",
+        metavar="FRAMEWORK",
+    )
+    image_reader = Option[str | None](
+        ReaderName(),
+        None,
+        "How the training code reads an image: "
+        f"{', '.join(READERS)} (default: pillow, np.asarray(Image.open(p))).",
+        group="training",
+        env=True,
+        table="training",
+    )
+    mask_reader = Option[str | None](
+        ReaderName(),
+        None,
+        "How the training code reads a mask (the same names). Without a reader stated, "
+        "masks whose values depend on the reader are flagged (NA211).",
+        group="training",
+        env=True,
+        table="training",
     )
     # ------------------------------------------------------------------ samples
     max_samples = Option[int](

@@ -24,6 +24,7 @@ from .layouts.presets import Preset, resolve
 from .layouts.survey import unaudited_folders
 from .layouts.training import TRAINING_PRESETS
 from .layouts.walk import Walker, listing_from
+from .loaders import DEFAULT_READER, FRAMEWORKS
 from .memory import default_budget
 from .options import CheckSetting, Command, Layer, Options, table
 from .options import resolve as resolve_options
@@ -243,7 +244,7 @@ def _make_plan(
         layout=layout,
         labels=labels,
         training=training,
-        limits=DecodeLimits(options.max_pixels, options.max_memory or default_budget()),
+        limits=decode_limits(options),
         checks=checks,
         config_file=config_file,
         visuals=wants_pictures(options),
@@ -354,14 +355,44 @@ def training_rules(options: Options) -> TrainingRules:
     """The training options of the table, by name (``loss`` fills ``losses``). Any of them
     but batch_size and drop_last (which serve NA308 alone, as before the training checks
     existed) describes the pipeline itself."""
-    named = {f.name for f in dataclasses.fields(TrainingRules)} - {"losses", "described"}
+    special = {"losses", "described", "image_reader", "mask_reader"}
+    named = {f.name for f in dataclasses.fields(TrainingRules)} - special
     pipeline = [
-        o.key for o in table() if o.group == "training" and o.key not in ("batch_size", "drop_last")
+        o.key
+        for o in table()
+        if o.group == "training" and o.key not in ("batch_size", "drop_last", *READER_KEYS)
     ]
+    image_reader, mask_reader = stated_readers(options)
     return TrainingRules(
         **{name: getattr(options, name) for name in named},
         losses=options.loss,
         described=any(options.given(k) for k in pipeline),
+        image_reader=image_reader,
+        mask_reader=mask_reader,
+    )
+
+
+READER_KEYS = ("reader", "image_reader", "mask_reader")
+
+
+def stated_readers(options: Options) -> tuple[str | None, str | None]:
+    """The image and mask readers the user stated (None: not stated): --image-reader and
+    --mask-reader, else those of the --reader framework."""
+    framework = FRAMEWORKS.get(options.reader or "")
+    image = options.image_reader or (framework.image if framework else None)
+    mask = options.mask_reader or (framework.mask if framework else None)
+    return image, mask
+
+
+def decode_limits(options: Options) -> DecodeLimits:
+    """What bounds and shapes each decode: the pixel and memory limits, and the readers
+    (pillow where none is stated)."""
+    image, mask = stated_readers(options)
+    return DecodeLimits(
+        options.max_pixels,
+        options.max_memory or default_budget(),
+        image_reader=image or DEFAULT_READER,
+        mask_reader=mask or DEFAULT_READER,
     )
 
 

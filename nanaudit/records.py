@@ -46,14 +46,19 @@ IMAGE_SUFFIXES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
-    """What bounds a decode: the only settings that shape a record. ``max_pixels`` keys the
-    cache; the memory limits do not (UNKEYED): a file they refuse gets no cached record, and
-    a cached record needs no memory to be reused."""
+    """What bounds and shapes a decode: the only settings that shape a record.
+    ``max_pixels`` and the readers key the cache; the memory limits do not (UNKEYED): a
+    file they refuse gets no cached record, and a cached record needs no memory to be
+    reused. ``image_reader``/``mask_reader``: how the training code reads each kind of file
+    (decode/profiles.py), which decides the channels, values, dtype, shape and orientation
+    the record is made of."""
 
     max_pixels: int = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
     max_memory: int = 0  # bytes a decode may take (NA002 above); 0: no budget
     # bytes a decode may take in the scan's own process; above, a worker decodes the file
     in_process_max: int = 0
+    image_reader: str = "pillow"
+    mask_reader: str = "pillow"
 
     UNKEYED: ClassVar[frozenset[str]] = frozenset({"max_memory", "in_process_max"})
 
@@ -180,6 +185,16 @@ class Header:
     bits: int = 0  # bits per sample as stored, when the decoder reduced them (16-bit RGB PNG)
     lossy: str | None = None  # why the encoding is lossy, when it is
     notes: tuple[str, ...] = ()
+    # what a reader other than plain Pillow yields (decode/profiles.py): its name, the shape
+    # of the array it returns (pages first when it stacks them), and what it changed of the
+    # stored values (ReaderChange names); width, height, channels and dtype above are then
+    # those of what it yields
+    reader: str = ""
+    shape: tuple[int, ...] = ()
+    changes: tuple[str, ...] = ()
+    # a palette mask's colours, 0xRRGGBB, for the indices 0..its largest index in use
+    # (NA215 compares them across a split); cached, left out of the JSON report
+    palette: tuple[int, ...] = field(default=(), metadata={"report": False})
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,10 @@ class TrainingRules:
     scale_range: tuple[float, float] | None = None
     losses: tuple[str, ...] = ()
     described: bool = False
+    # the readers the user stated (--image-reader, --mask-reader, --reader); None: not
+    # stated, the files are read as pillow and NA211 flags what depends on the reader
+    image_reader: str | None = None
+    mask_reader: str | None = None
 
     @property
     def scales(self) -> tuple[float, float]:

@@ -387,8 +387,9 @@ def test_the_command_line_serves_everything_but_decode_limits_from_the_cache(
     from nanaudit.records import DecodeLimits
 
     keyed = [f.name for f in dataclasses_fields(DecodeLimits) if f.name not in DecodeLimits.UNKEYED]
-    assert keyed == ["max_pixels"]
+    assert keyed == ["max_pixels", "image_reader", "mask_reader"]
     assert limits_key(DecodeLimits()) != limits_key(DecodeLimits(max_pixels=10))
+    assert limits_key(DecodeLimits()) != limits_key(DecodeLimits(mask_reader="cv2-gray"))
     assert limits_key(DecodeLimits()) == limits_key(DecodeLimits(max_memory=1 << 30))
     root = make_pairs(tmp_path / "d", 3)
     reads: list[str] = []
@@ -419,6 +420,10 @@ def test_the_command_line_serves_everything_but_decode_limits_from_the_cache(
     assert len(reads) == 6, "an option that does not shape records decoded files again"
     findings("--max-pixels", "100")  # a decode limit shapes records: decoded again
     assert len(reads) == 12
+    findings("--mask-reader", "cv2-gray")  # so does a reader: what it yields is the record
+    assert len(reads) == 18
+    findings("--mask-reader", "cv2-gray")
+    assert len(reads) == 18
 
 
 def test_a_scan_leaves_the_callers_process_as_it_found_it(tmp_path: Path) -> None:

@@ -27,8 +27,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, TiffImagePlugin
 
+from ..loaders import DEFAULT_READER, Change
 from ..memory import format_bytes
 from ..records import DecodeLimits, FileKind, Header
+from .profiles import ReaderFailed, read_as
 
 # Modes whose bands are all 8 bits: Pillow's histogram() gives 256 exact bins per band.
 EIGHT_BIT_MODES = {"L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA", "RGBX", "LAB", "HSV"}
@@ -220,6 +222,9 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
                     f"over the limit of {limits.max_pixels:,}",
                 )
             need = peak_bytes(width, height, im.mode, _pillow_dtype(im.mode), kind)
+            reader = limits.image_reader if kind is FileKind.IMAGE else limits.mask_reader
+            if reader != DEFAULT_READER:  # the reader's converted copy, in 8-byte pixels
+                need += width * height * READER_COPY
             check_budget(need, f"{width}×{height} {im.mode} pixels", limits)
             fmt = im.format or path.suffix.lstrip(".").upper()
             # Counting every page costs time quadratic in the pages (Pillow's TIFF seek):
@@ -238,6 +243,10 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
             lossy = _lossy_reason(im, fh)
             if fmt == "TIFF":
                 _check_tiff_strips(im)
+            stored_mode = im.mode
+            if reader == "cv2-gray" and fmt == "JPEG" and im.mode == "RGB":
+                # OpenCV has libjpeg decode a colour JPEG straight to gray (its Y plane)
+                im.draft("L", im.size)
             im.load()
         except BaseException:
             im.close()
@@ -245,6 +254,20 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
     mode = im.mode
     if mode == "P" and "transparency" in im.info:
         notes.append("palette with transparency")
+    palette = _palette_in_use(im) if kind is FileKind.MASK and mode == "P" else ()
+    if reader != DEFAULT_READER:
+        basics = Header(
+            format=fmt,
+            mode=stored_mode,
+            frames=frames,
+            exif_orientation=orientation,
+            nodata=nodata,
+            bits=bits if bits > 8 else 0,
+            lossy=lossy,
+            notes=tuple(notes),
+            palette=palette,
+        )
+        return _read_with(im, reader, basics, limits)
     if mode in EIGHT_BIT_MODES:
         bands = len(im.getbands())
         if bits > 8:
@@ -262,6 +285,7 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
             bits=bits if bits > 8 else 0,
             lossy=lossy,
             notes=tuple(notes),
+            palette=palette,
         )
         return Decoded(im, header)
     arr = _pixels(im)
@@ -283,6 +307,61 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
         notes=tuple(notes),
     )
     return Decoded(arr, header)
+
+
+READER_COPY = 8  # bytes a pixel of the copy a reader profile makes (decode/profiles.py)
+
+
+def _read_with(im: Image.Image, reader: str, basics: Header, limits: DecodeLimits) -> Decoded:
+    """The loaded image as ``reader`` returns it (decode/profiles.py): the header says what
+    it yields (size, channels, dtype, shape, changes); a stack of pages is reduced as one
+    tall image."""
+    try:
+        got = read_as(im, reader, basics.format or "", limits)
+    except ReaderFailed as exc:
+        im.close()
+        raise DecodeFailure("NA001", str(exc)) from None
+    if basics.mode != im.mode:  # decoded straight to gray (a colour JPEG for cv2-gray)
+        got = replace(got, changes=(*got.changes, Change.COLOUR_GRAY))
+    raster: Raster = got.raster
+    if isinstance(raster, Image.Image) and raster.mode not in EIGHT_BIT_MODES:
+        raster = _pixels(raster)
+    if reader == "cv2-unchanged" and basics.bits == 16 and isinstance(raster, Image.Image):
+        # Pillow decodes 16-bit colour PNGs to 8 bits (their high bytes): the uint16 OpenCV
+        # returns is approximated as high byte × 257 (within 255 of the stored value)
+        raster = np.asarray(raster).astype(np.uint16) * np.uint16(257)
+    shape = got.shape
+    page = shape[1:] if got.pages > 1 else shape
+    if got.pages > 1 and isinstance(raster, np.ndarray):
+        raster = raster.reshape(-1, *raster.shape[2:])
+    dtype = "uint16" if isinstance(raster, np.ndarray) and raster.dtype == np.uint16 else got.dtype
+    if got.raster is not im:
+        im.close()
+    header = replace(
+        basics,
+        dtype=dtype,
+        width=int(page[1]),
+        height=int(page[0]),
+        channels=int(page[2]) if len(page) == 3 else 1,
+        reader=reader,
+        shape=shape,
+        changes=tuple(str(c) for c in got.changes),
+    )
+    return Decoded(raster, header)
+
+
+def _palette_in_use(im: Image.Image) -> tuple[int, ...]:
+    """A palette image's colours (0xRRGGBB) for the indices 0..the largest in use."""
+    hist = im.histogram()
+    used = [i for i, n in enumerate(hist[:256]) if n]
+    if not used:
+        return ()
+    colours = im.getpalette("RGB") or []
+    out = []
+    for i in range(used[-1] + 1):
+        rgb = colours[3 * i : 3 * i + 3]
+        out.append((rgb[0] << 16) | (rgb[1] << 8) | rgb[2] if len(rgb) == 3 else 0)
+    return tuple(out)
 
 
 STRIP_BYTES = 8 << 20

@@ -63,8 +63,8 @@ def reduce_image(raster: Raster, *, identity: bool = True, content: bool = False
         im = _as_seen(raster)
         return _pixel_stats_8bit(im, content)
     arr = raster
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8) * np.uint8(255)
+    if arr.dtype == np.bool_:  # 1-bit: measured as 0/255 (its full scale, aggregate.py)
+        arr = arr.astype(np.uint8) * np.uint8(255)
     chans = channels_last(arr)
     stats = tuple(channel_stats_from_array(c) for c in chans)
     overflow = 0
@@ -298,7 +298,9 @@ def reduce_mask(raster: Raster, mode: str | None = None, *, grid: bool = True) -
             return MaskStats(None, True, _count_colours(colour))
         arr = first
     if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)
+        # 0/1, as np.asarray(Image.open(p)) yields it; a view would read Pillow's bytes of a
+        # 1-bit image, 0/255
+        arr = arr.astype(np.uint8)
     labels = label_stats(arr)
     if grid and not (labels.non_integer or labels.nan or labels.inf):
         labels = replace(labels, grid=cell_grid(arr))
