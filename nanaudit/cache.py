@@ -39,8 +39,10 @@ from .version import __version__
 # warm run never needs.)
 REDUCTION_MODULES = (
     "decode/__init__.py",
+    "decode/profiles.py",
     "decode/readers.py",
     "decode/reduce.py",
+    "loaders.py",
     "memory.py",
     "neardup.py",
     "records.py",
