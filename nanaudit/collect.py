@@ -16,7 +16,6 @@ from typing import Protocol
 
 from .cache import RecordCache, Stamp, record_from_json
 from .layouts import PairPaths, PlannedSplit
-from .neardup import group_near_duplicates
 from .paths import display_path
 from .plan import ScanPlan
 from .pool import Progress, Task, run_tasks
@@ -249,7 +248,7 @@ def confirm_duplicates(
             if rec.pixels is not None:
                 groups[content_fingerprint(rec)].append(key)
         wanted = [key for group in groups.values() if len(group) > 1 for key in group]
-        wanted = list(dict.fromkeys([*wanted, *near_duplicate_candidates(plan, records)]))
+        wanted = list(dict.fromkeys([*wanted, *reread_candidates(plan, records)]))
     again = sorted(
         (
             replace(tasks[key], content=True, visual=False)
@@ -268,20 +267,16 @@ def confirm_duplicates(
     return again
 
 
-def near_duplicate_candidates(plan: ScanPlan, records: Records) -> list[tuple[Path, FileKind]]:
-    """The images whose perceptual hashes lie within NA307's distance of another's (when
-    NA307 runs): their second read takes the detail thumbnail that confirms them."""
-    active = next((c for c in plan.checks if c.spec.id == "NA307"), None)
-    if active is None:
-        return []
-    keys = [
-        key
-        for key, rec in records.items()
-        if (p := rec.pixels) is not None and not all(c.min == c.max for c in p.channels)
-    ]
-    hashes = [records[key].pixels.phash for key in keys]  # type: ignore[union-attr]
-    groups = group_near_duplicates(hashes, active.options.max_distance)
-    return [keys[i] for group in groups for i in group]
+def reread_candidates(plan: ScanPlan, records: Records) -> list[tuple[Path, FileKind]]:
+    """The files an active check wants read a second time (its ``rereads``: NA307's
+    near-duplicate candidates take their detail thumbnail)."""
+    keys = list(records)
+    listed = [records[k] for k in keys]
+    wanted: set[int] = set()
+    for active in plan.checks:
+        if active.spec.rereads is not None:
+            wanted.update(active.spec.rereads(active.options, listed))
+    return [keys[i] for i in sorted(wanted)]
 
 
 def _open_cache(cache_dir: Path | None, plan: ScanPlan, notes: list[str]) -> RecordCache | None:

@@ -288,6 +288,10 @@ def _exif_turn(im: Image.Image, orientation: int) -> Image.Image:
 # --------------------------------------------------------------------------- highlights
 
 
+FLAGS = {"nan": FLAG_NAN, "inf": FLAG_INF, "fp16": FLAG_FP16, "nodata": FLAG_NODATA}
+HIGHLIGHT_NAME = "magenta"
+
+
 def highlight_for(
     finding: Finding,
     painter: Painter,
@@ -297,26 +301,20 @@ def highlight_for(
     mask_rec: FileRecord | None,
     reference: Visual | None = None,
 ) -> Highlight:
-    """The pixels a finding is about, where its check knows them."""
-    check, data, rules = finding.check, finding.data, painter.rules
-    flag = {"NA101": FLAG_NAN, "NA102": FLAG_INF, "NA106": FLAG_FP16, "NA108": FLAG_NODATA}
-    if check in flag and image is not None and image.flags:
-        hit = (np.asarray(_open(image.flags)) & flag[check]) > 0
-        return Highlight(on_image=hit, note=f"{_what(check)} in {HIGHLIGHT_NAME}")
+    """The pixels a finding is about, where its check's data marks them."""
+    marks, rules = finding.data.marks(), painter.rules
+    note = f"{marks.what} in {HIGHLIGHT_NAME}"
+    if marks.image_flag and image is not None and image.flags:
+        hit = (np.asarray(_open(image.flags)) & FLAGS[marks.image_flag]) > 0
+        return Highlight(on_image=hit, note=note)
     if mask is not None and not mask.colour:
         idx, labels = painter.labels_of(mask)
         bad: set[int] | None = None
-        if check == "NA201" and isinstance(data.get("labels"), dict):
-            bad = {int(k) for k in data["labels"]}
-        elif check in ("NA202", "NA203") and rules.ignore_index is not None:
+        if marks.labels:
+            bad = set(marks.labels)
+        elif marks.ignore and rules.ignore_index is not None:
             bad = {rules.ignore_index}
-        elif check == "NA208":
-            bad = {255}
-        elif check == "NA209" and isinstance(data.get("labels"), list):
-            bad = {int(v) for v in data["labels"]}
-        elif check == "NA209" and mask_rec is not None and mask_rec.labels is not None:
-            # too many distinct values: the labels found only between two others are the
-            # interpolated ones the check can point at (none: nothing is marked)
+        elif marks.boundary_labels and mask_rec is not None and mask_rec.labels is not None:
             bad = set(mask_rec.labels.boundary_labels) or None
         if bad is not None:
             lut = np.zeros(256, dtype=bool)
@@ -325,13 +323,10 @@ def highlight_for(
             # a mask of more values than the thumbnail indexes (instance ids) shares one
             # index among the rest: it is flagged when an offending label is among them
             lut[OTHER_INDEX] = not bad <= set(labels)
-            return Highlight(on_mask=lut[idx], note=f"{_what(check)} in {HIGHLIGHT_NAME}")
-        if check == "NA207":
-            return Highlight(
-                on_mask=idx == INVALID_INDEX,
-                note=f"values that are not integers in {HIGHLIGHT_NAME}",
-            )
-    if check == "NA006" and image is not None and mask is not None and image_rec and mask_rec:
+            return Highlight(on_mask=lut[idx], note=note)
+        if marks.non_integer:
+            return Highlight(on_mask=idx == INVALID_INDEX, note=note)
+    if marks.overlap and image is not None and mask is not None and image_rec and mask_rec:
         scale = image.width / max(image_rec.width, 1)
         iw, ih = image.width, image.height
         mw, mh = round(mask_rec.width * scale), round(mask_rec.height * scale)
@@ -343,34 +338,15 @@ def highlight_for(
         return Highlight(
             on_image=(a ^ b)[:ih, :iw] if (w, h) == (iw, ih) else None,
             on_mask=(a ^ b)[:mh, :mw] if (w, h) != (iw, ih) else None,
-            note=f"where image and mask do not overlap in {HIGHLIGHT_NAME}",
+            note=note,
         )
-    if check == "NA307" and image is not None and reference is not None:
+    if marks.differs_from_first and image is not None and reference is not None:
         here = np.asarray(_open(image.thumb).convert("L"), dtype=np.int16)
         there_im = _open(reference.thumb).convert("L").resize((image.width, image.height))
         there = np.asarray(there_im, dtype=np.int16)
         diff = np.abs(here - there) > DIFF_LEVEL
-        return Highlight(
-            on_image=diff, note=f"where it differs from the group's first image in {HIGHLIGHT_NAME}"
-        )
+        return Highlight(on_image=diff, note=note)
     return Highlight()
-
-
-HIGHLIGHT_NAME = "magenta"
-
-
-def _what(check: str) -> str:
-    return {
-        "NA101": "NaN pixels",
-        "NA102": "±Inf pixels",
-        "NA106": "values beyond float16",
-        "NA108": "nodata values",
-        "NA201": "out-of-range labels",
-        "NA202": "ignore pixels",
-        "NA203": "ignore pixels",
-        "NA208": "pixels of 255",
-        "NA209": "interpolated edge labels",
-    }.get(check, "offending pixels")
 
 
 # --------------------------------------------------------------------------- the stage
@@ -408,7 +384,7 @@ class _Builder:
             highlight = highlight_for(
                 finding, self.painter, image, mask, sample.image, sample.mask, reference
             )
-        rotate = finding is not None and finding.check == "NA007"
+        rotate = finding is not None and finding.data.marks().exif_turn
         notes = []
         if image is not None and image.stretch:
             notes.append(image.stretch)
@@ -441,10 +417,9 @@ class _Builder:
         )
 
     def samples_of(self, finding: Finding) -> list[Sample]:
-        files = finding.data.get("files")
-        if finding.check in ("NA305", "NA306", "NA307") and isinstance(files, list):
-            out = [self.by_path[p][1] for p in files[:GROUP_FILES] if p in self.by_path]
-            return out
+        files = finding.data.group()
+        if files:
+            return [self.by_path[p][1] for p in files[:GROUP_FILES] if p in self.by_path]
         for path in (finding.image, finding.mask, finding.path):
             if path is not None and path in self.by_path:
                 return [self.by_path[path][1]]
@@ -458,13 +433,14 @@ class _Builder:
         visuals = self.store.get(keys)
         reference = visuals.get(samples[0].image_key) if samples[0].image_key else None
         panels = []
+        group = bool(finding.data.group())  # a group's images, compared with the first
         for i, s in enumerate(samples):
             p = self.panel(
                 s,
                 visuals,
                 finding,
-                reference if i > 0 and finding.check == "NA307" else None,
-                with_mask=finding.check not in ("NA305", "NA306", "NA307"),
+                reference if i > 0 and group else None,
+                with_mask=not group,
             )
             if p is not None:
                 panels.append(p)
@@ -530,9 +506,7 @@ def _mentioned(findings: Iterable[Finding]) -> set[str]:
     out: set[str] = set()
     for f in findings:
         out.update(p for p in (f.path, f.image, f.mask) if p)
-        files = f.data.get("files")
-        if isinstance(files, list):
-            out.update(str(p) for p in files)
+        out.update(f.data.group())
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
+from .checks.registry import CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
@@ -235,7 +235,7 @@ def _make_plan(
             [d for s in layout.splits for d in (s.image_root, s.mask_root) if d is not None],
         ),
     )
-    checks = active_checks(options, lambda spec: spec.scope not in SAMPLE_SCOPES)
+    checks = active_checks(options, lambda spec: spec.applies_to_scans)
     training = training_rules(options)
     return ScanPlan(
         root=root,

@@ -9,13 +9,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from .findings import NO_DATA, FindingData
 from .records import FileRecord
 from .stats import ChannelStats
 
@@ -79,20 +79,32 @@ class Finding:
     path: str
     split: str | None
     message: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: FindingData = NO_DATA
     image: str | None = None
     mask: str | None = None
+    sample: int | None = None  # a drawn sample's index in the draw (nanaudit samples)
+    batch: int | None = None  # and its batch
 
     def sort_key(self) -> tuple[str, str]:
         # ties keep the checks' own (deterministic) order: class 5 before class 10
         return (self.path, self.check)
 
     @property
+    def json_data(self) -> dict[str, Any]:
+        """The data as reports write it: the check's, and the drawn sample's place."""
+        out = self.data.to_json()
+        if self.sample is not None:
+            out["sample"] = self.sample
+        if self.batch is not None:
+            out["batch"] = self.batch
+        return out
+
+    @property
     def fingerprint(self) -> str:
         """A hash of the check, path, split and numbers: the same finding on the same data
         has the same fingerprint (baselines, SARIF partial fingerprints)."""
         content = json.dumps(
-            {"check": self.check, "path": self.path, "split": self.split, "data": self.data},
+            {"check": self.check, "path": self.path, "split": self.split, "data": self.json_data},
             sort_keys=True,
             ensure_ascii=True,
             default=str,
@@ -298,45 +310,10 @@ class BaselineResult:
     stale: tuple[BaselineEntry, ...]
 
 
-# How the HTML report orders a check's findings, the worst first: the number in the
-# finding's data that says how bad it is, and whether larger is worse. Checks not listed
-# keep path order (after severity).
-WORST_BY: dict[str, tuple[str, bool]] = {
-    "NA101": ("nan", True),
-    "NA102": ("inf", True),
-    "NA106": ("count", True),
-    "NA201": ("pixels", True),
-    "NA203": ("valid_fraction", False),
-    "NA208": ("pixels_255", True),
-    "NA209": ("distinct", True),
-    "NA210": ("distinct", True),
-    "NA112": ("p99", False),
-    "NA113": ("p5", True),
-    "NA305": ("files", True),
-    "NA306": ("files", True),
-    "NA307": ("files", True),
-}
-
-
 def worst_first(findings: Sequence[Finding]) -> list[Finding]:
-    """A check's findings, the worst first: severity, then the check's own measure."""
-
-    def measure(f: Finding) -> float:
-        key = WORST_BY.get(f.check)
-        if key is None:
-            return 0.0
-        value = f.data.get(key[0])
-        if isinstance(value, list | tuple):
-            number = float(len(value))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
-        else:
-            return 0.0
-        if not math.isfinite(number):
-            return 0.0
-        return -number if key[1] else number
-
-    return sorted(findings, key=lambda f: (-f.severity, measure(f), f.path))
+    """A check's findings, the worst first: severity, then the check's own measure (its
+    data's badness), then path."""
+    return sorted(findings, key=lambda f: (-f.severity, -f.data.badness(), f.path))
 
 
 def check_groups(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:

@@ -221,12 +221,12 @@ def check_hits(
         spec.make_options(options),
         rules,
         dataset,
-        None if spec.scope == "dataset" else views[0],
+        None if spec.scope.name == "dataset" else views[0],
         None,
         training or TrainingRules(),
     )
     if subject is None:
-        subject = dataset if spec.scope == "dataset" else views[0]
+        subject = dataset if spec.scope.name == "dataset" else views[0]
     return list(spec.func(ctx, subject))
 
 

@@ -396,7 +396,7 @@ def test_na005_split_without_images(tmp_path: Path) -> None:
     f = one(report, "NA005")
     assert (f.severity, f.name) == (Severity.ERROR, "no-images")
     assert (f.path, f.split) == ("images/val", "val")
-    assert "'val'" in f.message and f.data["images"] == 0
+    assert "'val'" in f.message and f.data.to_json()["images"] == 0
     # the val masks are orphans; train stays quiet
     assert sorted(f.path for f in hits(report, "NA004")) == [
         f"masks/val/v_{i:03d}.png" for i in range(n_masks)
@@ -433,7 +433,7 @@ def test_na006_size_mismatch(dataset: Callable[..., Path]) -> None:
     f = one(report, "NA006")
     assert (f.severity, f.name, f.image, f.mask) == (Severity.ERROR, "size-mismatch", rel, rel_mask)
     assert f"image is 64{TIMES}64 but mask is {w}{TIMES}{h}" in f.message
-    assert f.data == {"image_size": [64, 64], "mask_size": [w, h]}
+    assert f.data.to_json() == {"image_size": [64, 64], "mask_size": [w, h]}
 
 
 # --------------------------------------------------------------------------- NA007
@@ -463,7 +463,7 @@ def test_na007_rotation_breaks_mask_size_is_error(
     assert "orientation 6" in f.message
     assert f"{w}{TIMES}{h} image into {h}{TIMES}{w}" in f.message
     assert f"mask's {w}{TIMES}{h}" in f.message
-    assert f.data["rotated_size"] == [h, w]
+    assert f.data.to_json()["rotated_size"] == [h, w]
 
 
 @pytest.mark.parametrize("orientation", [2, 3, 4, 5, 6, 7, 8])
@@ -475,7 +475,7 @@ def test_na007_square_image_is_warning(dataset: Callable[..., Path], orientation
     f = one(report, "NA007")
     assert f.severity == Severity.WARNING
     assert f"orientation {orientation}" in f.message
-    assert f.data == {"orientation": orientation}
+    assert f.data.to_json() == {"orientation": orientation}
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".tif"])
@@ -520,7 +520,7 @@ def test_na101_nan_pixels(dataset: Callable[..., Path], suffix: str) -> None:
     nan, total = int(np.isnan(arr).sum()), arr.size
     assert (f.severity, f.name) == (Severity.ERROR, "nan-pixels")
     assert f"{nan:,}" in f.message and f"{total:,}" in f.message  # the numbers, not the wording
-    assert f.data == {"nan": nan, "values": total}
+    assert f.data.to_json() == {"nan": nan, "values": total}
 
 
 def test_na101_all_nan_image_is_only_nan(dataset: Callable[..., Path]) -> None:
@@ -530,7 +530,7 @@ def test_na101_all_nan_image_is_only_nan(dataset: Callable[..., Path]) -> None:
     rel = replace_image(root, arr, suffix=".npy")
     report = scan(root)
     only(report, rel, {"NA101"} | FLOAT_AMONG_RGB)
-    assert one(report, "NA101").data == {"nan": arr.size, "values": arr.size}
+    assert one(report, "NA101").data.to_json() == {"nan": arr.size, "values": arr.size}
 
 
 def test_na101_nan_in_one_channel_of_rgb_npy(dataset: Callable[..., Path]) -> None:
@@ -540,7 +540,7 @@ def test_na101_nan_in_one_channel_of_rgb_npy(dataset: Callable[..., Path]) -> No
     rel = replace_image(root, arr, suffix=".npy")
     report = scan(root)
     only(report, rel, {"NA101", "NA110"})  # 3 channels: RGB like the rest, but float32
-    assert one(report, "NA101").data == {"nan": 1, "values": arr.size}
+    assert one(report, "NA101").data.to_json() == {"nan": 1, "values": arr.size}
 
 
 def test_na102_inf_pixels(dataset: Callable[..., Path]) -> None:
@@ -554,7 +554,7 @@ def test_na102_inf_pixels(dataset: Callable[..., Path]) -> None:
     f = one(report, "NA102")
     inf, total = int(np.isinf(arr).sum()), arr.size
     assert (f.severity, f.name) == (Severity.ERROR, "inf-pixels")
-    assert f.data == {"inf": inf, "values": total}
+    assert f.data.to_json() == {"inf": inf, "values": total}
     assert f"{inf:,}" in f.message and f"{total:,}" in f.message
 
 
@@ -610,8 +610,8 @@ def test_na104_low_variance(dataset: Callable[..., Path]) -> None:
     f = one(report, "NA104")
     assert (f.severity, f.name) == (Severity.WARNING, "low-variance")
     assert f"{max(stds):.4g}" in f.message and "255" in f.message
-    assert f.data["limit"] == pytest.approx(limit)
-    assert f.data["std"] == pytest.approx(stds, abs=1e-6)
+    assert f.data.to_json()["limit"] == pytest.approx(limit)
+    assert f.data.to_json()["std"] == pytest.approx(stds, abs=1e-6)
 
 
 def test_na104_quiet_just_above_threshold(dataset: Callable[..., Path]) -> None:
@@ -656,7 +656,7 @@ def test_na105_mostly_zero(dataset: Callable[..., Path]) -> None:
     f = one(report, "NA105")
     assert (f.severity, f.name) == (Severity.WARNING, "mostly-zero")
     assert f"{min(fractions):.1%}" in f.message
-    assert f.data["zero_fraction"] == pytest.approx(fractions, abs=1e-6)
+    assert f.data.to_json()["zero_fraction"] == pytest.approx(fractions, abs=1e-6)
 
 
 def test_na105_quiet_at_90_percent_zeros(dataset: Callable[..., Path]) -> None:
@@ -694,7 +694,7 @@ def test_na106_fp16_overflow(dataset: Callable[..., Path], value: float) -> None
     count = int(np.count_nonzero(np.abs(arr) >= 65504))
     assert (f.severity, f.name) == (Severity.ERROR, "fp16-overflow")
     assert f"{float(arr.min()):g}" in f.message and f"{float(arr.max()):g}" in f.message
-    assert f.data["count"] == count
+    assert f.data.to_json()["count"] == count
 
 
 def test_na106_quiet_just_below_fp16_max(dataset: Callable[..., Path]) -> None:
@@ -749,7 +749,7 @@ def test_na107_16_bit_png(dataset: Callable[..., Path]) -> None:
     f = one(report, "NA107")
     assert (f.severity, f.name) == (Severity.WARNING, "high-bit-depth")
     assert f.message.startswith(f"uint16 image (max value {int(arr.max())})")
-    assert f.data == {"dtype": "uint16", "max": float(arr.max())}
+    assert f.data.to_json() == {"dtype": "uint16", "max": float(arr.max())}
 
 
 def test_na107_float_over_255(dataset: Callable[..., Path]) -> None:
@@ -783,7 +783,7 @@ def test_na108_sentinel_in_float_data(dataset: Callable[..., Path], sentinel: fl
     count = int(np.count_nonzero(arr == np.float32(sentinel)))
     assert (f.severity, f.name) == (Severity.WARNING, "nodata-sentinel")
     assert f"{sentinel:g} {TIMES}{count:,}" in f.message
-    assert f.data == {"sentinels": [[sentinel, count]]}
+    assert f.data.to_json() == {"sentinels": [[sentinel, count]]}
 
 
 def test_na108_gdal_nodata_tag(dataset: Callable[..., Path]) -> None:
@@ -796,7 +796,7 @@ def test_na108_gdal_nodata_tag(dataset: Callable[..., Path]) -> None:
     only(report, rel, {"NA108"} | FLOAT_AMONG_RGB)
     f = one(report, "NA108")
     assert f.message == "GDAL_NODATA tag declares nodata value -9999"
-    assert f.data == {"nodata": -9999.0}
+    assert f.data.to_json() == {"nodata": -9999.0}
 
 
 def test_na108_quiet_for_ordinary_negative_floats(dataset: Callable[..., Path]) -> None:
@@ -885,7 +885,7 @@ def test_na111_size_outside_fences(dataset: Callable[..., Path], size: tuple[int
     assert (f.severity, f.name) == (Severity.INFO, "odd-size")
     assert f.message.startswith(f"{w}{TIMES}{h} (\u221aarea {math.sqrt(w * h):.0f})")
     assert f"[{lo:.0f}, {hi:.0f}]" in f.message
-    assert f.data["fences"] == pytest.approx([lo, hi])
+    assert f.data.to_json()["fences"] == pytest.approx([lo, hi])
 
 
 def test_na111_aspect_ratio(dataset: Callable[..., Path]) -> None:
@@ -901,7 +901,7 @@ def test_na111_aspect_ratio(dataset: Callable[..., Path]) -> None:
     only(report, rel, {"NA111"})
     f = one(report, "NA111")
     assert f.message == f"{w}{TIMES}{h}: aspect ratio {aspect:.2f}"
-    assert f.data["aspect"] == pytest.approx(aspect)
+    assert f.data.to_json()["aspect"] == pytest.approx(aspect)
 
 
 def test_na111_quiet_just_above_min_aspect(dataset: Callable[..., Path]) -> None:
@@ -946,7 +946,7 @@ def test_na112_dark_image(dataset: Callable[..., Path], rgb: bool) -> None:
     f = one(report, "NA112")
     assert (f.severity, f.name) == (Severity.INFO, "dark-image")
     assert f.message.startswith(f"99th percentile of luminance {p99:.4g} < {limit:.4g}")
-    assert f.data == {"p99": p99, "limit": pytest.approx(limit)}
+    assert f.data.to_json() == {"p99": p99, "limit": pytest.approx(limit)}
 
 
 @pytest.mark.parametrize(("top", "fires"), [(81, True), (82, False)])
@@ -972,7 +972,7 @@ def test_na113_bright_image(dataset: Callable[..., Path]) -> None:
     f = one(report, "NA113")
     assert (f.severity, f.name) == (Severity.INFO, "bright-image")
     assert f.message.startswith(f"5th percentile of luminance {p5:.4g} > {limit:.4g}")
-    assert f.data == {"p5": p5, "limit": pytest.approx(limit)}
+    assert f.data.to_json() == {"p5": p5, "limit": pytest.approx(limit)}
 
 
 @pytest.mark.parametrize(("bottom", "fires"), [(243, True), (242, False)])

@@ -67,8 +67,8 @@ def test_na201_label_above_num_classes(tmp_path: Path) -> None:
     assert f.path == "masks/m.png"
     assert f.mask == "masks/m.png" and f.image == "images/m.png"
     assert "outside [0, 4)" in f.message and "7 ×10" in f.message and "10 px" in f.message
-    assert f.data["labels"] == {"7": 10}
-    assert f.data["pixels"] == 10 and f.data["num_classes"] == 4
+    assert f.data.to_json()["labels"] == {"7": 10}
+    assert f.data.to_json()["pixels"] == 10 and f.data.to_json()["num_classes"] == 4
 
 
 def test_na201_quiet_when_labels_in_range(tmp_path: Path) -> None:
@@ -88,8 +88,8 @@ def test_na201_negative_labels_without_num_classes(tmp_path: Path, dtype: type) 
     assert f.path == "masks/m.npy"
     assert "2 label values negative" in f.message
     assert "-5 ×1" in f.message and "-1 ×3" in f.message
-    assert f.data["labels"] == {"-5": 1, "-1": 3}
-    assert f.data["pixels"] == 4 and f.data["num_classes"] is None
+    assert f.data.to_json()["labels"] == {"-5": 1, "-1": 3}
+    assert f.data.to_json()["pixels"] == 4 and f.data.to_json()["num_classes"] is None
 
 
 def test_na201_ignore_index_255_is_not_out_of_range(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_na201_ignore_none_makes_255_out_of_range(tmp_path: Path) -> None:
     report = scan(one_pair(tmp_path, m), num_classes=4, ignore_index="none")
     f = only(report, "NA201")
     assert "255 ×128" in f.message and "no ignore index" in f.message
-    assert f.data["labels"] == {"255": 128} and f.data["ignore_index"] is None
+    assert f.data.to_json()["labels"] == {"255": 128} and f.data.to_json()["ignore_index"] is None
 
 
 def test_na201_custom_ignore_index(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_na201_custom_ignore_index(tmp_path: Path) -> None:
     m[:4] = 250
     assert hits(scan(one_pair(tmp_path, m), num_classes=4, ignore_index=250), "NA201") == []
     f = only(scan(tmp_path, num_classes=4), "NA201")  # default ignore 255: 250 is out of range
-    assert f.data["labels"] == {"250": 128}
+    assert f.data.to_json()["labels"] == {"250": 128}
 
 
 # --------------------------------------------------------------------------- NA202
@@ -125,7 +125,7 @@ def test_na202_all_ignore(tmp_path: Path) -> None:
     f = only(report, "NA202")
     assert f.severity is Severity.ERROR and f.path == "masks/m.png"
     assert "1,024 pixels" in f.message and "255" in f.message
-    assert f.data["ignore_index"] == 255
+    assert f.data.to_json()["ignore_index"] == 255
     assert hits(report, "NA203") == []  # 0 valid pixels is NA202's case, not NA203's
 
 
@@ -153,8 +153,8 @@ def test_na203_mostly_ignore(tmp_path: Path) -> None:
     f = only(report, "NA203")
     assert f.severity is Severity.WARNING and f.path == "masks/m.png"
     assert "50 of 10,000" in f.message and "0.500%" in f.message
-    assert f.data["valid_pixels"] == 50
-    assert f.data["valid_fraction"] == pytest.approx(0.005)
+    assert f.data.to_json()["valid_pixels"] == 50
+    assert f.data.to_json()["valid_fraction"] == pytest.approx(0.005)
     assert hits(report, "NA202") == []
 
 
@@ -168,7 +168,7 @@ def test_na203_threshold_is_configurable(tmp_path: Path) -> None:
     m = np.full((100, 100), 255, np.uint8)
     m[:10, :10] = 1  # 1%
     report = scan(one_pair(tmp_path, m), checks={"NA203": {"min_valid_fraction": 0.05}})
-    assert only(report, "NA203").data["valid_pixels"] == 100
+    assert only(report, "NA203").data.to_json()["valid_pixels"] == 100
 
 
 # --------------------------------------------------------------------------- NA204
@@ -181,7 +181,7 @@ def test_na204_only_background_and_ignore(tmp_path: Path) -> None:
     f = only(report, "NA204")
     assert f.severity is Severity.INFO and f.path == "masks/m.png"
     assert f.message == "only background (0) and ignore (255) pixels"
-    assert f.data["background"] == 0
+    assert f.data.to_json()["background"] == 0
 
 
 def test_na204_all_background(tmp_path: Path) -> None:
@@ -215,7 +215,7 @@ def test_na205_rgb_colour_mask(tmp_path: Path) -> None:
     f = only(report, "NA205")
     assert f.severity is Severity.ERROR and f.path == "masks/m.png"
     assert "RGB" in f.message and "3 distinct colours" in f.message
-    assert f.data == {"mode": "RGB", "colours": 3}
+    assert f.data.to_json() == {"mode": "RGB", "colours": 3}
     # a colour mask has no label statistics: no label check may misread it
     assert mask_ids(report) == {"NA205"}
 
@@ -226,7 +226,7 @@ def test_na205_rgba_colour_mask(tmp_path: Path) -> None:
     rgba[:16, :, 0] = 200
     report = scan(one_pair(tmp_path, rgba))
     f = only(report, "NA205")
-    assert f.data["mode"] == "RGBA" and f.data["colours"] == 2
+    assert f.data.to_json()["mode"] == "RGBA" and f.data.to_json()["colours"] == 2
 
 
 def test_na205_gray_rgb_mask_is_read_as_labels(tmp_path: Path) -> None:
@@ -256,14 +256,14 @@ def test_na206_jpeg_mask(tmp_path: Path) -> None:
     f = only(report, "NA206")
     assert f.severity is Severity.ERROR and f.path == "masks/m.jpg"
     assert f.image == "images/m.png"
-    assert "JPEG" in f.message and f.data == {"encoding": "JPEG"}
+    assert "JPEG" in f.message and f.data.to_json() == {"encoding": "JPEG"}
 
 
 def test_na206_lossy_webp_mask(tmp_path: Path) -> None:
     m = clean_mask(0, (32, 32), classes=3)
     report = scan(one_pair(tmp_path, m, "m.webp", lossless=False, quality=90))
     f = only(report, "NA206")
-    assert f.path == "masks/m.webp" and f.data == {"encoding": "lossy WebP"}
+    assert f.path == "masks/m.webp" and f.data.to_json() == {"encoding": "lossy WebP"}
 
 
 def test_na206_quiet_on_lossless_webp_mask(tmp_path: Path) -> None:
@@ -290,7 +290,7 @@ def test_na206_jpeg_compressed_tiff_mask(tmp_path: Path) -> None:
     m = clean_mask(0, (32, 32), classes=3)
     report = scan(one_pair(tmp_path, m, "m.tif", compression="jpeg"))
     f = only(report, "NA206")
-    assert f.path == "masks/m.tif" and f.data == {"encoding": "JPEG-compressed TIFF"}
+    assert f.path == "masks/m.tif" and f.data.to_json() == {"encoding": "JPEG-compressed TIFF"}
 
 
 def test_na206_quiet_on_lossless_tiff_and_png(tmp_path: Path) -> None:
@@ -312,7 +312,7 @@ def test_na207_fractional_float_mask(tmp_path: Path) -> None:
     assert f.severity is Severity.ERROR and f.path == "masks/m.npy"
     assert "6 non-integer values" in f.message and "6 fractional" in f.message
     assert "float32" in f.message
-    assert f.data == {"fractional": 6, "nan": 0, "inf": 0}
+    assert f.data.to_json() == {"fractional": 6, "nan": 0, "inf": 0}
 
 
 def test_na207_nan_and_inf_float_mask(tmp_path: Path) -> None:
@@ -322,7 +322,7 @@ def test_na207_nan_and_inf_float_mask(tmp_path: Path) -> None:
     report = scan(one_pair(tmp_path, m, "m.npy"))
     f = only(report, "NA207")
     assert "4 non-integer values" in f.message and "3 NaN" in f.message and "1 Inf" in f.message
-    assert f.data == {"fractional": 0, "nan": 3, "inf": 1}
+    assert f.data.to_json() == {"fractional": 0, "nan": 3, "inf": 1}
 
 
 def test_na207_quiet_on_integral_float_mask(tmp_path: Path) -> None:
@@ -347,14 +347,14 @@ def test_na208_binary_255_with_default_ignore(tmp_path: Path) -> None:
     f = only(report, "NA208")
     assert f.severity is Severity.ERROR and f.path == "masks/m.png"
     assert "256 px of 255" in f.message and "ignore index" in f.message
-    assert f.data == {"pixels_255": 256}
+    assert f.data.to_json() == {"pixels_255": 256}
 
 
 def test_na208_binary_255_with_two_classes(tmp_path: Path) -> None:
     report = scan(one_pair(tmp_path, binary_255()), ignore_index="none", num_classes=2)
     f = only(report, "NA208")
-    assert "C = 2" in f.message and f.data == {"pixels_255": 256}
-    assert only(report, "NA201").data["labels"] == {"255": 256}
+    assert "C = 2" in f.message and f.data.to_json() == {"pixels_255": 256}
+    assert only(report, "NA201").data.to_json()["labels"] == {"255": 256}
 
 
 def test_na208_quiet_without_ignore_and_classes(tmp_path: Path) -> None:
@@ -391,7 +391,7 @@ def test_na209_rare_label_on_boundary(tmp_path: Path) -> None:
     f = only(report, "NA209")
     assert f.severity is Severity.WARNING and f.path == "masks/m.png"
     assert "label 1 occur" in f.message and "boundaries" in f.message
-    assert f.data == {"labels": [1]}
+    assert f.data.to_json() == {"labels": [1]}
 
 
 def test_na209_quiet_when_rare_label_is_inside_one_region(tmp_path: Path) -> None:
@@ -407,7 +407,7 @@ def test_na209_quiet_when_label_is_not_rare(tmp_path: Path) -> None:
 def test_na209_rare_fraction_is_configurable(tmp_path: Path) -> None:
     m = boundary_mask(20)
     report = scan(one_pair(tmp_path, m), checks={"NA209": {"max_fraction": 0.001}})
-    assert only(report, "NA209").data == {"labels": [1]}
+    assert only(report, "NA209").data.to_json() == {"labels": [1]}
 
 
 def test_na209_more_distinct_values_than_classes(tmp_path: Path) -> None:
@@ -418,7 +418,7 @@ def test_na209_more_distinct_values_than_classes(tmp_path: Path) -> None:
     f = only(report, "NA209")
     assert f.severity is Severity.WARNING
     assert "6 distinct values" in f.message and "C = 3" in f.message and "at most 4" in f.message
-    assert f.data == {"distinct": 6, "num_classes": 3}
+    assert f.data.to_json() == {"distinct": 6, "num_classes": 3}
 
 
 def test_na209_count_rule_quiet_at_c_plus_one(tmp_path: Path) -> None:
@@ -447,7 +447,7 @@ def test_na210_instance_ids_in_uint16_png(tmp_path: Path) -> None:
     f = only(report, "NA210")
     assert f.severity is Severity.WARNING and f.path == "masks/m.png"
     assert "300 distinct values" in f.message and "maximum 1,000" in f.message
-    assert f.data == {"distinct": 300, "max": 1000}
+    assert f.data.to_json() == {"distinct": 300, "max": 1000}
 
 
 def test_na210_quiet_when_num_classes_admits_values(tmp_path: Path) -> None:
@@ -468,7 +468,7 @@ def test_na210_values_above_255_with_few_distinct(tmp_path: Path) -> None:
     m = np.zeros((32, 32), np.uint16)
     m[:16] = 1000
     report = scan(one_pair(tmp_path, Image.fromarray(m)))
-    assert only(report, "NA210").data == {"distinct": 2, "max": 1000}
+    assert only(report, "NA210").data.to_json() == {"distinct": 2, "max": 1000}
 
 
 def test_na210_quiet_on_255_distinct_values_up_to_254(tmp_path: Path) -> None:
@@ -506,4 +506,4 @@ def test_every_mask_check_is_registered(check_id: str) -> None:
     from nanaudit.checks.registry import get_check
 
     spec = get_check(check_id)
-    assert spec is not None and spec.scope == "mask"
+    assert spec is not None and spec.scope.name == "mask"

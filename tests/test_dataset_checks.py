@@ -80,10 +80,10 @@ def test_na301_class_absent_fires_for_class_missing_from_train(tmp_path: Path) -
     assert f.severity == Severity.WARNING
     assert f.path == "."
     assert f.split == "train"
-    assert f.data["class"] == 3
+    assert f.data.to_json()["class"] == 3
     assert "class 3 " in f.message
     total = sum(m.size for m in masks_of(root, "train"))
-    assert f.data["labeled_pixels"] == total
+    assert f.data.to_json()["labeled_pixels"] == total
     assert f"{total:,}" in f.message
 
 
@@ -124,7 +124,7 @@ def test_na301_gap_in_labels_needs_num_classes(tmp_path: Path) -> None:
         put(root, "train", f"a{i}", natural_image(i), m)
         put(root, "val", f"b{i}", natural_image(500 + i), clean_mask(i, classes=3))
     with_c = hits(scan(root, num_classes=3), "NA301")
-    assert [f.data["class"] for f in with_c] == [1]
+    assert [f.data.to_json()["class"] for f in with_c] == [1]
     assert hits(scan(root), "NA301") == []
 
 
@@ -153,7 +153,7 @@ def test_na302_rare_class_fires(tmp_path: Path) -> None:
     assert len(found) == 1
     f = found[0]
     assert f.severity == Severity.INFO
-    assert f.data == {"class": 2, "pixels": n, "labeled_pixels": total}
+    assert f.data.to_json() == {"class": 2, "pixels": n, "labeled_pixels": total}
     assert f.split == "train"
     assert f"{n:,} of {total:,}" in f.message
 
@@ -184,7 +184,10 @@ def test_na302_fraction_is_of_labeled_pixels(tmp_path: Path) -> None:
     assert hits(scan(root), "NA302") == []
     # with a higher threshold it fires, and reports the labeled pixels as the denominator
     found = hits(scan(root, checks={"NA302": {"min_fraction": 0.0001}}), "NA302")
-    got = [(f.data["class"], f.data["pixels"], f.data["labeled_pixels"]) for f in found]
+    got = [
+        (f.data.to_json()["class"], f.data.to_json()["pixels"], f.data.to_json()["labeled_pixels"])
+        for f in found
+    ]
     assert got == [(2, n, labeled)]
 
 
@@ -206,8 +209,8 @@ def test_na303_class_imbalance_fires(tmp_path: Path) -> None:
     assert len(found) == 1
     f = found[0]
     assert f.severity == Severity.INFO
-    assert f.data["largest"] == 0 and f.data["smallest"] == 1
-    assert f.data["ratio"] == pytest.approx(big / small)
+    assert f.data.to_json()["largest"] == 0 and f.data.to_json()["smallest"] == 1
+    assert f.data.to_json()["ratio"] == pytest.approx(big / small)
     assert f"{big:,} px" in f.message and f"{small:,} px" in f.message
 
 
@@ -221,7 +224,7 @@ def test_na303_threshold_is_strict_and_configurable(tmp_path: Path) -> None:
     assert ratio == 1000
     assert hits(scan(root), "NA303") == []
     found = hits(scan(root, checks={"NA303": {"max_ratio": 999.5}}), "NA303")
-    assert len(found) == 1 and found[0].data["ratio"] == pytest.approx(ratio)
+    assert len(found) == 1 and found[0].data.to_json()["ratio"] == pytest.approx(ratio)
 
 
 def test_na303_quiet_at_modest_ratio(tmp_path: Path) -> None:
@@ -247,7 +250,7 @@ def test_na304_class_in_val_absent_from_train_warns(tmp_path: Path) -> None:
     f = found[0]
     assert f.severity == Severity.WARNING
     assert f.split == "val" and f.path == "."
-    assert f.data == {"class": 2, "pixels": n_val}
+    assert f.data.to_json() == {"class": 2, "pixels": n_val}
 
 
 def test_na304_class_of_train_absent_from_val_is_info(tmp_path: Path) -> None:
@@ -260,7 +263,7 @@ def test_na304_class_of_train_absent_from_val_is_info(tmp_path: Path) -> None:
     f = found[0]
     assert f.severity == Severity.INFO
     assert f.split == "val"
-    assert f.data == {"class": 2, "train_pixels": n_train}
+    assert f.data.to_json() == {"class": 2, "train_pixels": n_train}
     assert "NaN" in f.message
 
 
@@ -271,7 +274,9 @@ def test_na304_info_only_for_validation(tmp_path: Path) -> None:
     make_pairs(root, 4, split="val", classes=2)
     make_pairs(root, 4, split="test", classes=2)
     found = hits(scan(root), "NA304")
-    assert [(f.split, f.severity, f.data["class"]) for f in found] == [("val", Severity.INFO, 2)]
+    assert [(f.split, f.severity, f.data.to_json()["class"]) for f in found] == [
+        ("val", Severity.INFO, 2)
+    ]
 
 
 def test_na304_quiet_when_splits_share_classes(tmp_path: Path) -> None:
@@ -305,7 +310,7 @@ def test_unlabeled_split_gets_no_label_findings(tmp_path: Path, declared: bool) 
     assert not test.labeled
     assert [f for f in report.findings if f.check in LABEL_CHECKS and f.split == "test"] == []
     # NA301 is about train only: class 3 is missing there whatever test holds
-    assert [f.data["class"] for f in hits(report, "NA301")] == [3]
+    assert [f.data.to_json()["class"] for f in hits(report, "NA301")] == [3]
     assert "present in" not in hits(report, "NA301")[0].message
 
 
@@ -334,7 +339,10 @@ def test_na305_lossless_reencode_within_split(tmp_path: Path, ext: str) -> None:
     f = found[0]
     assert f.severity == Severity.WARNING
     assert f.split == "train"
-    assert sorted(f.data["files"]) == ["images/train/dup_a.png", f"images/train/dup_b{ext}"]
+    assert sorted(f.data.to_json()["files"]) == [
+        "images/train/dup_a.png",
+        f"images/train/dup_b{ext}",
+    ]
     assert "2 identical images" in f.message
     assert hits(report, "NA306") == []
     assert hits(report, "NA307") == []  # exact copies are NA305's
@@ -347,7 +355,10 @@ def test_na305_byte_identical_copy(tmp_path: Path) -> None:
     save(root / "masks" / "train" / "copy.png", clean_mask(1))
     found = hits(scan(root, num_classes=3), "NA305")
     assert len(found) == 1
-    assert sorted(found[0].data["files"]) == ["images/train/copy.png", "images/train/img_001.png"]
+    assert sorted(found[0].data.to_json()["files"]) == [
+        "images/train/copy.png",
+        "images/train/img_001.png",
+    ]
 
 
 def test_na305_palette_png_and_rgb_png_of_same_colours(tmp_path: Path) -> None:
@@ -357,7 +368,7 @@ def test_na305_palette_png_and_rgb_png_of_same_colours(tmp_path: Path) -> None:
     put(root, "train", "pal", pal, clean_mask(1))
     put(root, "train", "rgb", np.asarray(pal.convert("RGB")), clean_mask(2))
     found = hits(scan(root, num_classes=3), "NA305")
-    assert [sorted(f.data["files"]) for f in found] == [
+    assert [sorted(f.data.to_json()["files"]) for f in found] == [
         ["images/train/pal.png", "images/train/rgb.png"]
     ]
 
@@ -389,8 +400,11 @@ def test_na306_split_leakage(tmp_path: Path) -> None:
     assert len(found) == 1
     f = found[0]
     assert f.severity == Severity.ERROR
-    assert sorted(f.data["files"]) == ["images/train/leak.png", "images/val/leak_copy.bmp"]
-    assert f.data["splits"] == ["train", "val"]
+    assert sorted(f.data.to_json()["files"]) == [
+        "images/train/leak.png",
+        "images/val/leak_copy.bmp",
+    ]
+    assert f.data.to_json()["splits"] == ["train", "val"]
     assert "train" in f.message and "val" in f.message
     assert hits(report, "NA305") == []  # a cross-split pair is not also a duplicate
     assert hits(report, "NA307") == []
@@ -405,7 +419,7 @@ def test_na306_png_and_npy_with_identical_pixels(tmp_path: Path) -> None:
     put(root, "val", "leak", pic, clean_mask(1), ".npy")
     assert np.array_equal(np.load(root / "images" / "val" / "leak.npy"), pic)
     report = scan(root, num_classes=3)
-    assert [sorted(f.data["files"]) for f in hits(report, "NA306")] == [
+    assert [sorted(f.data.to_json()["files"]) for f in hits(report, "NA306")] == [
         ["images/train/leak.png", "images/val/leak.npy"]
     ]
 
@@ -420,10 +434,10 @@ def test_na306_and_na305_together(tmp_path: Path) -> None:
     report = scan(root, num_classes=3)
     dup = hits(report, "NA305")
     assert len(dup) == 1
-    assert sorted(dup[0].data["files"]) == ["images/train/x1.png", "images/train/x2.tif"]
+    assert sorted(dup[0].data.to_json()["files"]) == ["images/train/x1.png", "images/train/x2.tif"]
     leak = hits(report, "NA306")
     assert len(leak) == 1
-    assert sorted(leak[0].data["files"]) == [
+    assert sorted(leak[0].data.to_json()["files"]) == [
         "images/train/x1.png",
         "images/train/x2.tif",
         "images/val/x3.png",
@@ -481,10 +495,10 @@ def test_fingerprint_collisions_are_confirmed_by_a_second_read(
         "images/train/pic.png",
         "images/val/leak.webp",
     ]
-    assert [sorted(f.data["files"]) for f in hits(report, "NA305")] == [
+    assert [sorted(f.data.to_json()["files"]) for f in hits(report, "NA305")] == [
         ["images/train/copy.bmp", "images/train/pic.png"]
     ]
-    assert [sorted(f.data["files"]) for f in hits(report, "NA306")] == [
+    assert [sorted(f.data.to_json()["files"]) for f in hits(report, "NA306")] == [
         ["images/train/copy.bmp", "images/train/pic.png", "images/val/leak.webp"]
     ]
     reads.clear()
@@ -563,8 +577,8 @@ def test_na307_near_duplicate_across_splits(tmp_path: Path, kind: str) -> None:
     f = found[0]
     assert f.severity == Severity.WARNING
     assert f.split is None
-    assert sorted(f.data["files"]) == ["images/train/orig.png", near]
-    assert f.data["splits"] == ["train", "val"]
+    assert sorted(f.data.to_json()["files"]) == ["images/train/orig.png", near]
+    assert f.data.to_json()["splits"] == ["train", "val"]
     assert hits(report, "NA306") == []
 
 
@@ -579,7 +593,7 @@ def test_na307_near_duplicate_within_split_is_info(tmp_path: Path, kind: str) ->
     f = found[0]
     assert f.severity == Severity.INFO
     assert f.split == "train"
-    assert sorted(f.data["files"]) == [near, "images/train/orig.png"]
+    assert sorted(f.data.to_json()["files"]) == [near, "images/train/orig.png"]
 
 
 def test_na307_quiet_on_distinct_pictures(tmp_path: Path) -> None:
@@ -631,7 +645,10 @@ def test_na307_a_copy_of_one_slice_is_still_found_among_its_look_alikes(
     mask = np.asarray(Image.open(out).convert("L")) > 128
     Image.fromarray(mask.astype(np.uint8)).save(root / "masks" / "val" / "copy.png")
     (hit,) = hits(scan(root, num_classes=2), "NA307")
-    assert sorted(hit.data["files"]) == ["images/train/01.png", out.relative_to(root).as_posix()]
+    assert sorted(hit.data.to_json()["files"]) == [
+        "images/train/01.png",
+        out.relative_to(root).as_posix(),
+    ]
     assert hit.severity == Severity.WARNING
 
 
@@ -662,7 +679,7 @@ def test_na308_batch_remainder_fires(tmp_path: Path) -> None:
     assert len(found) == 1
     f = found[0]
     assert f.severity == Severity.ERROR
-    assert f.data == {"samples": 5, "batch_size": 4}
+    assert f.data.to_json() == {"samples": 5, "batch_size": 4}
     assert f.split == "train" and f.path == "."
     assert report.exit_code == 1
 
@@ -679,15 +696,15 @@ def test_na308_quiet(tmp_path: Path, options: dict[str, Any]) -> None:
 def test_na308_counts_training_samples_only(tmp_path: Path) -> None:
     """9 training pairs (9 % 4 == 1) fire; 3 val pairs do not change the count."""
     report = scan(_batch_dataset(tmp_path / "d", train=9), num_classes=3, batch_size=4)
-    assert [f.data["samples"] for f in hits(report, "NA308")] == [9]
+    assert [f.data.to_json()["samples"] for f in hits(report, "NA308")] == [9]
 
 
 def test_na301_na308_on_a_layout_without_splits(tmp_path: Path) -> None:
     """images/ + masks/ without split folders: the one split is the training split."""
     root = make_pairs(tmp_path / "d", 5)
     report = scan(root, num_classes=4, batch_size=4)
-    assert [(f.split, f.data["class"]) for f in hits(report, "NA301")] == [("all", 3)]
-    assert [(f.split, f.data["samples"]) for f in hits(report, "NA308")] == [("all", 5)]
+    assert [(f.split, f.data.to_json()["class"]) for f in hits(report, "NA301")] == [("all", 3)]
+    assert [(f.split, f.data.to_json()["samples"]) for f in hits(report, "NA308")] == [("all", 5)]
 
 
 def _cli(*args: str) -> tuple[int, str]:

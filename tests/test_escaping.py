@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from nanaudit.checks.files import Reason
 from nanaudit.cli import cli
 from nanaudit.formats import Format, RenderOptions, render
 from nanaudit.paths import printable
@@ -106,7 +107,7 @@ def hostile_report(report: Report, name: str) -> Report:
         for f in report.findings
     ]
     findings.append(
-        Finding("NA001", "unreadable-file", Severity.ERROR, name, name, name, {"reason": name})
+        Finding("NA001", "unreadable-file", Severity.ERROR, name, name, name, Reason(name))
     )
     findings.append(Finding("NA004", "orphan-mask", Severity.WARNING, name, name, name))
     return replace(

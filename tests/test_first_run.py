@@ -343,7 +343,7 @@ def test_an_ignore_index_inside_the_classes_is_a_usage_warning(tmp_path: Path) -
     assert "warning: the ignore index 11 lies inside the classes [0, 12)" in words(out)
     report = scan(root, num_classes=12, ignore_index=11)
     assert report.warnings and "class 11 can never be learned" in report.warnings[0]
-    assert [f.data["class"] for f in hits(report, "NA301")] == list(range(3, 11))
+    assert [f.data.to_json()["class"] for f in hits(report, "NA301")] == list(range(3, 11))
 
 
 # --------------------------------------------------------------------------- the progress bar

@@ -470,7 +470,7 @@ def test_pickles_are_never_unpickled_and_the_control_would_fire(tmp_path: Path) 
     (root / "images" / "p.npy").write_bytes(pickled_npy(marker))
     (root / "masks" / "p.npz").write_bytes(pickled_npz(marker))
     report = scan(root, jobs=1)
-    reasons = {f.path: f.data["reason"] for f in report.findings if f.check == "NA001"}
+    reasons = {f.path: f.data.to_json()["reason"] for f in report.findings if f.check == "NA001"}
     assert set(reasons) == {"images/p.npy", "masks/p.npz"}
     assert all("pickle" in r for r in reasons.values())
     assert not marker.exists()
@@ -619,7 +619,7 @@ def test_directory_named_like_an_image_is_na001(tmp_path: Path) -> None:
     (root / "masks" / "img_009.png").mkdir()
     save(root / "masks" / "img_009.png" / "inner.png", clean_mask(9, SIZE))
     report = scan(root, jobs=1)
-    na001 = {f.path: f.data["reason"] for f in report.findings if f.check == "NA001"}
+    na001 = {f.path: f.data.to_json()["reason"] for f in report.findings if f.check == "NA001"}
     assert na001 == {
         "images/dir.png": "not a regular file",
         "masks/img_009.png": "not a regular file",
@@ -642,7 +642,7 @@ def test_unreadable_file_is_na001(tmp_path: Path) -> None:
         report = scan(root, jobs=1)
     finally:
         locked.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    reasons = {f.path: f.data["reason"] for f in report.findings if f.check == "NA001"}
+    reasons = {f.path: f.data.to_json()["reason"] for f in report.findings if f.check == "NA001"}
     assert reasons == {"images/img_000.png": "permission denied"}
 
 

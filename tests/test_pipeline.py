@@ -7,6 +7,7 @@ import ast
 import json
 import math
 import os
+import re
 from dataclasses import fields as dataclasses_fields
 from pathlib import Path
 
@@ -109,10 +110,42 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_formats_import_only_the_report_model() -> None:
-    model = {"nanaudit.report", "nanaudit.records", "nanaudit.stats"}
+    model = {"nanaudit.report", "nanaudit.records", "nanaudit.stats", "nanaudit.findings"}
     for path in (PACKAGE / "formats").glob("*.py"):
         inside = {m for m in _imports(path) if not m.startswith("nanaudit.formats")}
         assert inside <= model, (path.name, inside - model)
+
+
+# The decoder says which of its two failures a file met (NA001 unreadable, NA002
+# oversized): the record's DecodeError names the check. Nothing else outside checks/ does.
+NAMES_DECODE_FAILURES = {
+    *("decode/__init__.py", "decode/readers.py", "decode/reduce.py", "pool.py"),
+    "samples/audit.py",  # a value that cannot be read as an array is an unreadable file
+}
+
+
+def test_only_the_checks_know_the_checks() -> None:
+    """What the gallery highlights, the order of the worst first, whether a check applies
+    to drawn samples and how its data reads are declared with the check: no module outside
+    checks/ names a check ID in its code (messages and comments may), nor reads a finding's
+    data by key."""
+    check_id = re.compile(r"NA\d{3}")
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith("checks/") or rel in NAMES_DECODE_FAILURES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not check_id.fullmatch(node.value), (rel, node.lineno, node.value)
+            if isinstance(node, ast.Subscript | ast.Call):
+                target = node.value if isinstance(node, ast.Subscript) else node.func
+                if isinstance(target, ast.Attribute) and target.attr == "get":
+                    target = target.value
+                assert not (isinstance(target, ast.Attribute) and target.attr == "data"), (
+                    rel,
+                    node.lineno,
+                )
 
 
 def test_nothing_below_the_cli_prints_or_exits() -> None:

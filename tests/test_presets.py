@@ -201,7 +201,7 @@ def test_voc_palette_mask_converted_to_gray_is_na201_with_luma_hint(tmp_path: Pa
     assert f.path == "VOCdevkit/VOC2012/SegmentationClass/2007_000033.png"
     assert f.split == "val"
     # person (192, 128, 128) is luma 147, the boundary colour (224, 224, 192) luma 220
-    assert {"147", "220"} <= set(f.data["labels"])
+    assert {"147", "220"} <= set(f.data.to_json()["labels"])
     assert "luma" in f.message and "palette colours" in f.message
 
 
@@ -366,7 +366,7 @@ def test_cityscapes_label_ids_only_is_na201_with_conversion_hint(tmp_path: Path)
     assert len(found) == 4  # every labeled mask holds 23 (sky) and 26 (car)
     assert all(f.path.endswith("_gtFine_labelIds.png") for f in found)
     for f in found:
-        assert {"23", "26"} <= set(f.data["labels"])
+        assert {"23", "26"} <= set(f.data.to_json()["labels"])
         assert "labelIds" in f.message and "createTrainIdLabelImgs" in f.message
     assert any("only *_gtFine_labelIds.png exist" in n for n in report.notes)
     assert report.exit_code == 1
@@ -453,7 +453,7 @@ def test_ade20k_without_reduce_zero_label_is_na201(tmp_path: Path) -> None:
     found = hits(report, "NA201")
     assert len(found) == 5
     for f in found:
-        assert set(f.data["labels"]) == {"150"}
+        assert set(f.data.to_json()["labels"]) == {"150"}
         assert "reduce_zero_label" in f.message
     assert json_doc(report)["config"]["reduce_zero_label"] is False
 
@@ -507,7 +507,9 @@ def test_coco_stuff_unused_ids_are_exempt_from_na301(tmp_path: Path) -> None:
     report = scan(tmp_path)
     absent = hits(report, "NA301")
     assert any("(bicycle)" in f.message for f in absent)
-    assert [f.data["class"] for f in absent if f.data["class"] in COCO_STUFF_UNUSED] == []
+    assert [
+        f.data.to_json()["class"] for f in absent if f.data.to_json()["class"] in COCO_STUFF_UNUSED
+    ] == []
 
 
 def test_coco_stuff_unused_id_in_a_mask_is_na201(tmp_path: Path) -> None:
@@ -515,7 +517,7 @@ def test_coco_stuff_unused_id_in_a_mask_is_na201(tmp_path: Path) -> None:
     report = scan(base)
     (f,) = hits(report, "NA201")
     assert f.path == f"annotations/train2017/{COCO_TRAIN[0]}.png"
-    assert set(f.data["labels"]) == {"11"}
+    assert set(f.data.to_json()["labels"]) == {"11"}
     assert "unused" in f.message
 
 
@@ -523,7 +525,7 @@ def test_coco_stuff_one_based_masks_are_na201_with_hint(tmp_path: Path) -> None:
     base = build_coco_stuff(tmp_path, extra=181, one_based=True)  # 181 + 1 = 182
     report = scan(base)
     found = hits(report, "NA201")
-    (f,) = [f for f in found if "182" in f.data["labels"]]
+    (f,) = [f for f in found if "182" in f.data.to_json()["labels"]]
     assert f.path == f"annotations/train2017/{COCO_TRAIN[0]}.png"
     assert "1-based" in f.message
 
@@ -591,7 +593,7 @@ def test_camvid_ignore_index_255_makes_void_out_of_range(tmp_path: Path) -> None
     found = hits(report, "NA201")
     assert len(found) == 7
     for f in found:
-        assert set(f.data["labels"]) == {"11"}
+        assert set(f.data.to_json()["labels"]) == {"11"}
         assert "void" in f.message and "--ignore-index 11" in f.message
 
 
@@ -652,7 +654,7 @@ def test_oxford_pet_trimaps_need_the_shift(tmp_path: Path) -> None:
     found = hits(report, "NA201")
     assert len(found) == 5
     for f in found:
-        assert set(f.data["labels"]) == {"3"}
+        assert set(f.data.to_json()["labels"]) == {"3"}
         assert "subtract 1" in f.message and "--label-offset" in f.message
     assert any("--label-offset -1" in n for n in report.notes)
 
@@ -699,7 +701,7 @@ def test_explicit_option_beats_preset_default(tmp_path: Path) -> None:
     assert s.num_classes == 5
     assert (s.ignore_index, s.class_names) == (255, VOC_CLASSES)  # the rest stays the preset's
     found = hits(report, "NA201")
-    assert found and all("15" in f.data["labels"] for f in found)
+    assert found and all("15" in f.data.to_json()["labels"] for f in found)
     assert "15 (person)" in found[0].message
 
 
@@ -723,7 +725,7 @@ def test_config_file_above_the_dataset_beats_preset_default(tmp_path: Path) -> N
     assert (report.labels.num_classes, report.labels.ignore_index) == (5, 254)
     assert report.labels.class_names == VOC_CLASSES
     found = hits(report, "NA201")
-    assert found and all({"15", "255"} <= set(f.data["labels"]) for f in found)
+    assert found and all({"15", "255"} <= set(f.data.to_json()["labels"]) for f in found)
     # an explicit option beats the file too
     assert scan(tmp_path / "data", num_classes=21).labels.num_classes == 21
 

@@ -78,7 +78,7 @@ def test_a_16_bit_rgb_png_is_high_bit_depth_even_though_pillow_reads_8_bits(tmp_
     _png16_rgb(root / "images" / "img_001.png", deep)
     report = scan(root, num_classes=3)
     (f,) = hits(report, "NA107")
-    assert f.path == "images/img_001.png" and f.data["bits"] == 16
+    assert f.path == "images/img_001.png" and f.data.to_json()["bits"] == 16
     rec = next(r for r in report.files if r.path == "images/img_001.png")
     assert rec.bits == 16 and any("16 bits" in n for n in rec.notes)
 

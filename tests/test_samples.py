@@ -80,7 +80,7 @@ def test_na501_float_mask_and_the_divided_by_255_wording() -> None:
     labels = clean_mask(0, (16, 16))
     (divided,) = draw_of((rgb(), labels.astype(np.float32) / 255)).samples
     (hit,) = hits("NA501", divided)
-    assert hit.data["dtype"] == "float32" and "divided by 255" in hit.message
+    assert hit.data.to_json()["dtype"] == "float32" and "divided by 255" in hit.message
     (whole,) = draw_of((rgb(), labels.astype(np.float32))).samples
     (hit,) = hits("NA501", whole)
     assert "divided" not in hit.message
@@ -108,10 +108,10 @@ def test_na502_every_mask_in_unit_range_while_c_above_2() -> None:
     # /255 then .long(): every label 0, the ignore index 1
     cast_back = draw_of(*((rgb(k), (m // 255).astype(np.int64)) for k, m in enumerate(labels)))
     (hit,) = hits("NA502", cast_back)
-    assert hit.data["fractional"] == 0 and hit.data["max"] == 1.0
+    assert hit.data.to_json()["fractional"] == 0 and hit.data.to_json()["max"] == 1.0
     divided = draw_of(*((rgb(k), m.astype(np.float32) / 255) for k, m in enumerate(labels)))
     (hit,) = hits("NA502", divided)
-    assert hit.data["fractional"] == 3
+    assert hit.data.to_json()["fractional"] == 3
     assert hits("NA502", divided, num_classes=2) == []  # binary masks live in [0, 1]
     assert hits("NA502", draw_of(*((rgb(k), m) for k, m in enumerate(labels)))) == []
 
@@ -120,7 +120,7 @@ def test_na503_normalised_values_beyond_the_band() -> None:
     image = rgb().astype(np.float32)
     (on_255,) = draw_of(((image / 1 - MEAN) / STD, clean_mask(0, (16, 16)))).samples
     (hit,) = hits("NA503", on_255)
-    assert hit.data["max"] > 900
+    assert hit.data.to_json()["max"] > 900
     (once,) = draw_of(((image / 255 - MEAN) / STD, clean_mask(0, (16, 16)))).samples
     assert hits("NA503", once) == []
     (raw,) = draw_of((image, clean_mask(0, (16, 16)))).samples  # 0–255 floats, no Normalize
@@ -136,11 +136,11 @@ def test_na504_and_na505_judge_whole_batches() -> None:
     )
     first, second = draw.batches
     (hit,) = hits("NA504", first)
-    assert hit.data["samples"] == [0, 1]
+    assert hit.data.to_json()["samples"] == [0, 1]
     assert hits("NA504", second) == []
     wide = (natural_image(1, (16, 24)), np.zeros((16, 24), np.uint8))
     mixed = draw_of((rgb(0), valid), wide, batch_size=2)
-    kinds = {h.data["kind"] for h in hits("NA505", mixed.batches[0])}
+    kinds = {h.data.to_json()["kind"] for h in hits("NA505", mixed.batches[0])}
     assert kinds == {"image", "mask"}
     assert hits("NA505", draw.batches[0]) == []
 
@@ -153,7 +153,7 @@ def test_na507_spread_of_a_double_normalize() -> None:
         *((((i - MEAN) / STD - MEAN) / STD, clean_mask(k, (16, 16))) for k, i in enumerate(images))
     )
     (hit,) = hits("NA507", twice)
-    assert min(hit.data["std"]) > 3
+    assert min(hit.data.to_json()["std"]) > 3
 
 
 def test_wide_integer_masks_are_counted_like_sorted_ones() -> None:
@@ -221,7 +221,7 @@ def test_batches_are_split_and_named_from_the_dataset() -> None:
     report = audit(batches, max_samples=4, num_classes=3)
     (f,) = [f for f in report.findings if f.check == "NA202"]
     assert f.path == "sample 2 (batch 1, c.png)" and f.image == "c.png"
-    assert (f.data["sample"], f.data["batch"]) == (2, 1)
+    assert (f.sample, f.batch) == (2, 1)
     assert report.splits[0].images == 4
 
 
@@ -404,7 +404,7 @@ def test_na508_in_between_labels_that_are_classes() -> None:
     report = audit(Regions(None), num_classes=5, max_samples=16)
     assert "NA201" not in found(report) and "NA209" not in found(report)  # 2 is a class
     (hit,) = [f for f in report.findings if f.check == "NA508"]
-    assert hit.data == {"label": 2, "samples": 16, "tested": 16}
+    assert hit.data.to_json() == {"label": 2, "samples": 16, "tested": 16}
     nearest = audit(Regions(Image.Resampling.NEAREST), num_classes=5, max_samples=16)
     assert "NA508" not in found(nearest), found(nearest)
 

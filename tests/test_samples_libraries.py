@@ -128,7 +128,7 @@ def test_torch_dataloader_with_to_tensor_on_the_mask() -> None:
     assert {"NA501", "NA502", "NA207"} <= found(report), found(report)
     first = min((f for f in report.findings if f.check == "NA501"), key=lambda f: f.path)
     assert first.path == "sample 00 (batch 0, img_00.png)" and first.image == "img_00.png"
-    assert (first.data["sample"], first.data["batch"]) == (0, 0)
+    assert (first.json_data["sample"], first.json_data["batch"]) == (0, 0)
     assert "torch tensors were detached and moved to the CPU" in report.notes
     cast_back = loader(segmentation_set(lambda m: to_tensor(m).long()[0]), batch_size=4)
     assert "NA502" in found(audit(cast_back, num_classes=3, max_samples=16))

@@ -241,8 +241,8 @@ def test_na401_small_image_without_padding() -> None:
     big = pair_of(image(300, 300), None, "big")
     t = rules(crop_size=(128, 128), scale_range=(0.5, 2.0))
     (hit,) = check_hits("NA401", small.image, pairs=[small, big], training=t)
-    assert hit.data["scaled"] == [50, 60]
-    assert hit.data["scale_share_below"] == pytest.approx(0.775 / 1.5, abs=1e-9)
+    assert hit.data.to_json()["scaled"] == [50, 60]
+    assert hit.data.to_json()["scale_share_below"] == pytest.approx(0.775 / 1.5, abs=1e-9)
     assert check_hits("NA401", big.image, pairs=[small, big], training=t) == []
     padded = rules(crop_size=(128, 128), scale_range=(0.5, 2.0), pad=True)
     assert check_hits("NA401", small.image, pairs=[small, big], training=padded) == []
@@ -265,13 +265,15 @@ def test_na402_names_the_mask_and_rates_the_batch() -> None:
     found = check_hits("NA402", pairs=[bad, good], training=t)
     named = [h for h in found if h.path == "masks/train/bad.npy"]
     (summary,) = [h for h in found if h.path == "."]
-    assert len(named) == 1 and 0.8 < named[0].data["estimate"] < 1.0
+    assert len(named) == 1 and 0.8 < named[0].data.to_json()["estimate"] < 1.0
     # a batch of 2 from 2 samples holds the clean one too: never all-ignore
-    assert summary.severity is None and summary.data["batch_probability"] == 0.0
+    assert summary.severity is None and summary.data.to_json()["batch_probability"] == 0.0
     one = check_hits("NA402", pairs=[bad, good], training=rules(crop_size=(16, 16)))
     (summary,) = [h for h in one if h.path == "."]
     assert summary.severity is Severity.ERROR  # batches of 1: the crop is the batch
-    assert summary.data["batch_probability"] == pytest.approx(named[0].data["estimate"] / 2)
+    assert summary.data.to_json()["batch_probability"] == pytest.approx(
+        named[0].data.to_json()["estimate"] / 2
+    )
     assert check_hits("NA402", pairs=[good, good], training=t) == []
     assert check_hits("NA402", pairs=[bad, good], training=rules(batch_size=2)) == []
 
@@ -281,7 +283,7 @@ def test_na403_loss_without_ignore_index() -> None:
     m[0, :4] = 255
     pairs = [pair_of(image(32, 32), m, "a")]
     (hit,) = check_hits("NA403", pairs=pairs, training=rules(losses=("ce", "dice")))
-    assert hit.data["losses"] == ["dice"] and hit.data["ignore_pixels"] == 4
+    assert hit.data.to_json()["losses"] == ["dice"] and hit.data.to_json()["ignore_pixels"] == 4
     assert "1 mask holds 4 pixels" in hit.message
     assert check_hits("NA403", pairs=pairs, training=rules(losses=("ce", "lovasz"))) == []
     honoured = check_hits(
@@ -293,13 +295,13 @@ def test_na403_loss_without_ignore_index() -> None:
     # no ignore in the masks, but padding writes it
     padded = rules(losses=("focal",), crop_size=(64, 64), pad=True)
     (hit,) = check_hits("NA403", pairs=clean, training=padded)
-    assert hit.data["padded_images"] == 1
+    assert hit.data.to_json()["padded_images"] == 1
 
 
 def test_na404_mixed_sizes_in_a_batch() -> None:
     pairs = [pair_of(image(32, 48), None, "a"), pair_of(image(40, 40), None, "b")]
     (hit,) = check_hits("NA404", pairs=pairs, training=rules(batch_size=2))
-    assert hit.data["sizes"] == {"32x48": 1, "40x40": 1}
+    assert hit.data.to_json()["sizes"] == {"32x48": 1, "40x40": 1}
     assert check_hits("NA404", pairs=pairs, training=rules(batch_size=2, crop_size=(16, 16))) == []
     assert check_hits("NA404", pairs=pairs, training=rules(batch_size=1)) == []
     # batch_size alone does not describe the pipeline (it serves NA308)
@@ -309,14 +311,14 @@ def test_na404_mixed_sizes_in_a_batch() -> None:
     assert check_hits("NA404", pairs=pairs, training=fixed) == []
     same = [pair_of(image(32, 32), None, "a"), pair_of(image(32, 32), None, "b")]
     (hit,) = check_hits("NA404", pairs=same, training=rules(batch_size=2, scale_range=(0.5, 2)))
-    assert hit.data["scale_range"] == [0.5, 2.0]
+    assert hit.data.to_json()["scale_range"] == [0.5, 2.0]
 
 
 def test_na405_keep_ratio_resize_collapses_a_strip() -> None:
     strip = pair_of(image(2, 400), None, "strip")
     t = rules(resize=(64, 64))
     (hit,) = check_hits("NA405", strip.image, pairs=[strip], training=t)
-    assert hit.data["scaled"] == [0, 64]
+    assert hit.data.to_json()["scaled"] == [0, 64]
     assert hit.message == "image 2x400 (HxW) becomes 0x64 after the resize"
     ranged = rules(resize=(64, 64), scale_range=(0.5, 2.0))
     (hit,) = check_hits("NA405", strip.image, pairs=[strip], training=ranged)
@@ -325,7 +327,7 @@ def test_na405_keep_ratio_resize_collapses_a_strip() -> None:
     (hit,) = check_hits(
         "NA405", strip.image, pairs=[strip], training=rules(resize=(512, 512)), min_side=4
     )
-    assert hit.data["scaled"] == [3, 512]
+    assert hit.data.to_json()["scaled"] == [3, 512]
 
 
 def test_na406_class_below_one_pixel_at_training_scale() -> None:
@@ -334,7 +336,7 @@ def test_na406_class_below_one_pixel_at_training_scale() -> None:
     m[200, 200:210] = 3  # 10 px, 10/64 of a pixel at 1/8 of the side
     pairs = [pair_of(image(256, 256), m, "a")]
     (hit,) = check_hits("NA406", pairs=pairs, training=rules(resize=(32, 32)))
-    assert hit.data == {"class": 3, "masks": 1, "masks_with_class": 1}
+    assert hit.data.to_json() == {"class": 3, "masks": 1, "masks_with_class": 1}
     assert check_hits("NA406", pairs=pairs, training=rules(resize=(128, 128))) == []
     assert check_hits("NA406", pairs=pairs, training=rules(crop_size=(32, 32))) == []
 
@@ -347,7 +349,7 @@ def test_na407_reduce_zero_label_on_binary_masks() -> None:
     mask = reduce.apply(record_of_array(m, "mask", "masks/train/a.npy"))
     pairs = [pair_of(pair.image, mask, "a")]
     (hit,) = check_hits("NA407", pairs=pairs, rules=reduce)
-    assert hit.data["share"] == 0.75 and hit.data["classes_left"] == 1
+    assert hit.data.to_json()["share"] == 0.75 and hit.data.to_json()["classes_left"] == 1
     assert check_hits("NA407", pairs=pairs, rules=reduce, min_share=0.9) == []
     named = LabelRules(reduce_zero_label=True, class_names=("background", "road"))
     assert len(check_hits("NA407", pairs=pairs, rules=named, min_share=0.9)) == 1
@@ -367,7 +369,7 @@ def test_na407_binary_0_255_masks_mapped_with_no_ignore_index() -> None:
     pairs = [pair_of(image(32, 32), mask, "a")]
     (hit,) = check_hits("NA407", pairs=pairs, rules=no_ignore)
     assert "into 255 (with no ignore index set" in hit.message
-    assert hit.data["classes_left"] == 1 and hit.data["pixels"] == 768
+    assert hit.data.to_json()["classes_left"] == 1 and hit.data.to_json()["pixels"] == 768
     # a stored 3 that the label map sends to the ignore index is the map's doing
     m[8, 0] = 3
     mapped = LabelRules(2, 255, label_map=((255, 1), (3, 255)), reduce_zero_label=True)
@@ -421,9 +423,9 @@ def test_training_checks_fire_on_a_miniature_dataset(tmp_path: Path) -> None:
     na402 = hits(report, "NA402")
     assert "masks/train/ignored.png" in [f.path for f in na402]
     (na403,) = hits(report, "NA403")
-    assert na403.data["losses"] == ["dice"]
+    assert na403.data.to_json()["losses"] == ["dice"]
     (na406,) = hits(report, "NA406")
-    assert na406.data["class"] == 3
+    assert na406.data.to_json()["class"] == 3
     train = report.splits[0].training.at_training_scale
     assert train is not None and train.crops_per_image is not None
     assert train.smallest == (0, 120) and train.largest == (128, 128)
@@ -442,9 +444,9 @@ def test_na404_and_na407_on_binary_masks_of_two_sizes(tmp_path: Path) -> None:
         save(root / "masks" / f"{i}.png", m)
     report = scan(root, batch_size=2, loss="ce", reduce_zero_label=True)
     (na404,) = hits(report, "NA404")
-    assert na404.data["sizes"] == {"48x64": 2, "64x64": 1}
+    assert na404.data.to_json()["sizes"] == {"48x64": 2, "64x64": 1}
     (na407,) = hits(report, "NA407")
-    assert na407.data["classes_left"] == 1
+    assert na407.data.to_json()["classes_left"] == 1
     assert hits(report, "NA403") == []  # cross-entropy honours the ignore index
 
 

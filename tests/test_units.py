@@ -35,14 +35,14 @@ def test_na101_counts_nan_in_a_float_array() -> None:
     a = np.linspace(0, 1, 256, dtype=np.float32).reshape(16, 16)
     a[0, :3] = np.nan
     (hit,) = check_hits("NA101", record_of_array(a))
-    assert hit.data == {"nan": 3, "values": 256}
+    assert hit.data.to_json() == {"nan": 3, "values": 256}
     assert check_hits("NA101", record_of_array(np.nan_to_num(a))) == []
 
 
 def test_na103_constant_colour_and_not_constant() -> None:
     flat = np.zeros((8, 8, 3), np.uint8) + np.array([10, 20, 30], np.uint8)
     (hit,) = check_hits("NA103", record_of_array(flat))
-    assert hit.data["value"] == [10.0, 20.0, 30.0]
+    assert hit.data.to_json()["value"] == [10.0, 20.0, 30.0]
     assert check_hits("NA103", record_of_array(noise())) == []
 
 
@@ -59,7 +59,7 @@ def test_na109_compares_with_the_split_majority() -> None:
     gray = pair_of(noise((16, 16)), None, "gray")
     pairs = [*rgb, gray]
     (hit,) = check_hits("NA109", gray.image, pairs=pairs)
-    assert hit.data == {"mode": "array1", "family": "gray", "majority": "RGB"}
+    assert hit.data.to_json() == {"mode": "array1", "family": "gray", "majority": "RGB"}
     assert check_hits("NA109", rgb[0].image, pairs=pairs) == []
 
 
@@ -76,9 +76,9 @@ def test_na201_needs_c_for_the_range_and_not_for_negatives() -> None:
     m[0, 0], m[0, 1] = 7, -1
     rec = record_of_array(m, "mask")
     (hit,) = check_hits("NA201", rec, rules=LabelRules(num_classes=3))
-    assert hit.data["labels"] == {"-1": 1, "7": 1}
+    assert hit.data.to_json()["labels"] == {"-1": 1, "7": 1}
     (neg,) = check_hits("NA201", rec)
-    assert neg.data["labels"] == {"-1": 1}
+    assert neg.data.to_json()["labels"] == {"-1": 1}
 
 
 def test_na202_and_na203_on_ignore_shares() -> None:
@@ -100,14 +100,14 @@ def test_na209_boundary_labels_under_its_own_fraction() -> None:
     rec = record_of_array(m, "mask")
     assert rec.labels is not None and 1 in rec.labels.boundary_labels
     (hit,) = check_hits("NA209", rec)
-    assert hit.data == {"labels": [1]}
+    assert hit.data.to_json() == {"labels": [1]}
     assert check_hits("NA209", rec, max_fraction=0.00001) == []  # 2 px is above 0.001%
 
 
 def test_na301_class_absent_from_training_stats() -> None:
     masks = [pair_of(noise(), np.zeros((16, 16), np.uint8), f"m{i}") for i in range(2)]
     hits = check_hits("NA301", pairs=masks, rules=LabelRules(num_classes=2))
-    assert [h.data["class"] for h in hits] == [1]
+    assert [h.data.to_json()["class"] for h in hits] == [1]
 
 
 def hashed(array: np.ndarray, name: str, split: str) -> Pair:
@@ -123,9 +123,9 @@ def test_na305_and_na306_from_signatures() -> None:
     val = [hashed(same, "c", "val"), pair_of(noise(), None, "d", "val")]
     splits = [("train", "train", train), ("val", "val", val)]
     (dup,) = check_hits("NA305", splits=splits)
-    assert dup.data["files"] == ["images/train/a.npy", "images/train/b.npy"]
+    assert dup.data.to_json()["files"] == ["images/train/a.npy", "images/train/b.npy"]
     (leak,) = check_hits("NA306", splits=splits)
-    assert leak.data["splits"] == ["train", "val"]
+    assert leak.data.to_json()["splits"] == ["train", "val"]
 
 
 def test_na305_never_merges_equal_fingerprints_of_different_pixels() -> None:
@@ -188,7 +188,10 @@ def test_na307_re_encodes_and_resizes_of_framed_pictures_are_still_found() -> No
             pair_of(framed(3), None, "o"),
         ]
         (hit,) = check_hits("NA307", pairs=pairs)
-        assert sorted(hit.data["files"]) == ["images/train/copy.npy", "images/train/orig.npy"]
+        assert sorted(hit.data.to_json()["files"]) == [
+            "images/train/copy.npy",
+            "images/train/orig.npy",
+        ]
 
 
 def nuclei(seed: int, brightness: float) -> np.ndarray:
@@ -206,7 +209,7 @@ def test_na104_dim_images_of_a_dark_modality_pass_a_flat_frame_with_noise_does_n
     assert dim.image.pixels is not None and dim.image.pixels.channels[0].std < 0.005 * 65535
     assert check_hits("NA104", dim.image, pairs=pairs) == []
     (hit,) = check_hits("NA104", flat.image, pairs=pairs)
-    assert "median std" in hit.message and hit.data["typical_std"] > 1000
+    assert "median std" in hit.message and hit.data.to_json()["typical_std"] > 1000
     # against full scale alone (min_relative_std 0), the dim image is flagged too
     assert len(check_hits("NA104", dim.image, pairs=pairs, min_relative_std=0.0)) == 1
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..aggregate import DatasetStats, ImageSignature, merged_histogram
+from ..findings import FindingData, Marks, json_key
 from ..kinds import Float, Int
 from ..neardup import group_near_duplicates, same_picture
+from ..records import FileRecord
 from ..report import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
+from .scopes import DATASET
 
 ROOT = "."  # dataset findings without a file point at the scanned root
 MAX_NAMED = 10  # files named in a message; data.files lists them all
@@ -39,7 +42,13 @@ def _names(paths: Sequence[str]) -> str:
     return shown + (f" and {len(paths) - MAX_NAMED} more" if len(paths) > MAX_NAMED else "")
 
 
-@check("NA301", "class-absent", Severity.WARNING, "dataset")
+@dataclass(frozen=True, slots=True)
+class ClassAbsentData(FindingData):
+    class_: int = field(metadata=json_key("class"))
+    labeled_pixels: int
+
+
+@check("NA301", "class-absent", Severity.WARNING, DATASET, samples=True)
 def class_absent(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """A class in [0, C) has no pixel in the training split (needs C).
 
@@ -65,7 +74,7 @@ def class_absent(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
                 f"class {ctx.label_name(k)} has no pixel in training split {names!r} "
                 f"({labeled_px:,} labeled pixels)"
                 + (f"; present in {elsewhere}" if elsewhere else ""),
-                {"class": k, "labeled_pixels": labeled_px},
+                ClassAbsentData(k, labeled_px),
                 path=ROOT,
                 split=names,
             )
@@ -78,7 +87,14 @@ class RareClassOptions:
     )
 
 
-@check("NA302", "rare-class", Severity.INFO, "dataset", RareClassOptions)
+@dataclass(frozen=True, slots=True)
+class RareClassData(FindingData):
+    class_: int = field(metadata=json_key("class"))
+    pixels: int
+    labeled_pixels: int
+
+
+@check("NA302", "rare-class", Severity.INFO, DATASET, RareClassOptions, samples=True)
 def rare_class(ctx: CheckContext[RareClassOptions], ds: DatasetStats) -> Iterator[Hit]:
     """A class holds fewer than 0.001% of the labeled pixels of a split (min_fraction).
 
@@ -97,7 +113,7 @@ def rare_class(ctx: CheckContext[RareClassOptions], ds: DatasetStats) -> Iterato
                 yield Hit(
                     f"class {ctx.label_name(k)} holds {n:,} of {total:,} labeled pixels "
                     f"({n / total:.5%}) in split {s.name!r}",
-                    {"class": k, "pixels": n, "labeled_pixels": total},
+                    RareClassData(k, n, total),
                     path=ROOT,
                     split=s.name,
                 )
@@ -110,7 +126,14 @@ class ImbalanceOptions:
     )
 
 
-@check("NA303", "class-imbalance", Severity.INFO, "dataset", ImbalanceOptions)
+@dataclass(frozen=True, slots=True)
+class ImbalanceData(FindingData):
+    largest: int
+    smallest: int
+    ratio: float
+
+
+@check("NA303", "class-imbalance", Severity.INFO, DATASET, ImbalanceOptions, samples=True)
 def class_imbalance(ctx: CheckContext[ImbalanceOptions], ds: DatasetStats) -> Iterator[Hit]:
     """In a split, the largest class pixel count is more than 1000 times the smallest
     non-zero one (max_ratio).
@@ -133,13 +156,25 @@ def class_imbalance(ctx: CheckContext[ImbalanceOptions], ds: DatasetStats) -> It
             yield Hit(
                 f"split {s.name!r}: class {ctx.label_name(big)} has {counts[big]:,} px, class "
                 f"{ctx.label_name(small)} {counts[small]:,} px (ratio {ratio:,.0f})",
-                {"largest": big, "smallest": small, "ratio": ratio},
+                ImbalanceData(big, small, ratio),
                 path=ROOT,
                 split=s.name,
             )
 
 
-@check("NA304", "label-drift", Severity.WARNING, "dataset")
+@dataclass(frozen=True, slots=True)
+class DriftData(FindingData):
+    class_: int = field(metadata=json_key("class"))
+    pixels: int
+
+
+@dataclass(frozen=True, slots=True)
+class MissingInValData(FindingData):
+    class_: int = field(metadata=json_key("class"))
+    train_pixels: int
+
+
+@check("NA304", "label-drift", Severity.WARNING, DATASET)
 def label_drift(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """A class present in a validation or test split has no pixel in the training split
     (warning); a class of the training split is absent from validation (info).
@@ -163,7 +198,7 @@ def label_drift(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
                 yield Hit(
                     f"class {ctx.label_name(k)} has {counts[k]:,} px in {s.name!r} but none in "
                     f"training split {train_names!r}",
-                    {"class": k, "pixels": counts[k]},
+                    DriftData(k, counts[k]),
                     path=ROOT,
                     split=s.name,
                 )
@@ -173,7 +208,7 @@ def label_drift(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
                     yield Hit(
                         f"class {ctx.label_name(k)} occurs in training ({train_counts[k]:,} px) "
                         f"but not in {s.name!r}: its IoU there is NaN",
-                        {"class": k, "train_pixels": train_counts[k]},
+                        MissingInValData(k, train_counts[k]),
                         severity=Severity.INFO,
                         path=ROOT,
                         split=s.name,
@@ -189,7 +224,31 @@ def _exact_groups(ds: DatasetStats) -> list[list[ImageSignature]]:
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0].path)
 
 
-@check("NA305", "duplicate-images", Severity.WARNING, "dataset")
+@dataclass(frozen=True, slots=True)
+class DuplicatesData(FindingData):
+    """A group of identical images: the gallery shows its first files, images alone."""
+
+    files: tuple[str, ...]
+
+    def badness(self) -> float:
+        return len(self.files)
+
+    def group(self) -> tuple[str, ...]:
+        return self.files
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAcrossData(DuplicatesData):
+    splits: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NearDuplicatesData(GroupAcrossData):
+    def marks(self) -> Marks:
+        return Marks("where it differs from the group's first image", differs_from_first=True)
+
+
+@check("NA305", "duplicate-images", Severity.WARNING, DATASET)
 def duplicate_images(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """Two or more images of one split have identical pixel content (compared by a hash of
     the decoded pixels, so a lossless re-encode or a renamed copy matches). The hash is
@@ -208,13 +267,13 @@ def duplicate_images(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
             if len(paths) > 1:
                 yield Hit(
                     f"{len(paths)} identical images: {_names(paths)}",
-                    {"files": paths},
+                    DuplicatesData(tuple(paths)),
                     path=paths[0],
                     split=split,
                 )
 
 
-@check("NA306", "split-leakage", Severity.ERROR, "dataset")
+@check("NA306", "split-leakage", Severity.ERROR, DATASET)
 def split_leakage(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """Identical pixel content occurs in two different splits.
 
@@ -228,7 +287,7 @@ def split_leakage(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
             paths = [r.path for r in group]
             yield Hit(
                 f"identical image in splits {', '.join(splits)}: {_names(paths)}",
-                {"files": paths, "splits": splits},
+                GroupAcrossData(tuple(paths), tuple(splits)),
                 path=paths[0],
                 split=None,
             )
@@ -282,7 +341,29 @@ def _confirmed(
     return [p for p in parts.values() if len(p) > 1]
 
 
-@check("NA307", "near-duplicates", Severity.WARNING, "dataset", NearDuplicateOptions)
+def near_duplicate_candidates(
+    options: NearDuplicateOptions, records: Sequence[FileRecord]
+) -> Iterator[int]:
+    """The images whose perceptual hashes lie within max_distance of another's: their
+    second read takes the detail thumbnail that confirms them."""
+    structured = [
+        i
+        for i, rec in enumerate(records)
+        if (p := rec.pixels) is not None and not all(c.min == c.max for c in p.channels)
+    ]
+    hashes = [records[i].pixels.phash for i in structured]  # type: ignore[union-attr]
+    for group in group_near_duplicates(hashes, options.max_distance):
+        yield from (structured[i] for i in group)
+
+
+@check(
+    "NA307",
+    "near-duplicates",
+    Severity.WARNING,
+    DATASET,
+    NearDuplicateOptions,
+    rereads=near_duplicate_candidates,
+)
 def near_duplicates(ctx: CheckContext[NearDuplicateOptions], ds: DatasetStats) -> Iterator[Hit]:
     """Images that are the same picture: resized or re-encoded copies, small crops,
     near-identical frames. A warning across splits, info within one. Exact copies are left
@@ -321,14 +402,20 @@ def near_duplicates(ctx: CheckContext[NearDuplicateOptions], ds: DatasetStats) -
             f"{len(group)} near-identical images"
             + (f" across splits {', '.join(splits)}" if across else "")
             + f": {_names(paths)}",
-            {"files": paths, "splits": splits},
+            NearDuplicatesData(tuple(paths), tuple(splits)),
             severity=None if across else Severity.INFO,
             path=paths[0],
             split=None if across else splits[0],
         )
 
 
-@check("NA308", "batch-remainder", Severity.ERROR, "dataset")
+@dataclass(frozen=True, slots=True)
+class RemainderData(FindingData):
+    samples: int
+    batch_size: int
+
+
+@check("NA308", "batch-remainder", Severity.ERROR, DATASET)
 def batch_remainder(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """With a training batch size given (--batch-size), the number of training samples
     modulo the batch size is 1 and drop_last is not declared.
@@ -348,7 +435,7 @@ def batch_remainder(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
         yield Hit(
             f"{samples:,} training samples in {names!r} with batch size {bs}: the last batch "
             "holds 1 sample",
-            {"samples": samples, "batch_size": bs},
+            RemainderData(samples, bs),
             path=ROOT,
             split=names,
         )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ..aggregate import SplitView
+from ..findings import FindingData, Marks, optional
 from ..records import FileRecord, Pair
 from ..report import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check
+from .scopes import FILE, PAIR, SPLIT
 
 Ctx = CheckContext[NoOptions]
 
@@ -25,7 +28,12 @@ ORIENTATION_NAMES = {
 }
 
 
-@check("NA001", "unreadable-file", Severity.ERROR, "file")
+@dataclass(frozen=True, slots=True)
+class Reason(FindingData):
+    reason: str
+
+
+@check("NA001", "unreadable-file", Severity.ERROR, FILE, samples=True)
 def unreadable_file(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A file cannot be decoded: corrupt, truncated, zero bytes, unknown format, a pickled
     .npy/.npz (refused, never unpickled) or unreadable.
@@ -37,10 +45,10 @@ def unreadable_file(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     numeric dtypes (np.save of a plain array), never as Python objects.
     """
     if rec.error is not None and rec.error.check == "NA001":
-        yield Hit(f"cannot read {rec.kind.value}: {rec.error.reason}", {"reason": rec.error.reason})
+        yield Hit(f"cannot read {rec.kind.value}: {rec.error.reason}", Reason(rec.error.reason))
 
 
-@check("NA002", "oversized-image", Severity.ERROR, "file")
+@check("NA002", "oversized-image", Severity.ERROR, FILE)
 def oversized_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The header declares more pixels than the limit (default 178,956,970, Pillow's
     decompression-bomb threshold), or a .npy header declares more data than the file holds.
@@ -52,10 +60,10 @@ def oversized_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     trust.
     """
     if rec.error is not None and rec.error.check == "NA002":
-        yield Hit(f"refused to decode: {rec.error.reason}", {"reason": rec.error.reason})
+        yield Hit(f"refused to decode: {rec.error.reason}", Reason(rec.error.reason))
 
 
-@check("NA003", "missing-mask", Severity.ERROR, "pair")
+@check("NA003", "missing-mask", Severity.ERROR, PAIR)
 def missing_mask(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """An image has no mask. In a split declared unlabeled (for example a test split
     without annotations) this is only info.
@@ -73,7 +81,7 @@ def missing_mask(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
             yield Hit("image has no mask (split declared unlabeled)", severity=Severity.INFO)
 
 
-@check("NA004", "orphan-mask", Severity.WARNING, "pair")
+@check("NA004", "orphan-mask", Severity.WARNING, PAIR)
 def orphan_mask(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """A mask has no image.
 
@@ -87,7 +95,12 @@ def orphan_mask(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
         yield Hit("mask has no image")
 
 
-@check("NA005", "no-images", Severity.ERROR, "split")
+@dataclass(frozen=True, slots=True)
+class NoImagesData(FindingData):
+    images: int
+
+
+@check("NA005", "no-images", Severity.ERROR, SPLIT, samples=True)
 def no_images(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
     """A scanned root or split holds no images.
 
@@ -98,7 +111,7 @@ def no_images(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
     it is not meant to exist.
     """
     if split.stats.image_files == 0:
-        yield Hit(f"split {split.name!r} holds no images", {"images": 0})
+        yield Hit(f"split {split.name!r} holds no images", NoImagesData(0))
 
 
 def _rotated(rec: FileRecord) -> tuple[int, int]:
@@ -107,7 +120,16 @@ def _rotated(rec: FileRecord) -> tuple[int, int]:
     return rec.width, rec.height
 
 
-@check("NA006", "size-mismatch", Severity.ERROR, "pair")
+@dataclass(frozen=True, slots=True)
+class SizeMismatchData(FindingData):
+    image_size: tuple[int, int]
+    mask_size: tuple[int, int]
+
+    def marks(self) -> Marks:
+        return Marks("where image and mask do not overlap", overlap=True)
+
+
+@check("NA006", "size-mismatch", Severity.ERROR, PAIR, samples=True)
 def size_mismatch(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """A mask's height×width differs from its image's.
 
@@ -122,7 +144,7 @@ def size_mismatch(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
         return
     if (img.width, img.height) == (mask.width, mask.height):
         return
-    data = {"image_size": [img.width, img.height], "mask_size": [mask.width, mask.height]}
+    data = SizeMismatchData((img.width, img.height), (mask.width, mask.height))
     note = ""
     if img.exif_orientation in SWAPPING_ORIENTATIONS and _rotated(img) == (mask.width, mask.height):
         note = " (the mask matches the EXIF-rotated image; loaders that ignore EXIF see a mismatch)"
@@ -132,7 +154,16 @@ def size_mismatch(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     )
 
 
-@check("NA007", "exif-orientation", Severity.WARNING, "pair")
+@dataclass(frozen=True, slots=True)
+class OrientationData(FindingData):
+    orientation: int
+    rotated_size: tuple[int, int] | None = optional()
+
+    def marks(self) -> Marks:
+        return Marks(exif_turn=True)
+
+
+@check("NA007", "exif-orientation", Severity.WARNING, PAIR)
 def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """An image carries an EXIF Orientation other than 1. It is an error when the rotated
     image no longer matches its mask's size.
@@ -149,7 +180,7 @@ def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
         return
     orientation = img.exif_orientation
     desc = ORIENTATION_NAMES.get(orientation or 0, "unknown orientation")
-    data = {"orientation": orientation}
+    data = OrientationData(orientation or 0)
     mask = pair.mask
     if mask is not None and mask.ok:
         rw, rh = _rotated(img)
@@ -161,7 +192,7 @@ def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
                 f"EXIF orientation {orientation} ({desc}): EXIF-aware loaders turn the "
                 f"{img.width}×{img.height} image into {rw}×{rh}, no longer the mask's "
                 f"{mask.width}×{mask.height}",
-                {**data, "rotated_size": [rw, rh]},
+                OrientationData(orientation or 0, (rw, rh)),
                 severity=Severity.ERROR,
                 path=img.path,
             )
@@ -173,7 +204,7 @@ def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     )
 
 
-@check("NA008", "unreadable-folder", Severity.ERROR, "split")
+@check("NA008", "unreadable-folder", Severity.ERROR, SPLIT)
 def unreadable_folder(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
     """A folder below the scanned root cannot be listed (permissions, a path too long), so
     none of the images or masks in it was audited.
@@ -188,6 +219,6 @@ def unreadable_folder(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
     for path, reason in split.unreadable_folders:
         yield Hit(
             f"folder cannot be listed ({reason}): the files in it were not audited",
-            {"reason": reason},
+            Reason(reason),
             path=path,
         )

@@ -6,15 +6,18 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
 from ..aggregate import colour_family
+from ..findings import FindingData, ImageFlag, Marks, finite, optional
 from ..kinds import Float
 from ..records import FileRecord, PixelStats
 from ..report import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
+from .scopes import IMAGE
 
 FP16_MAX = 65504.0
 Ctx = CheckContext[NoOptions]
@@ -35,7 +38,29 @@ def _finite_range(p: PixelStats) -> tuple[float, float]:
     return lo, hi
 
 
-@check("NA101", "nan-pixels", Severity.ERROR, "image")
+@dataclass(frozen=True, slots=True)
+class FlaggedData(FindingData):
+    """Values the decoder flagged pixel by pixel (NaN, Inf): the gallery marks them."""
+
+    FLAG: ClassVar[ImageFlag] = ""
+    WHAT: ClassVar[str] = ""
+
+    def marks(self) -> Marks:
+        return Marks(self.WHAT, image_flag=self.FLAG)
+
+
+@dataclass(frozen=True, slots=True)
+class NanData(FlaggedData):
+    FLAG: ClassVar[ImageFlag] = "nan"
+    WHAT: ClassVar[str] = "NaN pixels"
+    nan: int
+    values: int
+
+    def badness(self) -> float:
+        return self.nan
+
+
+@check("NA101", "nan-pixels", Severity.ERROR, IMAGE, samples=True)
 def nan_pixels(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image holds NaN values (float TIFF, NPY, NPZ…).
 
@@ -49,12 +74,21 @@ def nan_pixels(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     nan = sum(c.nan for c in p.channels)
     if nan:
         total = _total(p)
-        yield Hit(
-            f"{nan:,} NaN values ({nan / total:.2%} of {total:,})", {"nan": nan, "values": total}
-        )
+        yield Hit(f"{nan:,} NaN values ({nan / total:.2%} of {total:,})", NanData(nan, total))
 
 
-@check("NA102", "inf-pixels", Severity.ERROR, "image")
+@dataclass(frozen=True, slots=True)
+class InfData(FlaggedData):
+    FLAG: ClassVar[ImageFlag] = "inf"
+    WHAT: ClassVar[str] = "±Inf pixels"
+    inf: int
+    values: int
+
+    def badness(self) -> float:
+        return self.inf
+
+
+@check("NA102", "inf-pixels", Severity.ERROR, IMAGE, samples=True)
 def inf_pixels(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image holds +Inf or -Inf values.
 
@@ -69,11 +103,16 @@ def inf_pixels(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         total = _total(p)
         yield Hit(
             f"{inf:,} infinite values ({inf / total:.2%} of {total:,})",
-            {"inf": inf, "values": total},
+            InfData(inf, total),
         )
 
 
-@check("NA103", "constant-image", Severity.ERROR, "image")
+@dataclass(frozen=True, slots=True)
+class ConstantData(FindingData):
+    value: tuple[float, ...]
+
+
+@check("NA103", "constant-image", Severity.ERROR, IMAGE, samples=True)
 def constant_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """Every channel holds a single value (max == min in each channel; a gray image, or a
     flat colour).
@@ -91,7 +130,7 @@ def constant_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
             if len(set(values)) == 1
             else "(" + ", ".join(f"{v:g}" for v in values) + ")"
         )
-        yield Hit(f"every pixel is {shown}", {"value": values})
+        yield Hit(f"every pixel is {shown}", ConstantData(tuple(values)))
 
 
 def _is_constant(p: PixelStats) -> bool:
@@ -111,7 +150,14 @@ class LowVarianceOptions:
     )
 
 
-@check("NA104", "low-variance", Severity.WARNING, "image", LowVarianceOptions)
+@dataclass(frozen=True, slots=True)
+class LowVarianceData(FindingData):
+    std: tuple[float, ...]
+    limit: float
+    typical_std: float | None = optional()
+
+
+@check("NA104", "low-variance", Severity.WARNING, IMAGE, LowVarianceOptions, samples=True)
 def low_variance(ctx: CheckContext[LowVarianceOptions], rec: FileRecord) -> Iterator[Hit]:
     """Every channel's standard deviation is below 0.5% of full scale (min_std_ratio; full
     scale from the bits the data uses: 4095 for 12-bit data in 16-bit files), while the image
@@ -143,11 +189,7 @@ def low_variance(ctx: CheckContext[LowVarianceOptions], rec: FileRecord) -> Iter
     yield Hit(
         f"std {max(stds):.4g} in every channel, under {ratio:.2%} of "
         f"full scale ({scale.basis}){against}",
-        {
-            "std": [round(s, 6) for s in stds],
-            "limit": limit,
-            **({"typical_std": typical} if typical is not None else {}),
-        },
+        LowVarianceData(tuple(round(s, 6) for s in stds), limit, typical),
     )
 
 
@@ -158,7 +200,12 @@ class MostlyZeroOptions:
     )
 
 
-@check("NA105", "mostly-zero", Severity.WARNING, "image", MostlyZeroOptions)
+@dataclass(frozen=True, slots=True)
+class MostlyZeroData(FindingData):
+    zero_fraction: tuple[float, ...]
+
+
+@check("NA105", "mostly-zero", Severity.WARNING, IMAGE, MostlyZeroOptions, samples=True)
 def mostly_zero(ctx: CheckContext[MostlyZeroOptions], rec: FileRecord) -> Iterator[Hit]:
     """At least 95% of the pixels are exactly 0 in every channel (min_zero_fraction),
     while the image is not constant.
@@ -176,7 +223,7 @@ def mostly_zero(ctx: CheckContext[MostlyZeroOptions], rec: FileRecord) -> Iterat
     if fractions and all(f >= least for f in fractions):
         yield Hit(
             f"{min(fractions):.1%} or more of each channel is exactly 0",
-            {"zero_fraction": [round(f, 6) for f in fractions]},
+            MostlyZeroData(tuple(round(f, 6) for f in fractions)),
         )
 
 
@@ -185,7 +232,33 @@ class Fp16Options:
     limit: float = threshold(FP16_MAX, Float(0.0, 3.5e38), "the absolute value that overflows")
 
 
-@check("NA106", "fp16-overflow", Severity.ERROR, "image", Fp16Options)
+@dataclass(frozen=True, slots=True)
+class Fp16Data(FlaggedData):
+    """Values the decoder counted (and flagged) beyond the largest float16."""
+
+    FLAG: ClassVar[ImageFlag] = "fp16"
+    WHAT: ClassVar[str] = "values beyond float16"
+    count: int
+    min: float
+    max: float
+
+    def badness(self) -> float:
+        return self.count
+
+
+@dataclass(frozen=True, slots=True)
+class Fp16LimitData(FlaggedData):
+    """A configured limit: the range proves it (the gallery marks the values beyond
+    float16 that the decoder flagged)."""
+
+    FLAG: ClassVar[ImageFlag] = "fp16"
+    WHAT: ClassVar[str] = "values beyond float16"
+    limit: float
+    min: float
+    max: float
+
+
+@check("NA106", "fp16-overflow", Severity.ERROR, IMAGE, Fp16Options, samples=True)
 def fp16_overflow(ctx: CheckContext[Fp16Options], rec: FileRecord) -> Iterator[Hit]:
     """A float pixel has an absolute value of at least 65504, the largest float16 (limit).
 
@@ -202,16 +275,28 @@ def fp16_overflow(ctx: CheckContext[Fp16Options], rec: FileRecord) -> Iterator[H
             yield Hit(
                 f"{p.fp16_overflow:,} values with |x| ≥ 65504 (range {lo:g} to {hi:g}) "
                 "overflow float16",
-                {"count": p.fp16_overflow, "min": lo, "max": hi},
+                Fp16Data(p.fp16_overflow, lo, hi),
             )
     elif (rec.dtype or "").startswith("float") and math.isfinite(lo) and max(-lo, hi) >= limit:
         yield Hit(  # a configured limit: the finite range proves it, without a count
             f"values with |x| ≥ {limit:g} (range {lo:g} to {hi:g}); float16 overflows at 65504",
-            {"limit": limit, "min": lo, "max": hi},
+            Fp16LimitData(limit, lo, hi),
         )
 
 
-@check("NA107", "high-bit-depth", Severity.WARNING, "image")
+@dataclass(frozen=True, slots=True)
+class DepthData(FindingData):
+    dtype: str
+    max: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBitsData(FindingData):
+    bits: int
+    dtype: str
+
+
+@check("NA107", "high-bit-depth", Severity.WARNING, IMAGE, samples=True)
 def high_bit_depth(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """An integer image deeper than 8 bits (16-bit PNG/TIFF, int32; also a 16-bit RGB PNG
     that Pillow itself reduces to 8 bits), or a float image whose maximum exceeds 255.
@@ -235,24 +320,38 @@ def high_bit_depth(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     if dtype in ("uint16", "int16", "uint32", "int32", "uint64", "int64"):
         yield Hit(
             f"{dtype} image (max value {hi:g}): not 8-bit{whole}",
-            {"dtype": dtype, "max": hi},
+            DepthData(dtype, hi),
             severity,
         )
     elif rec.bits > 8:
         yield Hit(
             f"stored with {rec.bits} bits per channel: Pillow decodes it to 8 bits (the statistics "
             "here), OpenCV's IMREAD_UNCHANGED to uint16, up to 65535",
-            {"bits": rec.bits, "dtype": dtype},
+            StoredBitsData(rec.bits, dtype),
         )
     elif dtype.startswith("float") and math.isfinite(hi) and hi > 255:
         yield Hit(
             f"{dtype} image with max value {hi:g} > 255: un-normalised{whole}",
-            {"dtype": dtype, "max": hi},
+            DepthData(dtype, hi),
             severity,
         )
 
 
-@check("NA108", "nodata-sentinel", Severity.WARNING, "image")
+@dataclass(frozen=True, slots=True)
+class NodataTagData(FlaggedData):
+    FLAG: ClassVar[ImageFlag] = "nodata"
+    WHAT: ClassVar[str] = "nodata values"
+    nodata: float
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelData(FlaggedData):
+    FLAG: ClassVar[ImageFlag] = "nodata"
+    WHAT: ClassVar[str] = "nodata values"
+    sentinels: tuple[tuple[float, int], ...]
+
+
+@check("NA108", "nodata-sentinel", Severity.WARNING, IMAGE, samples=True)
 def nodata_sentinel(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A GeoTIFF GDAL_NODATA tag, or common nodata sentinels (-9999, -32768, the lowest
     float32) in float data.
@@ -264,16 +363,25 @@ def nodata_sentinel(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """
     p = _px(rec)
     if rec.nodata is not None:
-        yield Hit(f"GDAL_NODATA tag declares nodata value {rec.nodata:g}", {"nodata": rec.nodata})
+        yield Hit(
+            f"GDAL_NODATA tag declares nodata value {rec.nodata:g}", NodataTagData(rec.nodata)
+        )
     if p.sentinels:
         parts = ", ".join(f"{v:g} ×{n:,}" for v, n in p.sentinels)
         yield Hit(
             f"nodata sentinel values present: {parts}",
-            {"sentinels": [[v, n] for v, n in p.sentinels]},
+            SentinelData(tuple((v, n) for v, n in p.sentinels)),
         )
 
 
-@check("NA109", "inconsistent-mode", Severity.WARNING, "image")
+@dataclass(frozen=True, slots=True)
+class ModeData(FindingData):
+    mode: str | None
+    family: str
+    majority: str
+
+
+@check("NA109", "inconsistent-mode", Severity.WARNING, IMAGE, samples=True)
 def inconsistent_mode(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image's colour mode or channel count differs from its split's majority
     (grayscale, RGBA, CMYK or palette among RGB).
@@ -291,11 +399,17 @@ def inconsistent_mode(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         yield Hit(
             f"mode {rec.mode} ({family}, {rec.channels} channel{'s' if rec.channels != 1 else ''}) "
             f"while {n} of {split.stats.images} images in {split.name!r} are {major}",
-            {"mode": rec.mode, "family": family, "majority": major},
+            ModeData(rec.mode, family, major),
         )
 
 
-@check("NA110", "inconsistent-dtype", Severity.WARNING, "image")
+@dataclass(frozen=True, slots=True)
+class DtypeData(FindingData):
+    dtype: str | None
+    majority: str
+
+
+@check("NA110", "inconsistent-dtype", Severity.WARNING, IMAGE, samples=True)
 def inconsistent_dtype(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The image's bit depth / dtype differs from its split's majority.
 
@@ -311,7 +425,7 @@ def inconsistent_dtype(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         yield Hit(
             f"dtype {rec.dtype} while {n} of {split.stats.images} images in {split.name!r} "
             f"are {major}",
-            {"dtype": rec.dtype, "majority": major},
+            DtypeData(rec.dtype, major),
         )
 
 
@@ -338,7 +452,15 @@ def size_fences(
     return (float(q1 - iqr_factor * iqr), float(q3 + iqr_factor * iqr))
 
 
-@check("NA111", "odd-size", Severity.INFO, "image", OddSizeOptions)
+@dataclass(frozen=True, slots=True)
+class OddSizeData(FindingData):
+    width: int
+    height: int
+    fences: tuple[float, float] | None = optional()
+    aspect: float | None = optional()
+
+
+@check("NA111", "odd-size", Severity.INFO, IMAGE, OddSizeOptions)
 def odd_size(ctx: CheckContext[OddSizeOptions], rec: FileRecord) -> Iterator[Hit]:
     """The image's √area lies outside the split's 3×IQR fences (iqr_factor; needs 5 or
     more images; the IQR counts as at least 10% of the median √area, so that a split of
@@ -352,18 +474,18 @@ def odd_size(ctx: CheckContext[OddSizeOptions], rec: FileRecord) -> Iterator[Hit
     """
     root = math.sqrt(rec.width * rec.height)
     fences = size_fences(ctx.here.stats.sizes, ctx.options.iqr_factor)
-    data = {"width": rec.width, "height": rec.height}
     if fences is not None and not (fences[0] <= root <= fences[1]):
         yield Hit(
             f"{rec.width}×{rec.height} (√area {root:.0f}) outside the split's size fences "
             f"[{fences[0]:.0f}, {fences[1]:.0f}]",
-            {**data, "fences": list(fences)},
+            OddSizeData(rec.width, rec.height, fences=fences),
         )
         return
     aspect = min(rec.width, rec.height) / max(rec.width, rec.height, 1)
     if aspect < ctx.options.min_aspect:
         yield Hit(
-            f"{rec.width}×{rec.height}: aspect ratio {aspect:.2f}", {**data, "aspect": aspect}
+            f"{rec.width}×{rec.height}: aspect ratio {aspect:.2f}",
+            OddSizeData(rec.width, rec.height, aspect=aspect),
         )
 
 
@@ -374,7 +496,16 @@ class DarkOptions:
     )
 
 
-@check("NA112", "dark-image", Severity.INFO, "image", DarkOptions)
+@dataclass(frozen=True, slots=True)
+class DarkData(FindingData):
+    p99: float
+    limit: float
+
+    def badness(self) -> float:
+        return -finite(self.p99)  # the darkest first
+
+
+@check("NA112", "dark-image", Severity.INFO, IMAGE, DarkOptions)
 def dark_image(ctx: CheckContext[DarkOptions], rec: FileRecord) -> Iterator[Hit]:
     """The 99th percentile of the image's luminance is below 0.32 × full scale
     (max_p99_ratio). Exact for 8- and 16-bit gray images; for colour and float images of
@@ -395,7 +526,7 @@ def dark_image(ctx: CheckContext[DarkOptions], rec: FileRecord) -> Iterator[Hit]
     if math.isfinite(p.luma_p99) and p.luma_p99 < limit:
         yield Hit(
             f"99th percentile of luminance {p.luma_p99:.4g} < {limit:.4g} ({scale.basis})",
-            {"p99": p.luma_p99, "limit": limit},
+            DarkData(p.luma_p99, limit),
         )
 
 
@@ -406,7 +537,16 @@ class BrightOptions:
     )
 
 
-@check("NA113", "bright-image", Severity.INFO, "image", BrightOptions)
+@dataclass(frozen=True, slots=True)
+class BrightData(FindingData):
+    p5: float
+    limit: float
+
+    def badness(self) -> float:
+        return finite(self.p5)  # the brightest first
+
+
+@check("NA113", "bright-image", Severity.INFO, IMAGE, BrightOptions)
 def bright_image(ctx: CheckContext[BrightOptions], rec: FileRecord) -> Iterator[Hit]:
     """The 5th percentile of the image's luminance is above 0.95 × full scale
     (min_p5_ratio). Exact for 8- and 16-bit gray images; for colour and float images of
@@ -426,5 +566,5 @@ def bright_image(ctx: CheckContext[BrightOptions], rec: FileRecord) -> Iterator[
     if math.isfinite(p.luma_p5) and p.luma_p5 > limit:
         yield Hit(
             f"5th percentile of luminance {p.luma_p5:.4g} > {limit:.4g} ({scale.basis})",
-            {"p5": p.luma_p5, "limit": limit},
+            BrightData(p.luma_p5, limit),
         )

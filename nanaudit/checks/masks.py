@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..findings import FindingData, Marks, optional
 from ..kinds import Float, Int
 from ..records import BOUNDARY_SCOPE, FileRecord, LabelStats
 from ..report import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
+from .scopes import ANY_MASK, MASK
 
 Ctx = CheckContext[NoOptions]
 
@@ -32,7 +34,29 @@ def _valid(ctx: CheckContext[Any], labels: LabelStats) -> int:
     return labels.pixels - labels.count(ctx.labels.ignore_index)
 
 
-@check("NA201", "label-out-of-range", Severity.ERROR, "mask")
+@dataclass(frozen=True, slots=True)
+class OutOfRangeData(FindingData):
+    labels: tuple[tuple[int, int], ...]  # (label, pixels); JSON: {"label": pixels}
+    pixels: int
+    num_classes: int | None
+    ignore_index: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "labels": {str(v): n for v, n in self.labels},
+            "pixels": self.pixels,
+            "num_classes": self.num_classes,
+            "ignore_index": self.ignore_index,
+        }
+
+    def badness(self) -> float:
+        return self.pixels
+
+    def marks(self) -> Marks:
+        return Marks("out-of-range labels", labels=frozenset(v for v, _ in self.labels))
+
+
+@check("NA201", "label-out-of-range", Severity.ERROR, MASK, samples=True)
 def label_out_of_range(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A label lies outside [0, C) and is not the ignore index, or is negative. The range
     test needs C (--num-classes, the config or a layout preset); negative labels are
@@ -65,16 +89,19 @@ def label_out_of_range(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     yield Hit(
         f"{len(bad)} label value{'s' if len(bad) > 1 else ''} {where}: {_list(ctx, bad)} "
         f"({pixels:,} px, {pixels / labels.pixels:.2%}){ign}" + (f". {hint}" if hint else ""),
-        {
-            "labels": {str(v): n for v, n in bad},
-            "pixels": pixels,
-            "num_classes": c,
-            "ignore_index": ignore,
-        },
+        OutOfRangeData(tuple(bad), pixels, c, ignore),
     )
 
 
-@check("NA202", "all-ignore", Severity.ERROR, "mask")
+@dataclass(frozen=True, slots=True)
+class AllIgnoreData(FindingData):
+    ignore_index: int
+
+    def marks(self) -> Marks:
+        return Marks("ignore pixels", ignore=True)
+
+
+@check("NA202", "all-ignore", Severity.ERROR, MASK, samples=True)
 def all_ignore(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """Every pixel of the mask is the ignore index.
 
@@ -91,7 +118,7 @@ def all_ignore(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         yield Hit(
             f"all {labels.pixels:,} pixels are the ignore index {ignore}"
             + (binary if ignore == 255 and not ctx.labels.transformed else ""),
-            {"ignore_index": ignore},
+            AllIgnoreData(ignore),
         )
 
 
@@ -102,7 +129,19 @@ class MostlyIgnoreOptions:
     )
 
 
-@check("NA203", "mostly-ignore", Severity.WARNING, "mask", MostlyIgnoreOptions)
+@dataclass(frozen=True, slots=True)
+class MostlyIgnoreData(FindingData):
+    valid_pixels: int
+    valid_fraction: float
+
+    def badness(self) -> float:
+        return -self.valid_fraction  # the fewest valid pixels first
+
+    def marks(self) -> Marks:
+        return Marks("ignore pixels", ignore=True)
+
+
+@check("NA203", "mostly-ignore", Severity.WARNING, MASK, MostlyIgnoreOptions, samples=True)
 def mostly_ignore(ctx: CheckContext[MostlyIgnoreOptions], rec: FileRecord) -> Iterator[Hit]:
     """Fewer than 1% of the mask's pixels are not the ignore index (min_valid_fraction),
     but some are.
@@ -121,11 +160,16 @@ def mostly_ignore(ctx: CheckContext[MostlyIgnoreOptions], rec: FileRecord) -> It
     if 0 < fraction < ctx.options.min_valid_fraction:
         yield Hit(
             f"only {valid:,} of {labels.pixels:,} pixels ({fraction:.3%}) are not ignore",
-            {"valid_pixels": valid, "valid_fraction": fraction},
+            MostlyIgnoreData(valid, fraction),
         )
 
 
-@check("NA204", "empty-mask", Severity.INFO, "mask")
+@dataclass(frozen=True, slots=True)
+class EmptyMaskData(FindingData):
+    background: int
+
+
+@check("NA204", "empty-mask", Severity.INFO, MASK)
 def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The mask holds no pixel other than background and ignore.
 
@@ -142,10 +186,16 @@ def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     present = {v for v, _ in labels.histogram}
     if bg in present and present <= {bg, ignore}:
         also = f" and ignore ({ignore})" if ignore in present else ""
-        yield Hit(f"only background ({bg}){also} pixels", {"background": bg})
+        yield Hit(f"only background ({bg}){also} pixels", EmptyMaskData(bg))
 
 
-@check("NA205", "color-mask", Severity.ERROR, "mask")
+@dataclass(frozen=True, slots=True)
+class ColourMaskData(FindingData):
+    mode: str | None
+    colours: int
+
+
+@check("NA205", "color-mask", Severity.ERROR, ANY_MASK, samples=True)
 def color_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A mask has more than one channel and the channels differ: colour-coded classes
     (RGB/RGBA), not class indices.
@@ -160,11 +210,16 @@ def color_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         yield Hit(
             f"{rec.mode} mask with {rec.channels} differing channels and "
             f"{rec.colours:,} distinct colours",
-            {"mode": rec.mode, "colours": rec.colours},
+            ColourMaskData(rec.mode, rec.colours),
         )
 
 
-@check("NA206", "lossy-mask", Severity.ERROR, "mask")
+@dataclass(frozen=True, slots=True)
+class LossyData(FindingData):
+    encoding: str
+
+
+@check("NA206", "lossy-mask", Severity.ERROR, MASK)
 def lossy_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A mask is stored in a lossy format: JPEG, lossy WebP or JPEG-compressed TIFF.
 
@@ -175,10 +230,20 @@ def lossy_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     JPEG to PNG keeps the damage.
     """
     if rec.lossy:
-        yield Hit(f"mask stored as {rec.lossy}", {"encoding": rec.lossy})
+        yield Hit(f"mask stored as {rec.lossy}", LossyData(rec.lossy))
 
 
-@check("NA207", "non-integer-mask", Severity.ERROR, "mask")
+@dataclass(frozen=True, slots=True)
+class NonIntegerData(FindingData):
+    fractional: int
+    nan: int
+    inf: int
+
+    def marks(self) -> Marks:
+        return Marks("values that are not integers", non_integer=True)
+
+
+@check("NA207", "non-integer-mask", Severity.ERROR, MASK, samples=True)
 def non_integer_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """A float mask holds fractional, NaN or Inf values.
 
@@ -193,11 +258,22 @@ def non_integer_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         yield Hit(
             f"{bad:,} non-integer values ({labels.non_integer:,} fractional, {labels.nan:,} NaN, "
             f"{labels.inf:,} Inf) in a {rec.dtype} mask",
-            {"fractional": labels.non_integer, "nan": labels.nan, "inf": labels.inf},
+            NonIntegerData(labels.non_integer, labels.nan, labels.inf),
         )
 
 
-@check("NA208", "binary-255", Severity.ERROR, "mask")
+@dataclass(frozen=True, slots=True)
+class Binary255Data(FindingData):
+    pixels_255: int
+
+    def badness(self) -> float:
+        return self.pixels_255
+
+    def marks(self) -> Marks:
+        return Marks("pixels of 255", labels=frozenset({255}))
+
+
+@check("NA208", "binary-255", Severity.ERROR, MASK)
 def binary_255(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """The mask's values are exactly {0, 255}, while 255 is the ignore index or C == 2: a
     binary mask saved as 0/255. (A mask of 255 alone is NA202's; labels mapped by
@@ -222,7 +298,7 @@ def binary_255(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     else:
         return
     fg = labels.count(255)
-    yield Hit(f"binary mask stored as 0/255 ({fg:,} px of 255): {why}", {"pixels_255": fg})
+    yield Hit(f"binary mask stored as 0/255 ({fg:,} px of 255): {why}", Binary255Data(fg))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +310,36 @@ class InterpolationOptions:
     )
 
 
-@check("NA209", "interpolation-artifacts", Severity.WARNING, "mask", InterpolationOptions)
+@dataclass(frozen=True, slots=True)
+class BoundaryLabelsData(FindingData):
+    labels: tuple[int, ...]
+
+    def marks(self) -> Marks:
+        return Marks("interpolated edge labels", labels=frozenset(self.labels))
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyValuesData(FindingData):
+    distinct: int
+    num_classes: int
+
+    def badness(self) -> float:
+        return self.distinct
+
+    def marks(self) -> Marks:
+        # the labels found only between two others are the interpolated ones the check
+        # can point at (none: nothing is marked)
+        return Marks("interpolated edge labels", boundary_labels=True)
+
+
+@check(
+    "NA209",
+    "interpolation-artifacts",
+    Severity.WARNING,
+    MASK,
+    InterpolationOptions,
+    samples=True,
+)
 def interpolation_artifacts(
     ctx: CheckContext[InterpolationOptions], rec: FileRecord
 ) -> Iterator[Hit]:
@@ -255,7 +360,7 @@ def interpolation_artifacts(
         yield Hit(
             f"label{'s' if len(rare) > 1 else ''} {shown} "
             f"occur{'' if len(rare) > 1 else 's'} only on boundaries between two other labels",
-            {"labels": rare},
+            BoundaryLabelsData(tuple(rare)),
         )
         return
     c = ctx.labels.num_classes
@@ -263,7 +368,7 @@ def interpolation_artifacts(
         yield Hit(
             f"{labels.distinct} distinct values in a mask of C = {c} classes (at most {c + 1} "
             "with the ignore index)",
-            {"distinct": labels.distinct, "num_classes": c},
+            TooManyValuesData(labels.distinct, c),
         )
 
 
@@ -285,7 +390,18 @@ def instance_split(
     return None
 
 
-@check("NA210", "instance-ids", Severity.WARNING, "mask", InstanceIdsOptions)
+@dataclass(frozen=True, slots=True)
+class InstanceIdsData(FindingData):
+    distinct: int
+    max: int
+    split_values: int | None = optional()
+    split_max: int | None = optional()
+
+    def badness(self) -> float:
+        return self.distinct
+
+
+@check("NA210", "instance-ids", Severity.WARNING, MASK, InstanceIdsOptions, samples=True)
 def instance_ids(ctx: CheckContext[InstanceIdsOptions], rec: FileRecord) -> Iterator[Hit]:
     """A mask holds more than 255 distinct values (max_distinct) or values above 255, or its
     split's masks do (values shared by two or more masks: instance ids are numbered per
@@ -308,7 +424,7 @@ def instance_ids(ctx: CheckContext[InstanceIdsOptions], rec: FileRecord) -> Iter
     split_top = max((v for v, _ in split.labels if v != ignore), default=top)
     if c is not None and split_top < c:
         return
-    data: dict[str, Any] = {"distinct": labels.distinct, "max": top}
+    data = InstanceIdsData(labels.distinct, top)
     as_ignore = (
         "; its 255 is read as the ignore index"
         if ignore == 255 and labels.count(255) and not ctx.labels.transformed
@@ -329,5 +445,5 @@ def instance_ids(ctx: CheckContext[InstanceIdsOptions], rec: FileRecord) -> Iter
         f"the masks of split {ctx.here.name!r} share {shared:,} label values up to "
         f"{largest:,}: instance IDs, not classes; this mask holds {labels.distinct:,} values "
         f"up to {max(v for v, _ in labels.histogram):,}{as_ignore}",
-        {**data, "split_values": shared, "split_max": largest},
+        InstanceIdsData(labels.distinct, top, shared, largest),
     )

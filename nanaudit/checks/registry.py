@@ -1,25 +1,37 @@
-"""The check registry: one decorated function per check; its docstring is its documentation.
+"""The check registry: one decorated function per check, which carries everything the rest
+of nanaudit needs to know of it.
 
-A check declares its ID, name, default severity, its scope (what it is a function of) and
-the frozen dataclass of its thresholds, each field typed and bounded by a value kind::
+A check declares its ID, name, default severity, its scope (what it is a function of: the
+function's second parameter has the scope's type), the frozen dataclass of its thresholds
+(each field typed and bounded by a value kind), whether it applies to the samples a
+training pipeline yields, and the frozen dataclass of its findings' data, which says how
+the data reads in JSON, how bad a finding is (the report shows the worst first) and which
+pixels it is about (the HTML report's highlight)::
 
     @dataclass(frozen=True, slots=True)
     class LowVarianceOptions:
         min_std_ratio: float = threshold(0.005, Float(0, 1), "std below this share of full scale")
 
-    @check("NA104", "low-variance", Severity.WARNING, "image", LowVarianceOptions)
+    @dataclass(frozen=True, slots=True)
+    class LowVarianceData(FindingData):
+        std: tuple[float, ...]
+        limit: float
+
+    @check("NA104", "low-variance", Severity.WARNING, IMAGE, LowVarianceOptions, samples=True)
     def low_variance(ctx: CheckContext[LowVarianceOptions], rec: FileRecord) -> Iterator[Hit]:
         ...
+        yield Hit("std 0.2 in every channel…", LowVarianceData(stds, limit))
 
 A docstring has three parts separated by blank lines: the first says what fires the check,
 a paragraph starting ``Why:`` names the training failure it prevents, and a paragraph
 starting ``Fix:`` gives the usual remedy.  ``nanaudit explain`` prints it.
 
-Scopes: ``file`` (a file that could not be decoded), ``image`` and ``mask`` (one decoded
-file), ``pair`` (an image and its mask), ``split`` and ``dataset`` (merged statistics).
-Checks of what a training pipeline yields (``nanaudit samples``) have scopes of their own,
-which a scan never runs: ``sample`` (one drawn sample), ``batch`` (the samples of one batch)
-and ``draw`` (the whole draw).
+Scopes (scopes.py): ``FILE`` (a file that could not be decoded), ``IMAGE`` and ``MASK`` (one
+decoded file; ``ANY_MASK`` also colour masks, which hold no labels), ``PAIR`` (an image and
+its mask), ``SPLIT`` and ``DATASET`` (merged statistics). Checks of what a training
+pipeline yields (``nanaudit samples``) have scopes of their own, which a scan never runs:
+``SAMPLE`` (one drawn sample), ``BATCH`` (the samples of one batch) and ``DRAW`` (the whole
+draw). A check of another scope runs on drawn samples too when it says ``samples=True``.
 """
 
 from __future__ import annotations
@@ -27,17 +39,20 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
+from ..findings import NO_DATA, FindingData
 from ..kinds import ValueKind, Where
+from ..records import FileRecord
 from ..report import CheckDoc, Severity
+from .context import CheckContext
+from .scopes import Scope
 
-Scope = Literal["file", "image", "mask", "pair", "split", "dataset", "sample", "batch", "draw"]
-SAMPLE_SCOPES: frozenset[str] = frozenset({"sample", "batch", "draw"})
 ID_PATTERN = re.compile(r"NA\d{3}")
 Opts = TypeVar("Opts")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +60,7 @@ class Hit:
     """What a check function yields; the check stage turns it into a Finding."""
 
     message: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: FindingData = NO_DATA
     severity: Severity | None = None  # overrides the default (not a configured severity)
     path: str | None = None
     split: str | None = None  # dataset checks only: the split concerned (None: several)
@@ -61,7 +76,11 @@ def threshold(default: Any, kind: ValueKind[Any], help: str) -> Any:
     return field(default=default, metadata={"kind": kind, "help": help})
 
 
-CheckFunc = Callable[..., Iterator[Hit]]
+# A check of subject type T: (context, subject) -> hits
+CheckFunc = Callable[[CheckContext[Any], T], Iterator[Hit]]
+# The records (of the scan's decoded files) a check needs read a second time for a detail
+# the first read keeps only for candidates (NA307's detail thumbnail): their indices
+Rereads = Callable[[Any, Sequence[FileRecord]], Iterable[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +88,20 @@ class CheckSpec(Generic[Opts]):
     id: str
     name: str
     severity: Severity
-    scope: Scope
-    func: CheckFunc
+    scope: Scope[Any]
+    func: CheckFunc[Any]
     options_type: type[Opts]
     doc: str
+    samples: bool = False  # runs on what a training pipeline yields (nanaudit samples)
+    rereads: Rereads | None = None
+
+    @property
+    def applies_to_samples(self) -> bool:
+        return self.samples or self.scope.sample_only
+
+    @property
+    def applies_to_scans(self) -> bool:
+        return not self.scope.sample_only
 
     @property
     def option_fields(self) -> tuple[dataclasses.Field[Any], ...]:
@@ -115,7 +144,7 @@ class CheckSpec(Generic[Opts]):
 
     def describe(self) -> CheckDoc:
         return CheckDoc(
-            self.id, self.name, self.severity, self.summary, self.why, self.fix, self.scope
+            self.id, self.name, self.severity, self.summary, self.why, self.fix, self.scope.name
         )
 
 
@@ -126,18 +155,23 @@ def check(
     check_id: str,
     name: str,
     severity: Severity,
-    scope: Scope,
+    scope: Scope[T],
     options: type[Any] = NoOptions,
-) -> Callable[[CheckFunc], CheckFunc]:
-    """Register a check under a stable ID."""
+    *,
+    samples: bool = False,
+    rereads: Rereads | None = None,
+) -> Callable[[CheckFunc[T]], CheckFunc[T]]:
+    """Register a check under a stable ID: a function of its scope's subject."""
 
-    def register(func: CheckFunc) -> CheckFunc:
+    def register(func: CheckFunc[T]) -> CheckFunc[T]:
         if not ID_PATTERN.fullmatch(check_id):
             raise ValueError(f"bad check ID {check_id!r}")
         if check_id in REGISTRY:
             raise ValueError(f"duplicate check ID {check_id}")
         doc = inspect.cleandoc(func.__doc__ or "")
-        REGISTRY[check_id] = CheckSpec(check_id, name, severity, scope, func, options, doc)
+        REGISTRY[check_id] = CheckSpec(
+            check_id, name, severity, scope, func, options, doc, samples, rereads
+        )
         return func
 
     return register

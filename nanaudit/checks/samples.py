@@ -10,11 +10,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..findings import FindingData, optional
 from ..kinds import Float, Int
 from ..report import Severity
 from ..samples.model import Draw, Sample, SampleBatch
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
+from .scopes import BATCH, DRAW, SAMPLE
 
 Ctx = CheckContext[NoOptions]
 
@@ -24,7 +26,14 @@ def _fractional(sample: Sample) -> bool:
     return labels is not None and labels.non_integer > 0
 
 
-@check("NA501", "float-mask", Severity.ERROR, "sample")
+@dataclass(frozen=True, slots=True)
+class FloatMaskData(FindingData):
+    dtype: str
+    min: float | None = optional()
+    max: float | None = optional()
+
+
+@check("NA501", "float-mask", Severity.ERROR, SAMPLE)
 def float_mask(ctx: Ctx, sample: Sample) -> Iterator[Hit]:
     """The mask reaches the training loop as floating-point values, not integer labels (a
     binary target of 0.0 and 1.0 alone, with C unknown or at most 2, is left alone: BCE and
@@ -47,16 +56,25 @@ def float_mask(ctx: Ctx, sample: Sample) -> Iterator[Hit]:
     binary = lo_hi is not None and lo_hi[0] >= 0 and lo_hi[1] <= 1 and not _fractional(sample)
     if binary and (c is None or c <= 2):
         return  # a 0/1 float target, as BCE and sigmoid losses take it
-    data: dict[str, object] = {"dtype": dtype}
+    data = FloatMaskData(dtype)
     why = "cast it to integer labels"
     if lo_hi is not None:
-        data["min"], data["max"] = lo_hi
+        data = FloatMaskData(dtype, *lo_hi)
         if _fractional(sample) and lo_hi[0] >= 0 and lo_hi[1] <= 1:
             why = "its values lie in [0, 1]: labels divided by 255 (ToTensor on the mask)"
     yield Hit(f"the mask is {dtype}, not integer labels: {why}", data)
 
 
-@check("NA502", "unit-range-mask", Severity.ERROR, "draw")
+@dataclass(frozen=True, slots=True)
+class UnitRangeData(FindingData):
+    masks: int
+    min: float
+    max: float
+    num_classes: int
+    fractional: int
+
+
+@check("NA502", "unit-range-mask", Severity.ERROR, DRAW)
 def unit_range_mask(ctx: Ctx, draw: Draw) -> Iterator[Hit]:
     """Every mask value of every sample drawn lies in [0, 1] while C > 2: the labels were
     divided by 255 on the way (ToTensor on the mask), and cast back or not.
@@ -84,7 +102,7 @@ def unit_range_mask(ctx: Ctx, draw: Draw) -> Iterator[Hit]:
     yield Hit(
         f"every value of the {len(ranges):,} masks drawn lies in [{lo:g}, {hi:g}] while "
         f"C = {c}: {how}",
-        {"masks": len(ranges), "min": lo, "max": hi, "num_classes": c, "fractional": fractional},
+        UnitRangeData(len(ranges), lo, hi, c, fractional),
     )
 
 
@@ -95,7 +113,14 @@ class NormalizeRangeOptions:
     )
 
 
-@check("NA503", "normalize-range", Severity.WARNING, "sample", NormalizeRangeOptions)
+@dataclass(frozen=True, slots=True)
+class RangeData(FindingData):
+    min: float
+    max: float
+    limit: float
+
+
+@check("NA503", "normalize-range", Severity.WARNING, SAMPLE, NormalizeRangeOptions)
 def normalize_range(ctx: CheckContext[NormalizeRangeOptions], sample: Sample) -> Iterator[Hit]:
     """A float image holds values beyond ±10 (max_abs) that are not plain 0–255 pixel values
     (which some models scale themselves): out of the band normalised data lives in.
@@ -121,11 +146,17 @@ def normalize_range(ctx: CheckContext[NormalizeRangeOptions], sample: Sample) ->
         yield Hit(
             f"float image values reach [{lo:.4g}, {hi:.4g}], beyond ±{limit:g}: Normalize "
             "applied to 0–255 data, applied twice, or with a tiny std",
-            {"min": lo, "max": hi, "limit": limit},
+            RangeData(lo, hi, limit),
         )
 
 
-@check("NA504", "ignore-only-batch", Severity.ERROR, "batch")
+@dataclass(frozen=True, slots=True)
+class IgnoreOnlyBatchData(FindingData):
+    samples: tuple[int, ...]
+    ignore_index: int
+
+
+@check("NA504", "ignore-only-batch", Severity.ERROR, BATCH)
 def ignore_only_batch(ctx: Ctx, batch: SampleBatch) -> Iterator[Hit]:
     """No pixel of any mask of a batch is a valid label: the whole batch is the ignore index.
 
@@ -145,7 +176,7 @@ def ignore_only_batch(ctx: Ctx, batch: SampleBatch) -> Iterator[Hit]:
         yield Hit(
             f"all {pixels:,} mask pixels of the batch's {len(masks)} samples are the ignore "
             f"index {ignore}",
-            {"samples": [s.index for s in batch.samples], "ignore_index": ignore},
+            IgnoreOnlyBatchData(tuple(s.index for s in batch.samples), ignore),
         )
 
 
@@ -154,7 +185,16 @@ def _shape(sample: Sample, kind: str) -> str:
     return f"{rec.width}×{rec.height}" + (f"×{rec.channels}" if rec.channels > 1 else "")
 
 
-@check("NA505", "batch-shape-mismatch", Severity.ERROR, "batch")
+@dataclass(frozen=True, slots=True)
+class ShapesData(FindingData):
+    kind: str
+    shapes: tuple[tuple[str, int], ...]  # (shape, samples), sorted by shape
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "shapes": dict(self.shapes)}
+
+
+@check("NA505", "batch-shape-mismatch", Severity.ERROR, BATCH)
 def batch_shape_mismatch(ctx: Ctx, batch: SampleBatch) -> Iterator[Hit]:
     """The images (or the masks) of one batch differ in shape.
 
@@ -172,11 +212,17 @@ def batch_shape_mismatch(ctx: Ctx, batch: SampleBatch) -> Iterator[Hit]:
             shown = ", ".join(f"{k} ×{n}" for k, n in sorted(shapes.items(), key=lambda kv: -kv[1]))
             yield Hit(
                 f"{kind}s of {len(shapes)} shapes (W×H) in one batch: {shown}",
-                {"kind": kind, "shapes": dict(sorted(shapes.items()))},
+                ShapesData(kind, tuple(sorted(shapes.items()))),
             )
 
 
-@check("NA506", "pipeline-error", Severity.ERROR, "draw")
+@dataclass(frozen=True, slots=True)
+class PipelineErrorData(FindingData):
+    error: str
+    sample: int
+
+
+@check("NA506", "pipeline-error", Severity.ERROR, DRAW)
 def pipeline_error(ctx: Ctx, draw: Draw) -> Iterator[Hit]:
     """The pipeline raised an exception while a sample was drawn; the draw stopped there.
 
@@ -190,7 +236,7 @@ def pipeline_error(ctx: Ctx, draw: Draw) -> Iterator[Hit]:
     if failure is not None:
         yield Hit(
             f"the pipeline raised {failure.error} (after {len(draw.samples):,} samples)",
-            {"error": failure.error, "sample": failure.index},
+            PipelineErrorData(failure.error, failure.index),
             path=failure.label,
         )
 
@@ -202,7 +248,14 @@ class NormalizeSpreadOptions:
     )
 
 
-@check("NA507", "normalize-spread", Severity.WARNING, "draw", NormalizeSpreadOptions)
+@dataclass(frozen=True, slots=True)
+class SpreadData(FindingData):
+    std: tuple[float, ...]
+    channels: tuple[int, ...]
+    limit: float
+
+
+@check("NA507", "normalize-spread", Severity.WARNING, DRAW, NormalizeSpreadOptions)
 def normalize_spread(ctx: CheckContext[NormalizeSpreadOptions], draw: Draw) -> Iterator[Hit]:
     """Over every sample drawn, a channel of the normalised float images (they hold negative
     values) has a standard deviation above 3 (max_std), where one Normalize gives about 1.
@@ -228,7 +281,7 @@ def normalize_spread(ctx: CheckContext[NormalizeSpreadOptions], draw: Draw) -> I
                 f"normalised {family} {dtype} images ({group.images:,} samples) have channel "
                 f"std ({shown}), above {limit:g} in channel{'s' if len(wide) > 1 else ''} "
                 f"{', '.join(map(str, wide))}: Normalize applied twice, or a std too small",
-                {"std": [round(s, 6) for s in stds], "channels": wide, "limit": limit},
+                SpreadData(tuple(round(s, 6) for s in stds), tuple(wide), limit),
             )
 
 
@@ -239,7 +292,14 @@ class InterpolatedOptions:
     )
 
 
-@check("NA508", "interpolated-labels", Severity.WARNING, "draw", InterpolatedOptions)
+@dataclass(frozen=True, slots=True)
+class ThinLabelData(FindingData):
+    label: int
+    samples: int
+    tested: int
+
+
+@check("NA508", "interpolated-labels", Severity.WARNING, DRAW, InterpolatedOptions)
 def interpolated_labels(ctx: CheckContext[InterpolatedOptions], draw: Draw) -> Iterator[Hit]:
     """A label appears in the masks drawn only as thin lines between two other labels: in
     every tested sample that holds it (3 at least: min_samples), it covers under 5% of the
@@ -275,5 +335,5 @@ def interpolated_labels(ctx: CheckContext[InterpolatedOptions], draw: Draw) -> I
                 f"{len(tested):,} samples tested, in each only as thin lines between two "
                 f"other labels: the values in between of a smooth resize of the mask "
                 f"(e.g. {shown})",
-                {"label": label, "samples": len(held), "tested": len(tested)},
+                ThinLabelData(label, len(held), len(tested)),
             )

@@ -9,17 +9,19 @@ Sizes in messages are height x width (HxW), as --crop-size and --resize take the
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..aggregate import DatasetStats, SplitView
 from ..crops import all_ignore_batch_probability, below_crop_share, extreme_sizes, scaled_size
+from ..findings import FindingData, json_key
 from ..kinds import ChoiceList, Float, Int
 from ..layouts.training import LOSSES
 from ..records import FileRecord
 from ..report import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
+from .scopes import DATASET, IMAGE
 
 ROOT = "."  # split-wide findings point at the scanned root, as the NA3xx do
 MAX_NAMED = 6
@@ -49,7 +51,15 @@ def _scale_words(ctx: CheckContext[Any], which: str) -> str:
     return f" at the {which} training scale ({lo if which == 'smallest' else hi:g})"
 
 
-@check("NA401", "crop-exceeds-image", Severity.ERROR, "image")
+@dataclass(frozen=True, slots=True)
+class CropExceedsData(FindingData):
+    size: tuple[int, int]  # HxW, as everything here
+    scaled: tuple[int, int]
+    crop: tuple[int, int]
+    scale_share_below: float
+
+
+@check("NA401", "crop-exceeds-image", Severity.ERROR, IMAGE)
 def crop_exceeds_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """An image of the training split is smaller than the crop (--crop-size) at the
     smallest training scale, and padding is off (no --pad).
@@ -74,12 +84,7 @@ def crop_exceeds_image(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
         f"image {_hw((rec.height, rec.width))} (HxW) is {_hw((h, w))}"
         f"{_scale_words(ctx, 'smallest')}, below the crop {_hw(t.crop_size)} with padding "
         f"off{part}",
-        {
-            "size": [rec.height, rec.width],
-            "scaled": [h, w],
-            "crop": list(t.crop_size),
-            "scale_share_below": share,
-        },
+        CropExceedsData((rec.height, rec.width), (h, w), t.crop_size, share),
     )
 
 
@@ -95,7 +100,25 @@ class IgnoreOnlyOptions:
     )
 
 
-@check("NA402", "ignore-only-crops", Severity.WARNING, "dataset", IgnoreOnlyOptions)
+@dataclass(frozen=True, slots=True)
+class IgnoreOnlyMaskData(FindingData):
+    estimate: float
+    low: float
+    high: float
+    crop: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreOnlySplitData(FindingData):
+    expected_per_epoch: float
+    batch_size: int
+    batch_probability: float
+    batches_per_epoch: float
+    masks: int
+    samples: int
+
+
+@check("NA402", "ignore-only-crops", Severity.WARNING, DATASET, IgnoreOnlyOptions)
 def ignore_only_crops(ctx: CheckContext[IgnoreOnlyOptions], ds: DatasetStats) -> Iterator[Hit]:
     """Random crops (--crop-size) of training masks hold no valid pixel: masks whose crops
     do so at least 1% of the time (min_fraction) are named, and the split gets the expected
@@ -137,7 +160,7 @@ def ignore_only_crops(ctx: CheckContext[IgnoreOnlyOptions], ds: DatasetStats) ->
             yield Hit(
                 f"{estimate:.1%} of its random {_hw(t.crop_size)} crops"
                 f"{' over the scale range' if t.resizes else ''} hold no valid pixel{band}",
-                {"estimate": estimate, "low": low, "high": high, "crop": list(t.crop_size)},
+                IgnoreOnlyMaskData(estimate, low, high, t.crop_size),
                 path=path,
                 split=s.name,
             )
@@ -156,14 +179,7 @@ def ignore_only_crops(ctx: CheckContext[IgnoreOnlyOptions], ds: DatasetStats) ->
             f"{'' if len(shares) == 1 else 's'} can yield one); a batch "
             f"of {batch}{given} is all-ignore with probability {p_batch:.2g}, "
             f"{per_epoch:.2g} such batches per epoch",
-            {
-                "expected_per_epoch": expected,
-                "batch_size": batch,
-                "batch_probability": p_batch,
-                "batches_per_epoch": per_epoch,
-                "masks": len(shares),
-                "samples": st.samples,
-            },
+            IgnoreOnlySplitData(expected, batch, p_batch, per_epoch, len(shares), st.samples),
             severity=Severity.ERROR if error else None,
             path=ROOT,
             split=s.name,
@@ -177,7 +193,16 @@ class LossOptions:
     )
 
 
-@check("NA403", "loss-ignores-nothing", Severity.ERROR, "dataset", LossOptions)
+@dataclass(frozen=True, slots=True)
+class LossData(FindingData):
+    losses: tuple[str, ...]
+    ignore_index: int
+    ignore_pixels: int
+    masks: int
+    padded_images: int
+
+
+@check("NA403", "loss-ignores-nothing", Severity.ERROR, DATASET, LossOptions)
 def loss_ignores_nothing(ctx: CheckContext[LossOptions], ds: DatasetStats) -> Iterator[Hit]:
     """The training masks hold the ignore index (or padding writes it into the crops)
     while a declared loss (--loss) does not honour an ignore index as the common libraries
@@ -218,13 +243,7 @@ def loss_ignores_nothing(ctx: CheckContext[LossOptions], ds: DatasetStats) -> It
         yield Hit(
             f"split {s.name!r}: {'; '.join(found)}, while the loss "
             f"{', '.join(losses)} does not honour an ignore index",
-            {
-                "losses": losses,
-                "ignore_index": ignore,
-                "ignore_pixels": pixels,
-                "masks": st.ignore_masks,
-                "padded_images": padded,
-            },
+            LossData(tuple(losses), ignore, pixels, st.ignore_masks, padded),
             path=ROOT,
             split=s.name,
         )
@@ -235,7 +254,22 @@ def _names(sizes: Sequence[tuple[tuple[int, int], int]]) -> str:
     return shown + (f", … {len(sizes) - MAX_NAMED} more" if len(sizes) > MAX_NAMED else "")
 
 
-@check("NA404", "unbatchable-sizes", Severity.ERROR, "dataset")
+@dataclass(frozen=True, slots=True)
+class RandomScaleData(FindingData):
+    batch_size: int
+    scale_range: tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class SizesData(FindingData):
+    sizes: tuple[tuple[str, int], ...]  # ("HxW", images), the most common first
+    batch_size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sizes": dict(self.sizes), "batch_size": self.batch_size}
+
+
+@check("NA404", "unbatchable-sizes", Severity.ERROR, DATASET)
 def unbatchable_sizes(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """The samples of a training batch (--batch-size above 1) do not all have one size:
     the images differ in size and no crop or fixed-size resize evens them out, or a random
@@ -259,7 +293,7 @@ def unbatchable_sizes(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
             yield Hit(
                 f"split {s.name!r}: the random scale {lo:g}-{hi:g} without a crop gives "
                 f"every sample its own size; batch size {t.batch_size}",
-                {"batch_size": t.batch_size, "scale_range": [lo, hi]},
+                RandomScaleData(t.batch_size, (lo, hi)),
                 path=ROOT,
                 split=s.name,
             )
@@ -275,7 +309,7 @@ def unbatchable_sizes(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
         yield Hit(
             f"split {s.name!r}: {len(counts)} sizes{how} (HxW: {_names(ordered)}) with "
             f"batch size {t.batch_size} and no crop or fixed-size resize",
-            {"sizes": {_hw(k): n for k, n in ordered}, "batch_size": t.batch_size},
+            SizesData(tuple((_hw(k), n) for k, n in ordered), t.batch_size),
             path=ROOT,
             split=s.name,
         )
@@ -286,7 +320,13 @@ class CollapseOptions:
     min_side: int = threshold(1, Int(1, 65536), "a side below this many pixels collapses")
 
 
-@check("NA405", "collapsed-resize", Severity.ERROR, "image", CollapseOptions)
+@dataclass(frozen=True, slots=True)
+class CollapseData(FindingData):
+    size: tuple[int, int]
+    scaled: tuple[int, int]
+
+
+@check("NA405", "collapsed-resize", Severity.ERROR, IMAGE, CollapseOptions)
 def collapsed_resize(ctx: CheckContext[CollapseOptions], rec: FileRecord) -> Iterator[Hit]:
     """The resize (--resize, --scale-range) rounds a side of a training image to 0 pixels
     (below 1: min_side) at the smallest training scale: an extreme aspect ratio under a
@@ -310,7 +350,7 @@ def collapsed_resize(ctx: CheckContext[CollapseOptions], rec: FileRecord) -> Ite
     yield Hit(
         f"image {_hw((rec.height, rec.width))} (HxW) becomes {_hw((h, w))}"
         f"{_scale_words(ctx, 'smallest')}",
-        {"size": [rec.height, rec.width], "scaled": [h, w]},
+        CollapseData((rec.height, rec.width), (h, w)),
     )
 
 
@@ -321,7 +361,14 @@ class VanishingOptions:
     )
 
 
-@check("NA406", "vanishing-class", Severity.WARNING, "dataset", VanishingOptions)
+@dataclass(frozen=True, slots=True)
+class VanishingData(FindingData):
+    class_: int = field(metadata=json_key("class"))
+    masks: int
+    masks_with_class: int
+
+
+@check("NA406", "vanishing-class", Severity.WARNING, DATASET, VanishingOptions)
 def vanishing_class(ctx: CheckContext[VanishingOptions], ds: DatasetStats) -> Iterator[Hit]:
     """A class covers less than one pixel at the largest training scale (--resize,
     --scale-range) in more than half (max_share) of the training masks that hold it.
@@ -348,7 +395,7 @@ def vanishing_class(ctx: CheckContext[VanishingOptions], ds: DatasetStats) -> It
                     f"class {ctx.label_name(label)} covers less than one pixel"
                     f"{_scale_words(ctx, 'largest')} in {n:,} of the {total:,} masks that "
                     f"hold it in split {s.name!r}",
-                    {"class": label, "masks": n, "masks_with_class": total},
+                    VanishingData(label, n, total),
                     path=ROOT,
                     split=s.name,
                 )
@@ -361,7 +408,19 @@ class ReducedOptions:
     )
 
 
-@check("NA407", "background-reduced-away", Severity.WARNING, "dataset", ReducedOptions)
+@dataclass(frozen=True, slots=True)
+class BackgroundNameData(FindingData):
+    class_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReducedData(FindingData):
+    share: float
+    pixels: int
+    classes_left: int
+
+
+@check("NA407", "background-reduced-away", Severity.WARNING, DATASET, ReducedOptions)
 def background_reduced_away(ctx: CheckContext[ReducedOptions], ds: DatasetStats) -> Iterator[Hit]:
     """reduce_zero_label is on while label 0 is a real class: in a two-class dataset (one
     class is left after the reduction) label 0 covers at least 20% of the training pixels
@@ -382,7 +441,7 @@ def background_reduced_away(ctx: CheckContext[ReducedOptions], ds: DatasetStats)
         yield Hit(
             f"reduce_zero_label maps label 0 to the ignore index, while the class names "
             f"call class 0 {names[0]!r}",
-            {"class_name": names[0]},
+            BackgroundNameData(names[0]),
             path=ROOT,
         )
     for s in _training(ds):
@@ -402,7 +461,7 @@ def background_reduced_away(ctx: CheckContext[ReducedOptions], ds: DatasetStats)
                 f"split {s.name!r}: reduce_zero_label turned label 0, {share:.1%} of the "
                 f"pixels, into {into}, leaving {len(left)} class"
                 f"{'' if len(left) == 1 else 'es'}",
-                {"share": share, "pixels": st.reduced_pixels, "classes_left": len(left)},
+                ReducedData(share, st.reduced_pixels, len(left)),
                 path=ROOT,
                 split=s.name,
             )

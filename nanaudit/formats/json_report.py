@@ -142,7 +142,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "path": f.path,
         "split": f.split,
         "message": f.message,
-        "data": clean(f.data),
+        "data": clean(f.json_data),
     }
     if f.image is not None or f.mask is not None:
         out["image"] = f.image

@@ -58,7 +58,7 @@ def render(report: Report, options: RenderOptions) -> str:
                     }
                 ],
                 "partialFingerprints": {"nanauditFingerprint/v1": f.fingerprint},
-                "properties": {"split": f.split, "data": clean(f.data)},
+                "properties": {"split": f.split, "data": clean(f.json_data)},
             }
         )
     doc = {

@@ -3,30 +3,30 @@
 The same stages as a scan, fed by a pipeline instead of a folder: each sample's image and
 mask become records by the reductions a file gets (``decode.record_of``, without the file
 identity that only duplicates need), the records merge into one split's statistics
-(``aggregate``), the file checks that mean something for a sample run on them
-(``checks.run.pair_findings``) beside the NA5xx checks of samples, batches and the draw, and
-the result is the ``Report`` every format renders.
+(``aggregate``), the checks run on them by the scan's dispatcher (``checks.run.findings_of``):
+the file checks that declare ``samples=True`` on each sample's records, beside the NA5xx
+checks of samples, batches and the draw, and the result is the ``Report`` every format renders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..aggregate import DatasetStats, SplitView, dataset_stats, split_stats
-from ..checks.context import CheckContext
-from ..checks.registry import SAMPLE_SCOPES, CheckSpec, all_checks
-from ..checks.run import pair_findings, to_finding
+from ..aggregate import SplitView, dataset_stats, split_stats
+from ..checks.registry import all_checks
+from ..checks.run import findings_of
+from ..checks.scopes import Unit
 from ..decode import record_of
 from ..decode.readers import DecodeFailure, from_array
 from ..decode.reduce import MAX_BOUNDARY_LABELS, touching_two_others
 from ..options import Options
 from ..paths import printable
-from ..plan import ActiveCheck, active_checks, effective_config, read_class_names
+from ..plan import active_checks, effective_config, read_class_names
 from ..records import DecodeError, FileKind, FileRecord
 from ..report import Finding, Report
 from ..rules import LabelRules, TrainingRules
@@ -35,30 +35,9 @@ from ..version import __version__
 from .draw import Drawer, Yielded
 from .model import SPLIT, Draw, PipelineFailure, Sample, SampleBatch
 
-# The file checks that mean something for a drawn sample. The others are about files
-# (formats, EXIF, missing partners), captures (dark, odd sizes), a dataset's identity
-# (duplicates, leakage, splits) or its size (NA308): a draw has none of these. NA204
-# (empty mask) and NA208 (a 0/255 mask) judge a whole annotation: a random crop of
-# background, or of background and an ignore border, reads the same. A pipeline whose masks
-# are all 0/255 shows as class 1 absent (NA301).
-FILE_CHECKS_FOR_SAMPLES = frozenset(
-    {
-        "NA001",  # the value cannot be read as an array
-        "NA005",  # the pipeline yielded nothing
-        "NA006",  # image and mask sizes differ (a transform applied to one only)
-        *("NA101", "NA102", "NA103", "NA104", "NA105", "NA106", "NA107", "NA108"),
-        *("NA109", "NA110"),  # samples of another mode or dtype among the rest
-        *("NA201", "NA202", "NA203", "NA205", "NA207", "NA209", "NA210"),
-        *("NA301", "NA302", "NA303"),  # classes over the whole draw
-    }
-)
 NOT_A_PROOF = "random transforms make this a sample of what training sees, not a proof"
 
 Progress = Callable[[int], None]
-
-
-def applies_to_samples(spec: CheckSpec[Any]) -> bool:
-    return spec.scope in SAMPLE_SCOPES or spec.id in FILE_CHECKS_FOR_SAMPLES
 
 
 def label_rules(options: Options) -> LabelRules:
@@ -82,7 +61,7 @@ def audit(
 ) -> Report:
     """Draw from ``samples`` as the options say and audit what was drawn."""
     rules = label_rules(options)
-    checks = active_checks(options, applies_to_samples)
+    checks = active_checks(options, lambda spec: spec.applies_to_samples)
     drawer = Drawer(
         samples,
         options.max_samples,
@@ -95,9 +74,10 @@ def audit(
     pairs = [s.pair for s in draw.samples]
     view = SplitView(SPLIT, "train", True, split_stats(pairs, rules, True))
     dataset = dataset_stats([view])
-    findings = sorted(
-        run_sample_checks(checks, rules, options, draw, dataset), key=Finding.sort_key
-    )
+    unit = Unit(SPLIT, ".", pairs, view, draw.samples, draw.batches, draw)
+    training = TrainingRules(options.batch_size)
+    found = findings_of(checks, [unit], dataset, rules, training, dataset_split=SPLIT)
+    findings = sorted(found, key=Finding.sort_key)
     records = [r for s in draw.samples for r in (s.image, s.mask)]
     return Report(
         root=printable(source),
@@ -284,53 +264,3 @@ def _reason(draw: Draw) -> str:
     else:
         end = f"--samples {draw.limit:,}"
     return f"{n:,} sample{'s' if n != 1 else ''} drawn in {passes} ({end}); {NOT_A_PROOF}"
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def run_sample_checks(
-    checks: Iterable[ActiveCheck],
-    rules: LabelRules,
-    options: Options,
-    draw: Draw,
-    dataset: DatasetStats,
-) -> Iterator[Finding]:
-    """Each check on what its scope names: a sample's records (the file checks), a sample,
-    a batch, the split's or the dataset's statistics, or the whole draw."""
-    view = dataset.splits[0]
-    training = TrainingRules(options.batch_size)
-    for active in checks:
-        spec = active.spec
-        ctx = CheckContext(active.options, rules, dataset, view, None, training)
-        if spec.scope in ("file", "image", "mask", "pair"):
-            for s in draw.samples:
-                for f in pair_findings(active, ctx, s.pair, SPLIT):
-                    yield _about(f, s)
-        elif spec.scope == "sample":
-            for s in draw.samples:
-                for hit in spec.func(ctx, s):
-                    yield _about(to_finding(active, hit, hit.path or s.label, SPLIT), s)
-        elif spec.scope == "batch":
-            for b in draw.batches:
-                for hit in spec.func(ctx, b):
-                    f = to_finding(active, hit, hit.path or b.label, SPLIT)
-                    yield replace(f, data={**f.data, "batch": b.index})
-        elif spec.scope == "split":
-            for hit in spec.func(ctx, view):
-                yield to_finding(active, hit, hit.path or ".", SPLIT)
-        elif spec.scope == "dataset":
-            for hit in spec.func(replace(ctx, split=None), dataset):
-                yield to_finding(active, hit, hit.path or ".", SPLIT)
-        elif spec.scope == "draw":
-            for hit in spec.func(ctx, draw):
-                yield to_finding(active, hit, hit.path or ".", SPLIT)
-
-
-def _about(finding: Finding, sample: Sample) -> Finding:
-    """A finding about one sample names it: its index and batch in the data, the file the
-    dataset names for it as the finding's image."""
-    where: dict[str, Any] = {"sample": sample.index}
-    if sample.batch is not None:
-        where["batch"] = sample.batch
-    return replace(finding, image=sample.name, mask=None, data={**finding.data, **where})
