@@ -668,7 +668,9 @@ class Options:
     splits = Option[tuple[ExplicitSplit, ...]](
         Splits(),
         (),
-        "A split given explicitly; repeatable. Without MASKS the split is unlabeled.",
+        "A split given explicitly; repeatable. Without MASKS the split is unlabeled. The folders "
+        "resolve against the working folder (in a config file: against its folder); reported "
+        "paths stay relative to PATH.",
         group="input",
         flag="--split",
         multiple=True,
@@ -715,7 +717,8 @@ class Options:
     config = Option[Path | None](
         PathValue(),
         None,
-        "Config file (default: the nearest nanaudit.toml or pyproject.toml [tool.nanaudit]).",
+        "Config file (default: the nearest nanaudit.toml or pyproject.toml [tool.nanaudit], "
+        "from PATH upward).",
         commands=BOTH,
         group="input",
         env=True,
@@ -759,7 +762,8 @@ class Options:
     class_names_file = Option[Path | None](
         PathValue(),
         None,
-        "File with one class name per line (class 0 first).",
+        "File with one class name per line (class 0 first), used in the report, the JSON and "
+        "messages.",
         commands=BOTH,
         group="labels",
         flag="--class-names",
@@ -782,7 +786,8 @@ class Options:
         LabelMap(),
         (),
         "Map a stored label before the checks, as the loader does (255:1 for binary masks "
-        "stored as 0/255); repeatable. Labels not in the map pass through.",
+        "stored as 0/255); repeatable. Labels not in the map pass through. Applied before "
+        "--reduce-zero-label and --label-offset; the report states it.",
         group="labels",
         multiple=True,
     )
@@ -796,8 +801,9 @@ class Options:
     dry_run = Option[bool](
         Bool(),
         False,
-        "Print the plan (layout, folders per split, pairs, unpaired files, folders not "
-        "audited) without decoding anything, and exit.",
+        "Print the plan (layout, folders and pairs per split, example pairs, unpaired files "
+        "with the closest candidate, folders not audited) without decoding anything, and exit "
+        "0.",
         group="input",
         flag="--dry-run",
         config=False,
@@ -817,7 +823,8 @@ class Options:
     crop_size = Option[tuple[int, int] | None](
         ImageSize(),
         None,
-        "Random crop of height x width pixels at training scale (e.g. 512x1024).",
+        "Random crop of height x width pixels at training scale (e.g. 512x1024; one number "
+        "for a square).",
         group="training",
         table="training",
     )
@@ -872,8 +879,9 @@ class Options:
     batch_size = Option[int | None](
         Int(1, 1 << 20, none=True),
         None,
-        "Training batch size: NA308 checks the size of the last batch; samples drawn one "
-        "at a time are grouped in batches of this size (NA504, NA505).",
+        "Training batch size: NA308 (which runs only when it is given) checks the size of the "
+        "last batch, NA402 and NA404 read it; samples drawn one at a time are grouped in "
+        "batches of this size (NA504, NA505).",
         commands=BOTH,
         group="training",
         env=True,
@@ -968,7 +976,8 @@ class Options:
         CheckPrefixes(),
         (),
         "Skip checks whose ID starts with one of these; the longest matching prefix of "
-        "--select and --ignore wins.",
+        "--select and --ignore wins (--ignore NA1 --select NA101 runs NA101 alone of the "
+        "NA1xx).",
         commands=BOTH,
         group="checks",
         multiple=True,
@@ -1000,7 +1009,8 @@ class Options:
     baseline = Option[Path | None](
         PathValue(),
         None,
-        "Hide the findings recorded in this baseline; fail only on new ones.",
+        "Hide the findings recorded in this baseline; fail only on new ones, and list the "
+        "entries that no longer occur.",
         group="checks",
         metavar="FILE",
         reported=False,
@@ -1009,7 +1019,8 @@ class Options:
         PathValue(),
         None,
         "Save the layout settings and label conventions of this run to FILE (a "
-        "nanaudit.toml), so that the next run needs no flags.",
+        "nanaudit.toml; paths relative to FILE's folder), so that the next run needs no "
+        "flags. The scan goes on unless --dry-run.",
         group="output",
         config=False,
         metavar="FILE",
@@ -1017,7 +1028,8 @@ class Options:
     write_baseline = Option[Path | None](
         PathValue(),
         None,
-        "Record the current findings as the baseline in this file.",
+        "Record the current findings (check, path and a fingerprint of the numbers) as the "
+        "baseline in this file; the exit code is 0 once it is written.",
         group="checks",
         config=False,
         metavar="FILE",
@@ -1037,7 +1049,10 @@ class Options:
     outputs = Option[tuple[tuple[str, Path], ...]](
         OutputTargets(),
         (),
-        "Also write a report file (JSON unless FORMAT: is given). Repeatable.",
+        "Also write a report file (JSON unless FORMAT: is given; a word before ':' that is "
+        "no format is an error). Repeatable: one run can write json:r.json and "
+        "sarif:r.sarif; stdout still gets --format ('-' as FILE: stdout too). Every output "
+        "is checked before the scan starts. partial:FILE is a shard's part (--shard).",
         commands=BOTH,
         group="output",
         flag="--output",
@@ -1048,7 +1063,8 @@ class Options:
     verbose = Option[bool](
         Bool(),
         False,
-        "List every file of every finding.",
+        "List every file of every finding (the default shows five per check, and a check "
+        "firing on nearly every file of a split once).",
         commands=BOTH,
         group="output",
         flag="--verbose",
@@ -1110,7 +1126,7 @@ class Options:
     progress = Option[bool](
         Bool(),
         True,
-        "No progress bar.",
+        "No progress bar (it is drawn only when stderr is a terminal).",
         commands=BOTH,
         group="output",
         flag="--no-progress",
@@ -1129,7 +1145,8 @@ class Options:
     jobs = Option[int | None](
         Int(1, 1024, none=True),
         None,
-        "Worker processes for decoding (default: the usable CPUs).",
+        "Worker processes for decoding (default: the usable CPUs); the output is the same "
+        "for every N.",
         group="performance",
         short="-j",
         env=True,
@@ -1139,7 +1156,8 @@ class Options:
     cache_dir = Option[Path | None](
         PathValue(),
         None,
-        "Where per-file records are cached (default: the user cache folder).",
+        "Where per-file records are cached (default: $XDG_CACHE_HOME/nanaudit, else "
+        "~/.cache/nanaudit).",
         group="performance",
         env=True,
         reported=False,

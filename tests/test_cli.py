@@ -280,7 +280,8 @@ def test_explain_and_checks_cover_every_check() -> None:
 def test_check_ids_are_unique_and_match_the_catalogue() -> None:
     catalogue = (REPO / "docs" / "checks" / "index.md").read_text(encoding="utf-8")
     for spec in all_checks():
-        assert f"| {spec.id} | {spec.name} | {spec.severity.label}" in catalogue, spec.id
+        row = f"| [{spec.id}]({spec.id}.md) | {spec.name} | {spec.severity.label} |"
+        assert row in catalogue, spec.id
 
 
 def test_python_dash_m_and_console_script() -> None:

@@ -1,0 +1,382 @@
+"""Real examples for the check pages: small datasets and pipelines, audited for real.
+
+Each scenario says what it audits and how; the first finding of a check in the first
+scenario where the check fires is that check's example, quoted as nanaudit reports it.
+The datasets are written with numpy and Pillow into a temporary folder, the pipelines are
+plain functions of numpy arrays whose source the page shows. Nothing here is hand-written
+output: when a check's wording or threshold changes, the example follows (and the
+docs test asks for the pages to be regenerated).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = REPO / "sample_data"
+WIDTH = 88
+
+
+# --------------------------------------------------------------------------- scans
+
+
+@dataclass(frozen=True)
+class ScanScenario:
+    """``nanaudit scan`` run on a dataset; ``args`` are the command's as shown."""
+
+    intro: str
+    dataset: str  # "sample_data", or a builder's name below
+    args: tuple[str, ...] = ()
+
+
+def _save(path: Path, array: np.ndarray, **kw: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **kw)
+
+
+def _noise(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _picture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A smooth picture with a few blobs: structure a perceptual hash can see."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = 60 + 40 * np.sin(x / 7) + 30 * np.cos(y / 5)
+    for _ in range(4):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(4, 12)
+        out = np.where((y - cy) ** 2 + (x - cx) ** 2 < r * r, 220.0, out)
+    return np.repeat(np.clip(out, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _labels(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Labels 0-2 in the quadrants (class 3 is the rare one, on one pixel of one mask)."""
+    mask = np.zeros((h, w), np.uint8)
+    mask[: h // 2, w // 2 :] = 1
+    mask[h // 2 :, :] = 2
+    return mask
+
+
+def synthetic(root: Path) -> None:
+    """A dataset of 64x64 pairs in images/{train,val} + masks/{train,val}, C = 4 (its
+    nanaudit.toml), with one defect per file where the name says which."""
+    rng = np.random.default_rng(0)
+    (root / "nanaudit.toml").parent.mkdir(parents=True, exist_ok=True)
+    (root / "nanaudit.toml").write_text("num_classes = 4\n")
+    img, msk = root / "images", root / "masks"
+    for k in range(8):
+        _save(img / "train" / f"clean_{k}.png", _noise(rng, 64, 64))
+        _save(msk / "train" / f"clean_{k}.png", _labels(rng, 64, 64))
+    for k in range(3):
+        _save(img / "val" / f"val_{k}.png", _noise(rng, 64, 64))
+        _save(msk / "val" / f"val_{k}.png", _labels(rng, 64, 64))
+    (root / "classes.txt").write_text("background\nroad\ncar\nsky\n")
+
+    def pair(name: str, image: np.ndarray | None, mask: np.ndarray | None = None) -> None:
+        if image is not None:
+            _save(
+                img / "train" / f"{name}.tif"
+                if image.dtype == np.float32
+                else img / "train" / f"{name}.png",
+                image,
+            )
+        _save(msk / "train" / f"{name}.png", _labels(rng, 64, 64) if mask is None else mask)
+
+    (img / "train").mkdir(parents=True, exist_ok=True)
+    (img / "train" / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    _save(msk / "train" / "truncated.png", _labels(rng, 64, 64))
+    inf = rng.random((64, 64), dtype=np.float32)
+    inf[3, 5] = np.inf
+    pair("inf_float", inf)
+    overflow = rng.random((64, 64), dtype=np.float32)
+    overflow[10:12, 10:12] = 70000.0
+    pair("fp16_overflow", overflow)
+    nodata = rng.random((64, 64), dtype=np.float32)
+    nodata[:8] = -9999.0
+    pair("nodata", nodata)
+    flat = np.full((64, 64, 3), 100, np.uint8) + rng.integers(0, 2, (64, 64, 3), dtype=np.uint8)
+    pair("low_variance", flat)
+    zeros = np.zeros((64, 64, 3), np.uint8)
+    zeros[:2, :30] = 200
+    pair("mostly_zero", zeros)
+    pair("dark", rng.integers(0, 40, (64, 64, 3), dtype=np.uint8))
+    pair("bright", rng.integers(250, 256, (64, 64, 3), dtype=np.uint8))
+    pair("tall", _noise(rng, 64, 16), _labels(rng, 64, 16))
+    ignore = np.full((64, 64), 255, np.uint8)
+    ignore[:2, :10] = 1
+    pair("mostly_ignore", _noise(rng, 64, 64), ignore)
+    fractional = _labels(rng, 64, 64).astype(np.float32)
+    fractional[20:24, 20:24] = 1.5
+    _save(img / "train" / "float_mask.png", _noise(rng, 64, 64))
+    _save(msk / "train" / "float_mask.tif", fractional)
+    instances = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) // 8) + 256
+    pair("instance_ids", _noise(rng, 64, 64), instances)
+    large = _labels(rng, 512, 512)  # class 3 on one pixel of 262,144
+    large[0, 0] = 3
+    _save(img / "train" / "rare_class.png", _noise(rng, 512, 512))
+    _save(msk / "train" / "rare_class.png", large)
+    copy = _noise(rng, 64, 64)
+    pair("copy_a", copy)
+    pair("copy_b", copy)
+    leaked = _noise(rng, 64, 64)
+    pair("leaked", leaked)
+    _save(img / "val" / "leaked.png", leaked)
+    _save(msk / "val" / "leaked.png", _labels(rng, 64, 64))
+    photo = _picture(rng, 64, 64)
+    pair("photo", photo)
+    _save(img / "val" / "photo_reencoded.jpg", photo, quality=60)
+    _save(msk / "val" / "photo_reencoded.png", _labels(rng, 64, 64))
+    (img / "test").mkdir(parents=True, exist_ok=True)
+    (img / "test" / "README.txt").write_text("the test images were never exported\n")
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {"data": synthetic}
+DATA_INTRO = (
+    "A small dataset of 64x64 pairs with one defect per file, written by "
+    "`nanaudit/docexamples.py` (its `nanaudit.toml` says `num_classes = 4`)"
+)
+SAMPLE_INTRO = (
+    "The bundled sample data ([`sample_data/`](../getting-started.md#sample-data), one "
+    "planted defect per file)"
+)
+
+SCANS: tuple[ScanScenario, ...] = (
+    ScanScenario(SAMPLE_INTRO, "sample_data"),
+    ScanScenario(
+        SAMPLE_INTRO + ", against training settings",
+        "sample_data",
+        (
+            "--crop-size",
+            "48x48",
+            "--scale-range",
+            "0.5,1.5",
+            "--loss",
+            "ce,dice",
+            "--batch-size",
+            "4",
+        ),
+    ),
+    ScanScenario(
+        SAMPLE_INTRO + ", against training settings",
+        "sample_data",
+        ("--resize", "2x2000", "--scale-range", "0.5,1.0", "--batch-size", "3"),
+    ),
+    ScanScenario(
+        SAMPLE_INTRO + ", with ADE20K's label reduction",
+        "sample_data",
+        ("--reduce-zero-label", "--batch-size", "13"),
+    ),
+    ScanScenario(
+        SAMPLE_INTRO + ", with a pixel limit below its 64x64 images",
+        "sample_data",
+        ("--max-pixels", "4000"),
+    ),
+    ScanScenario(DATA_INTRO, "data"),
+    ScanScenario(
+        DATA_INTRO + ", against training settings",
+        "data",
+        ("--crop-size", "32x32", "--pad", "--scale-range", "0.02,1.0", "--batch-size", "4"),
+    ),
+    ScanScenario(
+        DATA_INTRO + ", whose `classes.txt` names class 0 background",
+        "data",
+        ("--reduce-zero-label", "--class-names", "data/classes.txt"),
+    ),
+)
+# Where a scenario plants a check's defect in a file of its own, that file's finding is the
+# example (other files may trip the check too, a float image's full scale NA104 for one).
+PLANTED: dict[str, str] = {
+    "NA104": "low_variance",
+    "NA105": "mostly_zero",
+    "NA111": "tall",
+    "NA203": "mostly_ignore",
+}
+
+
+def _run_scan(scenario: ScanScenario, root: Path) -> list[dict[str, Any]]:
+    from click.testing import CliRunner
+
+    from .cli import cli
+
+    path = SAMPLE_DATA if scenario.dataset == "sample_data" else root / scenario.dataset
+    prefix = scenario.dataset + "/"
+    args = [str(root / a) if a.startswith(prefix) else a for a in scenario.args]
+    argv = [
+        "scan",
+        str(path),
+        *args,
+        "--format",
+        "json",
+        "--no-cache",
+        "--no-progress",
+        "--jobs",
+        "1",
+    ]
+    result = CliRunner().invoke(cli, argv, env={"NO_COLOR": "1"})
+    if result.exit_code not in (0, 1):
+        raise RuntimeError(f"docs example scan failed: {argv}: {result.stderr}")
+    findings: list[dict[str, Any]] = json.loads(result.stdout)["findings"]
+    return findings
+
+
+def _command(scenario: ScanScenario) -> str:
+    return " ".join(["nanaudit", "scan", scenario.dataset, *scenario.args])
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def to_tensor_mask(k: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(k)
+    image = rng.random((3, 32, 32), dtype=np.float32)
+    mask = rng.integers(0, 21, (32, 32)).astype(np.float32) / 255  # ToTensor() on the mask
+    return image, mask
+
+
+def normalize_on_0_255(k: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(k)
+    pixels = rng.integers(0, 256, (3, 32, 32)).astype(np.float32)  # never divided by 255
+    image = (pixels - 0.45) / 0.225  # Normalize(mean, std) meant for [0, 1] data
+    return image, rng.integers(0, 5, (32, 32), dtype=np.uint8)
+
+
+def ignore_border_crops(k: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(k)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = rng.integers(0, 5, (32, 32), dtype=np.uint8)
+    if k < 4:  # crops that fell on the padding: only the ignore index
+        mask[:] = 255
+    return image, mask
+
+
+def mixed_sizes(k: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(k)
+    side = 32 if k % 2 == 0 else 40  # no crop or resize: sizes differ within a batch
+    image = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+    return image, rng.integers(0, 5, (side, side), dtype=np.uint8)
+
+
+def missing_file(k: int) -> tuple[np.ndarray, np.ndarray]:
+    if k == 5:
+        raise FileNotFoundError("images/train/0005.png")
+    rng = np.random.default_rng(k)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    return image, rng.integers(0, 5, (32, 32), dtype=np.uint8)
+
+
+def bilinear_mask_resize(k: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(k)
+    image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    small = np.zeros((32, 32), np.uint8)
+    y, x = rng.integers(4, 16, 2)
+    small[y : y + 12, x : x + 12] = 4  # a square of class 4 on class 0
+    mask = Image.fromarray(small).resize((64, 64), Image.Resampling.BILINEAR)  # not NEAREST
+    return image, np.asarray(mask)
+
+
+@dataclass(frozen=True)
+class SampleScenario:
+    """``nanaudit.audit_samples`` on what ``pipeline(k)`` yields for k < ``count``."""
+
+    pipeline: Callable[[int], tuple[np.ndarray, np.ndarray]]
+    count: int
+    options: tuple[tuple[str, Any], ...]
+
+
+SAMPLES: tuple[SampleScenario, ...] = (
+    SampleScenario(to_tensor_mask, 16, (("num_classes", 21),)),
+    SampleScenario(normalize_on_0_255, 16, (("num_classes", 5),)),
+    SampleScenario(ignore_border_crops, 16, (("num_classes", 5), ("batch_size", 4))),
+    SampleScenario(mixed_sizes, 8, (("num_classes", 5), ("batch_size", 4))),
+    SampleScenario(missing_file, 8, (("num_classes", 5),)),
+    SampleScenario(bilinear_mask_resize, 16, (("num_classes", 5),)),
+)
+
+
+def _samples_generator(scenario: SampleScenario) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for k in range(scenario.count):
+        yield scenario.pipeline(k)
+
+
+def _run_samples(scenario: SampleScenario) -> list[dict[str, Any]]:
+    from .api import audit_samples
+
+    report = audit_samples(_samples_generator(scenario), **dict(scenario.options))
+    return [
+        {
+            "check": f.check,
+            "name": f.name,
+            "severity": f.severity.label,
+            "path": f.path,
+            "message": f.message,
+        }
+        for f in report.findings
+    ]
+
+
+def _samples_intro(scenario: SampleScenario) -> str:
+    source = inspect.getsource(scenario.pipeline).rstrip()
+    name = scenario.pipeline.__name__
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in scenario.options)
+    return (
+        "What a pipeline yields, audited from Python (`nanaudit samples` runs the same "
+        "audit on a `Dataset` or `DataLoader`):\n\n"
+        "```python\n"
+        "import nanaudit\nimport numpy as np\nfrom PIL import Image\n\n\n"
+        f"{source}\n\n\n"
+        f"report = nanaudit.audit_samples(({name}(k) for k in range({scenario.count})), "
+        f"{kwargs})\n"
+        "```\n\n"
+        "It reports"
+    )
+
+
+# --------------------------------------------------------------------------- the examples
+
+
+def _quote(finding: dict[str, Any]) -> str:
+    head = f"{finding['check']} {finding['name']}  {finding['severity']}"
+    body = textwrap.fill(
+        f"- {finding['path']}: {finding['message']}",
+        width=WIDTH,
+        initial_indent="  ",
+        subsequent_indent="    ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+    return f"{head}\n{body}"
+
+
+def examples() -> dict[str, str]:
+    """Each check's example (markdown), from the first scenario in which it fires."""
+    out: dict[str, str] = {}
+
+    def take(findings: list[dict[str, Any]], intro: str) -> None:
+        planted = [f for f in findings if PLANTED.get(f["check"], "\0") in f["path"]]
+        for f in planted + findings:
+            if f["check"] not in out:
+                out[f["check"]] = f"{intro} reports:\n\n```text\n{_quote(f)}\n```"
+
+    with tempfile.TemporaryDirectory(prefix="nanaudit-docs-") as tmp:
+        root = Path(tmp)
+        for name, build in BUILDERS.items():
+            build(root / name)
+        for scan in SCANS:
+            take(_run_scan(scan, root), f"{scan.intro}; `{_command(scan)}`")
+    for samples in SAMPLES:
+        take(_run_samples(samples), _samples_intro(samples))
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for check_id, text in sorted(examples().items()):
+        print(f"=== {check_id}\n{text}\n")
