@@ -150,7 +150,7 @@ def test_only_the_checks_know_the_checks() -> None:
 
 def test_nothing_below_the_cli_prints_or_exits() -> None:
     for path in PACKAGE.rglob("*.py"):
-        if path.name in ("cli.py", "entry.py", "__main__.py", "schemagen.py"):
+        if path.name in ("cli.py", "entry.py", "__main__.py", "schemagen.py", "docsgen.py"):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
