@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .checks.registry import all_checks
+from .checks.registry import CheckSpec, all_checks
 from .options import GROUPS, Option, table
 
 CHECKS_DIR = "checks"
@@ -52,36 +52,30 @@ FAMILIES: dict[str, str] = {
 # --------------------------------------------------------------------------- check facts
 
 
-def scope_name(spec: Any) -> str:
-    """The scope's name, whether the registry keeps it as a string or a scope object."""
-    scope = spec.scope
-    return scope if isinstance(scope, str) else str(scope.name)
+def scope_name(spec: CheckSpec[Any]) -> str:
+    """The scope's name, as reports and docs say it."""
+    return str(spec.scope.name)
 
 
-def runs_in_samples(spec: Any) -> bool:
-    """Whether ``nanaudit samples`` runs the check."""
-    declared = getattr(spec, "applies_to_samples", None)
-    if isinstance(declared, bool):
-        return declared
-    from .samples.audit import applies_to_samples
-
-    return applies_to_samples(spec)
+def runs_in_samples(spec: CheckSpec[Any]) -> bool:
+    """Whether ``nanaudit samples`` runs the check (the check declares it)."""
+    return bool(spec.applies_to_samples)
 
 
-def runs_in_scans(spec: Any) -> bool:
-    return scope_name(spec) not in ("sample", "batch", "draw")
+def runs_in_scans(spec: CheckSpec[Any]) -> bool:
+    return bool(spec.applies_to_scans)
 
 
 def _paragraphs(doc: str) -> list[str]:
     return [" ".join(part.split()) for part in doc.split("\n\n") if part.strip()]
 
 
-def what_it_flags(spec: Any) -> list[str]:
+def what_it_flags(spec: CheckSpec[Any]) -> list[str]:
     """The docstring's paragraphs that are not Why, Fix or Example."""
     return [p for p in _paragraphs(spec.doc) if not p.startswith(("Why:", "Fix:", "Example:"))]
 
 
-def _section(spec: Any, head: str) -> str:
+def _section(spec: CheckSpec[Any], head: str) -> str:
     for p in _paragraphs(spec.doc):
         if p.startswith(head + ":"):
             return p[len(head) + 1 :].strip()
@@ -116,7 +110,7 @@ def _cell(text: str) -> str:
 # --------------------------------------------------------------------------- check pages
 
 
-def check_page(spec: Any, example: str | None) -> str:
+def check_page(spec: CheckSpec[Any], example: str | None) -> str:
     scope = scope_name(spec)
     commands = [
         c
