@@ -31,6 +31,7 @@ from .records import GRID_ALPHABET, CellGrid, grid_cell
 from .rules import TrainingRules
 
 SCALE_SAMPLES = 5  # ratios at which a scale range is evaluated (the midpoints of 5 bins)
+MAX_OFFSETS = 4096  # crop offsets evaluated per side and ratio (evenly spaced beyond it)
 
 
 def _round(x: float) -> int:
@@ -132,8 +133,14 @@ def _offsets(n: int, scaled: Any, crop: int, cell: int, cells: int) -> tuple[Any
     at each ratio. Offsets are in scaled pixels; a scaled pixel j shows the original pixel
     floor((j + 0.5) * n / scaled) (nearest neighbour)."""
     per_ratio = np.maximum(scaled - crop + 1, 1)
-    ratio = np.repeat(np.arange(scaled.size), per_ratio)
-    offset = np.arange(ratio.size) - np.repeat(np.cumsum(per_ratio) - per_ratio, per_ratio)
+    # a side scaled to millions of pixels (resize 65536 at scale 100) takes MAX_OFFSETS
+    # evenly spaced offsets, not all of them: the arrays stay a few hundred kB whatever the
+    # settings, and the sample errs by at most one offset in MAX_OFFSETS per cell edge
+    taken = np.minimum(per_ratio, MAX_OFFSETS)
+    ratio = np.repeat(np.arange(scaled.size), taken)
+    nth = np.arange(ratio.size) - np.repeat(np.cumsum(taken) - taken, taken)
+    spread = ((nth + 0.5) * (per_ratio[ratio] / taken[ratio])).astype(np.int64)
+    offset = np.where(taken[ratio] < per_ratio[ratio], spread, nth)
     step = n / scaled[ratio]
     whole = scaled[ratio] <= crop  # the crop holds the whole side
     r0 = np.where(whole, 0, ((offset + 0.5) * step).astype(np.int64))
@@ -144,7 +151,7 @@ def _offsets(n: int, scaled: Any, crop: int, cell: int, cells: int) -> tuple[Any
     first_whole = -(-r0 // cell)
     last_whole = np.where(r1 == n - 1, cells - 1, (r1 + 1) // cell - 1)
     wholes = np.maximum(last_whole - first_whole + 1, 0)
-    return ratio, first, r1 // cell - first + 1, np.minimum(first_whole, cells), wholes, per_ratio
+    return ratio, first, r1 // cell - first + 1, np.minimum(first_whole, cells), wholes, taken
 
 
 def _weights(ratio: Any, first: Any, spans: Any, cells: int, ratios: int) -> tuple[int, Any]:

@@ -546,7 +546,7 @@ class Report:
                 "thresholded and saved losslessly"
             )
         lo, hi = valid[0], valid[-1]
-        if lo == 0 and valid == list(range(hi + 1)):
+        if lo == 0 and len(valid) == hi + 1:  # sorted, distinct: no list up to hi
             found = f"labels {lo} to {hi}" if hi > lo else f"label {lo} only"
             return (
                 f"not given; the masks hold {found}{ign}: you probably mean "
