@@ -384,7 +384,8 @@ def _write_partial(part: Partial, opts: Options) -> None:
 
 # only what a report's rendering needs: the scan's settings are in the partial files
 MERGE_OPTIONS = frozenset(
-    {o.key for o in table() if o.group == "output"} | {"baseline", "write_baseline"}
+    {o.key for o in table() if o.group == "output" and o.key != "write_config"}
+    | {"baseline", "write_baseline", "fail_on"}
 )
 MERGE_EPILOG = """\b
 Examples:
@@ -411,9 +412,12 @@ def merge(parts: tuple[Path, ...], **flags: Any) -> None:
     _check_targets(opts)
     baseline = _baseline(opts)
     try:
-        report = merge_parts([read_partial(p) for p in parts])
+        report = merge_parts([read_partial(p) for p in parts], opts)
     except PartialError as exc:
         raise UsageFailure(str(exc)) from None
+    if report.warnings and opts.format not in ("auto", "rich"):
+        for warning in report.warnings:  # as scan says them
+            click.echo(f"nanaudit: warning: {safe_line(warning)}", err=True)
     _deliver(report, opts, baseline)
 
 

@@ -36,22 +36,34 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
-    """A small text file: at most ``limit`` bytes, a regular file, UTF-8. Opened without
-    blocking and checked through the descriptor: a FIFO or a device is never read."""
+def read_bytes(path: Path, limit: int) -> bytes:
+    """A file nanaudit did not make: at most ``limit`` bytes of a regular file. Opened
+    without blocking and checked through the descriptor (a FIFO, a device or a link to
+    /dev/zero is never read), its size checked before a byte is read. Every file read
+    that does not come from the scanned data's decoders goes through here: configs, class
+    names, baselines, partial files."""
     import os
     import stat
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise ConfigError(f"{path}: not a regular file")
+            if info.st_size > limit:
+                raise ConfigError(f"{path}: larger than {limit:,} bytes")
             data = fh.read(limit + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise ConfigError(f"{path}: larger than {limit:,} bytes")
+    return data
+
+
+def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
+    """A small text file (``read_bytes``), UTF-8."""
+    data = read_bytes(path, limit)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -21,11 +21,12 @@ from pathlib import Path
 from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats, training_names
 from .checks.run import run_checks
 from .collect import Collected, assemble, audit_files, collect
+from .options import Options
 from .paths import display_path, printable
 from .plan import ScanPlan
 from .pool import Progress
 from .report import Report
-from .shards import Partial, check_statistics, make_partial, merge_parts
+from .shards import Partial, check_statistics, make_partial, merge_parts, with_fail_on
 from .summarise import build_report
 
 
@@ -90,10 +91,13 @@ def run_shard(
     return make_partial(plan, records, assemble(plan, records, notes), plan.shown_root)
 
 
-def merge(parts: Sequence[Partial]) -> Report:
-    """The report of a scan from all its parts: the same as the scan's own."""
+def merge(parts: Sequence[Partial], user: Options | None = None) -> Report:
+    """The report of a scan from all its parts: the same as the scan's own. What ``user``
+    (merge's flags and variables) gives of fail_on decides over the shards' setting."""
     merged = merge_parts(parts)
     plan = merged.plan
+    if user is not None and user.given("fail_on"):
+        plan = with_fail_on(plan, user.fail_on)
     collected = assemble(plan, merged.records, merged.notes)
     dataset = aggregate(plan, collected)
     check_statistics(parts, [s.stats for s in dataset.splits])

@@ -40,14 +40,18 @@ from .layouts import Layout, PairPaths, PlannedSplit
 from .layouts.presets import PRESETS
 from .options import Options, table
 from .paths import display_path
-from .plan import ActiveCheck, ScanPlan
+from .plan import ActiveCheck, ScanPlan, training_rules
 from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
 from .report import Severity
 from .rules import LabelRules, TrainingRules
 from .version import __version__
 
 FORMAT = "nanaudit-partial"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the plan carries the usage warnings
+# a partial file is read whole (JSON): some 300,000 records; a larger scan takes more shards
+MAX_PARTIAL_BYTES = 256 << 20
+MAX_NOTES = 10_000  # notes and warnings a plan may carry
+MAX_CLASS_NAMES = 65536  # as the class_names option
 
 
 class PartialError(Exception):
@@ -150,6 +154,9 @@ def plan_document(plan: ScanPlan) -> dict[str, Any]:
             for c in plan.checks
         ],
         "config": plan.config(),
+        # the usage warnings (a found config deciding what fails among them): the merged
+        # report says what the single scan's says
+        "warnings": [str(w) for w in plan.warnings],
     }
 
 
@@ -189,12 +196,13 @@ def partial_chunks(part: Partial) -> Iterator[str]:
 
 def read_partial(path: Path) -> Partial:
     """A partial file. Raises PartialError naming the file and what is wrong."""
+    from .configfile import read_bytes
+
     where = str(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise PartialError(f"{where}: cannot read: {exc.strerror or exc}") from None
+        doc = json.loads(read_bytes(path, MAX_PARTIAL_BYTES))
+    except ConfigError as exc:
+        raise PartialError(str(exc)) from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise PartialError(f"{where}: not a partial file (not JSON: {exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -271,6 +279,15 @@ class Merged:
     root: str
 
 
+def with_fail_on(plan: MergedPlan, fail_on: Severity | None) -> MergedPlan:
+    """The merged plan failing on ``fail_on`` (merge's --fail-on or NANAUDIT_FAIL_ON), which
+    decides over the shards' setting as it would over a config's in a scan."""
+    stated = dict(plan.stated_config)
+    stated["fail_on"] = next(o for o in table() if o.key == "fail_on").kind.dump(fail_on)
+    options = plan.options.replace(fail_on=fail_on)
+    return dataclasses.replace(plan, options=options, stated_config=stated)
+
+
 def merge_parts(parts: Sequence[Partial]) -> Merged:
     """The plan and records of the whole scan from its parts. Raises PartialError when the
     parts do not make one scan."""
@@ -301,12 +318,20 @@ def merge_parts(parts: Sequence[Partial]) -> Merged:
                 f"{', '.join(differ)}): scan the same data with the same options for every "
                 "shard"
             )
-    missing = [str(i) for i in range(1, count + 1) if i not in seen]
-    if missing:
+    if len(seen) < count:  # N comes from the file: name a few, never list them all
+        shown = []
+        for i in range(1, count + 1):
+            if i not in seen:
+                shown.append(str(i))
+                if len(shown) == 10:
+                    break
+        more = count - len(seen) - len(shown)
         raise PartialError(
-            f"missing shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} of {count}"
+            f"missing shard{'s' if count - len(seen) > 1 else ''} {', '.join(shown)}"
+            f"{f' and {more:,} more' if more else ''} of {count}"
         )
     try:
+        _check_counts(first.plan, ordered)
         plan = _plan(first.plan)
         digest = _text(first.plan["layout"]["digest"])
     except (KeyError, TypeError, ValueError, CodecError, ConfigError) as exc:
@@ -356,7 +381,63 @@ def _group_counts(
     return [(k, g.images, [c.count for c in g.channels]) for k, g in groups]
 
 
+def _check_counts(doc: Mapping[str, Any], parts: Sequence[Partial]) -> None:
+    """The counts the plan declares, against what the parts hold, before anything is
+    allocated from them: a split's pairs and skipped files are the parts' own."""
+    splits = doc["layout"]["splits"]
+    if not isinstance(splits, list):
+        raise TypeError("layout.splits: expected a list")
+    held: list[list[int]] = [[0, 0] for _ in splits]
+    for part in parts:
+        for which, items in ((0, part.pairs), (1, part.skipped)):
+            for item in items:
+                if not 0 <= item[0] < len(held):
+                    raise PartialError(f"{part.source}: a pair of split {item[0]}, not planned")
+                held[item[0]][which] += 1
+    for s, (pairs, skipped) in zip(splits, held, strict=True):
+        if s["pairs"] != pairs or s["skipped"] != skipped:
+            raise ValueError(
+                f"split {s.get('name')!r} declares {s['pairs']!r} pairs and {s['skipped']!r} "
+                f"skipped files; the parts hold {pairs} and {skipped}"
+            )
+    for key in ("notes", "unaudited", "warnings"):
+        if len(doc["layout"].get(key, ()) if key != "warnings" else doc.get(key, ())) > MAX_NOTES:
+            raise ValueError(f"more than {MAX_NOTES:,} {key}")
+
+
+def _check_rules(plan: MergedPlan) -> None:
+    """The label and training rules the plan states must be the ones its options make: a
+    value outside the options' bounds (C = 10⁶, a crop of 1e300) is refused by the option's
+    own parser, as in a scan."""
+    o = plan.options
+    expected = LabelRules(
+        num_classes=o.num_classes,
+        ignore_index=o.ignore_index,
+        background=o.background,
+        unused_ids=plan.preset.unused_ids,
+        label_offset=o.label_offset,
+        reduce_zero_label=o.reduce_zero_label,
+        class_names=plan.labels.class_names,
+        label_map=o.label_map,
+    )
+    if plan.labels != expected:
+        raise ValueError("labels: not the rules its options make")
+    if len(plan.labels.class_names) > MAX_CLASS_NAMES:
+        raise ValueError(f"labels: more than {MAX_CLASS_NAMES:,} class names")
+    made = training_rules(o)
+    if dataclasses.replace(plan.training, described=made.described) != made:
+        raise ValueError("training: not the rules its options make")
+    if plan.limits.max_pixels != o.max_pixels:
+        raise ValueError("limits: not the ones its options make")
+
+
 def _plan(doc: Mapping[str, Any]) -> MergedPlan:
+    plan = _plan_of(doc)
+    _check_rules(plan)
+    return plan
+
+
+def _plan_of(doc: Mapping[str, Any]) -> MergedPlan:
     preset = PRESETS.get(doc["preset"])
     if preset is None:
         raise ValueError(f"unknown layout preset {doc['preset']!r}")
@@ -393,6 +474,7 @@ def _plan(doc: Mapping[str, Any]) -> MergedPlan:
         limits=decode(DecodeLimits, doc["limits"]),
         checks=tuple(_active(c) for c in doc["checks"]),
         config_file=doc["config_file"],
+        warnings=tuple(_text(w) for w in doc["warnings"]),
         stated_config=config,
     )
 
