@@ -42,6 +42,13 @@ def colour_family(record: FileRecord) -> str:
     return mode or "unknown"
 
 
+def mask_kind(record: FileRecord) -> str:
+    """How a mask stores its classes: palette indices, colours, or gray values."""
+    if record.mode in ("P", "PA"):
+        return "palette"
+    return "colour" if record.channels_differ else "gray"
+
+
 @dataclass(frozen=True, slots=True)
 class GroupStats:
     """Merged channel moments of the images that share (family, dtype, channels)."""
@@ -196,6 +203,12 @@ class SplitStats:
     ignore_only_crops: tuple[tuple[str, float, float, float], ...] = stat(MULTISET)
     crop_ignore_shares: tuple[float, ...] = stat(MULTISET)
     vanishing: tuple[tuple[int, int], ...] = stat(COUNTS)
+    # how the masks are stored (decode/profiles.py): per (palette index, colour) the masks
+    # that use the index with that colour (NA214), the masks per storage kind (palette,
+    # colour, gray; NA215) and per dtype as read (NA216)
+    palettes: tuple[tuple[tuple[int, int], int], ...] = stat(COUNTS)
+    mask_kinds: tuple[tuple[str, int], ...] = stat(COUNTS)
+    mask_dtypes: tuple[tuple[str, int], ...] = stat(COUNTS)
 
     def merge(self, other: SplitStats) -> SplitStats:
         values = {}
@@ -291,9 +304,21 @@ def file_fields(
             ),
         }
     lab = rec.labels
+    stored: dict[str, Any] = {}
+    if rec.ok:
+        stored = {
+            "palettes": tuple((entry, 1) for entry in rec.palette),
+            "mask_kinds": ((mask_kind(rec), 1),),
+            "mask_dtypes": ((rec.dtype or "?", 1),),
+        }
     if lab is None:
-        return {"masks": 1, "unreadable": bad}
-    fields: dict[str, Any] = {"masks": 1, "labels": lab.histogram, "mask_pixels": lab.pixels}
+        return {"masks": 1, "unreadable": bad, **stored}
+    fields: dict[str, Any] = {
+        "masks": 1,
+        "labels": lab.histogram,
+        "mask_pixels": lab.pixels,
+        **stored,
+    }
     if not labeled:
         return fields
     ignore = rules.ignore_index

@@ -139,7 +139,61 @@ def synthetic(root: Path) -> None:
     (img / "test" / "README.txt").write_text("the test images were never exported\n")
 
 
-BUILDERS: dict[str, Callable[[Path], None]] = {"data": synthetic}
+VOC_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128, 128, 0, 128]
+
+
+def _palette_mask(path: Path, labels: np.ndarray, palette: list[int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.fromarray(labels, "P")
+    im.putpalette(palette)
+    im.save(path)
+
+
+def readers(root: Path) -> None:
+    """A dataset of 32x32 pairs whose masks are read differently by different loaders
+    (palette PNGs, an RGBA and an LA mask, an RGB colour mask, a swapped palette), an image
+    with a dead band, and a val split of CMYK JPEGs; C = 4 (its nanaudit.toml)."""
+    rng = np.random.default_rng(1)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    (root / "nanaudit.toml").write_text("num_classes = 4\n")
+    img, msk = root / "images", root / "masks"
+    labels = _labels(rng, 32, 32)
+    for k in range(4):
+        _save(img / "train" / f"clean_{k}.png", _noise(rng, 32, 32))
+        _palette_mask(msk / "train" / f"clean_{k}.png", labels, VOC_PALETTE)
+    swapped = list(VOC_PALETTE)
+    swapped[3:6], swapped[6:9] = VOC_PALETTE[6:9], VOC_PALETTE[3:6]
+    _save(img / "train" / "palette_differs.png", _noise(rng, 32, 32))
+    _palette_mask(msk / "train" / "palette_differs.png", labels, swapped)
+    _save(img / "train" / "reader_changes_labels.png", _noise(rng, 32, 32))
+    _palette_mask(msk / "train" / "reader_changes_labels.png", labels, VOC_PALETTE)
+    colours = np.array(VOC_PALETTE, np.uint8).reshape(-1, 3)
+    _save(img / "train" / "palette_and_colour_masks.png", _noise(rng, 32, 32))
+    _save(msk / "train" / "palette_and_colour_masks.png", colours[labels])
+    alpha = np.full((32, 32), 255, np.uint8)
+    _save(img / "train" / "reader_dependent_mask.png", _noise(rng, 32, 32))
+    _save(msk / "train" / "reader_dependent_mask.png", np.dstack([labels] * 3 + [alpha]))
+    _save(img / "train" / "mask_not_2d.png", _noise(rng, 32, 32))
+    Image.merge("LA", (Image.fromarray(labels), Image.fromarray(alpha))).save(
+        msk / "train" / "mask_not_2d.png"
+    )
+    dead = _noise(rng, 32, 32)
+    dead[..., 2] = 17
+    _save(img / "train" / "constant_channel.png", dead)
+    _save(msk / "train" / "constant_channel.png", labels)
+    for k in range(2):
+        cmyk = Image.fromarray(_noise(rng, 32, 32)).convert("CMYK")
+        (img / "val").mkdir(parents=True, exist_ok=True)
+        cmyk.save(img / "val" / f"cmyk_{k}.jpg", quality=90)
+        _save(msk / "val" / f"cmyk_{k}.png", labels)
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {"data": synthetic, "readers": readers}
+READERS_INTRO = (
+    "A small dataset whose files different loaders read differently, written by "
+    "`nanaudit/docexamples.py` (palette masks, one with another palette, an RGBA, an LA and "
+    "an RGB colour mask, an image with a dead band, a val split of CMYK JPEGs; C = 4)"
+)
 DATA_INTRO = (
     "A small dataset of 64x64 pairs with one defect per file, written by "
     "`nanaudit/docexamples.py` (its `nanaudit.toml` says `num_classes = 4`)"
@@ -191,6 +245,12 @@ SCANS: tuple[ScanScenario, ...] = (
         "data",
         ("--reduce-zero-label", "--class-names", "data/classes.txt"),
     ),
+    ScanScenario(READERS_INTRO + ", no reader stated", "readers"),
+    ScanScenario(
+        READERS_INTRO + ", read by a Pillow loader", "readers", ("--reader", "torchvision")
+    ),
+    ScanScenario(READERS_INTRO + ", read by detectron2", "readers", ("--reader", "detectron2")),
+    ScanScenario(SAMPLE_INTRO + ", with 300 classes", "sample_data", ("-C", "300")),
 )
 
 

@@ -192,9 +192,9 @@ class Header:
     reader: str = ""
     shape: tuple[int, ...] = ()
     changes: tuple[str, ...] = ()
-    # a palette mask's colours, 0xRRGGBB, for the indices 0..its largest index in use
-    # (NA215 compares them across a split); cached, left out of the JSON report
-    palette: tuple[int, ...] = field(default=(), metadata={"report": False})
+    # a palette mask's (index, colour 0xRRGGBB) for each index in use (NA214 compares them
+    # across a split); cached, left out of the JSON report
+    palette: tuple[tuple[int, int], ...] = field(default=(), metadata={"report": False})
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,7 +239,10 @@ def test_na205_gray_rgb_mask_is_read_as_labels(tmp_path: Path) -> None:
     )
     assert labels_of(report, "masks/m.png") == expected
     assert [v for v, _ in expected] == [0, 1, 2]
-    assert mask_ids(report) == set()
+    # np.asarray(Image.open(p)) yields the three channels: without a reader stated, NA211
+    assert mask_ids(report) == {"NA211"}
+    read_as_gray = scan(one_pair(tmp_path, rgb), num_classes=3, mask_reader="cv2-gray")
+    assert mask_ids(read_as_gray) == set()
 
 
 def test_na205_quiet_on_palette_mask(tmp_path: Path) -> None:
@@ -498,7 +501,10 @@ def test_palette_mask_histogram_holds_indices(tmp_path: Path) -> None:
     assert Image.open(path).mode == "P"
     report = scan(tmp_path, num_classes=3)
     assert labels_of(report, "masks/m.png") == ((0, 256), (1, 256), (2, 256), (255, 256))
-    assert mask_ids(report) == set()
+    # without a reader stated, a note: cv2.imread(p, 0) would read gray levels (NA211)
+    assert mask_ids(report) == {"NA211"}
+    assert {f.severity for f in report.findings if f.check == "NA211"} == {Severity.INFO}
+    assert mask_ids(scan(tmp_path, num_classes=3, mask_reader="pillow")) == set()
 
 
 @pytest.mark.parametrize("check_id", MASK_IDS)

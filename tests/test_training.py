@@ -304,8 +304,10 @@ def test_na404_mixed_sizes_in_a_batch() -> None:
     assert hit.data.to_json()["sizes"] == {"32x48": 1, "40x40": 1}
     assert check_hits("NA404", pairs=pairs, training=rules(batch_size=2, crop_size=(16, 16))) == []
     assert check_hits("NA404", pairs=pairs, training=rules(batch_size=1)) == []
-    # batch_size alone does not describe the pipeline (it serves NA308)
-    assert check_hits("NA404", pairs=pairs, training=TrainingRules(batch_size=2)) == []
+    # batch_size alone does not describe the pipeline: the loader must even the sizes out,
+    # which nanaudit cannot see (a warning that says so)
+    (alone,) = check_hits("NA404", pairs=pairs, training=TrainingRules(batch_size=2))
+    assert alone.severity is Severity.WARNING and "no resize or crop stated" in alone.message
     # a fixed-size resize evens them out; a random scale does not
     fixed = rules(batch_size=2, resize=(32, 32), keep_ratio=False)
     assert check_hits("NA404", pairs=pairs, training=fixed) == []
@@ -429,9 +431,12 @@ def test_training_checks_fire_on_a_miniature_dataset(tmp_path: Path) -> None:
     train = report.splits[0].training.at_training_scale
     assert train is not None and train.crops_per_image is not None
     assert train.smallest == (0, 120) and train.largest == (128, 128)
-    # without training settings (batch size alone serves NA308) none of them runs
+    # without training settings (batch size alone serves NA308) none of them runs but
+    # NA404's warning: images of several sizes and no resize or crop stated
     quiet = scan(root, num_classes=4, batch_size=2)
-    assert not [f for f in quiet.findings if f.check.startswith("NA4")]
+    assert [(f.check, f.severity) for f in quiet.findings if f.check.startswith("NA4")] == [
+        ("NA404", Severity.WARNING)
+    ]
     assert quiet.splits[0].training.at_training_scale is None
 
 

@@ -14,6 +14,7 @@ from ..neardup import group_near_duplicates, same_picture
 from ..records import FileRecord
 from ..report import Severity
 from .context import CheckContext
+from .readers import ids_beyond_storage
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import DATASET
 
@@ -67,7 +68,10 @@ def class_absent(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     labeled_px = sum(counts.values())
     others = {s.name: dict(s.stats.labels) for s in ds.splits if s not in train and s.labeled}
     names = "+".join(s.name for s in train)
+    stored_8_bit = ids_beyond_storage(ctx.labels.num_classes, ds)
     for k in sorted(counts):
+        if stored_8_bit and k > 255:
+            continue  # ids no 8-bit mask can hold: NA216 says so once
         if counts[k] == 0:
             elsewhere = ", ".join(f"{n}: {h[k]:,} px" for n, h in others.items() if h.get(k))
             yield Hit(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..aggregate import SplitView
 from ..findings import FindingData, Marks, optional
+from ..loaders import READERS
 from ..records import FileRecord, Pair
 from ..report import Severity
 from .context import CheckContext
@@ -146,7 +147,12 @@ def size_mismatch(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
         return
     data = SizeMismatchData((img.width, img.height), (mask.width, mask.height))
     note = ""
-    if img.exif_orientation in SWAPPING_ORIENTATIONS and _rotated(img) == (mask.width, mask.height):
+    if "exif-turned" in img.changes and (img.height, img.width) == (mask.width, mask.height):
+        note = " (the image reader turns the image by its EXIF orientation; the mask is not)"
+    elif img.exif_orientation in SWAPPING_ORIENTATIONS and _rotated(img) == (
+        mask.width,
+        mask.height,
+    ):
         note = " (the mask matches the EXIF-rotated image; loaders that ignore EXIF see a mismatch)"
     yield Hit(
         f"image is {img.width}×{img.height} but mask is {mask.width}×{mask.height} (W×H){note}",
@@ -158,6 +164,7 @@ def size_mismatch(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
 class OrientationData(FindingData):
     orientation: int
     rotated_size: tuple[int, int] | None = optional()
+    reader: str | None = optional()  # the stated image reader
 
     def marks(self) -> Marks:
         return Marks(exif_turn=True)
@@ -166,11 +173,15 @@ class OrientationData(FindingData):
 @check("NA007", "exif-orientation", Severity.WARNING, PAIR)
 def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     """An image carries an EXIF Orientation other than 1. It is an error when the rotated
-    image no longer matches its mask's size.
+    image no longer matches its mask's size, or when the stated image reader turns the
+    image and the mask reader does not; a note (info) when the stated image reader does not
+    turn it.
 
-    Why: OpenCV's imread, torchvision's decoders with EXIF support and
-    ImageOps.exif_transpose rotate the image but never the PNG mask, so labels land on the
-    wrong pixels, or the shapes stop matching.
+    Why: readers disagree. cv2.imread (IMREAD_COLOR, IMREAD_GRAYSCALE),
+    ImageOps.exif_transpose, detectron2's read_image and Hugging Face datasets' Image turn
+    the image; np.asarray(Image.open(p)), cv2.IMREAD_UNCHANGED, tifffile and
+    torchvision.io.decode_image (by default) do not; none turns a PNG mask without the
+    tag. Labels land on the wrong pixels, or the shapes stop matching.
 
     Fix: bake the rotation into the pixels (ImageOps.exif_transpose, then save without the
     tag) and regenerate or rotate the mask the same way.
@@ -178,10 +189,31 @@ def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     img = pair.image
     if img is None or not img.ok or img.exif_orientation in (None, 0, 1):
         return
-    orientation = img.exif_orientation
-    desc = ORIENTATION_NAMES.get(orientation or 0, "unknown orientation")
-    data = OrientationData(orientation or 0)
+    orientation = img.exif_orientation or 0
+    desc = ORIENTATION_NAMES.get(orientation, "unknown orientation")
     mask = pair.mask
+    reader = ctx.training.image_reader
+    if reader is not None:
+        mask_turned = mask is not None and "exif-turned" in mask.changes
+        if not READERS[reader].exif:
+            yield Hit(
+                f"EXIF orientation {orientation} ({desc}): your image reader ({reader}) does "
+                "not turn it, the pixels stay as stored",
+                OrientationData(orientation, reader=reader),
+                severity=Severity.INFO,
+                path=img.path,
+            )
+        elif not mask_turned:
+            mask_reader = ctx.training.mask_reader or "pillow"
+            yield Hit(
+                f"EXIF orientation {orientation} ({desc}): your image reader ({reader}) turns "
+                f"the image, your mask reader ({mask_reader}) does not turn the mask: the "
+                "labels land on other pixels",
+                OrientationData(orientation, reader=reader),
+                severity=Severity.ERROR,
+                path=img.path,
+            )
+        return
     if mask is not None and mask.ok:
         rw, rh = _rotated(img)
         if (rw, rh) != (mask.width, mask.height) and (img.width, img.height) == (
@@ -189,17 +221,19 @@ def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
             mask.height,
         ):
             yield Hit(
-                f"EXIF orientation {orientation} ({desc}): EXIF-aware loaders turn the "
-                f"{img.width}×{img.height} image into {rw}×{rh}, no longer the mask's "
-                f"{mask.width}×{mask.height}",
-                OrientationData(orientation or 0, (rw, rh)),
+                f"EXIF orientation {orientation} ({desc}): EXIF-aware loaders (cv2.imread, "
+                f"exif_transpose) turn the {img.width}×{img.height} image into {rw}×{rh}, no "
+                f"longer the mask's {mask.width}×{mask.height}",
+                OrientationData(orientation, (rw, rh)),
                 severity=Severity.ERROR,
                 path=img.path,
             )
             return
     yield Hit(
-        f"EXIF orientation {orientation} ({desc}): the mask is not rotated with it",
-        data,
+        f"EXIF orientation {orientation} ({desc}): cv2.imread and exif_transpose turn the "
+        "image, np.asarray(Image.open(p)) does not; the mask is not turned with it (state "
+        "your reader: --image-reader)",
+        OrientationData(orientation),
         path=img.path,
     )
 

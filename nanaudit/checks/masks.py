@@ -167,6 +167,7 @@ def mostly_ignore(ctx: CheckContext[MostlyIgnoreOptions], rec: FileRecord) -> It
 @dataclass(frozen=True, slots=True)
 class EmptyMaskData(FindingData):
     background: int
+    loss: str | None = optional()  # "dice": the declared loss computes 0/0 on it
 
 
 @check("NA204", "empty-mask", Severity.INFO, MASK)
@@ -177,7 +178,8 @@ def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     foreground metrics are undefined.
 
     Fix: nothing, if negatives are intended; otherwise add the smoothing term or check the
-    annotation export.
+    annotation export. With --loss dice the finding is a warning: the declared loss does
+    compute 0/0 on it unless it smooths.
     """
     labels = _labels(rec)
     bg, ignore = ctx.labels.background, ctx.labels.ignore_index
@@ -186,6 +188,14 @@ def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     present = {v for v, _ in labels.histogram}
     if bg in present and present <= {bg, ignore}:
         also = f" and ignore ({ignore})" if ignore in present else ""
+        if "dice" in ctx.training.losses:  # the declared loss computes 0/0 on it
+            yield Hit(
+                f"only background ({bg}){also} pixels, and the loss is Dice: without a "
+                "smoothing term its 2|X∩Y| / (|X|+|Y|) is 0/0 on this mask",
+                EmptyMaskData(bg, "dice"),
+                severity=Severity.WARNING,
+            )
+            return
         yield Hit(f"only background ({bg}){also} pixels", EmptyMaskData(bg))
 
 

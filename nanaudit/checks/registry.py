@@ -178,7 +178,7 @@ def check(
 
 
 def all_checks() -> list[CheckSpec[Any]]:
-    from . import dataset, files, images, masks, samples, training  # noqa: F401  (registers)
+    from . import dataset, files, images, masks, readers, samples, training  # noqa: F401
 
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 

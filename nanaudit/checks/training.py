@@ -273,8 +273,9 @@ class SizesData(FindingData):
 def unbatchable_sizes(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     """The samples of a training batch (--batch-size above 1) do not all have one size:
     the images differ in size and no crop or fixed-size resize evens them out, or a random
-    scale without a crop gives every sample its own size. Needs the pipeline described
-    (any training setting besides batch_size and drop_last).
+    scale without a crop gives every sample its own size. With a batch size alone (no
+    other training setting), images of several sizes are a warning: the loader must resize
+    or crop them, which nanaudit cannot see.
 
     Why: the default collate stacks the batch: "stack expects each tensor to be equal size,
     but got [3, 480, 640] at entry 0 and [3, 512, 512] at entry 1".
@@ -282,7 +283,7 @@ def unbatchable_sizes(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     Fix: add a random crop (with padding) or a fixed-size resize, or use batch size 1.
     """
     t = ctx.training
-    if not t.described or t.batch_size is None or t.batch_size < 2 or t.crop_size is not None:
+    if t.batch_size is None or t.batch_size < 2 or t.crop_size is not None:
         return
     lo, hi = t.scales
     for s in ds.training:
@@ -305,6 +306,17 @@ def unbatchable_sizes(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
         if len(counts) < 2:
             continue
         ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        if not t.described:  # a batch size alone: the loader must even the sizes out
+            yield Hit(
+                f"split {s.name!r}: {len(counts)} image sizes (HxW: {_names(ordered)}) with "
+                f"batch size {t.batch_size} and no resize or crop stated: the loader must "
+                "resize or crop them to one size (say how: --crop-size, --resize)",
+                SizesData(tuple((_hw(k), n) for k, n in ordered), t.batch_size),
+                severity=Severity.WARNING,
+                path=ROOT,
+                split=s.name,
+            )
+            continue
         how = " after the resize" if t.resizes else ""
         yield Hit(
             f"split {s.name!r}: {len(counts)} sizes{how} (HxW: {_names(ordered)}) with "

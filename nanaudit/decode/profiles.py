@@ -96,11 +96,14 @@ def _native(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return arr.astype(arr.dtype.newbyteorder("=")) if arr.dtype.byteorder == ">" else arr
 
 
+COLOUR_MODES = frozenset({"RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"})
+
+
 def _pillow_convert(im: Image.Image, mode: str, changes: list[Change]) -> Read:
     source = im.mode
     if source in ("P", "PA"):
         changes.append(Change.PALETTE_GRAY if mode == "L" else Change.PALETTE_COLOURS)
-    elif mode == "L" and source not in ("L", "1", "I", "I;16", "I;16B", "I;16L", "F", "LA"):
+    elif mode == "L" and source in COLOUR_MODES and _colours_differ(im):
         changes.append(Change.COLOUR_GRAY)
     if source == "1":
         changes.append(Change.ONE_BIT_255)
@@ -172,7 +175,7 @@ def _cv2_8bit(im: Image.Image, *, gray: bool, bgr: bool, changes: list[Change]) 
             return _done(base, changes)
         if Change.PALETTE_COLOURS in changes:
             changes[changes.index(Change.PALETTE_COLOURS)] = Change.PALETTE_GRAY
-        else:
+        elif _colours_differ(base):
             changes.append(Change.COLOUR_GRAY)
         return _done(Image.fromarray(cv2_gray(np.asarray(base)), "L"), changes)
     if base.mode == "L":
@@ -183,6 +186,15 @@ def _cv2_8bit(im: Image.Image, *, gray: bool, bgr: bool, changes: list[Change]) 
         r, g, b = base.split()
         return _done(Image.merge("RGB", (b, g, r)), changes)
     return _done(base, changes)
+
+
+def _colours_differ(im: Image.Image) -> bool:
+    """Whether an image's colour channels (alpha aside) differ: gray stored as colour
+    (R = G = B) reads as the same values in gray."""
+    if im.mode not in ("RGB", "RGBA", "RGBX"):
+        return True
+    r, g, b = im.split()[:3]
+    return r.tobytes() != g.tobytes() or g.tobytes() != b.tobytes()
 
 
 def cv2_gray(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

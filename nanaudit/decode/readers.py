@@ -350,17 +350,15 @@ def _read_with(im: Image.Image, reader: str, basics: Header, limits: DecodeLimit
     return Decoded(raster, header)
 
 
-def _palette_in_use(im: Image.Image) -> tuple[int, ...]:
-    """A palette image's colours (0xRRGGBB) for the indices 0..the largest in use."""
+def _palette_in_use(im: Image.Image) -> tuple[tuple[int, int], ...]:
+    """A palette image's (index, colour 0xRRGGBB) for each index in use."""
     hist = im.histogram()
-    used = [i for i, n in enumerate(hist[:256]) if n]
-    if not used:
-        return ()
     colours = im.getpalette("RGB") or []
     out = []
-    for i in range(used[-1] + 1):
-        rgb = colours[3 * i : 3 * i + 3]
-        out.append((rgb[0] << 16) | (rgb[1] << 8) | rgb[2] if len(rgb) == 3 else 0)
+    for i, n in enumerate(hist[:256]):
+        if n:
+            rgb = colours[3 * i : 3 * i + 3]
+            out.append((i, (rgb[0] << 16) | (rgb[1] << 8) | rgb[2] if len(rgb) == 3 else 0))
     return tuple(out)
 
 
