@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +82,27 @@ def test_the_scan_step_writes_sarif_and_passes_the_exit_code_on(
 def test_a_usage_error_is_exit_code_2_and_no_sarif(tmp_path: Path) -> None:
     code, outputs = run_scan(tmp_path, "error", "--no-such-flag")
     assert code == 0 and outputs["exit-code"] == "2" and "sarif-file" not in outputs
+
+
+def test_the_commits_the_docs_name_exist_and_hold_what_they_are_named_for() -> None:
+    """The action's and the pre-commit hook's examples name commits (tags are not pushed):
+    each is a commit of this repository holding the file its example needs."""
+    git = shutil.which("git")
+    if git is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    shallow = subprocess.run(
+        [git, "rev-parse", "--is-shallow-repository"], cwd=REPO, capture_output=True, text=True
+    )
+    if shallow.stdout.strip() != "false":
+        pytest.skip("a shallow clone holds no history to look the commits up in")
+    ci = (REPO / "docs" / "guides" / "ci.md").read_text(encoding="utf-8")
+    hooks = (REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    named = [
+        *((sha, "action.yml") for sha in re.findall(r"uses: OWNER/nanaudit@([0-9a-f]{40})", ci)),
+        *((sha, ".pre-commit-hooks.yaml") for sha in re.findall(r"rev: ([0-9a-f]{40})", ci)),
+        *((sha, ".pre-commit-hooks.yaml") for sha in re.findall(r"rev: ([0-9a-f]{40})", hooks)),
+    ]
+    assert len(named) == 3, named
+    for sha, path in named:
+        found = subprocess.run([git, "cat-file", "-e", f"{sha}:{path}"], cwd=REPO, check=False)
+        assert found.returncode == 0, (sha, path)
