@@ -41,7 +41,7 @@ def safe_line(text: str) -> str:
     """``text`` as one line on stderr, whatever a folder or class name in it holds, and
     never a CI workflow command (a runner logs stderr too)."""
     from .formats.base import command_safe
-    from .report import printable
+    from .paths import printable
 
     return command_safe(printable(text))
 

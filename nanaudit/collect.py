@@ -17,7 +17,7 @@ from typing import Protocol
 from .cache import RecordCache, Stamp, record_from_json
 from .layouts import PairPaths, PlannedSplit
 from .paths import display_path
-from .plan import ScanPlan
+from .plan import ActiveCheck, ScanPlan
 from .pool import Progress, Task, run_tasks
 from .records import (
     CodecError,
@@ -248,7 +248,7 @@ def confirm_duplicates(
             if rec.pixels is not None:
                 groups[content_fingerprint(rec)].append(key)
         wanted = [key for group in groups.values() if len(group) > 1 for key in group]
-        wanted = list(dict.fromkeys([*wanted, *reread_candidates(plan, records)]))
+        wanted = list(dict.fromkeys([*wanted, *reread_candidates(plan.checks, records)]))
     again = sorted(
         (
             replace(tasks[key], content=True, visual=False)
@@ -267,13 +267,15 @@ def confirm_duplicates(
     return again
 
 
-def reread_candidates(plan: ScanPlan, records: Records) -> list[tuple[Path, FileKind]]:
+def reread_candidates(
+    checks: Sequence[ActiveCheck], records: Records
+) -> list[tuple[Path, FileKind]]:
     """The files an active check wants read a second time (its ``rereads``: NA307's
     near-duplicate candidates take their detail thumbnail)."""
     keys = list(records)
     listed = [records[k] for k in keys]
     wanted: set[int] = set()
-    for active in plan.checks:
+    for active in checks:
         if active.spec.rereads is not None:
             wanted.update(active.spec.rereads(active.options, listed))
     return [keys[i] for i in sorted(wanted)]

@@ -35,7 +35,6 @@ from .decode.thumbnails import (
     OTHER_INDEX,
     THUMB_MAX,
 )
-from .plan import ScanPlan
 from .records import FileKind, FileRecord, Visual
 from .report import (
     Finding,
@@ -353,10 +352,10 @@ def highlight_for(
 
 
 class _Builder:
-    def __init__(self, plan: ScanPlan, collected: Collected) -> None:
+    def __init__(self, labels: LabelRules, collected: Collected) -> None:
         assert collected.visuals is not None
         self.store = collected.visuals
-        self.painter = Painter(plan.labels)
+        self.painter = Painter(labels)
         self.by_path: dict[str, tuple[str, Sample]] = {}
         for split, sample in _samples(collected.splits):
             for rec in (sample.image, sample.mask):
@@ -454,11 +453,15 @@ class _Builder:
 
 
 def build_gallery(
-    plan: ScanPlan, collected: Collected, dataset: DatasetStats, report: Report
+    labels: LabelRules,
+    max_pictures: int,
+    collected: Collected,
+    dataset: DatasetStats,
+    report: Report,
 ) -> Gallery:
     """The pictures of the report's findings and splits, from the stored thumbnails."""
-    builder = _Builder(plan, collected)
-    cap = plan.options.max_pictures
+    builder = _Builder(labels, collected)
+    cap = max_pictures
     groups = []
     for check, findings in check_groups(report.findings):
         shown: list[ShownFinding] = []
@@ -496,7 +499,7 @@ def build_gallery(
         per_check=cap,
         thumbnail_max=THUMB_MAX,
         highlight=HIGHLIGHT,
-        legend=_legend(report, plan.labels),
+        legend=_legend(report, labels),
         groups=tuple(groups),
         splits=tuple(splits),
     )

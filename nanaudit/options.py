@@ -44,7 +44,7 @@ from .layouts.training import LOSSES, TRAINING_PRESETS
 from .loaders import FRAMEWORKS, READERS, canonical
 from .memory import default_budget
 from .regex import PatternError, compile_key
-from .report import Severity
+from .severity import Severity
 
 T = TypeVar("T")
 

@@ -45,7 +45,12 @@ def run(
         if collected.visuals is not None:
             from .gallery import build_gallery
 
-            report = replace(report, gallery=build_gallery(plan, collected, dataset, report))
+            report = replace(
+                report,
+                gallery=build_gallery(
+                    plan.labels, plan.options.max_pictures, collected, dataset, report
+                ),
+            )
         return report
     finally:
         if collected.visuals is not None:

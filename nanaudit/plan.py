@@ -31,8 +31,8 @@ from .options import resolve as resolve_options
 from .paths import display_root
 from .records import DecodeLimits
 from .regex import compile_key
-from .report import Severity
 from .rules import LabelRules, TrainingRules
+from .severity import Severity
 from .storage import LOCAL, RemoteStorage, Storage, is_url
 
 MAX_CLASS_NAMES_BYTES = 1 << 20

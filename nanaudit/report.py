@@ -6,10 +6,8 @@ from a scan, from merged shards or from a saved document alike.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,58 +15,9 @@ from typing import Any
 
 from .findings import NO_DATA, FindingData
 from .records import FileRecord
+from .rules import LabelRules
+from .severity import Severity
 from .stats import ChannelStats
-
-# Characters no report shows as they are: C0 and C1 controls (a newline, ESC, BEL), the
-# Unicode line and paragraph separators (line breaks to many parsers), the bidirectional
-# controls (which reorder what follows them on screen), lone surrogates (which no UTF-8
-# file can hold) and the non-characters U+FDD0..U+FDEF, U+xFFFE and U+xFFFF (which XML
-# forbids).
-_HIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
-    + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0x10000, 0x110000, 0x10000))
-    + "]"
-)
-
-
-def _escape(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def printable(text: str) -> str:
-    """Control characters (a newline or ESC in a file name), line separators, bidi controls
-    and non-characters as \\xNN / \\uNNNN escapes: no report line can be split or
-    reordered, no terminal driven, no workflow command injected, no XML broken."""
-    return _HIDDEN.sub(_escape, text)
-
-
-# the reason a link the walk did not follow is skipped (reports name such links apart)
-LINK_OUTSIDE = "symbolic link leading outside the scanned folder (--follow-links follows it)"
-
-
-class Severity(enum.IntEnum):
-    INFO = 1
-    WARNING = 2
-    ERROR = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(
-                f"unknown severity {text!r} (expected error, warning or info)"
-            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,35 +102,6 @@ class FoldedFindings:
     def headline(self) -> str:
         """``70 of 70 masks of split 'train'``."""
         return f"{self.files:,} of {self.of:,} {self.kind} of split {self.split!r}"
-
-
-@dataclass(frozen=True, slots=True)
-class LabelInfo:
-    """The label convention the masks were audited against."""
-
-    num_classes: int | None
-    ignore_index: int | None
-    background: int | None
-    class_names: tuple[str, ...] = ()
-    label_map: tuple[tuple[int, int], ...] = ()  # applied before the checks
-    label_offset: int = 0
-    reduce_zero_label: bool = False
-
-    @property
-    def transform(self) -> str:
-        """What was done to the stored labels before the checks, in words ("" for nothing)."""
-        parts = [f"{a} → {b}" for a, b in self.label_map]
-        if self.reduce_zero_label:
-            parts.append("reduce_zero_label (0 → ignore, the rest - 1)")
-        if self.label_offset:
-            parts.append(f"{self.label_offset:+d} to every label but the ignore index")
-        return ", ".join(parts)
-
-    def name(self, label: int) -> str:
-        """``3 (car)`` when the class has a name, else ``3``."""
-        if 0 <= label < len(self.class_names):
-            return f"{label} ({self.class_names[label]})"
-        return str(label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +342,7 @@ class Report:
     layout_reason: str
     preset: str
     notes: tuple[str, ...]
-    labels: LabelInfo
+    labels: LabelRules  # the label convention the masks were audited against
     fail_on: Severity | None  # None: never fail
     config: Mapping[str, Any]  # the effective configuration, as the JSON report states it
     config_file: str | None

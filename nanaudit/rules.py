@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .records import FileRecord, LabelStats
-from .report import LabelInfo
 
 
 @dataclass(frozen=True, slots=True)
 class LabelRules:
+    """The label convention the masks are audited against (the report states it)."""
+
     num_classes: int | None = None
     ignore_index: int | None = 255
     background: int | None = 0
@@ -31,19 +32,20 @@ class LabelRules:
         return bool(self.label_map or self.label_offset or self.reduce_zero_label)
 
     @property
-    def info(self) -> LabelInfo:
-        return LabelInfo(
-            self.num_classes,
-            self.ignore_index,
-            self.background,
-            self.class_names,
-            self.label_map,
-            self.label_offset,
-            self.reduce_zero_label,
-        )
+    def transform(self) -> str:
+        """What was done to the stored labels before the checks, in words ("" for nothing)."""
+        parts = [f"{a} → {b}" for a, b in self.label_map]
+        if self.reduce_zero_label:
+            parts.append("reduce_zero_label (0 → ignore, the rest - 1)")
+        if self.label_offset:
+            parts.append(f"{self.label_offset:+d} to every label but the ignore index")
+        return ", ".join(parts)
 
     def name(self, label: int) -> str:
-        return self.info.name(label)
+        """``3 (car)`` when the class has a name, else ``3``."""
+        if 0 <= label < len(self.class_names):
+            return f"{label} ({self.class_names[label]})"
+        return str(label)
 
     def map(self, value: int) -> int:
         """A stored label as the training loop sees it: the label map first (what the

@@ -42,8 +42,8 @@ from .options import Options, table
 from .paths import display_path
 from .plan import ActiveCheck, ScanPlan, training_rules
 from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
-from .report import Severity
 from .rules import LabelRules, TrainingRules
+from .severity import Severity
 from .version import __version__
 
 FORMAT = "nanaudit-partial"

@@ -56,7 +56,7 @@ def build_report(
                 *(scale.note for _, scale in sorted(dataset.scales.items()) if scale.note),
             )
         ),
-        labels=rules.info,
+        labels=rules,
         fail_on=plan.options.fail_on,
         config=plan.config(),
         config_file=plan.config_file,

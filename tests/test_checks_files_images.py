@@ -21,7 +21,8 @@ import pytest
 from conftest import clean_mask, hits, make_pairs, natural_image, save, scan
 from PIL import Image
 
-from nanaudit.report import Finding, Report, Severity
+from nanaudit.report import Finding, Report
+from nanaudit.severity import Severity
 
 TIMES = "\u00d7"  # the multiplication sign nanaudit prints in sizes (W×H)
 U8_FULL = 255.0

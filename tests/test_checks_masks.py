@@ -12,7 +12,8 @@ import pytest
 from conftest import clean_mask, hits, natural_image, save, scan
 from PIL import Image, features
 
-from nanaudit.report import Finding, Severity
+from nanaudit.report import Finding
+from nanaudit.severity import Severity
 
 MASK_IDS = [f"NA2{i:02d}" for i in range(1, 11)]
 

@@ -21,7 +21,8 @@ from PIL import Image
 from nanaudit.cli import cli
 from nanaudit.formats import Format, render
 from nanaudit.neardup import group_near_duplicates
-from nanaudit.report import Report, Severity, SplitReport
+from nanaudit.report import Report, SplitReport
+from nanaudit.severity import Severity
 
 LABEL_CHECKS = ("NA301", "NA302", "NA303", "NA304")
 

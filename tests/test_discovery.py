@@ -19,7 +19,7 @@ from nanaudit.layouts import DiscoveryError
 from nanaudit.layouts.generic import discover
 from nanaudit.layouts.pairing import pair_files
 from nanaudit.layouts.walk import LINK_OUTSIDE
-from nanaudit.report import Severity
+from nanaudit.severity import Severity
 
 SIZE = (24, 24)
 

@@ -28,7 +28,8 @@ from nanaudit.checks.files import Reason
 from nanaudit.cli import cli
 from nanaudit.formats import Format, RenderOptions, render
 from nanaudit.paths import printable
-from nanaudit.report import BaselineEntry, BaselineResult, Finding, Report, Severity
+from nanaudit.report import BaselineEntry, BaselineResult, Finding, Report
+from nanaudit.severity import Severity
 
 EXAMPLES = int(os.environ.get("NANAUDIT_ESCAPE_EXAMPLES", "30"))
 SIZE = (16, 16)

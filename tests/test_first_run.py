@@ -26,7 +26,7 @@ from miniatures import (
 )
 
 from nanaudit.cli import cli
-from nanaudit.report import Severity
+from nanaudit.severity import Severity
 
 BINARY = ["--label-map", "255:1", "-C", "2", "--ignore-index", "none"]
 

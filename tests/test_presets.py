@@ -32,7 +32,7 @@ from nanaudit.layouts.classes import (
 )
 from nanaudit.layouts.presets import PRESETS
 from nanaudit.layouts.training import TRAINING_PRESETS
-from nanaudit.report import Severity
+from nanaudit.severity import Severity
 
 # --------------------------------------------------------------------------- helpers
 

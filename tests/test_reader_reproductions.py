@@ -17,7 +17,8 @@ import pytest
 from conftest import natural_image, save, scan
 from PIL import Image
 
-from nanaudit.report import Report, Severity
+from nanaudit.report import Report
+from nanaudit.severity import Severity
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -34,8 +34,8 @@ from nanaudit.kinds import ChoiceList, ConfigError, ImageSize, NumberRange, Wher
 from nanaudit.options import Layer
 from nanaudit.plan import make_plan, option_layers
 from nanaudit.records import GRID_ALPHABET, GRID_MIXED, grid_cell
-from nanaudit.report import Severity
 from nanaudit.rules import LabelRules, TrainingRules
+from nanaudit.severity import Severity
 
 HERE = Where("test", "key")
 

@@ -12,7 +12,7 @@ from ..findings import FindingData, Marks, json_key
 from ..kinds import Float, Int
 from ..neardup import group_near_duplicates, same_picture
 from ..records import FileRecord
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .readers import ids_beyond_storage
 from .registry import Hit, NoOptions, check, threshold

@@ -9,7 +9,7 @@ from ..aggregate import SplitView
 from ..findings import FindingData, Marks, optional
 from ..loaders import READERS
 from ..records import FileRecord, Pair
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check
 from .scopes import FILE, PAIR, SPLIT

@@ -14,7 +14,7 @@ from ..aggregate import colour_family
 from ..findings import FindingData, ImageFlag, Marks, finite, optional
 from ..kinds import Float
 from ..records import FileRecord, PixelStats
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import IMAGE

@@ -10,7 +10,7 @@ from typing import Any
 from ..findings import FindingData, Marks, optional
 from ..kinds import Float, Int
 from ..records import BOUNDARY_SCOPE, FileRecord, LabelStats
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import ANY_MASK, MASK

@@ -13,7 +13,7 @@ from ..aggregate import DatasetStats, SplitView, mask_kind
 from ..findings import FindingData, Marks
 from ..loaders import READERS, Change
 from ..records import FileRecord
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check
 from .scopes import ANY_MASK, DATASET, IMAGE, MASK, SPLIT

@@ -46,7 +46,8 @@ from typing import Any, Generic, TypeVar
 from ..findings import NO_DATA, FindingData
 from ..kinds import ValueKind, Where
 from ..records import FileRecord
-from ..report import CheckDoc, Severity
+from ..report import CheckDoc
+from ..severity import Severity
 from .context import CheckContext
 from .scopes import Scope
 

@@ -17,8 +17,9 @@ from ..aggregate import DatasetStats
 from ..collect import Collected
 from ..paths import display_path, printable
 from ..plan import ActiveCheck, ScanPlan
-from ..report import Finding, Severity
+from ..report import Finding
 from ..rules import LabelRules, TrainingRules
+from ..severity import Severity
 from .context import CheckContext, Hint
 from .registry import Hit
 from .scopes import DATASET, Target, Unit

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from ..findings import FindingData, optional
 from ..kinds import Float, Int
-from ..report import Severity
 from ..samples.model import Draw, Sample, SampleBatch
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import BATCH, DRAW, SAMPLE

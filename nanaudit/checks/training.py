@@ -18,7 +18,7 @@ from ..findings import FindingData, json_key
 from ..kinds import ChoiceList, Float, Int
 from ..layouts.training import LOSSES
 from ..records import FileRecord
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import DATASET, IMAGE

@@ -6,7 +6,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from ..report import Report, Severity
+from ..report import Report
+from ..severity import Severity
 
 
 @dataclass(frozen=True, slots=True)

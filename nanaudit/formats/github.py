@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..report import Finding, FoldedFindings, Report, Severity, printable
+from ..paths import printable
+from ..report import Finding, FoldedFindings, Report
+from ..severity import Severity
 from .base import LEGACY_COMMAND, RenderOptions, artifact_path, command_safe, summary_line
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

@@ -22,11 +22,11 @@ from ..report import (
     Histogram,
     Picture,
     Report,
-    Severity,
     ShownGroup,
     SplitReport,
     check_groups,
 )
+from ..severity import Severity
 from .base import LEGACY_COMMAND, RenderOptions, summary_line
 
 INSTALL_HINT = "pip install 'nanaudit[html]'"

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..records import encode
-from ..report import Finding, Report, Severity, SplitReport, Spread, TrainingScale, TrainingSummary
+from ..report import Finding, Report, SplitReport, Spread, TrainingScale, TrainingSummary
+from ..severity import Severity
 from ..stats import ChannelStats
 from .base import RenderOptions
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from ..report import Finding, Report, Severity, printable
+from ..paths import printable
+from ..report import Finding, Report
+from ..severity import Severity
 from .base import LEGACY_COMMAND, RenderOptions
 
 DATASET_SUITE = "nanaudit"  # no split suite ("nanaudit.NAME") can have this name

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from ..report import Finding, Report, printable
+from ..paths import printable
+from ..report import Finding, Report
 from .base import LEGACY_COMMAND, RenderOptions, summary_line
 
 _INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>&|~])")

@@ -6,7 +6,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from ..report import Report, Severity
+from ..report import Report
+from ..severity import Severity
 from .base import RenderOptions, artifact_path
 from .json_report import clean, json_text
 

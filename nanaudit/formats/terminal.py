@@ -18,15 +18,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..report import (
-    LINK_OUTSIDE,
-    Finding,
-    FoldedFindings,
-    Report,
-    Severity,
-    SplitReport,
-    printable,
-)
+from ..paths import LINK_OUTSIDE, printable
+from ..report import Finding, FoldedFindings, Report, SplitReport
+from ..severity import Severity
 from .base import RenderOptions, command_safe_lines, summary_line
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}

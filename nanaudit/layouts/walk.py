@@ -21,8 +21,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ..paths import LINK_OUTSIDE
 from ..records import IMAGE_SUFFIXES
-from ..report import LINK_OUTSIDE
 from ..storage import RemoteStorage, Storage
 
 MAX_LIST_BYTES = 16 << 20  # a split list: VOC's train_aug.txt is 0.2 MB

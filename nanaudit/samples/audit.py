@@ -86,7 +86,7 @@ def audit(
         layout_reason=_reason(draw),
         preset="none",
         notes=tuple(printable(n) for n in draw.notes),
-        labels=rules.info,
+        labels=rules,
         fail_on=options.fail_on,
         config=effective_config(options, rules, checks, config_file, "samples"),
         config_file=config_file,
