@@ -456,6 +456,9 @@ class SplitView:
     stats: SplitStats
     # folders below the split's roots that could not be listed: (display path, reason)
     unreadable_folders: tuple[tuple[str, str], ...] = ()
+    # hidden files with an image suffix in the split's folders (AppleDouble ._x.png): not
+    # audited, but listed by loaders that list folders (NA012)
+    hidden_images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

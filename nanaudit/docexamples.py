@@ -177,6 +177,9 @@ def readers(root: Path) -> None:
     Image.merge("LA", (Image.fromarray(labels), Image.fromarray(alpha))).save(
         msk / "train" / "mask_not_2d.png"
     )
+    # macOS's AppleDouble companion of a file copied from a Mac: a hidden ._ file
+    appledouble = b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X        " + bytes(60)
+    (img / "train" / "._hidden_image_files.png").write_bytes(appledouble)
     dead = _noise(rng, 32, 32)
     dead[..., 2] = 17
     _save(img / "train" / "constant_channel.png", dead)
@@ -192,7 +195,8 @@ BUILDERS: dict[str, Callable[[Path], None]] = {"data": synthetic, "readers": rea
 READERS_INTRO = (
     "A small dataset whose files different loaders read differently, written by "
     "`nanaudit/docexamples.py` (palette masks, one with another palette, an RGBA, an LA and "
-    "an RGB colour mask, an image with a dead band, a val split of CMYK JPEGs; C = 4)"
+    "an RGB colour mask, an image with a dead band, an AppleDouble `._` file, a val split "
+    "of CMYK JPEGs; C = 4)"
 )
 DATA_INTRO = (
     "A small dataset of 64x64 pairs with one defect per file, written by "

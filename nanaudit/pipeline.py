@@ -25,6 +25,7 @@ from .options import Options
 from .paths import display_path, printable
 from .plan import ScanPlan
 from .pool import Progress
+from .records import IMAGE_SUFFIXES
 from .report import Report
 from .shards import Partial, check_statistics, make_partial, merge_parts, with_fail_on
 from .summarise import build_report
@@ -73,6 +74,11 @@ def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
             tuple(
                 (display_path(path, plan.root), printable(reason))
                 for path, reason in s.planned.unreadable
+            ),
+            tuple(
+                display_path(path, plan.root)
+                for path, reason in s.planned.skipped
+                if reason == "hidden file" and path.suffix.lower() in IMAGE_SUFFIXES
             ),
         )
         for s in collected.splits

@@ -284,6 +284,21 @@ def test_one_dead_band_under_per_channel_normalisation(tmp_path: Path) -> None:
     assert not at_least_warning(scan(root, num_classes=3), "NA114")
 
 
+def test_appledouble_files_crash_a_loader_that_lists_the_folder(tmp_path: Path) -> None:
+    root = dataset(tmp_path / "d", [labels(i) for i in range(2)])
+    appledouble = b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X        " + bytes(60)
+    (root / "images" / "._m0.png").write_bytes(appledouble)
+    files = sorted((root / "images").glob("*.png"))  # the user's loader lists the folder
+    assert any(p.name.startswith("._") for p in files)
+    with pytest.raises(OSError):  # PIL.UnidentifiedImageError
+        [torch.as_tensor(np.array(Image.open(p))) for p in files]
+    report = scan(root, num_classes=3)
+    assert [f.path for f in report.findings if f.check == "NA012"] == ["images/._m0.png"]
+    assert at_least_warning(report, "NA012")
+    (root / "images" / "._m0.png").unlink()  # the fix
+    assert not at_least_warning(scan(root, num_classes=3), "NA012")
+
+
 # --------------------------------------------------------------------------- training
 
 

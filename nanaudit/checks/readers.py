@@ -351,6 +351,40 @@ def ids_beyond_8_bit_masks(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
 
 
 @dataclass(frozen=True, slots=True)
+class HiddenFilesData(FindingData):
+    hidden_files: int  # in the split
+
+
+@check("NA012", "hidden-image-files", Severity.WARNING, SPLIT)
+def hidden_image_files(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
+    """A hidden file with an image suffix sits in the split's folders: macOS's AppleDouble
+    companions (._img_001.png), editor or sync leftovers. nanaudit skips hidden files; a
+    loader that lists the folder does not.
+
+    Why: os.listdir and pathlib.Path.glob("*.png") list them, and the loader crashes on
+    the first one it opens ("cannot identify image file"), or pairs it with a mask.
+
+    Fix: delete them (find DIR -name '._*' -delete; dot_clean on macOS), or list the files
+    with glob.glob, which skips hidden names.
+    """
+    files = split.hidden_images
+    if not files:
+        return
+    for path in files[:20]:
+        yield Hit(
+            "hidden file with an image suffix: nanaudit skipped it, os.listdir and "
+            "Path.glob list it and the loader fails on it",
+            HiddenFilesData(len(files)),
+            path=path,
+        )
+    if len(files) > 20:
+        yield Hit(
+            f"{len(files) - 20:,} more hidden files with an image suffix in split {split.name!r}",
+            HiddenFilesData(len(files)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CmykData(FindingData):
     images: int
 
