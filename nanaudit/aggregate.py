@@ -209,6 +209,10 @@ class SplitStats:
     palettes: tuple[tuple[tuple[int, int], int], ...] = stat(COUNTS)
     mask_kinds: tuple[tuple[str, int], ...] = stat(COUNTS)
     mask_dtypes: tuple[tuple[str, int], ...] = stat(COUNTS)
+    # labeled splits: the masks holding a label besides background and ignore, and per n
+    # the masks whose labels besides those are exactly 1..n (instance numbering, NA217)
+    foreground_masks: int = stat(SUM)
+    numbered: tuple[tuple[int, int], ...] = stat(COUNTS)
 
     def merge(self, other: SplitStats) -> SplitStats:
         values = {}
@@ -329,6 +333,12 @@ def file_fields(
     fields["masks_per_label"] = tuple((v, 1) for v in present)
     fields["present_pixels"] = tuple((v, valid) for v in present)
     fields["ignore_masks"] = 1 if ignored else 0
+    foreground = [v for v in present if v != rules.background]
+    if foreground:
+        fields["foreground_masks"] = 1
+        n = len(foreground)
+        if n >= 2 and foreground[0] == 1 and foreground[-1] == n:
+            fields["numbered"] = ((n, 1),)
     fields["reduced_pixels"] = lab.reduced
     if training is None or not training.described:
         return fields

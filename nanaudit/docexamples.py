@@ -191,7 +191,23 @@ def readers(root: Path) -> None:
         _save(msk / "val" / f"cmyk_{k}.png", labels)
 
 
-BUILDERS: dict[str, Callable[[Path], None]] = {"data": synthetic, "readers": readers}
+def instances(root: Path) -> None:
+    """Four 64x64 pairs whose masks number their objects 1..N (N = 16 to 22)."""
+    rng = np.random.default_rng(2)
+    for k, n in enumerate((16, 18, 20, 22)):
+        mask = np.zeros((64, 64), np.uint8)
+        for i in range(n):
+            y, x = divmod(i, 6)
+            mask[y * 10 + 1 : y * 10 + 8, x * 10 + 1 : x * 10 + 8] = i + 1
+        _save(root / "images" / f"instance_numbered_masks_{k}.png", _noise(rng, 64, 64))
+        _save(root / "masks" / f"instance_numbered_masks_{k}.png", mask)
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {
+    "data": synthetic,
+    "readers": readers,
+    "instances": instances,
+}
 READERS_INTRO = (
     "A small dataset whose files different loaders read differently, written by "
     "`nanaudit/docexamples.py` (palette masks, one with another palette, an RGBA, an LA and "
@@ -255,6 +271,10 @@ SCANS: tuple[ScanScenario, ...] = (
     ),
     ScanScenario(READERS_INTRO + ", read by detectron2", "readers", ("--reader", "detectron2")),
     ScanScenario(SAMPLE_INTRO + ", with 300 classes", "sample_data", ("-C", "300")),
+    ScanScenario(
+        "Four pairs whose masks number their objects 1..N, written by `nanaudit/docexamples.py`",
+        "instances",
+    ),
 )
 
 

@@ -160,6 +160,21 @@ def test_palette_masks_read_as_gray_are_out_of_range(tmp_path: Path) -> None:
     assert np.isfinite(loss_of(np.asarray(Image.open(mask_paths(root)[0])), classes=6).item())
 
 
+def test_samples_name_a_palette_read_as_gray(tmp_path: Path) -> None:
+    """nanaudit samples audits what the pipeline yields; an out-of-range finding names the
+    reader-level cause when the values are a palette's gray levels."""
+    import nanaudit
+
+    root = dataset(tmp_path / "d", [voc_palette_mask(i) for i in range(2)])
+    pipeline = [
+        (natural_image(i, SIZE), np.asarray(Image.open(p).convert("L")))  # detectron2's "L"
+        for i, p in enumerate(mask_paths(root))
+    ]
+    report = nanaudit.audit_samples(pipeline, num_classes=6)
+    (f, *_) = [f for f in report.findings if f.check == "NA201"]
+    assert "gray levels" in f.message and "cv2.imread(p, 0)" in f.message
+
+
 def test_sixteen_bit_masks_read_by_cv2_lose_their_ids(tmp_path: Path) -> None:
     root = dataset(tmp_path / "d", [labels(i, 5).astype(np.uint16) for i in range(3)])
     read = cv2.imread(str(mask_paths(root)[0]), 0)
@@ -193,6 +208,25 @@ def test_ids_above_255_stored_in_uint8_wrap(tmp_path: Path) -> None:
     assert absent and max(absent) < 256  # classes no 8-bit mask can hold: NA216 alone
     root16 = dataset(tmp_path / "d16", [a.astype(np.uint16) for a in ids])
     assert not at_least_warning(scan(root16, num_classes=301, ignore_index="none"), "NA216")
+
+
+def test_instance_ids_below_256_taken_for_classes(tmp_path: Path) -> None:
+    masks = []
+    for n in (16, 19, 23):
+        m = np.zeros(SIZE, np.uint8)
+        for i in range(n):
+            y, x = divmod(i, 8)
+            m[y * 8 + 1 : y * 8 + 6, x * 4 : x * 4 + 3] = i + 1
+        masks.append(m)
+    root = dataset(tmp_path / "d", masks)
+    target = np.asarray(Image.open(mask_paths(root)[2]))
+    with pytest.raises(IndexError):  # a 3-class model: "Target 23 is out of bounds"
+        loss_of(target, classes=3)
+    report = scan(root)
+    assert at_least_warning(report, "NA217")
+    # semantic masks of many classes are not instance numbering
+    semantic = [labels(i, 3) for i in range(3)]
+    assert not at_least_warning(scan(dataset(tmp_path / "s", semantic)), "NA217")
 
 
 # --------------------------------------------------------------------------- palettes

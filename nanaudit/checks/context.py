@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from ..aggregate import DatasetStats, FullScale, SplitView
+from ..layouts.hints import palette_luma_hint
 from ..records import FileRecord
 from ..rules import LabelRules, TrainingRules
 
@@ -33,7 +34,10 @@ class CheckContext(Generic[Opts]):
         return self.split
 
     def explain(self, bad: Sequence[int]) -> str | None:
-        return self.hint(bad, self.labels.num_classes) if self.hint is not None else None
+        """The layout's explanation of out-of-range labels, else a reader-level cause that
+        holds whatever the layout (a palette read as gray)."""
+        hint = self.hint(bad, self.labels.num_classes) if self.hint is not None else None
+        return hint or palette_luma_hint(bad, self.labels.num_classes)
 
     def scale(self, record: FileRecord) -> FullScale:
         return self.dataset.scale(record.dtype)

@@ -351,6 +351,48 @@ def ids_beyond_8_bit_masks(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberedData(FindingData):
+    masks: int
+    smallest: int
+    largest: int
+
+
+MIN_NUMBERED = 16  # the largest count of ids from which numbering 1..N looks like instances
+
+
+@check("NA217", "instance-numbered-masks", Severity.WARNING, SPLIT)
+def instance_numbered_masks(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
+    """Every mask of the split that holds labels numbers them 1..N (besides background and
+    ignore), N varies from mask to mask and reaches 16 or more, and no C (--num-classes)
+    above the largest is stated: instance ids (one id per object, counted per image) with
+    fewer than 256 ids, which NA210 does not see.
+
+    Why: taken for classes, id k is "the k-th object of this image": the same class gets
+    a different id in every image, the class count looks like the largest N ("C is at least
+    178"), and the loss learns to count objects, not to recognise them.
+
+    Fix: map each instance id to its semantic class with the dataset's instance-to-class
+    table (or to 1 for a foreground/background task) and save those masks.
+    """
+    st = split.stats
+    if not split.labeled or st.foreground_masks < 3:
+        return
+    numbered = dict(st.numbered)
+    masks = sum(numbered.values())
+    if masks != st.foreground_masks or len(numbered) < 3:
+        return
+    lo, hi = min(numbered), max(numbered)
+    c = ctx.labels.num_classes
+    if hi < MIN_NUMBERED or (c is not None and c > hi + 1):
+        return
+    yield Hit(
+        f"all {masks:,} masks of split {split.name!r} with labels number them 1..N, N from "
+        f"{lo} to {hi}: instance ids, not classes",
+        NumberedData(masks, lo, hi),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class HiddenFilesData(FindingData):
     hidden_files: int  # in the split
 

@@ -14,9 +14,11 @@ def palette_luma_hint(bad: Sequence[int], num_classes: int | None = None) -> str
     """Out-of-range values that are all luma values of VOC palette colours."""
     if bad and all(v in VOC_LUMA for v in bad) and any(v not in (0, 255) for v in bad):
         return (
-            "these values are the gray levels (luma) of VOC palette colours: the palette "
-            "masks were converted to gray (convert('L') or an image editor); reload the "
-            "originals as palette indices, or map each palette colour to its index"
+            "these values are the gray levels (luma) of VOC palette colours: palette masks "
+            "read as gray (Image.open(p).convert('L'), cv2.imread(p, 0), detectron2's "
+            "read_image(p, 'L')) or saved so; read the palette indices "
+            "(np.asarray(Image.open(p)); --mask-reader pillow), or map each palette colour "
+            "to its index"
         )
     return None
 
