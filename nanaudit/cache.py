@@ -128,9 +128,15 @@ def lookup_sql(n: int) -> str:
     """The lookup of ``n`` paths: a search of the primary key (settings, path, kind), so
     that rows of other datasets and settings are never read (tests check its query plan)."""
     return (
-        "SELECT path, kind, size, mtime, ctime, inode, record FROM records_v6 "
+        "SELECT path, kind, size, mtime, ctime, inode, "
+        f"CASE WHEN length(record) <= {MAX_RECORD_CHARS} THEN record END FROM records_v6 "
         f"WHERE settings = ? AND path IN ({','.join('?' * n)})"
     )
+
+
+# A stored record is untrusted (a file on disk): one longer than this is a miss, never read
+# (a record's size follows its mask's distinct labels; 16 MiB holds some 500,000 of them)
+MAX_RECORD_CHARS = 16 << 20
 
 
 class RecordCache:
@@ -178,6 +184,8 @@ class RecordCache:
                 rows = self._db.execute(lookup_sql(len(batch)), (self.key, *batch))
                 for path, kind, size, mtime, ctime, inode, record in rows:
                     item = wanted.get((bytes(path), kind))
+                    if not isinstance(record, str):
+                        continue  # too long, or not text: a miss, decoded again
                     if item is not None and self._stamp(item[0]) == (size, mtime, ctime, inode):
                         found[item] = record
         except sqlite3.Error as exc:

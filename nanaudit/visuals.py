@@ -13,7 +13,9 @@ scan ends. Like the record cache, it holds no pickles and is safe to delete at a
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
 import sqlite3
 import struct
@@ -42,15 +44,87 @@ def _pack_histogram(v: Visual) -> bytes:
 
 
 def unpack_histogram(blob: bytes) -> tuple[float, float, np.ndarray] | None:
-    """(lo, hi, channels × bins counts) of a stored histogram, or None."""
+    """(lo, hi, channels × bins counts) of a stored histogram, or None when it is not one
+    nanaudit makes (HIST_BINS bins, at most MAX_CHANNELS channels, a finite range)."""
+    from .decode.thumbnails import HIST_BINS  # only an HTML report reads them
+
     if len(blob) < _RANGE.size + 4:
         return None
     lo, hi = _RANGE.unpack_from(blob)
     (bins,) = struct.unpack_from("<I", blob, _RANGE.size)
-    counts = np.frombuffer(blob, dtype=np.uint64, offset=_RANGE.size + 4)
-    if bins == 0 or counts.size % bins:
+    rest = len(blob) - _RANGE.size - 4
+    if bins != HIST_BINS or rest % (8 * bins) or not 0 < rest // (8 * bins) <= MAX_CHANNELS:
         return None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        return None
+    counts = np.frombuffer(blob, dtype=np.uint64, offset=_RANGE.size + 4)
     return lo, hi, counts.reshape(-1, bins)
+
+
+# A stored row is read as untrusted (the store is a file on disk, like the record cache):
+# anything nanaudit would not have written is a miss, never an error or an allocation of
+# the size it states.
+MAX_CHANNELS = 4
+MAX_STRETCH = 500  # characters of the note on how values were mapped to 8 bits
+MAX_THUMB_BYTES = 1 << 20  # a thumbnail is at most 192 x 192 (THUMB_MAX): some 150 kB
+
+
+def _picture_size(data: bytes) -> tuple[int, int] | None:
+    """The size a stored PNG or JPEG declares (header only, nothing decoded), or None."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data or len(data) > MAX_THUMB_BYTES:
+        return None
+    try:
+        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as im:
+            return im.size
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None
+
+
+def visual_of_row(meta_text: Any, thumb: Any, flags: Any, hist: Any) -> Visual | None:
+    """The Visual of a stored row, or None when the row is not one nanaudit wrote."""
+    from .decode.thumbnails import MAX_VALUES, THUMB_MAX  # only an HTML report reads them
+
+    if not isinstance(meta_text, str) or len(meta_text) > 64 << 10:
+        return None
+    if not isinstance(thumb, bytes) or not isinstance(flags, bytes | None):
+        return None
+    try:
+        meta = json.loads(meta_text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    width, height, values = meta.get("width"), meta.get("height"), meta.get("values")
+    colour, stretch = meta.get("colour"), meta.get("stretch")
+    if not (type(width) is int and 1 <= width <= THUMB_MAX):
+        return None
+    if not (type(height) is int and 1 <= height <= THUMB_MAX):
+        return None
+    if not (isinstance(values, list) and len(values) <= MAX_VALUES):
+        return None
+    if not all(type(x) is int and -(2**63) <= x < 2**63 for x in values):
+        return None
+    if not (isinstance(colour, bool) and isinstance(stretch, str)):
+        return None
+    if len(stretch) > MAX_STRETCH or _picture_size(thumb) != (width, height):
+        return None
+    if flags and _picture_size(flags) != (width, height):
+        return None
+    if hist is not None and not isinstance(hist, bytes):
+        return None
+    if hist and unpack_histogram(hist) is None:
+        return None
+    return Visual(
+        thumb,
+        width,
+        height,
+        values=tuple(values),
+        colour=colour,
+        flags=flags or b"",
+        stretch=stretch,
+    )
 
 
 class VisualStore:
@@ -100,13 +174,16 @@ class VisualStore:
             for i in range(0, len(paths), LOOKUP_BATCH):
                 batch = paths[i : i + LOOKUP_BATCH]
                 rows = self._db.execute(
-                    f"SELECT path, kind, size, mtime, ctime, inode FROM {TABLE} "
+                    f"SELECT path, kind, size, mtime, ctime, inode, meta, thumb, flags, hist "
+                    f"FROM {TABLE} "
                     f"WHERE settings = ? AND path IN ({','.join('?' * len(batch))})",
                     (self.key, *batch),
                 )
-                for path, kind, size, mtime, ctime, inode in rows:
+                for path, kind, *row in rows:
                     item = wanted.get((bytes(path), kind))
-                    if item is not None and file_stamp(item[0]) == (size, mtime, ctime, inode):
+                    if item is None or file_stamp(item[0]) != tuple(row[:4]):
+                        continue
+                    if visual_of_row(*row[4:]) is not None:  # else a miss: made again
                         found.add(item)
         except sqlite3.Error as exc:
             self.problem = f"thumbnails unreadable, made again: {exc}"
@@ -173,26 +250,16 @@ class VisualStore:
     def get(self, items: Iterable[Key]) -> dict[Key, Visual]:
         """The thumbnails of ``items`` (those this run found or made)."""
         out: dict[Key, Visual] = {}
-        for item, (meta_text, thumb, flags) in self._rows(items, "meta, thumb, flags"):
-            try:
-                meta = json.loads(str(meta_text))
-                out[item] = Visual(
-                    bytes(thumb),
-                    int(meta["width"]),
-                    int(meta["height"]),
-                    values=tuple(int(x) for x in meta["values"]),
-                    colour=bool(meta["colour"]),
-                    flags=bytes(flags or b""),
-                    stretch=str(meta["stretch"]),
-                )
-            except (ValueError, KeyError, TypeError):
-                continue  # a damaged row: that file is shown without pictures
+        for item, row in self._rows(items, "meta, thumb, flags, hist"):
+            visual = visual_of_row(*row)
+            if visual is not None:  # a row damaged since: that file is shown without pictures
+                out[item] = visual
         return out
 
     def histograms(self, items: Iterable[Key]) -> Iterator[tuple[float, float, np.ndarray]]:
         """The per-channel histograms of ``items``, read in batches (never all at once)."""
         for _, (blob,) in self._rows(items, "hist"):
-            found = unpack_histogram(bytes(blob or b""))
+            found = unpack_histogram(blob if isinstance(blob, bytes) else b"")
             if found is not None:
                 yield found
 

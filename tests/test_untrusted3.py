@@ -298,3 +298,98 @@ def test_merge_refuses_write_config(tmp_path: Path) -> None:
     result = bounded("merge", str(part), "--write-config", str(tmp_path / "n.toml"))
     contract(result, 2)
     assert not (tmp_path / "n.toml").exists()
+
+
+# 8. ------------------------------------------------ thumbnail-store rows that lie
+
+
+def _png_bytes(side: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (side, side)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+# each poison, with the kind of row it applies to
+POISONS = {
+    "not-an-image": ("image", "thumb = x'00010203'"),
+    "meta-not-json": ("image", "meta = '[1, 2'"),
+    "meta-a-list": ("mask", "meta = '[1, 2]'"),
+    "huge-size": ("image", "meta = json_set(meta, '$.width', 20000, '$.height', 20000)"),
+    "a-large-png": ("image", "thumb = :big"),
+    "many-labels": ("mask", "meta = json_set(meta, '$.values', json(:labels))"),
+    "nan-range": ("image", "hist = :nan_hist"),
+    "wide-bins": ("image", "hist = :wide_hist"),
+    "stretch-a-number": ("image", "meta = json_set(meta, '$.stretch', 5)"),
+    "flags-garbage": ("image", "flags = x'89504e47'"),
+}
+
+
+def test_damaged_or_poisoned_thumbnail_rows_are_misses(tmp_path: Path) -> None:
+    """One damaged row in the thumbnail store made every later HTML scan exit 2; a
+    poisoned one (20000 x 20000, 1,000 labels, a NaN histogram range, 65,536 bins) was
+    OOM-killed or took minutes. Each row here gets one poison; the next scan remakes them
+    all (the store ends as it was) and its page is the clean one."""
+    import sqlite3
+    import struct
+
+    root = make_pairs(tmp_path / "d", 10, size=(32, 32))
+    (root / "masks/img_009.png").unlink()  # a finding, so that the page shows pictures
+    cache = tmp_path / "cache"
+    html = tmp_path / "r.html"
+    args = ("scan", str(root), "--no-progress", "--cache-dir", str(cache), f"-ohtml:{html}")
+    contract(bounded(*args), 1)
+    clean = html.read_text()
+    store = next(cache.rglob("thumbnails.sqlite3"))
+    values = {
+        "big": _png_bytes(6000),
+        "labels": json.dumps(list(range(1000))),
+        "nan_hist": struct.pack("<dd", float("nan"), 1.0) + struct.pack("<I", 32) + bytes(768),
+        "wide_hist": struct.pack("<dd", 0.0, 1.0) + struct.pack("<I", 65536) + bytes(8 * 65536 * 3),
+    }
+    with sqlite3.connect(store) as db:
+        (table,) = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchone()
+        snapshot = f"SELECT path, kind, meta, thumb, flags, hist FROM {table} ORDER BY path, kind"
+        before = db.execute(snapshot).fetchall()
+        rows = {
+            k: [r for (r,) in db.execute(f"SELECT rowid FROM {table} WHERE kind = ?", (k,))]
+            for k in ("image", "mask")
+        }
+        for kind, change in POISONS.values():
+            db.execute(f"UPDATE {table} SET {change} WHERE rowid = {rows[kind].pop()}", values)
+    again = bounded(*args, seconds=30)
+    contract(again, 1)
+    assert again.peak_mb < 200, again.peak_mb
+    assert html.read_text() == clean
+    with sqlite3.connect(store) as db:
+        assert db.execute(snapshot).fetchall() == before
+
+
+def test_oversized_or_foreign_cache_rows_are_misses(tmp_path: Path) -> None:
+    """A record row of 40 MB (a label histogram of 3 million entries) once went through
+    json.loads whole; a row holding a blob instead of text. Both are misses now: the files
+    are decoded again and the report is the clean one."""
+    import sqlite3
+
+    root = make_pairs(tmp_path / "d", 3, size=(16, 16))
+    cache = tmp_path / "cache"
+    args = ("scan", str(root), "--no-progress", "--cache-dir", str(cache), "--format", "json")
+    first = bounded(*args)
+    contract(first, 0)
+    with sqlite3.connect(cache / "records.sqlite3") as db:
+        rows = db.execute("SELECT rowid, kind, record FROM records_v6 ORDER BY rowid").fetchall()
+        rowid, _, text = next(r for r in rows if r[1] == "mask")
+        doc = json.loads(text)
+        huge = ",".join(f"[{i},1]" for i in range(3_000_000))
+        doc["labels"]["histogram"] = "HUGE"
+        poisoned = json.dumps(doc).replace('"HUGE"', f"[{huge}]")
+        db.execute("UPDATE records_v6 SET record = ? WHERE rowid = ?", (poisoned, rowid))
+        other = next(r[0] for r in rows if r[0] != rowid)
+        db.execute("UPDATE records_v6 SET record = x'00ff' WHERE rowid = ?", (other,))
+    again = bounded(*args)
+    contract(again, 0)
+    assert again.peak_mb < 200, again.peak_mb
+    assert json.loads(again.out)["files"] == json.loads(first.out)["files"]
