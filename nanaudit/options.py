@@ -714,6 +714,16 @@ class Options:
         multiple=True,
         metavar="SPLIT",
     )
+    train_splits = Option[tuple[str, ...]](
+        TextList(),
+        (),
+        "Name a training split (the training checks and class weights read it), when no "
+        "split's name says so (train, training…). Repeatable.",
+        group="input",
+        flag="--train-split",
+        multiple=True,
+        metavar="SPLIT",
+    )
     config = Option[Path | None](
         PathValue(),
         None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .aggregate import training_names
 from .checks.registry import CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError
@@ -225,6 +226,8 @@ def _make_plan(
     layout = replace(layout, notes=tuple(n for n in layout.notes if not isinstance(n, KeyNote)))
     if why:
         layout = replace(layout, reason=f"{why}; {layout.reason}")
+    if options.train_splits:
+        layout = _with_training_splits(layout, options.train_splits)
     layout = replace(
         layout,
         splits=tuple(sorted(layout.splits, key=lambda s: ROLE_ORDER.get(s.role, len(ROLE_ORDER)))),
@@ -248,8 +251,52 @@ def _make_plan(
         checks=checks,
         config_file=config_file,
         visuals=wants_pictures(options),
-        warnings=(*gate_warnings(layers), *usage_warnings(labels, training), *key_notes),
+        warnings=(
+            *gate_warnings(layers),
+            *usage_warnings(labels, training),
+            *_no_training_split(layout),
+            *key_notes,
+        ),
         storage=storage,
+    )
+
+
+def _with_training_splits(layout: Layout, names: Sequence[str]) -> Layout:
+    """The splits named by --train-split become the training splits (and only they): a
+    name that is no split is an error that lists the splits."""
+    by_name = {s.name.lower(): s.name for s in layout.splits}
+    unknown = [n for n in names if n.lower() not in by_name]
+    if unknown:
+        known = ", ".join(repr(s.name) for s in layout.splits) or "none"
+        raise ConfigError(
+            f"--train-split {unknown[0]!r}: no such split (the splits found: {known})"
+        )
+    chosen = {by_name[n.lower()] for n in names}
+    return replace(
+        layout,
+        splits=tuple(
+            replace(
+                s, role="train" if s.name in chosen else "other" if s.role == "train" else s.role
+            )
+            for s in layout.splits
+        ),
+    )
+
+
+def _no_training_split(layout: Layout) -> tuple[str, ...]:
+    """Said, not skipped in silence: with no training split, the checks of what a model
+    trains on (NA301, NA308, NA4xx: --crop-size, --batch-size) and the class weights do
+    not run."""
+    if not layout.splits or training_names([(s.name, s.role) for s in layout.splits]):
+        return ()
+    if not any(s.labeled for s in layout.splits):
+        return ()
+    names = ", ".join(s.name for s in layout.splits)
+    first = layout.splits[0].name
+    return (
+        f"no split is named like a training split ({names}): the training checks (NA301, "
+        "NA308, NA401-NA407: --crop-size, --batch-size) and the class weights are skipped; "
+        f"name the training splits with --train-split (e.g. --train-split {first})",
     )
 
 

@@ -10,6 +10,8 @@ depths and label conventions of one kind of dataset, scaled down to a few small 
 - ``microscopy_16bit``: 16-bit fluorescence, nuclei on a dark background, 0/255 masks (or
   instance ids, or 12-bit data in 16-bit files)
 - ``polyps``: Kvasir-SEG (``images/*.jpg`` + ``masks/*.jpg``: JPEG masks)
+- ``aerial_tiles``: aerial imagery in group folders (``Tile 1/{images,masks}`` …)
+- ``same_layout``: different subjects of one layout (fundus photographs, CT slices, slides)
 
 The tests import them; ``python tests/miniatures.py OUT`` writes them all below OUT (the
 terminal reports quoted in the issue notes come from these).
@@ -407,12 +409,40 @@ def same_layout(root: Path, kind: str, n: int = 8, size: tuple[int, int] = (128,
     return root
 
 
+# --------------------------------------------------------------------------- aerial tiles
+
+
+def aerial_tiles(
+    root: Path, tiles: int = 2, per_tile: int = 3, size: tuple[int, int] = (40, 52)
+) -> Path:
+    """Aerial imagery in group folders, as Kaggle's "Semantic segmentation of aerial
+    imagery" ships it: ``Tile N/images/image_part_00K.jpg`` + ``Tile N/masks/
+    image_part_00K.png``, here with 0–5 label masks (the real ones are colour-coded), and a
+    classes.json beside the tiles. No folder is named like a split."""
+    base = root / "Semantic segmentation dataset"
+    rng = np.random.default_rng(8)
+    h, w = size
+    for t in range(1, tiles + 1):
+        for k in range(1, per_tile + 1):
+            img = rng.integers(40, 200, (h, w, 3)).astype(np.uint8)
+            mask = np.zeros(size, np.uint8)
+            for label in range(1, 6):
+                y0, x0 = rng.integers(0, h - 8), rng.integers(0, w - 8)
+                mask[y0 : y0 + 8, x0 : x0 + 10] = label
+                img[mask == label] = (label * 40) % 256
+            _save(base / f"Tile {t}" / "images" / f"image_part_{k:03d}.jpg", img, quality=92)
+            _save(base / f"Tile {t}" / "masks" / f"image_part_{k:03d}.png", mask)
+    (base / "classes.json").write_text('{"classes": []}\n', encoding="utf-8")
+    return base
+
+
 BUILDERS = {
     "road_scene": road_scene,
     "electron_microscopy": electron_microscopy,
     "retina_vessels": retina_vessels,
     "microscopy_16bit": microscopy_16bit,
     "polyps": polyps,
+    "aerial_tiles": aerial_tiles,
 }
 
 

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import clean_mask, hits, make_pairs, natural_image, save, scan
 from miniatures import (
+    aerial_tiles,
     electron_microscopy,
     microscopy_16bit,
     polyps,
@@ -459,3 +460,56 @@ def test_candidate_names_cannot_split_the_error_line_or_drive_ci(tmp_path: Path)
     code, _, err = cli_scan(str(root))
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "##[" not in err and "gt\\x0a" in err
+
+
+# --------------------------------------------------------------------------- training splits
+
+
+def _tile_splits(base: Path) -> list[str]:
+    return [
+        f"--split=tile{t}:{base / f'Tile {t}' / 'images'}:{base / f'Tile {t}' / 'masks'}"
+        for t in (1, 2)
+    ]
+
+
+def test_training_checks_skipped_for_custom_split_names_are_said(tmp_path: Path) -> None:
+    """Two tiles as splits: none is named like a training split, so the crop check and the
+    class weights do not run, and a usage warning says it (issue 24: "No findings")."""
+    base = aerial_tiles(tmp_path)
+    args = ["scan", str(base), *_tile_splits(base), "-C", "6", "--crop-size", "64x64"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    doc = json.loads(result.stdout)
+    assert not [f for f in doc["findings"] if f["check"] == "NA401"]
+    (warning,) = [w for w in doc["warnings"] if "training split" in w]
+    assert "tile1, tile2" in warning and "--train-split tile1" in warning
+    assert "NA401" in warning and "class weights" in warning
+    terminal = CliRunner().invoke(cli, args)
+    assert "--train-split" in terminal.output
+
+
+def test_train_split_names_the_training_splits(tmp_path: Path) -> None:
+    base = aerial_tiles(tmp_path)
+    args = ["scan", str(base), *_tile_splits(base), "-C", "6", "--crop-size", "64x64"]
+    result = CliRunner().invoke(cli, [*args, "--train-split", "tile1", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    crops = [f for f in doc["findings"] if f["check"] == "NA401"]
+    assert crops and all(f["path"].startswith("Tile 1/") for f in crops)
+    assert not [w for w in doc["warnings"] if "training split" in w]
+    assert doc["splits"]["tile1"]["summary"]["class_weights"]
+    assert doc["splits"]["tile2"]["summary"]["class_weights"] == {}
+    # the same as a config key
+    (base / "nanaudit.toml").write_text('train_splits = ["tile2"]\n', encoding="utf-8")
+    config = CliRunner().invoke(cli, [*args, "--format", "json"])
+    crops = [f for f in json.loads(config.stdout)["findings"] if f["check"] == "NA401"]
+    assert crops and all(f["path"].startswith("Tile 2/") for f in crops)
+
+
+def test_train_split_that_names_no_split_is_a_usage_error(tmp_path: Path) -> None:
+    base = aerial_tiles(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["scan", str(base), *_tile_splits(base), "--train-split", "tile9"]
+    )
+    assert result.exit_code == 2
+    assert "'tile9': no such split" in result.output and "'tile1', 'tile2'" in result.output
+    assert "Traceback" not in result.output
