@@ -17,7 +17,7 @@ from .findings import NO_DATA, FindingData
 from .records import FileRecord
 from .rules import LabelRules
 from .severity import Severity
-from .stats import ChannelStats
+from .stats import ChannelStats, blurred_binary_share
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,22 +417,11 @@ class Report:
         return tuple(folded), rest
 
     def _blurred_binary_share(self) -> float | None:
-        """The share of the mask pixels at 0 or 255, when masks hold both and values in
-        between, some of them near 255, and 0 and 255 cover at least 90% of the pixels
-        (binary masks whose edges a lossy codec or a smooth resize spread); else None."""
         counts: dict[int, int] = {}
         for sp in self.splits:
             for v, n in sp.label_histogram:
                 counts[v] = counts.get(v, 0) + n
-        total = sum(counts.values())
-        ends = counts.get(0, 0) + counts.get(255, 0)
-        if not total or not counts.get(0) or not counts.get(255) or len(counts) < 3:
-            return None
-        if min(counts) < 0 or max(counts) > 255 or ends < 0.9 * total:
-            return None
-        if not any(127 < v < 255 for v in counts):  # labels 0-20 and a 255 border (VOC)
-            return None
-        return ends / total
+        return blurred_binary_share(counts)
 
     def classes_in_words(self) -> str:
         """The class count as the reader needs it: the one given, or, without it, the labels

@@ -8,9 +8,11 @@ before the checks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from .records import FileRecord, LabelStats
+from .stats import blurred_binary_share
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,14 @@ class LabelRules:
     def transformed(self) -> bool:
         """Labels were mapped or shifted: stored values are not what the checks see."""
         return bool(self.label_map or self.label_offset or self.reduce_zero_label)
+
+    def blurred_without_classes(self, histogram: Iterable[tuple[int, int]]) -> bool:
+        """No C given, and the labels are binary 0/255 masks with blurred edges (JPEG,
+        a smooth resize): the values in between are no classes, so no class statistic
+        (NA302, NA303, class weights) is taken over them; the label hint says what to do."""
+        if self.num_classes is not None or self.transformed or self.ignore_index not in (255, None):
+            return False
+        return blurred_binary_share(dict(histogram)) is not None
 
     @property
     def transform(self) -> str:

@@ -12,7 +12,7 @@ import functools
 import itertools
 import math
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -328,3 +328,18 @@ def sparse_histogram(
     h = np.asarray(counts, dtype=np.int64)
     nz = np.flatnonzero(h)
     return tuple((int(i) + offset, int(h[i])) for i in nz)
+
+
+def blurred_binary_share(counts: Mapping[int, int]) -> float | None:
+    """The share of the mask pixels at 0 or 255, when masks hold both and values in
+    between, some of them near 255, and 0 and 255 cover at least 90% of the pixels
+    (binary masks whose edges a lossy codec or a smooth resize spread); else None."""
+    total = sum(counts.values())
+    ends = counts.get(0, 0) + counts.get(255, 0)
+    if not total or not counts.get(0) or not counts.get(255) or len(counts) < 3:
+        return None
+    if min(counts) < 0 or max(counts) > 255 or ends < 0.9 * total:
+        return None
+    if not any(127 < v < 255 for v in counts):  # labels 0-20 and a 255 border (VOC)
+        return None
+    return ends / total

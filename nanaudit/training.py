@@ -161,7 +161,8 @@ def training_summary(
     freqs = {k: pixels[k] / present[k] for k in classes if pixels.get(k) and present.get(k)}
     med = statistics.median(freqs.values()) if freqs else 0.0
     # a class without pixels gets weight 0 (never inf) and is listed, even when none has any
-    weigh = labeled and training
+    # no C, and blurred 0/255 masks: the values in between are edges, not classes to weigh
+    weigh = labeled and training and not rules.blurred_without_classes(stats.labels)
     weights = tuple((k, med / freqs[k] if k in freqs else 0.0) for k in classes) if weigh else ()
     zero = tuple(k for k in classes if k not in freqs) if weigh else ()
     per_class = dict(stats.masks_per_label)

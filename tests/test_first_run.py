@@ -27,6 +27,7 @@ from miniatures import (
 )
 
 from nanaudit.cli import cli
+from nanaudit.formats import Format, render
 from nanaudit.severity import Severity
 
 BINARY = ["--label-map", "255:1", "-C", "2", "--ignore-index", "none"]
@@ -227,6 +228,38 @@ def test_jpeg_0_255_masks_without_c_read_as_blurred_binary_not_255_classes(
         save(root / "images" / f"{i}.png", natural_image(i, (20, 20)))
         save(root / "masks" / f"{i}.png", m)
     assert "C is at least 9" in words(scan(root).classes_in_words())
+
+
+def test_jpeg_0_255_masks_without_c_get_no_class_statistics_over_their_edge_values(
+    tmp_path: Path,
+) -> None:
+    """Issue 24: 17 class weights under "classes 0..254", NA302/NA303 over JPEG noise that
+    the same report calls blurred edges. Without C they are not taken; with C they are,
+    complete for 0..C-1."""
+    base = polyps(tmp_path, size=(96, 112))
+    report = scan(base, thumbnails=True)
+    assert len(report.splits[0].label_histogram) > 10  # the edge values are there
+    assert hits(report, "NA302") == [] and hits(report, "NA303") == []
+    (split,) = report.splits
+    assert split.training.class_weights == ()
+    page = render(report, Format.HTML)
+    assert "class_weights = [" not in page
+    fixed = scan(base, label_map={"255": 1}, num_classes=2, ignore_index="none", thumbnails=True)
+    assert [k for k, _ in fixed.splits[0].training.class_weights] == [0, 1]
+    assert re.search(
+        r"classes 0\.\.1\n?\s*class_weights = \[[0-9.]+, [0-9.]+\]", render(fixed, Format.HTML)
+    )
+
+
+def test_class_weights_block_is_positional_and_complete_or_absent() -> None:
+    from nanaudit.formats.html import _positional_weights
+
+    # C given, the ignore index inside [0, C): its place holds 0, nothing shifts
+    assert _positional_weights(((0, 0.5), (2, 2.0)), 3) == [0.5, 0.0, 2.0]
+    # C not given: complete only when the labels found are 0..K-1
+    assert _positional_weights(((0, 0.5), (1, 2.0)), None) == [0.5, 2.0]
+    assert _positional_weights(((0, 0.5), (1, 2.0), (247, 9.0)), None) == []
+    assert _positional_weights(((0, 0.5), (5, 2.0)), 3) == []  # out of [0, C): not a list
 
 
 # --------------------------------------------------------------------------- discovery

@@ -107,8 +107,8 @@ def rare_class(ctx: CheckContext[RareClassOptions], ds: DatasetStats) -> Iterato
     Fix: collect more samples of the class, or merge it; cap the class weights.
     """
     for s in ds.splits:
-        if not s.labeled:
-            continue
+        if not s.labeled or ctx.labels.blurred_without_classes(s.stats.labels):
+            continue  # no C, and the values besides 0/255 are blurred edges, not classes
         counts = _class_counts(ctx, s.stats.labels)
         total = sum(counts.values())
         for k in sorted(counts):
@@ -148,8 +148,8 @@ def class_imbalance(ctx: CheckContext[ImbalanceOptions], ds: DatasetStats) -> It
     or sampling that over-represents the rare classes.
     """
     for s in ds.splits:
-        if not s.labeled:
-            continue
+        if not s.labeled or ctx.labels.blurred_without_classes(s.stats.labels):
+            continue  # no C, and the values besides 0/255 are blurred edges, not classes
         counts = {k: n for k, n in _class_counts(ctx, s.stats.labels).items() if n > 0}
         if len(counts) < 2:
             continue

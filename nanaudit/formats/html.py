@@ -150,6 +150,23 @@ def valid_bars(h: Histogram | None) -> dict[str, Any] | None:
     return {"bars": bars}
 
 
+def _positional_weights(
+    weights: Sequence[tuple[int, float]], num_classes: int | None
+) -> list[float]:
+    """Class weights as a loss takes them, one per class 0..C-1 in order (0 for an id that
+    is no class: the ignore index, an unused id), or [] when they cannot be complete: C not
+    given and the labels found are not 0..K-1."""
+    if not weights:
+        return []
+    by_class = dict(weights)
+    if num_classes is None:
+        keys = sorted(by_class)
+        return [by_class[k] for k in keys] if keys == list(range(len(keys))) else []
+    if any(k < 0 or k >= num_classes for k in by_class):
+        return []
+    return [by_class.get(k, 0.0) for k in range(num_classes)]
+
+
 def training_block(s: SplitReport, report: Report) -> str:
     """Normalize constants and class weights, ready to paste into a training config."""
     t = s.training
@@ -163,14 +180,20 @@ def training_block(s: SplitReport, report: Report) -> str:
         raw_mean = ", ".join(f"{x:.3f}" for x in n.mean)
         raw_std = ", ".join(f"{x:.3f}" for x in n.std)
         lines.append(f"# unscaled: mean=[{raw_mean}], std=[{raw_std}]")
-    if t.class_weights:
-        weights = ", ".join(f"{w:.4f}" for _, w in t.class_weights)
-        first, last = t.class_weights[0][0], t.class_weights[-1][0]
-        lines.append(f"# median-frequency class weights, classes {first}..{last}")
+    positional = _positional_weights(t.class_weights, report.labels.num_classes)
+    if positional:
+        weights = ", ".join(f"{w:.4f}" for w in positional)
+        given = "" if report.labels.num_classes is not None else " (the labels found; C not given)"
+        lines.append(f"# median-frequency class weights, classes 0..{len(positional) - 1}{given}")
         lines.append(f"class_weights = [{weights}]")
         if t.zero_weight_classes:
             zero = ", ".join(str(k) for k in t.zero_weight_classes)
             lines.append(f"# weight 0: no pixels of class {zero}")
+    elif t.class_weights:
+        lines.append(
+            "# no class_weights: the labels found are not the classes 0..K-1 in order; "
+            "give the class count (-C)"
+        )
     if report.labels.ignore_index is not None:
         lines.append(f"ignore_index = {report.labels.ignore_index}")
     return "\n".join(lines)
