@@ -20,7 +20,7 @@ from typing import Any
 
 from .crops import extreme_sizes, ignore_only_crops
 from .records import FileKind, FileRecord, LabelStats, Pair, content_fingerprint
-from .rules import LabelRules, TrainingRules
+from .rules import LabelRules, TrainingRules, training_names
 from .stats import ChannelStats, merge_channels
 
 
@@ -501,17 +501,6 @@ class DatasetStats:
 
     def scale(self, dtype: str | None) -> FullScale:
         return self.scales.get(dtype or "", ASSUMED_SCALE)
-
-
-def training_names(splits: Sequence[tuple[str, str]]) -> set[str]:
-    """The training splits among (name, role): those whose role is train; a layout without
-    one trains on its only split."""
-    train = {name for name, role in splits if role == "train"}
-    if train:
-        return train
-    if len(splits) == 1 and splits[0][1] in ("all", "other"):
-        return {splits[0][0]}
-    return set()
 
 
 def dataset_stats(splits: Iterable[SplitView]) -> DatasetStats:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats, training_names
+from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
 from .checks.run import run_checks
 from .collect import Collected, assemble, audit_files, collect
 from .options import Options
@@ -27,6 +27,7 @@ from .plan import ScanPlan
 from .pool import Progress
 from .records import IMAGE_SUFFIXES
 from .report import Report
+from .rules import training_names
 from .shards import Partial, check_statistics, make_partial, merge_parts, with_fail_on
 from .summarise import build_report
 

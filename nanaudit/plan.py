@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .aggregate import training_names
 from .checks.registry import CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError
@@ -32,7 +31,7 @@ from .options import resolve as resolve_options
 from .paths import display_root
 from .records import DecodeLimits
 from .regex import compile_key
-from .rules import LabelRules, TrainingRules
+from .rules import LabelRules, TrainingRules, training_names
 from .severity import Severity
 from .storage import LOCAL, RemoteStorage, Storage, is_url
 

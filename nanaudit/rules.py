@@ -8,7 +8,7 @@ before the checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .records import FileRecord, LabelStats
@@ -166,3 +166,14 @@ class TrainingRules:
         if self.losses:
             parts.append("loss " + "+".join(self.losses))
         return ", ".join(parts) or "no training settings"
+
+
+def training_names(splits: Sequence[tuple[str, str]]) -> set[str]:
+    """The training splits among (name, role): those whose role is train; a layout without
+    one trains on its only split."""
+    train = {name for name, role in splits if role == "train"}
+    if train:
+        return train
+    if len(splits) == 1 and splits[0][1] in ("all", "other"):
+        return {splits[0][0]}
+    return set()

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import nanaudit
-from nanaudit.aggregate import SplitView, dataset_stats, split_stats, training_names
+from nanaudit.aggregate import SplitView, dataset_stats, split_stats
 from nanaudit.checks.context import CheckContext
 from nanaudit.checks.registry import Hit, get_check
 from nanaudit.decode import record_of
@@ -24,7 +24,7 @@ from nanaudit.decode.readers import from_array
 from nanaudit.formats import Format, render
 from nanaudit.records import FileKind, FileRecord, Pair
 from nanaudit.report import Finding, Report
-from nanaudit.rules import LabelRules, TrainingRules
+from nanaudit.rules import LabelRules, TrainingRules, training_names
 
 
 def save(path: Path, array: np.ndarray | Image.Image, mode: str | None = None, **kw: Any) -> Path:
