@@ -24,12 +24,12 @@ import nanaudit
 from nanaudit.checks.context import CheckContext
 from nanaudit.checks.registry import get_check
 from nanaudit.cli import cli
+from nanaudit.drawn import Draw, Sample
 from nanaudit.formats import Format, render
 from nanaudit.report import Report
 from nanaudit.rules import LabelRules
 from nanaudit.samples.audit import finish_draw, reduce_sample
 from nanaudit.samples.draw import Drawer, Yielded
-from nanaudit.samples.model import Draw, Sample
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)

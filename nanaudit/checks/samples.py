@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..drawn import Draw, Sample, SampleBatch
 from ..findings import FindingData, optional
 from ..kinds import Float, Int
-from ..samples.model import Draw, Sample, SampleBatch
 from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ..aggregate import DatasetStats, SplitView
+from ..drawn import Draw, Sample, SampleBatch
 from ..records import FileRecord, Pair
-from ..samples.model import Draw, Sample, SampleBatch
 
 T = TypeVar("T")
 

@@ -1,8 +1,8 @@
 """Audit what a training pipeline yields (``nanaudit samples``, ``nanaudit.audit_samples``).
 
 draw.py    the user's object (Dataset, DataLoader, iterable, dict) → samples, one at a time
-model.py   Sample, SampleBatch, Draw: what a draw reduces to (records, no arrays)
 audit.py   samples → records (decode/) → statistics (aggregate) → checks → Report
+(what a draw reduces to, Sample, SampleBatch, Draw, is the model module ../drawn.py)
 """
 
 from __future__ import annotations

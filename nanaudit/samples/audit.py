@@ -24,6 +24,7 @@ from ..checks.scopes import Unit
 from ..decode import record_of
 from ..decode.readers import DecodeFailure, from_array
 from ..decode.reduce import MAX_BOUNDARY_LABELS, touching_two_others
+from ..drawn import SPLIT, Draw, PipelineFailure, Sample, SampleBatch
 from ..options import Options
 from ..paths import printable
 from ..plan import active_checks, effective_config, read_class_names
@@ -33,7 +34,6 @@ from ..rules import LabelRules, TrainingRules
 from ..summarise import split_report
 from ..version import __version__
 from .draw import Drawer, Yielded
-from .model import SPLIT, Draw, PipelineFailure, Sample, SampleBatch
 
 NOT_A_PROOF = "random transforms make this a sample of what training sees, not a proof"
 

@@ -4,14 +4,15 @@ Each sample's image and mask become :class:`FileRecord` values by the reductions
 file gets (decode/); the sample keeps where it came from (its index in the draw, its batch,
 the file the dataset names for it) and the facts of its mask that a record does not
 hold: the range of its values, fractional ones included (NA502), and the labels found only as
-thin lines between two others (NA508).
+thin lines between two others (NA508). A model module, beside records.py: the checks of
+samples (checks/samples.py) read it, the samples stage (samples/) makes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..records import FileRecord, Pair
+from .records import FileRecord, Pair
 
 SPLIT = "samples"  # the one split of a draw, as the report names it
 
