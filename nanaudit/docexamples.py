@@ -24,7 +24,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
-WIDTH = 88
+WIDTH = 76  # the site's code blocks show about 80 columns
 
 
 # --------------------------------------------------------------------------- scans

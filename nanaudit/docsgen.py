@@ -125,12 +125,10 @@ def check_page(spec: CheckSpec[Any], example: str | None) -> str:
         "",
         f"# {spec.id} {spec.name}",
         "",
-        "| | |",
-        "|---|---|",
-        f"| Severity | {spec.severity.label} (the default; "
-        f"`[checks.{spec.id}] severity` changes it) |",
-        f"| Scope | {SCOPES.get(scope, scope)} |",
-        f"| Run by | {', '.join(f'`{c}`' for c in commands)} |",
+        f"- **Severity**: {spec.severity.label} (the default; "
+        f"`[checks.{spec.id}] severity` changes it)",
+        f"- **Scope**: {SCOPES.get(scope, scope)}",
+        f"- **Run by**: {', '.join(f'`{c}`' for c in commands)}",
         "",
         "## What it flags",
         "",
@@ -256,7 +254,9 @@ def options_page() -> str:
         "see [Remote storage, shards and Dask](../guides/remote.md)) and `nanaudit samples "
         "MODULE:CALLABLE [OPTIONS]` ([the loader audit](../guides/samples.md)) take these "
         "options. Every option is declared once, in `nanaudit/options.py`; this page is "
-        "generated from that table.",
+        "generated from that table. Each row gives the flag, the `NANAUDIT_*` variable and "
+        "the config key where the option has them, and under its meaning the values it "
+        "accepts and the commands that take it.",
         "",
         "Each value comes from, in order: the command-line flag, the `NANAUDIT_*` variable, "
         "the [config file](config.md) (`nanaudit.toml`, or `[tool.nanaudit]` in "
@@ -275,19 +275,21 @@ def options_page() -> str:
         lines += [
             f"## {title}",
             "",
-            "| flag | variable | config key | default | accepted values | commands | meaning |",
-            "|---|---|---|---|---|---|---|",
+            "| option | default | meaning |",
+            "|---|---|---|",
         ]
         for o in members:
-            variable = f"`{o.env_name}`" if o.env_name else "—"
-            key = f"`{o.config_path}`" if o.config else "—"
-            commands = ", ".join(o.commands)
+            names = [_flag_cell(o)] if o.flag else []
+            if o.env_name:
+                names.append(f"`{o.env_name}`")
+            if o.config:
+                names.append(f"config `{o.config_path}`")
             help_text = _cell(o.help) + (
                 " Repeatable." if o.multiple and "epeatable" not in o.help else ""
             )
             lines.append(
-                f"| {_flag_cell(o)} | {variable} | {key} | {_default_cell(o)} "
-                f"| {_cell(o.kind.describe())} | {commands} | {help_text} |"
+                f"| {'<br>'.join(names)} | {_default_cell(o)} | {help_text}<br>"
+                f"*{_cell(o.kind.describe())}; {', '.join(o.commands)}* |"
             )
         lines.append("")
     lines += [

@@ -32,7 +32,7 @@ def test_every_check_has_its_page_with_an_example(generated: dict[str, str]) -> 
     for spec in all_checks():
         page = generated[f"checks/{spec.id}.md"]
         assert page.splitlines()[2] == f"# {spec.id} {spec.name}"
-        assert f"| Severity | {spec.severity.label} " in page
+        assert f"- **Severity**: {spec.severity.label} (" in page
         for heading in ("## What it flags", "## Example", "## Options"):
             assert heading in page, (spec.id, heading)
         if spec.why:
