@@ -140,7 +140,7 @@ def check_page(spec: CheckSpec[Any], example: str | None) -> str:
         lines += ["## Why it breaks training", "", _sentence(why), ""]
     lines += ["## Example", ""]
     if own_example:
-        lines += [own_example, ""]
+        lines += [_sentence(own_example), ""]
     if example:
         lines += [example, ""]
     if not own_example and not example:

@@ -249,6 +249,10 @@ def unreadable_folder(ctx: Ctx, split: SplitView) -> Iterator[Hit]:
 
     Fix: give the auditing user read and execute permission on the folder (chmod u+rx), or
     shorten the path; or remove the folder from the dataset.
+
+    Example: a folder images/train/batch_7 left at chmod 700 by another user is reported as
+    "images/train/batch_7: folder cannot be listed (permission denied): the files in it
+    were not audited" (not run for the docs: a scan as root lists every folder).
     """
     for path, reason in split.unreadable_folders:
         yield Hit(
