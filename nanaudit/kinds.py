@@ -104,7 +104,7 @@ class Int(ValueKind[Any]):
         return s
 
     def describe(self) -> str:
-        lo = "" if self.minimum is None else f"≥ {self.minimum}"
+        lo = "" if self.minimum is None else f"≥ {self.minimum:,}"
         hi = "" if self.maximum is None else f"≤ {self.maximum:,}"
         bounds = ", ".join(b for b in (lo, hi) if b)
         return "an integer" + (f" ({bounds})" if bounds else "") + (" or none" if self.none else "")
