@@ -36,9 +36,10 @@ def scan(
     """
     from .pipeline import run
     from .plan import plan_for_api
-    from .storage import is_url
+    from .storage import is_url, local_path
 
-    root: str | Path = os.fspath(path) if is_url(os.fspath(path)) else Path(path)
+    text = os.fspath(path)
+    root: str | Path = text if is_url(text) else Path(local_path(text))
     if isinstance(root, Path) and not root.is_dir():
         raise FileNotFoundError(f"no such directory: {root}")
     plan = plan_for_api(root, Path(config) if config is not None else None, options)

@@ -52,7 +52,10 @@ class UsageFailure(click.ClickException):
     exit_code = EXIT_ERROR
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"nanaudit: error: {safe_line(self.format_message())}", err=True)
+        from .storage import without_credentials  # a library's message may quote a secret
+
+        message = without_credentials(self.format_message())
+        click.echo(f"nanaudit: error: {safe_line(message)}", err=True)
 
 
 class OutputClosed(Exception):

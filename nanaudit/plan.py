@@ -33,7 +33,7 @@ from .records import DecodeLimits
 from .regex import compile_key
 from .rules import LabelRules, TrainingRules, training_names
 from .severity import Severity
-from .storage import LOCAL, RemoteStorage, Storage, is_url
+from .storage import LOCAL, RemoteStorage, Storage, is_url, local_path
 
 MAX_CLASS_NAMES_BYTES = 1 << 20
 ROLE_ORDER = {"train": 0, "val": 1, "test": 2}  # splits in this order; the rest after them
@@ -143,7 +143,7 @@ def locate(
     """The scan root as a path, and the storage it is in: an fsspec URL (with the storage
     options of the flags, the variables or the API) is remote, anything else local."""
     if not is_url(str(root)):
-        return Path(root), LOCAL
+        return Path(local_path(str(root))), LOCAL
     above = [layer for layer in (environment, overrides) if layer is not None]
     storage = RemoteStorage(str(root), dict(resolve_options(above).storage_options))
     return storage.root, storage

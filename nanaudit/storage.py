@@ -32,13 +32,42 @@ from .kinds import ConfigError
 
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")  # ftp://user:password@host
+# the value of every query parameter of a URL (?token=, &sig=, X-Amz-Signature=…): a signed
+# URL's signature is a credential, and which parameters are is the server's business
+QUERY_VALUE = re.compile(r"(://[^\s?#]*\?[^\s#]*?|[?&;])([^=&;#\s?]+=)[^&;#\s]+")
+# storage options whose values are secrets (s3fs, gcsfs, adlfs names), masked in messages
+SECRET_OPTION = re.compile(r"(key|secret|token|password|passwd|credential|signature|sas)", re.I)
+MASK = "***"
+# secrets this process was given (a URL's user and password, query values, secret storage
+# options): whatever a library quotes of them in its own messages is masked as well
+_SECRETS: set[str] = set()
 
 Stamp = tuple[Any, ...]
 
 
+LOCAL_URL = re.compile(r"^(file|local)://", re.I)
+
+
 def is_url(text: str) -> bool:
-    """Whether a scan root names remote storage rather than a local folder."""
-    return bool(URL.match(text)) and not text.startswith("file://")
+    """Whether a scan root names remote storage rather than a local folder (``file://``
+    and fsspec's ``local://`` name local folders: ``local_path``)."""
+    return bool(URL.match(text)) and not LOCAL_URL.match(text)
+
+
+def local_path(text: str) -> str:
+    """The plain path a ``file://`` or ``local://`` URL names (``file:///abs/dir`` →
+    ``/abs/dir``), scanned as that path is, with its guards for links; other text as is."""
+    from urllib.parse import unquote, urlsplit
+
+    found = LOCAL_URL.match(text)
+    if found is None:
+        return text
+    if found.group(1).lower() == "local":  # fsspec's: the rest is the path, as written
+        return text[found.end() :] or "/"
+    parts = urlsplit(text)
+    if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+        raise ConfigError(f"{text}: a file:// URL names a path on this machine: file:///PATH")
+    return unquote(parts.path) or "/"
 
 
 class Storage:
@@ -87,12 +116,19 @@ class RemoteStorage(Storage):
                 f"{url}: remote storage needs fsspec: pip install 'nanaudit[remote]'"
             ) from None
         self.url = url.rstrip("/")
+        self.options = dict(options or {})
+        remember_secrets(self.url, self.options)
         # how reports and messages name it: without a password the URL may carry
         self.shown_url = without_credentials(self.url)
-        self.options = dict(options or {})
+        protocol = self.url.partition("://")[0].lower()
         try:
-            self.fs, fs_root = fsspec.core.url_to_fs(self.url, **self.options)
+            fs_options = dict(self.options)
+            if protocol in ("http", "https"):
+                fs_options["client_kwargs"] = _confined_client(self.url, fs_options)
+            self.fs, fs_root = fsspec.core.url_to_fs(self.url, **fs_options)
         except (ImportError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{self.shown_url}: {_one_line(exc)}") from None
+        except Exception as exc:  # the SDKs' own errors
             raise ConfigError(f"{self.shown_url}: {_one_line(exc)}") from None
         self.fs_root = fs_root.rstrip("/")
         self.root = Path("/", fs_root.strip("/"))
@@ -146,8 +182,8 @@ class RemoteStorage(Storage):
                 key = name[len(prefix) :]
                 if not key or key.endswith("/"):  # a folder marker, not a file
                     continue
-                if any(part in ("", ".", "..") for part in key.split("/")):
-                    pathless.append(key)  # as a path it would alias another, or loop
+                if _leaves(key):
+                    pathless.append(key)  # as a path it would alias another, loop or leave
                     continue
                 files[key] = info
             self.pathless = tuple(sorted(pathless))
@@ -270,10 +306,92 @@ class RemoteStorage(Storage):
         return data.decode("utf-8", errors="replace") if len(data) <= limit else None
 
 
+def remember_secrets(url: str, options: Mapping[str, Any]) -> None:
+    """Note the secrets a root URL and its storage options carry, so that every message
+    masks them, wherever a library quotes them (``s3://KEY:SECRET@bucket`` is quoted by
+    s3fs as ``KEY:SECRET@bucket``)."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    found: list[str] = []
+    if parts is not None:
+        userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+        if userinfo:
+            found += [userinfo, *userinfo.split(":", 1)]
+        found += [v for _, v in parse_qsl(parts.query, keep_blank_values=False)]
+    found += [str(v) for k, v in options.items() if SECRET_OPTION.search(k) and v]
+    for secret in found:
+        for form in (secret, unquote(secret)):
+            if len(form) >= 4:  # shorter ones would mask ordinary words
+                _SECRETS.add(form)
+
+
 def without_credentials(text: str) -> str:
-    """``text`` with the user and password of any URL in it left out."""
-    return USERINFO.sub(r"\1", text)
+    """``text`` with the user and password of any URL in it left out, every query value
+    masked, and every secret this process was given masked wherever it appears."""
+    text = USERINFO.sub(r"\1", text)
+    text = QUERY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def _one_line(exc: BaseException) -> str:
     return without_credentials(" ".join(str(exc).split())) or type(exc).__name__
+
+
+def _leaves(key: str) -> bool:
+    """Whether a listed key, as written or percent-decoded (once or twice, as a server or
+    a client library may), has an empty, "." or ".." segment or a backslash: such a key
+    names no file below the root (an HTTP server normalises ``%2e%2e/`` and ``a%2F..``
+    into a parent folder)."""
+    from urllib.parse import unquote
+
+    once = unquote(key)
+    for form in (key, once, unquote(once)):
+        if "\\" in form or any(part in ("", ".", "..") for part in form.split("/")):
+            return True
+    return False
+
+
+def _confined_client(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """aiohttp's client settings for an HTTP(S) root: a redirect is followed only when it
+    stays below the root (same scheme, host and port; its path, percent-decoded and
+    normalised, under the root's); any other fails the request, naming no target."""
+    import posixpath
+    from urllib.parse import unquote, urlsplit
+
+    import aiohttp
+
+    root = urlsplit(url)
+    root_path = posixpath.normpath(unquote(root.path) or "/")
+
+    def below(target: str) -> bool:
+        t = urlsplit(target)
+        place = (t.scheme.lower(), t.hostname, t.port)
+        if place != (root.scheme.lower(), root.hostname, root.port):
+            return False
+        path = unquote(unquote(t.path)) or "/"
+        if "\\" in path:
+            return False
+        clean = posixpath.normpath(path)
+        return clean == root_path or clean.startswith(root_path.rstrip("/") + "/")
+
+    async def on_redirect(session: Any, context: Any, params: Any) -> None:
+        response = params.response
+        location = response.headers.get("Location", "")
+        target = str(response.url.join(type(response.url)(location)))
+        if not below(target):
+            raise aiohttp.ClientError(
+                f"the server redirected {without_credentials(str(params.url))} outside "
+                f"{without_credentials(url)}: not followed"
+            )
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_redirect.append(on_redirect)
+    given = dict(options.get("client_kwargs") or {})
+    given["trace_configs"] = [*given.get("trace_configs", ()), trace]
+    return given

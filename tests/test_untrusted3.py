@@ -393,3 +393,213 @@ def test_oversized_or_foreign_cache_rows_are_misses(tmp_path: Path) -> None:
     contract(again, 0)
     assert again.peak_mb < 200, again.peak_mb
     assert json.loads(again.out)["files"] == json.loads(first.out)["files"]
+
+
+# 2. ------------------------------------------------- an HTTP root that points elsewhere
+
+
+class _Server:
+    """A loopback HTTP server (http.server) in a thread, logging every path asked of it."""
+
+    def __init__(self, directory: Path, pages: dict[str, tuple[int, dict[str, str], bytes]]):
+        import functools
+        import threading
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        self.asked: list[str] = []
+        asked, special = self.asked, pages
+
+        class Handler(SimpleHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _special(self, body: bool) -> bool:
+                asked.append(self.path)
+                found = special.get(self.path.split("?")[0])
+                if found is None:
+                    return False
+                status, headers, content = found
+                self.send_response(status)
+                for k, v in {"Content-Length": str(len(content)), **headers}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                if body:
+                    self.wfile.write(content)
+                return True
+
+            def do_GET(self) -> None:
+                if not self._special(True):
+                    super().do_GET()
+
+            def do_HEAD(self) -> None:
+                if not self._special(False):
+                    super().do_HEAD()
+
+        handler = functools.partial(Handler, directory=str(directory))
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _outside(path: str, root: str) -> bool:
+    from posixpath import normpath
+    from urllib.parse import unquote
+
+    clean = normpath(unquote(unquote(path.split("?")[0])))
+    return not (clean + "/").startswith(root.rstrip("/") + "/")
+
+
+def test_an_http_root_is_confined_to_its_folder_and_host(tmp_path: Path) -> None:
+    """Listing links with percent-encoded dots (%2e%2e/%2e%2e/secret/x.png, sub%2F..%2F..)
+    passed the '..' filter and were fetched outside the root; a 302 to another host was
+    followed. Neither is fetched now, and the report names nothing outside the root."""
+    pytest.importorskip("aiohttp")
+    www = tmp_path / "www"
+    make_pairs(www / "d", 3, size=(16, 16))
+    make_pairs(www / "secret", 2, size=(16, 16))
+    with _Server(tmp_path / "elsewhere", {}) as other:
+        (tmp_path / "elsewhere").mkdir()
+        links = [
+            "images/",
+            "masks/",
+            "%2e%2e/secret/images/img_000.png",
+            "%2E%2E/%2e%2e/d/../secret/masks/img_000.png",
+            "images%2F..%2F..%2Fsecret%2Fimages%2Fimg_001.png",
+            "images/..%2f..%2fsecret/masks/img_001.png",
+        ]
+        page = "".join(f'<a href="{link}">{link}</a>\n' for link in links).encode()
+        redirect = (302, {"Location": f"http://127.0.0.1:{other.port}/evil.png"}, b"")
+        inside = (302, {"Location": "/d/images/img_000.png"}, b"")
+        special = {
+            "/d/": (200, {"Content-Type": "text/html"}, page),
+            "/d/images/img_003.png": redirect,
+            "/d/masks/img_003.png": redirect,
+            "/d/images/img_004.png": inside,
+        }
+        for folder in ("images", "masks"):  # each split folder lists links that leave it
+            names = [
+                *sorted(p.name for p in (www / "d" / folder).iterdir()),
+                "img_003.png",
+                "img_004.png",
+                f"%2e%2e/%2e%2e/secret/{folder}/img_000.png",
+                f"sub%2F..%2F..%2F..%2Fsecret%2F{folder}%2Fimg_001.png",
+                f"%2E%2E%2f%2E%2E%2fsecret/{folder}/img_001.png",
+            ]
+            special[f"/d/{folder}/"] = (
+                200,
+                {"Content-Type": "text/html"},
+                "".join(f'<a href="{n}">{n}</a>\n' for n in names).encode(),
+            )
+        with _Server(www, special) as server:
+            url = f"http://127.0.0.1:{server.port}/d"
+            result = bounded(
+                "scan", url, "--no-cache", "--no-progress", "--format", "json", "-j", "1"
+            )
+    contract(result, 0, 1)
+    assert [p for p in server.asked if _outside(p, "/d")] == []
+    assert other.asked == []
+    assert "secret" not in json.dumps(json.loads(result.out)["files"])
+    assert "evil" not in result.out
+
+
+# 9. -------------------------------------------------- credentials in URLs and messages
+
+
+def test_credentials_and_signed_query_values_are_masked_everywhere(tmp_path: Path) -> None:
+    """s3://KEY:SECRET@bucket/... printed the secret in the error line (s3fs's message as
+    is); ?token= and ?sig= values were printed everywhere. Runs against moto's S3 server
+    and a loopback HTTP server."""
+    pytest.importorskip("aiohttp")
+    pytest.importorskip("s3fs")
+    server_mod = pytest.importorskip("moto.server")
+    moto = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    aws = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+    }
+    secrets = ("AKIAEXAMPLEKEY", "wJalrXUtnFEMIK7MDENG", "s3cr3tT0ken", "5igValue99", "hunter22")
+    www = tmp_path / "www"
+    make_pairs(www / "d", 2, size=(16, 16))
+    try:
+        with _Server(www, {}) as server:
+            base = f"http://127.0.0.1:{server.port}"
+            results = [
+                bounded("scan", f"s3://{secrets[0]}:{secrets[1]}@bucket/x", "--no-cache", env=aws),
+                bounded(
+                    "scan",
+                    f"{base}/d?token={secrets[2]}&sig={secrets[3]}",
+                    "--no-cache",
+                    "--format",
+                    "json",
+                    env=aws,
+                ),
+                bounded(
+                    "scan",
+                    f"{base}/d/?X-Amz-Signature={secrets[3]}",
+                    "--no-cache",
+                    "--format",
+                    "json",
+                    "-v",
+                    env=aws,
+                ),
+                bounded(
+                    "scan",
+                    f"http://reader:{secrets[4]}@127.0.0.1:9/d?token={secrets[2]}",
+                    "--no-cache",
+                    env=aws,
+                ),
+                bounded(
+                    "scan",
+                    f"{base}/d",
+                    "--no-cache",
+                    "--format",
+                    "json",
+                    "--storage-option",
+                    f"client_secret={secrets[4]}",
+                    env=aws,
+                ),
+            ]
+    finally:
+        moto.stop()
+    for result in results:
+        contract(result)
+        for secret in secrets:
+            assert secret not in result.out + result.err, (secret, result.err)
+    assert results[0].code == 2 and "***@bucket" in results[0].err
+
+
+# 11. ----------------------------------------------------- local:// and file:///abs
+
+
+def test_local_and_file_urls_scan_as_the_plain_path(tmp_path: Path) -> None:
+    """local:// (fsspec's local file system) followed links out of the folder that the
+    plain path refuses; file:///abs/path failed as "path does not exist"."""
+    root = make_pairs(tmp_path / "d", 2, size=(16, 16))
+    outside = make_pairs(tmp_path / "secret", 2, size=(16, 16))
+    (root / "images/leak.png").symlink_to(outside / "images/img_000.png")
+    (root / "masks/leak.png").symlink_to(outside / "masks/img_000.png")
+    (root / "images/more").symlink_to(outside / "images", target_is_directory=True)
+    (root / "masks/more").symlink_to(outside / "masks", target_is_directory=True)
+    plain = scan(root, "--format", "json")
+    contract(plain, 0, 1)
+    expected = json.loads(plain.out)
+    assert expected["files"] and all("leak" not in f["path"] for f in expected["files"])
+    for url in (f"local://{root}", f"file://{root}", f"local://{root}/", f"file://{root}/"):
+        result = scan(url, "--format", "json")  # type: ignore[arg-type]
+        contract(result, 0, 1)
+        doc = json.loads(result.out)
+        assert doc["files"] == expected["files"], url
+        assert doc["skipped"] == expected["skipped"], url
+        assert "secret" not in result.out
