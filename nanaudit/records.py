@@ -40,8 +40,27 @@ IMAGE_SUFFIXES = frozenset(
         ".ppm",
         ".pgm",
         ".pbm",
+        ".nii",  # NIfTI volumes (decode/nifti.py, nanaudit[medical])
+        ".nii.gz",
     }
 )
+VOLUME_SUFFIXES = (".nii", ".nii.gz")
+
+
+def image_suffix(name: str) -> str:
+    """The suffix that says a file's format, lower-case: ``.nii.gz`` for a compressed
+    NIfTI volume, else the last suffix (``Path.suffix``)."""
+    lower = name.lower()
+    if lower.endswith(".nii.gz"):
+        return ".nii.gz"
+    dot = lower.rfind(".")
+    return lower[dot:] if dot > 0 else ""
+
+
+def image_stem(name: str) -> str:
+    """The file name without the suffix that says its format (``case_0000`` of
+    ``case_0000.nii.gz``)."""
+    return name[: len(name) - len(image_suffix(name))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +112,9 @@ class PixelStats:
     # taken with the content hash, on the same second read (NA307's candidates too): a
     # 64×64 8-bit thumbnail of the luminance (base64) that confirms a near-duplicate
     detail: str = field(default="", metadata={"report": False})
+    # values equal to the file's declared finite nodata (GDAL_NODATA), every channel
+    # counted; a declared NaN nodata is counted by the channels' NaN counts
+    nodata_values: int = 0
 
 
 # The cell grid: at most GRID_CELLS × GRID_CELLS cells of ceil(side / GRID_CELLS) pixels (the
@@ -169,6 +191,50 @@ class LabelStats:
 BOUNDARY_SCOPE = 0.001
 
 
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """Where a file's voxels (or pixels) lie in the world: a NIfTI volume's affine (sform,
+    else qform, else its pixdim), a GeoTIFF's model transform and CRS. Axis 0 is the
+    file's first index (NIfTI i, a raster's column), so a raster's ``size`` is (width,
+    height) and a volume's (X, Y, Z)."""
+
+    size: tuple[int, ...]  # the spatial grid
+    # the homogeneous index → world matrix without its last row, row by row: n × (n + 1)
+    # values for n = len(size) spatial axes (NIfTI: always 3 × 4, a 2-D file has Z = 1)
+    affine: tuple[float, ...]
+    source: str  # sform, qform, pixdim; ModelTransformation, ModelTiepoint+ModelPixelScale
+    crs: str = ""  # GeoTIFF: EPSG:n, or the GeoKeys of a user-defined system
+
+    @property
+    def ndim(self) -> int:
+        return len(self.size)
+
+    def column(self, axis: int) -> tuple[float, ...]:
+        """The world step of one voxel along ``axis`` (a column of the matrix)."""
+        n = self.ndim
+        return tuple(self.affine[r * (n + 1) + axis] for r in range(n))
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        """The voxel size along each axis (the length of each column)."""
+        return tuple(math.hypot(*self.column(a)) for a in range(self.ndim))
+
+    @property
+    def origin(self) -> tuple[float, ...]:
+        """The world position of the first voxel's centre (or corner: GeoTIFF PixelIsArea)."""
+        n = self.ndim
+        return tuple(self.affine[r * (n + 1) + n] for r in range(n))
+
+    @property
+    def direction(self) -> tuple[tuple[float, ...], ...]:
+        """Each axis's unit direction (its column divided by the spacing)."""
+        out = []
+        for a, step in enumerate(self.spacing):
+            col = self.column(a)
+            out.append(tuple(v / step for v in col) if step else col)
+        return tuple(out)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Header:
     """What the reader learns of a file besides its pixels."""
@@ -195,6 +261,8 @@ class Header:
     # a palette mask's (index, colour 0xRRGGBB) for each index in use (NA214 compares them
     # across a split); cached, left out of the JSON report
     palette: tuple[tuple[int, int], ...] = field(default=(), metadata={"report": False})
+    # where the pixels lie in the world (NIfTI affine, GeoTIFF transform and CRS)
+    geometry: Geometry | None = None
 
 
 @dataclass(frozen=True, slots=True)

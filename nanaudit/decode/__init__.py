@@ -142,7 +142,9 @@ def record_of(
     without what only files need, see reduce_image and reduce_mask's cell grid)."""
     header = header_fields(decoded.header)
     if base.kind is FileKind.IMAGE:
-        pixels = reduce_image(decoded.raster, identity=identity, content=content)
+        pixels = reduce_image(
+            decoded.raster, identity=identity, content=content, nodata=decoded.header.nodata
+        )
         return replace(base, **header, pixels=pixels)
     mask = reduce_mask(decoded.raster, decoded.header.mode, grid=identity)
     return replace(

@@ -25,11 +25,18 @@ from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, TiffImagePlugin
+from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
 from ..loaders import DEFAULT_READER, Change
 from ..memory import format_bytes
-from ..records import DecodeLimits, FileKind, Header
+from ..records import (
+    VOLUME_SUFFIXES,
+    DecodeLimits,
+    FileKind,
+    Geometry,
+    Header,
+    image_suffix,
+)
 from .profiles import ReaderFailed, read_as
 
 # Modes whose bands are all 8 bits: Pillow's histogram() gives 256 exact bins per band.
@@ -200,13 +207,24 @@ def read_from(
 ) -> Decoded:
     """The pixels of an open, seekable file of ``size`` bytes: a local file, or an object
     streamed from remote storage (storage.py); ``path`` names it and its format."""
-    suffix = path.suffix.lower()
+    suffix = image_suffix(path.name)
+    if suffix in VOLUME_SUFFIXES:
+        from .nifti import read_nifti  # nibabel is imported only for volumes
+
+        return read_nifti(fh, path.name, size, limits, kind)
     if suffix == ".npy":
         return from_array(_read_npy(fh, size, limits, kind), "NPY")
     if suffix == ".npz":
         return _read_npz(fh, limits, kind)
     with pillow_limit(limits.max_pixels):
-        return _read_pillow(fh, path, limits, kind)
+        try:
+            return _read_pillow(fh, path, limits, kind)
+        except UnidentifiedImageError:
+            from .geotiff import is_tiff, read_multiband
+
+            if not is_tiff(_read_at(fh, 4, 0)):
+                raise
+    return read_multiband(fh, size, limits, kind)  # bands Pillow cannot read: tifffile
 
 
 def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind) -> Decoded:
@@ -240,6 +258,7 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
                 # the record keeps the stored size, as for every other format (NA006/NA007)
                 width, height = height, width
             nodata = _gdal_nodata(im)
+            geometry = _tiff_geometry(im, notes) if fmt == "TIFF" else None
             lossy = _lossy_reason(im, fh)
             if fmt == "TIFF":
                 _check_tiff_strips(im)
@@ -266,6 +285,7 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
             lossy=lossy,
             notes=tuple(notes),
             palette=palette,
+            geometry=geometry,
         )
         return _read_with(im, reader, basics, limits)
     if mode in EIGHT_BIT_MODES:
@@ -286,6 +306,7 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
             lossy=lossy,
             notes=tuple(notes),
             palette=palette,
+            geometry=geometry,
         )
         return Decoded(im, header)
     arr = _pixels(im)
@@ -305,6 +326,7 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
         nodata=nodata,
         lossy=lossy,
         notes=tuple(notes),
+        geometry=geometry,
     )
     return Decoded(arr, header)
 
@@ -431,6 +453,17 @@ def _exif_orientation(im: Image.Image) -> int | None:
     except Exception:
         return None
     return int(value) if isinstance(value, int) else None
+
+
+def _tiff_geometry(im: Image.Image, notes: list[str]) -> Geometry | None:
+    """A GeoTIFF's georeference (decode/geotiff.py), its orientation as stored."""
+    from .geotiff import geometry_from_tags, pillow_tags
+
+    width, height = im.size
+    geometry, note = geometry_from_tags(pillow_tags(im), width, height)
+    if note:
+        notes.append(note)
+    return geometry
 
 
 def _gdal_nodata(im: Image.Image) -> float | None:

@@ -51,17 +51,25 @@ ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 MAX_BOUNDARY_LABELS = 64  # the rarest labels that get the boundary test
 
 
-def reduce_image(raster: Raster, *, identity: bool = True, content: bool = False) -> PixelStats:
+def reduce_image(
+    raster: Raster, *, identity: bool = True, content: bool = False, nodata: float | None = None
+) -> PixelStats:
     """The statistics of an image's pixels. The content hash, a full pass over the pixels,
     is taken only when ``content`` asks for it: collect.py asks on a second read of the
     few images whose cheap fingerprints collide (duplicate candidates). ``identity=False``
     leaves out what only a file needs: the perceptual hash (NA307) and the luminance
     percentiles (NA112/NA113). A sample drawn from a training pipeline (samples/) has no
     identity to compare and no capture to judge, and its audit must cost less than drawing
-    it."""
+    it. ``nodata``: the value the file declares as nodata, whose values are counted."""
     if isinstance(raster, Image.Image):
         im = _as_seen(raster)
-        return _pixel_stats_8bit(im, content)
+        eight = _pixel_stats_8bit(im, content)
+        if nodata is not None and math.isfinite(nodata) and nodata == int(nodata):
+            hist, v = im.histogram(), int(nodata)
+            bands = range(len(im.getbands()))
+            counted = sum(hist[b * 256 + v] for b in bands) if 0 <= v < 256 else 0
+            eight = replace(eight, nodata_values=counted)
+        return eight
     arr = raster
     if arr.dtype == np.bool_:  # 1-bit: measured as 0/255 (its full scale, aggregate.py)
         arr = arr.astype(np.uint8) * np.uint8(255)
@@ -82,8 +90,11 @@ def reduce_image(raster: Raster, *, identity: bool = True, content: bool = False
                     if n:
                         found.append((value, n))
             sentinels = tuple(found)
+    declared = 0
+    if nodata is not None and math.isfinite(nodata):
+        declared = int(np.count_nonzero(arr == nodata))
     if not identity:
-        return PixelStats(stats, math.nan, math.nan, overflow, sentinels)
+        return PixelStats(stats, math.nan, math.nan, overflow, sentinels, nodata_values=declared)
     luma = luminance(arr)
     p5, p99 = _luma_percentiles(luma)
     gray = luma.astype(np.float32, copy=False)  # no second copy of a float32 image
@@ -93,7 +104,7 @@ def reduce_image(raster: Raster, *, identity: bool = True, content: bool = False
     gray_image = Image.fromarray(gray, "F")
     content_hash, phash = _content_hash(arr) if content else "", _phash(gray_image)
     detail = detail_thumbnail(gray_image) if content else ""
-    return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash, detail)
+    return PixelStats(stats, p5, p99, overflow, sentinels, content_hash, phash, detail, declared)
 
 
 def _as_seen(im: Image.Image) -> Image.Image:
@@ -367,8 +378,13 @@ def label_stats(arr: npt.NDArray[Any]) -> LabelStats:
         integral = values == np.floor(values)
         non_integer = int(values.size - np.count_nonzero(integral))
         whole = values[integral] if non_integer else values
-        if whole.size and (whole.min() < -(2**62) or whole.max() > 2**62):
+        lo, hi = (float(whole.min()), float(whole.max())) if whole.size else (0.0, 0.0)
+        if lo < -(2**62) or hi > 2**62:
             raise DecodeFailure("NA001", "float mask values beyond the integer range")
+        if whole.size and lo >= 0 and hi < (1 << 16):
+            # labels saved as floats (NIfTI label volumes often are): counted, not sorted
+            counted = sparse_histogram(np.bincount(whole.astype(np.intp)))
+            return LabelStats(counted, pixels, non_integer, nan, inf)
         uniq, counts = np.unique(whole.astype(np.int64), return_counts=True)
         hist = tuple((int(u), int(c)) for u, c in zip(uniq, counts, strict=True))
         return LabelStats(hist, pixels, non_integer, nan, inf)

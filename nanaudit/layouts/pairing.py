@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..records import image_stem
 from ..regex import KeyPattern
 from . import PairPaths
 
@@ -57,9 +58,9 @@ def pair_files(
         return stem
 
     def mask_keys(p: Path) -> list[str]:
-        keys = [key_of(p.stem)]
+        keys = [key_of(image_stem(p.name))]
         if pair_key is None:
-            stripped = _strip(p.stem, MASK_STEM_VARIANTS)
+            stripped = _strip(image_stem(p.name), MASK_STEM_VARIANTS)
             if stripped is not None:
                 keys.insert(0, stripped)
         return keys
@@ -73,9 +74,9 @@ def pair_files(
             by_key.setdefault(k, []).append(m)
 
     def image_keys(img: Path) -> list[str]:
-        keys = [key_of(img.stem)]
+        keys = [key_of(image_stem(img.name))]
         if pair_key is None:
-            stripped = _strip(img.stem, IMAGE_STEM_VARIANTS)
+            stripped = _strip(image_stem(img.name), IMAGE_STEM_VARIANTS)
             if stripped is not None:
                 keys.append(stripped)
         return keys

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..paths import LINK_OUTSIDE
-from ..records import IMAGE_SUFFIXES
+from ..records import IMAGE_SUFFIXES, image_suffix
 from ..storage import RemoteStorage, Storage
 
 MAX_LIST_BYTES = 16 << 20  # a split list: VOC's train_aug.txt is 0.2 MB
@@ -170,13 +170,13 @@ class Walker:
                 elif is_dir:
                     if _real(path) in excluded:
                         continue
-                    if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES:
+                    if image_suffix(e.name) in IMAGE_SUFFIXES:
                         # a directory named like an image (x.png/) stands where a file is
                         # expected: listed as one, it pairs and its decode reports NA001
                         out.files.append(path)
                     else:
                         subfolders.append(path)
-                elif path.suffix.lower() not in IMAGE_SUFFIXES:
+                elif image_suffix(path.name) not in IMAGE_SUFFIXES:
                     out.skipped.append((path, "not an image"))
                 else:
                     out.files.append(path)
@@ -227,11 +227,11 @@ def _remote_files(remote: RemoteStorage, root: Path, exclude: Iterable[Path]) ->
             elif e.is_dir:
                 if e.path in excluded:
                     continue
-                if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES:
+                if image_suffix(e.name) in IMAGE_SUFFIXES:
                     out.files.append(e.path)  # a prefix named like an image: NA001, as locally
                 else:
                     subfolders.append(e.path)
-            elif e.path.suffix.lower() not in IMAGE_SUFFIXES:
+            elif image_suffix(e.path.name) not in IMAGE_SUFFIXES:
                 out.skipped.append((e.path, "not an image"))
             else:
                 out.files.append(e.path)

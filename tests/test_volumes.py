@@ -1,0 +1,315 @@
+"""NIfTI volumes and multi-band / georeferenced TIFFs: real files written with nibabel,
+tifffile and Pillow in tmp_path, read through the one guarded decode."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import hits, scan
+from PIL import Image, TiffImagePlugin
+
+from nanaudit.decode import audit_file
+from nanaudit.decode.geotiff import crs_of
+from nanaudit.decode.nifti import tall
+from nanaudit.records import DecodeLimits, FileKind, FileRecord
+
+nib = pytest.importorskip("nibabel")
+tifffile = pytest.importorskip("tifffile")
+
+UTM33 = (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633)
+
+
+def save_nifti(
+    path: Path,
+    data: np.ndarray,
+    spacing: tuple[float, ...] = (0.8, 0.8, 2.5),
+    origin: tuple[float, ...] = (0.0, 0.0, 0.0),
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    affine = np.diag([*spacing, 1.0])
+    affine[:3, 3] = origin
+    nib.save(nib.Nifti1Image(data, affine), str(path))
+    return path
+
+
+def audit(path: Path, kind: FileKind = FileKind.IMAGE, **limits: int) -> FileRecord:
+    return audit_file(path, path.name, kind, "train", DecodeLimits(**limits))
+
+
+def volume(seed: int = 0, shape: tuple[int, ...] = (24, 20, 8)) -> np.ndarray:
+    return np.random.default_rng(seed).normal(100, 20, shape).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- NIfTI
+
+
+@pytest.mark.parametrize("name", ["ct.nii", "ct.nii.gz"])
+def test_nifti_volume_statistics_and_geometry(tmp_path: Path, name: str) -> None:
+    data = volume()
+    data[3, 4, 5] = np.nan
+    data[0, 0, 0] = np.inf
+    rec = audit(save_nifti(tmp_path / name, data, origin=(-10.0, 5.0, 30.0)))
+    assert rec.error is None
+    assert (rec.format, rec.width, rec.height, rec.shape) == ("NIfTI-1", 24, 20, (24, 20, 8))
+    assert rec.pixels is not None
+    (ch,) = rec.pixels.channels
+    assert (ch.nan, ch.inf, ch.count) == (1, 1, 24 * 20 * 8 - 2)
+    finite = data[np.isfinite(data)]
+    assert ch.min == pytest.approx(float(finite.min()))
+    assert ch.mean == pytest.approx(float(finite.mean(dtype=np.float64)), rel=1e-9)
+    geo = rec.geometry
+    assert geo is not None and geo.source == "sform" and geo.size == (24, 20, 8)
+    assert geo.spacing == pytest.approx((0.8, 0.8, 2.5))
+    assert geo.origin == pytest.approx((-10.0, 5.0, 30.0))
+
+
+def test_tall_image_is_a_view_of_the_slices() -> None:
+    arr = np.asfortranarray(np.arange(2 * 3 * 4).reshape(2, 3, 4))
+    flat = tall(arr, 1)
+    assert flat.shape == (4 * 3, 2) and np.shares_memory(flat, arr)
+    assert np.array_equal(flat[3 * 2 : 3 * 3], arr[:, :, 2].T)  # slice z = 2, rows y, cols x
+    four = np.asfortranarray(np.arange(2 * 3 * 4 * 2).reshape(2, 3, 4, 2))
+    assert np.array_equal(tall(four, 2)[..., 1], tall(np.asfortranarray(four[..., 1]), 1))
+
+
+def test_nifti_four_d_modalities_are_channels(tmp_path: Path) -> None:
+    data = np.stack([volume(1), volume(2) * 0 + 7.0], axis=-1)  # the 2nd modality constant
+    rec = audit(save_nifti(tmp_path / "brats.nii.gz", data))
+    assert rec.error is None and rec.channels == 2 and rec.pixels is not None
+    assert rec.pixels.channels[1].min == rec.pixels.channels[1].max == 7.0
+    assert rec.pixels.channels[0].max > 100
+
+
+def test_nifti_label_volume_histogram(tmp_path: Path) -> None:
+    labels = np.zeros((16, 16, 6), np.uint8)
+    labels[4:8, 4:8, 2:4] = 1
+    labels[10:12, 10:12, :] = 2
+    rec = audit(save_nifti(tmp_path / "seg.nii.gz", labels), FileKind.MASK)
+    assert rec.labels is not None
+    assert dict(rec.labels.histogram) == {0: 16 * 16 * 6 - 32 - 24, 1: 32, 2: 24}
+    as_float = audit(save_nifti(tmp_path / "segf.nii.gz", labels.astype(np.float32)), FileKind.MASK)
+    assert as_float.labels is not None and as_float.labels.histogram == rec.labels.histogram
+
+
+def test_nifti_scaling_is_applied(tmp_path: Path) -> None:
+    stored = np.full((8, 8, 4), 1000, np.int16)
+    img = nib.Nifti1Image(stored, np.eye(4))
+    img.header.set_slope_inter(2.0, -1024.0)
+    path = tmp_path / "ct.nii.gz"
+    nib.save(img, str(path))
+    rec = audit(path)
+    assert rec.pixels is not None and rec.dtype == "float32"
+    assert rec.pixels.channels[0].min == rec.pixels.channels[0].max == 976.0
+    assert any("scl_slope" in n for n in rec.notes)
+
+
+def test_truncated_nii_gz_is_unreadable(tmp_path: Path) -> None:
+    path = save_nifti(tmp_path / "cut.nii.gz", volume())
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    rec = audit(path)
+    assert rec.error is not None and rec.error.check == "NA001"
+    assert "truncated" in rec.error.reason
+
+
+def test_truncated_nii_is_unreadable_before_reading(tmp_path: Path) -> None:
+    path = save_nifti(tmp_path / "cut.nii", volume())
+    path.write_bytes(path.read_bytes()[:1000])
+    rec = audit(path)
+    assert rec.error is not None and rec.error.check == "NA001"
+    assert "header declares" in rec.error.reason
+
+
+def _hostile_header(dims: tuple[int, ...]) -> bytes:
+    """A NIfTI-1 header of float32 voxels declaring ``dims``, followed by a few voxels."""
+    hdr = nib.Nifti1Header()
+    hdr.set_data_dtype(np.float32)
+    hdr["dim"][:] = 1
+    hdr["dim"][0] = len(dims)
+    hdr["dim"][1 : 1 + len(dims)] = dims
+    hdr["vox_offset"] = 352
+    return hdr.binaryblock + b"\0" * 4 + b"\0" * 4096
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_header_declaring_2_to_the_40_voxels_is_oversized(tmp_path: Path, gz: bool) -> None:
+    raw = _hostile_header((16384, 16384, 4096))  # 2^40 voxels, in 4 KiB
+    path = tmp_path / ("bomb.nii.gz" if gz else "bomb.nii")
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    rec = audit(path)
+    assert rec.error is not None and rec.error.check == "NA002"
+    assert "1,099,511,627,776 voxels" in rec.error.reason
+
+
+def test_nifti_over_the_memory_budget_is_refused_before_reading(tmp_path: Path) -> None:
+    path = save_nifti(tmp_path / "big.nii.gz", volume(shape=(64, 64, 32)))
+    rec = audit(path, max_memory=256 << 10)
+    assert rec.error is not None and rec.error.check == "NA002"
+    assert "--max-memory" in rec.error.reason
+
+
+def test_nifti_hostile_fields(tmp_path: Path) -> None:
+    good = _hostile_header((4, 4, 4))
+    cases = {
+        "offset.nii": good[:108] + struct.pack("<f", 3e9) + good[112:],  # vox_offset 3 GB
+        "pair.nii": good[:344] + b"ni1\0" + good[348:],  # a .hdr of a .hdr/.img pair
+        "short.nii": good[:200],
+        "text.nii": b"not a volume at all" * 40,
+    }
+    for name, raw in cases.items():
+        (tmp_path / name).write_bytes(raw)
+        rec = audit(tmp_path / name)
+        assert rec.error is not None and rec.error.check == "NA001", (name, rec.error)
+
+
+def test_without_nibabel_a_volume_names_the_extra(tmp_path: Path) -> None:
+    path = save_nifti(tmp_path / "ct.nii.gz", volume())
+    code = (
+        "import sys; sys.modules['nibabel'] = None\n"  # as if nibabel were not installed
+        "from pathlib import Path\n"
+        "from nanaudit.decode import audit_file\n"
+        "from nanaudit.records import DecodeLimits, FileKind\n"
+        f"r = audit_file(Path({str(path)!r}), 'ct.nii.gz', FileKind.IMAGE, 't', DecodeLimits())\n"
+        "print(r.error.check, r.error.reason)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("NA001") and "nanaudit[medical]" in out.stdout
+
+
+def test_scan_of_volumes_audits_them(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    for i in range(3):
+        data = volume(i)
+        if i == 1:
+            data[:, :, 0] = np.nan
+        save_nifti(root / "images" / f"case{i}.nii.gz", data)
+        labels = (np.random.default_rng(i).random((24, 20, 8)) * 3).astype(np.uint8)
+        save_nifti(root / "masks" / f"case{i}.nii.gz", labels)
+    report = scan(root, num_classes=3)
+    assert not hits(report, "NA005") and not hits(report, "NA003")
+    nan = hits(report, "NA101")
+    assert [f.path for f in nan] == ["images/case1.nii.gz"]
+
+
+# --------------------------------------------------------------------------- GeoTIFF
+
+
+def pillow_geotiff(
+    path: Path,
+    array: np.ndarray,
+    origin: tuple[float, float] = (500000.0, 4000000.0),
+    pixel: float = 10.0,
+    keys: tuple[int, ...] = UTM33,
+    nodata: str | None = None,
+) -> Path:
+    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    ifd[33550] = (pixel, pixel, 0.0)
+    ifd.tagtype[33550] = 12
+    ifd[33922] = (0.0, 0.0, 0.0, origin[0], origin[1], 0.0)
+    ifd.tagtype[33922] = 12
+    ifd[34735] = keys
+    ifd.tagtype[34735] = 3
+    if nodata is not None:
+        ifd[42113] = nodata
+        ifd.tagtype[42113] = 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, tiffinfo=ifd)
+    return path
+
+
+def test_pillow_written_geotiff_georeference(tmp_path: Path) -> None:
+    path = pillow_geotiff(tmp_path / "t.tif", np.zeros((32, 48), np.float32), nodata="nan")
+    rec = audit(path)
+    geo = rec.geometry
+    assert geo is not None and geo.crs == "EPSG:32633" and geo.size == (48, 32)
+    assert geo.affine == (10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)
+    assert geo.spacing == (10.0, 10.0) and rec.nodata is not None and np.isnan(rec.nodata)
+
+
+def test_pixel_is_point_is_moved_to_the_corner(tmp_path: Path) -> None:
+    point = tuple(v if i != 11 else 2 for i, v in enumerate(UTM33))  # RasterType 2
+    rec = audit(pillow_geotiff(tmp_path / "p.tif", np.zeros((8, 8), np.uint8), keys=point))
+    assert rec.geometry is not None and rec.geometry.origin == (499995.0, 4000005.0)
+
+
+def test_geokeys_are_bounded() -> None:
+    assert crs_of((1, 1, 0, 60000, 3072, 0, 1, 4326)) == ("EPSG:4326", False)
+    assert crs_of((1, 1, 0)) == ("", False)
+    user = crs_of((1, 1, 0, 2, 3072, 0, 1, 32767, 3076, 0, 1, 9001))[0]
+    assert user.startswith("user-defined") and "3076=9001" in user
+
+
+@pytest.mark.parametrize("planar", ["separate", "contig"])
+def test_multiband_tiff_through_tifffile(tmp_path: Path, planar: str) -> None:
+    bands = (np.random.default_rng(0).random((12, 40, 30)) * 4000).astype(np.uint16)
+    bands[3] = 0  # one empty band
+    data = bands if planar == "separate" else np.moveaxis(bands, 0, -1)
+    path = tmp_path / "s2.tif"
+    extratags = [
+        (34264, 12, 16, (10.0, 0, 0, 3e5, 0, -10.0, 0, 5e6, 0, 0, 0, 0, 0, 0, 0, 1), False),
+        (34735, 3, 16, UTM33, False),
+    ]
+    tifffile.imwrite(path, data, photometric="minisblack", planarconfig=planar, extratags=extratags)
+    rec = audit(path)
+    assert rec.error is None and (rec.channels, rec.width, rec.height) == (12, 30, 40)
+    assert rec.pixels is not None and rec.pixels.channels[3].max == 0
+    assert rec.pixels.channels[0].max == float(bands[0].max())
+    assert rec.geometry is not None and rec.geometry.origin == (3e5, 5e6)
+
+
+def test_truncated_multiband_tiff_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(
+        path, np.ones((64, 64, 5), np.float32), photometric="minisblack", planarconfig="contig"
+    )
+    path.write_bytes(path.read_bytes()[:20000])
+    rec = audit(path)
+    assert rec.error is not None and rec.error.check == "NA001"
+
+
+def test_multiband_tiff_over_the_pixel_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(
+        path, np.ones((64, 64, 5), np.float32), photometric="minisblack", planarconfig="contig"
+    )
+    rec = audit(path, max_pixels=1000)
+    assert rec.error is not None and rec.error.check == "NA002"
+
+
+def test_without_tifffile_a_multiband_tiff_names_the_extra(tmp_path: Path) -> None:
+    path = tmp_path / "s2.tif"
+    tifffile.imwrite(
+        path, np.ones((16, 16, 6), np.uint16), photometric="minisblack", planarconfig="contig"
+    )
+    code = (
+        "import sys; sys.modules['tifffile'] = None\n"
+        "from pathlib import Path\n"
+        "from nanaudit.decode import audit_file\n"
+        "from nanaudit.records import DecodeLimits, FileKind\n"
+        f"r = audit_file(Path({str(path)!r}), 's2.tif', FileKind.IMAGE, 't', DecodeLimits())\n"
+        "print(r.error.check, r.error.reason)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("NA001") and "nanaudit[geo]" in out.stdout
+
+
+def test_declared_nodata_values_are_counted(tmp_path: Path) -> None:
+    arr = np.full((16, 16), 5.0, np.float32)
+    arr[:4] = -9999.0
+    rec = audit(pillow_geotiff(tmp_path / "n.tif", arr, nodata="-9999"))
+    assert rec.pixels is not None and rec.pixels.nodata_values == 64
+    u8 = np.full((16, 16), 9, np.uint8)
+    u8[:, :2] = 0
+    rec8 = audit(pillow_geotiff(tmp_path / "n8.tif", u8, nodata="0"))
+    assert rec8.pixels is not None and rec8.pixels.nodata_values == 32
