@@ -39,6 +39,8 @@ from .version import __version__
 # warm run never needs.)
 REDUCTION_MODULES = (
     "decode/__init__.py",
+    "decode/formats.py",
+    "decode/georef.py",
     "decode/geotiff.py",
     "decode/nifti.py",
     "decode/profiles.py",

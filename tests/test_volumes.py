@@ -16,7 +16,7 @@ from conftest import hits, scan
 from PIL import Image, TiffImagePlugin
 
 from nanaudit.decode import audit_file
-from nanaudit.decode.geotiff import crs_of
+from nanaudit.decode.georef import crs_of
 from nanaudit.decode.nifti import tall
 from nanaudit.records import DecodeLimits, FileKind, FileRecord
 

@@ -15,14 +15,13 @@ from PIL import Image
 
 from ..records import DecodeError, DecodeLimits, FileKind, FileRecord, header_fields
 from ..storage import LOCAL, RemoteStorage, Storage, without_credentials
+from .formats import read, read_from
 from .readers import (
     Decoded,
     DecodeFailure,
     NeedsWorker,
     bomb_reason,
     os_reason,
-    read,
-    read_from,
 )
 from .reduce import reduce_image, reduce_mask
 from .thumbnails import visual_of

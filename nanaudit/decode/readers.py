@@ -25,18 +25,12 @@ from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, TiffImagePlugin, UnidentifiedImageError
+from PIL import Image, TiffImagePlugin
 
 from ..loaders import DEFAULT_READER, Change
 from ..memory import format_bytes
-from ..records import (
-    VOLUME_SUFFIXES,
-    DecodeLimits,
-    FileKind,
-    Geometry,
-    Header,
-    image_suffix,
-)
+from ..records import DecodeLimits, FileKind, Geometry, Header
+from .georef import geometry_from_tags, pillow_tags
 from .profiles import ReaderFailed, read_as
 
 # Modes whose bands are all 8 bits: Pillow's histogram() gives 256 exact bins per band.
@@ -207,24 +201,13 @@ def read_from(
 ) -> Decoded:
     """The pixels of an open, seekable file of ``size`` bytes: a local file, or an object
     streamed from remote storage (storage.py); ``path`` names it and its format."""
-    suffix = image_suffix(path.name)
-    if suffix in VOLUME_SUFFIXES:
-        from .nifti import read_nifti  # nibabel is imported only for volumes
-
-        return read_nifti(fh, path.name, size, limits, kind)
+    suffix = path.suffix.lower()
     if suffix == ".npy":
         return from_array(_read_npy(fh, size, limits, kind), "NPY")
     if suffix == ".npz":
         return _read_npz(fh, limits, kind)
     with pillow_limit(limits.max_pixels):
-        try:
-            return _read_pillow(fh, path, limits, kind)
-        except UnidentifiedImageError:
-            from .geotiff import is_tiff, read_multiband
-
-            if not is_tiff(_read_at(fh, 4, 0)):
-                raise
-    return read_multiband(fh, size, limits, kind)  # bands Pillow cannot read: tifffile
+        return _read_pillow(fh, path, limits, kind)
 
 
 def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind) -> Decoded:
@@ -456,9 +439,7 @@ def _exif_orientation(im: Image.Image) -> int | None:
 
 
 def _tiff_geometry(im: Image.Image, notes: list[str]) -> Geometry | None:
-    """A GeoTIFF's georeference (decode/geotiff.py), its orientation as stored."""
-    from .geotiff import geometry_from_tags, pillow_tags
-
+    """A GeoTIFF's georeference (decode/georef.py), its orientation as stored."""
     width, height = im.size
     geometry, note = geometry_from_tags(pillow_tags(im), width, height)
     if note:
