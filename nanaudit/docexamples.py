@@ -203,16 +203,99 @@ def instances(root: Path) -> None:
         _save(root / "masks" / f"instance_numbered_masks_{k}.png", mask)
 
 
+UTM33N = (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633)
+
+
+def volumes(root: Path) -> None:
+    """An nnU-Net-shaped dataset of NIfTI volumes (imagesTr/case_0000.nii.gz, labelsTr/,
+    dataset.json) with one geometry defect per case, and GeoTIFF tiles beside it in
+    tiles/images + tiles/masks (written with nibabel and Pillow)."""
+    import nibabel as nib
+    from PIL import TiffImagePlugin
+
+    rng = np.random.default_rng(0)
+
+    def nifti(path: Path, data: np.ndarray, spacing: float = 1.0, z: float = 0.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        affine = np.diag([1.0, 1.0, spacing, 1.0])
+        affine[2, 3] = z
+        nib.save(nib.Nifti1Image(data, affine), str(path))
+
+    labels = np.zeros((32, 32, 8), np.uint8)
+    labels[8:20, 8:20, 2:6] = 1
+    labels[12:16, 12:16, 3:5] = 2
+    for case in ("clean", "spacing_mismatch", "origin_mismatch", "grid_mismatch"):
+        for channel in (0, 1):
+            scan = rng.normal(100, 20, (32, 32, 8)).astype(np.float32)
+            nifti(root / "imagesTr" / f"{case}_{channel:04d}.nii.gz", scan)
+        mask = labels[:, :, :6] if case == "grid_mismatch" else labels
+        spacing = 1.5 if case == "spacing_mismatch" else 1.0
+        nifti(
+            root / "labelsTr" / f"{case}.nii.gz", mask, spacing, 3.0 * (case == "origin_mismatch")
+        )
+    scan = rng.normal(100, 20, (32, 32, 8)).astype(np.float32)
+    nifti(root / "imagesTr" / "channels_per_case_0000.nii.gz", scan)  # its _0001 is missing
+    nifti(root / "labelsTr" / "channels_per_case.nii.gz", labels)
+    flipped = nib.Nifti1Image(labels, np.diag([-1.0, 1.0, 1.0, 1.0]))
+    for channel in (0, 1):
+        scan = rng.normal(100, 20, (32, 32, 8)).astype(np.float32)
+        nifti(root / "imagesTr" / f"direction_mismatch_{channel:04d}.nii.gz", scan)
+    nib.save(flipped, str(root / "labelsTr" / "direction_mismatch.nii.gz"))
+    catalogue = '{"labels": {"background": 0, "liver": 1, "tumour": 2}, "file_ending": ".nii.gz"}'
+    (root / "dataset.json").write_text(catalogue)
+
+    tiles = root.parent / "tiles"
+
+    def geotiff(
+        path: Path, array: np.ndarray, east: float, keys: tuple[int, ...], **tags: str
+    ) -> None:
+        ifd = TiffImagePlugin.ImageFileDirectory_v2()
+        ifd[33550], ifd.tagtype[33550] = (10.0, 10.0, 0.0), 12
+        ifd[33922], ifd.tagtype[33922] = (0.0, 0.0, 0.0, 500000.0 + east, 4e6, 0.0), 12
+        ifd[34735], ifd.tagtype[34735] = keys, 3
+        if "nodata" in tags:
+            ifd[42113], ifd.tagtype[42113] = tags["nodata"], 2
+        _save(path, array, tiffinfo=ifd)
+
+    tile_mask = np.zeros((48, 48), np.uint8)
+    tile_mask[10:30, 10:30] = 1
+    other_crs = tuple(32634 if v == 32633 else v for v in UTM33N)
+    for name, east, keys in (
+        ("clean", 0.0, UTM33N),
+        ("origin_mismatch", 100.0, UTM33N),
+        ("crs_mismatch", 0.0, other_crs),
+        ("nan_nodata", 0.0, UTM33N),
+    ):
+        band = rng.normal(0.3, 0.05, (48, 48)).astype(np.float32)
+        nodata = {}
+        if name == "nan_nodata":
+            band[:, :6] = np.nan
+            nodata = {"nodata": "nan"}
+        geotiff(tiles / "images" / f"{name}.tif", band, 0.0, UTM33N, **nodata)
+        geotiff(tiles / "masks" / f"{name}.tif", tile_mask, east, keys)
+    band = rng.normal(0.3, 0.05, (48, 48)).astype(np.float32)
+    geotiff(tiles / "images" / "georeference_missing.tif", band, 0.0, UTM33N)
+    _save(tiles / "masks" / "georeference_missing.png", tile_mask)
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
     "data": synthetic,
     "readers": readers,
     "instances": instances,
+    "volumes": volumes,
 }
 READERS_INTRO = (
     "A small dataset whose files different loaders read differently, written by "
     "`nanaudit/docexamples.py` (palette masks, one with another palette, an RGBA, an LA and "
     "an RGB colour mask, an image with a dead band, an AppleDouble `._` file, a val split "
     "of CMYK JPEGs; C = 4)"
+)
+VOLUMES_INTRO = (
+    "An nnU-Net-shaped dataset of NIfTI volumes with one geometry defect per case, written "
+    "by `nanaudit/docexamples.py` with nibabel"
+)
+TILES_INTRO = (
+    "GeoTIFF tiles with one defect per tile, written by `nanaudit/docexamples.py` with Pillow"
 )
 DATA_INTRO = (
     "A small dataset of 64x64 pairs with one defect per file, written by "
@@ -255,6 +338,8 @@ SCANS: tuple[ScanScenario, ...] = (
         ("--max-pixels", "4000"),
     ),
     ScanScenario(DATA_INTRO, "data"),
+    ScanScenario(VOLUMES_INTRO, "volumes"),
+    ScanScenario(TILES_INTRO, "tiles"),
     ScanScenario(
         DATA_INTRO + ", against training settings",
         "data",

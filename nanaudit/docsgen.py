@@ -46,6 +46,7 @@ FAMILIES: dict[str, str] = {
     "NA3": "Splits and the dataset",
     "NA4": "Against the training settings",
     "NA5": "What a training pipeline yields (`nanaudit samples`)",
+    "NA7": "Geometry: volumes and georeferenced rasters",
 }
 
 

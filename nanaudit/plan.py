@@ -189,6 +189,8 @@ def _make_plan(
         layers = [Layer(f"training preset {chosen.name}", chosen.values), *layers]
     if user.label_encoding is not None or preset.name != "generic":
         values = preset.option_values(user.label_encoding)
+        if preset.catalogue is not None:
+            values = {**values, **preset.catalogue(base)}
         layers = [Layer(f"layout preset {preset.name}", values), *layers]
     options = resolve_options(layers)
     labels = LabelRules(

@@ -4,6 +4,7 @@ tifffile and Pillow in tmp_path, read through the one guarded decode."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import struct
 import subprocess
@@ -19,6 +20,7 @@ from nanaudit.decode import audit_file
 from nanaudit.decode.georef import crs_of
 from nanaudit.decode.nifti import tall
 from nanaudit.records import DecodeLimits, FileKind, FileRecord
+from nanaudit.report import Severity
 
 nib = pytest.importorskip("nibabel")
 tifffile = pytest.importorskip("tifffile")
@@ -313,3 +315,234 @@ def test_declared_nodata_values_are_counted(tmp_path: Path) -> None:
     u8[:, :2] = 0
     rec8 = audit(pillow_geotiff(tmp_path / "n8.tif", u8, nodata="0"))
     assert rec8.pixels is not None and rec8.pixels.nodata_values == 32
+
+
+# --------------------------------------------------------------------------- NA7xx, NA108/NA120
+
+
+def nifti_pairs(root: Path, n: int = 4, seed: int = 0) -> Path:
+    """A clean set of image/label volumes under root/images and root/masks."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        save_nifti(root / "images" / f"case{i}.nii.gz", volume(i), origin=(-20.0, 10.0, 5.0))
+        labels = np.zeros((24, 20, 8), np.uint8)
+        x, y = rng.integers(2, 12, size=2)
+        labels[x : x + 8, y : y + 6, 2:6] = 1
+        labels[x + 2 : x + 4, y + 2 : y + 4, 3:5] = 2
+        save_nifti(root / "masks" / f"case{i}.nii.gz", labels, origin=(-20.0, 10.0, 5.0))
+    return root
+
+
+def serious(report, path: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {f.check for f in report.findings if f.path == path and f.severity is not Severity.INFO}
+
+
+def test_clean_volumes_report_no_warning_or_error(tmp_path: Path) -> None:
+    report = scan(nifti_pairs(tmp_path / "data"), num_classes=3)
+    bad = [(f.check, f.path, f.message) for f in report.findings if f.severity is not Severity.INFO]
+    assert bad == []
+
+
+def test_planted_volume_geometry_defects(tmp_path: Path) -> None:
+    root = nifti_pairs(tmp_path / "data", n=6)
+    labels = np.zeros((24, 20, 8), np.uint8)
+    labels[5:10, 5:10, 2:5] = 1
+    masks = root / "masks"
+    save_nifti(masks / "case0.nii.gz", labels, spacing=(0.8, 0.8, 3.0), origin=(-20.0, 10.0, 5.0))
+    save_nifti(masks / "case1.nii.gz", labels, origin=(-20.0, 10.0, 5.0 + 2 * 2.5))
+    save_nifti(masks / "case2.nii.gz", labels[:, :, :7], origin=(-20.0, 10.0, 5.0))
+    flipped = nib.Nifti1Image(labels, np.diag([-0.8, 0.8, 2.5, 1.0]))
+    flipped.affine[:3, 3] = (-20.0, 10.0, 5.0)
+    nib.save(nib.Nifti1Image(labels, flipped.affine), str(masks / "case3.nii.gz"))
+    save_nifti(masks / "case4.nii.gz", labels, origin=(-20.0 + 0.3, 10.0, 5.0))  # < half a voxel
+    report = scan(root, num_classes=3)
+    by_check = {f.check: f for f in report.findings if f.check.startswith("NA70")}
+    assert {f.path for f in hits(report, "NA702")} == {"images/case0.nii.gz"}
+    assert "3" in by_check["NA702"].message and by_check["NA702"].severity is Severity.ERROR
+    origin = hits(report, "NA703")
+    assert [f.path for f in origin] == ["images/case1.nii.gz"]
+    assert "(0, 0, 2) voxels" in origin[0].message
+    assert [f.path for f in hits(report, "NA701")] == ["images/case2.nii.gz"]
+    assert "24×20×8 but mask grid is 24×20×7" in hits(report, "NA701")[0].message
+    assert [f.path for f in hits(report, "NA704")] == ["images/case3.nii.gz"]
+    assert serious(report, "images/case4.nii.gz") == set()  # 0.375 voxel: within tolerance
+    assert serious(report, "images/case5.nii.gz") == set()
+
+
+def geotiff_pair(
+    root: Path,
+    name: str,
+    image: np.ndarray,
+    mask: np.ndarray,
+    offset: tuple[float, float] = (0.0, 0.0),
+    mask_keys: tuple[int, ...] = UTM33,
+    nodata: str | None = None,
+) -> None:
+    pillow_geotiff(root / "images" / f"{name}.tif", image, nodata=nodata)
+    origin = (500000.0 + offset[0], 4000000.0 + offset[1])
+    pillow_geotiff(root / "masks" / f"{name}.tif", mask, origin=origin, keys=mask_keys)
+
+
+def tile(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    image = rng.normal(0.3, 0.1, (48, 48)).astype(np.float32)
+    mask = np.zeros((48, 48), np.uint8)
+    y, x = rng.integers(4, 28, size=2)
+    mask[y : y + 16, x : x + 16] = 1
+    mask[y + 4 : y + 8, x + 4 : x + 8] = 2
+    return image, mask
+
+
+def test_clean_tiles_report_no_warning_or_error(tmp_path: Path) -> None:
+    root = tmp_path / "tiles"
+    for i in range(5):
+        geotiff_pair(root, f"t{i}", *tile(i), nodata="-9999")  # declared, absent: info
+    report = scan(root, num_classes=3)
+    bad = [(f.check, f.path, f.message) for f in report.findings if f.severity is not Severity.INFO]
+    assert bad == []
+
+
+def test_planted_tile_defects(tmp_path: Path) -> None:
+    root = tmp_path / "tiles"
+    for i in range(6):
+        geotiff_pair(root, f"t{i}", *tile(i))
+    image, mask = tile(0)
+    geotiff_pair(root, "t0", image, mask, offset=(100.0, 0.0))  # 10 px east
+    wgs84 = tuple(v if v != 32633 else 32634 for v in UTM33)
+    geotiff_pair(root, "t1", image, mask, mask_keys=wgs84)
+    edges = image.copy()
+    edges[:, :6] = np.nan  # NaN nodata over the tile's edge
+    geotiff_pair(root, "t2", edges, mask, nodata="nan")
+    holes = image.copy()
+    holes[10, 10] = np.nan  # NaN data where the nodata value is -9999
+    holes[:3] = -9999.0
+    geotiff_pair(root, "t3", holes, mask, nodata="-9999")
+    geotiff_pair(root, "t4", image, mask, offset=(3.0, -2.0))  # 0.3 px: within tolerance
+    report = scan(root, num_classes=3)
+    offset = hits(report, "NA703")
+    assert [f.path for f in offset] == ["images/t0.tif"]
+    assert offset[0].severity is Severity.ERROR and "(10, 0) pixels" in offset[0].message
+    assert [f.path for f in hits(report, "NA705")] == ["images/t1.tif"]
+    assert not hits(report, "NA703")[1:]  # t1's origins are not compared across CRSs
+    nan_nodata = hits(report, "NA120")
+    assert [f.path for f in nan_nodata] == ["images/t2.tif"]
+    assert nan_nodata[0].severity is Severity.ERROR and "288 values" in nan_nodata[0].message
+    assert [f.path for f in hits(report, "NA101")] == ["images/t3.tif"]  # NaN data, apart
+    assert "1 NaN values" in hits(report, "NA101")[0].message
+    declared = [f for f in hits(report, "NA108") if f.path == "images/t3.tif"]
+    assert declared and "144 values hold it" in declared[0].message
+    assert declared[0].severity is Severity.WARNING
+    assert serious(report, "images/t4.tif") == set()
+    assert serious(report, "images/t5.tif") == set()
+
+
+def test_multiband_pair_offset_by_ten_pixels(tmp_path: Path) -> None:
+    root = tmp_path / "s2"
+    bands = (np.random.default_rng(1).random((6, 32, 32)) * 3000).astype(np.uint16)
+    for i, east in enumerate((0.0, 100.0)):
+        transform = (10.0, 0, 0, 3e5, 0, -10.0, 0, 5e6, 0, 0, 0, 0, 0, 0, 0, 1)
+        tifffile.imwrite(
+            root / "images" / f"s{i}.tif"
+            if (root / "images").mkdir(parents=True, exist_ok=True) is None
+            else "",
+            bands,
+            photometric="minisblack",
+            planarconfig="separate",
+            extratags=[(34264, 12, 16, transform, False), (34735, 3, 16, UTM33, False)],
+        )
+        _, mask = tile(i)
+        keep = (0.0, 0.0, 0.0, 3e5 + east, 5e6, 0.0)
+        (root / "masks").mkdir(exist_ok=True)
+        ifd = TiffImagePlugin.ImageFileDirectory_v2()
+        ifd[33550], ifd.tagtype[33550] = (10.0, 10.0, 0.0), 12
+        ifd[33922], ifd.tagtype[33922] = keep, 12
+        ifd[34735], ifd.tagtype[34735] = UTM33, 3
+        Image.fromarray(mask[:32, :32]).save(root / "masks" / f"s{i}.tif", tiffinfo=ifd)
+    report = scan(root, num_classes=3)
+    assert [f.path for f in hits(report, "NA703")] == ["images/s1.tif"]
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def decathlon(root: Path, cases: int = 4, channels: int = 2) -> Path:
+    """An nnU-Net-shaped dataset: imagesTr/case_000N_000C.nii.gz, labelsTr/, imagesTs/ and
+    a dataset.json naming 3 labels."""
+    rng = np.random.default_rng(0)
+    for i in range(cases):
+        for c in range(channels):
+            save_nifti(root / "imagesTr" / f"case_{i:03d}_{c:04d}.nii.gz", volume(10 * i + c))
+        labels = np.zeros((24, 20, 8), np.uint8)
+        x, y = rng.integers(2, 12, size=2)
+        labels[x : x + 8, y : y + 6, 2:6] = 1
+        labels[x + 2 : x + 4, y + 2 : y + 4, 3:5] = 2
+        save_nifti(root / "labelsTr" / f"case_{i:03d}.nii.gz", labels)
+    for c in range(channels):
+        save_nifti(root / "imagesTs" / f"case_100_{c:04d}.nii.gz", volume(500 + c))
+    catalogue = {
+        "channel_names": {str(c): f"MR{c}" for c in range(channels)},
+        "labels": {"background": 0, "edema": 1, "tumour": 2},
+        "numTraining": cases,
+        "file_ending": ".nii.gz",
+    }
+    (root / "dataset.json").write_text(json.dumps(catalogue))
+    return root
+
+
+def test_clean_decathlon_dataset_reports_no_warning_or_error(tmp_path: Path) -> None:
+    report = scan(decathlon(tmp_path / "Dataset001_Brain"))
+    assert report.layout == "decathlon"
+    bad = [(f.check, f.path, f.message) for f in report.findings if f.severity is not Severity.INFO]
+    assert bad == []
+    assert sum(1 for f in report.files if f.kind is FileKind.IMAGE) == 10  # 4 × 2 channels + 2
+
+
+def test_decathlon_catalogue_and_planted_defects(tmp_path: Path) -> None:
+    root = decathlon(tmp_path / "Task01", cases=5)
+    (root / "imagesTr" / "case_002_0001.nii.gz").unlink()  # a modality missing
+    labels = np.zeros((24, 20, 8), np.uint8)
+    labels[2:6, 2:6, 2:4] = 3  # not in dataset.json's labels
+    save_nifti(root / "labelsTr" / "case_003.nii.gz", labels)
+    report = scan(root)
+    channels = hits(report, "NA707")
+    assert [f.path for f in channels] == ["imagesTr/case_002_0000.nii.gz"]
+    assert channels[0].severity is Severity.ERROR and "missing channel 0001" in channels[0].message
+    out_of_range = hits(report, "NA201")
+    assert [f.path for f in out_of_range] == ["labelsTr/case_003.nii.gz"]
+
+
+def test_original_decathlon_four_d_files(tmp_path: Path) -> None:
+    root = tmp_path / "Task01_BrainTumour"
+    for i in range(3):
+        data = np.stack([volume(i), volume(i + 10)], axis=-1)
+        save_nifti(root / "imagesTr" / f"BRATS_{i:03d}.nii.gz", data)
+        labels = np.zeros((24, 20, 8), np.uint8)
+        labels[4:9, 4:9, 2:5] = 1 + i % 2
+        save_nifti(root / "labelsTr" / f"BRATS_{i:03d}.nii.gz", labels)
+    (root / "dataset.json").write_text(
+        json.dumps({"labels": {"0": "background", "1": "a", "2": "b"}})
+    )
+    report = scan(root)
+    assert report.layout == "decathlon" and len(report.files) == 6
+    assert not [f for f in report.findings if f.severity is not Severity.INFO]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{" * 100_000,  # nesting deeper than the parser's recursion
+        json.dumps({"labels": {str(i): "x" for i in range(5000)}}),
+        json.dumps({"labels": {"background": 0, "huge": 10**12}}),
+        "x" * (2 << 20),
+    ],
+)
+def test_hostile_dataset_json_is_a_one_line_error(tmp_path: Path, text: str) -> None:
+    from click.testing import CliRunner
+
+    from nanaudit.cli import cli
+
+    root = decathlon(tmp_path / "Task02", cases=2, channels=1)
+    (root / "dataset.json").write_text(text)
+    result = CliRunner().invoke(cli, ["scan", str(root), "--no-cache", "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "dataset.json" in result.stderr and "Traceback" not in result.stderr

@@ -72,9 +72,49 @@ def nan_pixels(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     """
     p = _px(rec)
     nan = sum(c.nan for c in p.channels)
-    if nan:
+    if nan and not _nan_is_nodata(rec):  # declared nodata: NA120's, counted apart
         total = _total(p)
         yield Hit(f"{nan:,} NaN values ({nan / total:.2%} of {total:,})", NanData(nan, total))
+
+
+def _nan_is_nodata(rec: FileRecord) -> bool:
+    return rec.nodata is not None and math.isnan(rec.nodata)
+
+
+@dataclass(frozen=True, slots=True)
+class NanNodataData(FlaggedData):
+    FLAG: ClassVar[ImageFlag] = "nan"
+    WHAT: ClassVar[str] = "NaN nodata pixels"
+    nodata: int
+    values: int
+
+    def badness(self) -> float:
+        return self.nodata
+
+
+@check("NA120", "nan-nodata", Severity.ERROR, IMAGE)
+def nan_nodata(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
+    """The raster declares NaN as its nodata value (GDAL_NODATA "nan") and holds NaN
+    values: counted here, apart from NaN in data that declares another nodata value or
+    none (NA101).
+
+    Why: the tile edges and gaps that carry no data reach the model as NaN unless the
+    pipeline masks them: the per-channel mean and std come out NaN, then the first
+    convolution and the loss.
+
+    Fix: mask it (the ignore index in the label at the same pixels, and a valid-pixel mask
+    in the loader), or fill it (with the band mean, or 0 after normalising) before the
+    normalisation statistics are computed.
+    """
+    p = _px(rec)
+    nan = sum(c.nan for c in p.channels)
+    if nan and _nan_is_nodata(rec):
+        total = _total(p)
+        yield Hit(
+            f"{nan:,} values are the declared NaN nodata ({nan / total:.2%} of {total:,}): "
+            "mask them or fill them before normalising",
+            NanNodataData(nan, total),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +382,10 @@ class NodataTagData(FlaggedData):
     FLAG: ClassVar[ImageFlag] = "nodata"
     WHAT: ClassVar[str] = "nodata values"
     nodata: float
+    values: int  # how many values hold it
+
+    def badness(self) -> float:
+        return self.values
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,24 +397,35 @@ class SentinelData(FlaggedData):
 
 @check("NA108", "nodata-sentinel", Severity.WARNING, IMAGE, samples=True)
 def nodata_sentinel(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
-    """A GeoTIFF GDAL_NODATA tag, or common nodata sentinels (-9999, -32768, the lowest
-    float32) in float data.
+    """Values equal to the nodata value a GeoTIFF's GDAL_NODATA tag declares, or common
+    nodata sentinels (-9999, -32768, the lowest float32) in float data. A declared value
+    that no pixel holds is only info; a declared NaN is NA120's.
 
     Why: nodata pixels pass through normalisation as extreme values and dominate the
     statistics, the activations and the loss.
 
-    Fix: replace them (and mask them with the ignore index in the label) before training.
+    Fix: mask them (the ignore index in the label at the same pixels) or fill them before
+    the normalisation statistics are computed.
     """
     p = _px(rec)
-    if rec.nodata is not None:
-        yield Hit(
-            f"GDAL_NODATA tag declares nodata value {rec.nodata:g}", NodataTagData(rec.nodata)
-        )
-    if p.sentinels:
-        parts = ", ".join(f"{v:g} ×{n:,}" for v, n in p.sentinels)
+    declared = rec.nodata
+    if declared is not None and not math.isnan(declared):
+        found = p.nodata_values
+        total = _total(p)
+        tag = f"GDAL_NODATA tag declares nodata value {declared:g}"
+        if found:
+            yield Hit(
+                f"{tag}: {found:,} values hold it ({found / total:.2%} of {total:,})",
+                NodataTagData(declared, found),
+            )
+        else:
+            yield Hit(f"{tag}; no value holds it", NodataTagData(declared, 0), Severity.INFO)
+    sentinels = [(v, n) for v, n in p.sentinels if v != declared]  # not counted twice
+    if sentinels:
+        parts = ", ".join(f"{v:g} ×{n:,}" for v, n in sentinels)
         yield Hit(
             f"nodata sentinel values present: {parts}",
-            SentinelData(tuple((v, n) for v, n in p.sentinels)),
+            SentinelData(tuple(sentinels)),
         )
 
 

@@ -179,7 +179,7 @@ def check(
 
 
 def all_checks() -> list[CheckSpec[Any]]:
-    from . import dataset, files, images, masks, readers, samples, training  # noqa: F401
+    from . import dataset, files, geometry, images, masks, readers, samples, training  # noqa: F401
 
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 

@@ -82,8 +82,12 @@ class _FileScope(Scope[FileRecord]):
         yield from (r for r in (pair.image, pair.mask) if r is not None and r.error is not None)
 
     def targets(self, unit: Unit) -> Iterator[Target[FileRecord]]:
+        seen: set[tuple[str, str]] = set()  # a label shared by a case's channel files
         for pair, sample, img, msk in _pair_targets(unit):
             for rec in self.wanted(pair):
+                if sample is None and (rec.path, rec.kind) in seen:
+                    continue
+                seen.add((rec.path, rec.kind))
                 yield Target(rec, rec.path, **_about(sample, img, msk))
 
 

@@ -26,6 +26,13 @@ from .classes import (
 )
 from .generic import discover, split_role
 from .hints import ade_hint, camvid_hint, cityscapes_hint, coco_hint, palette_luma_hint, pets_hint
+from .volumes import (
+    decathlon_catalogue,
+    detect_decathlon,
+    detect_tiles,
+    discover_decathlon,
+    discover_tiles,
+)
 from .walk import dirs_by_name, first_files, is_file, shown
 
 Hint = Callable[[Sequence[int], int | None], str | None]
@@ -46,6 +53,9 @@ class Preset:
     hint: Hint | None = None
     # --label-encoding NAME → (num_classes, class_names)
     encodings: Mapping[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    # option values the dataset's own catalogue states (Decathlon's dataset.json), read
+    # from its base folder; over ``defaults``, under every value the user set
+    catalogue: Callable[[Path], Mapping[str, Any]] | None = None
 
     def option_values(self, label_encoding: str | None) -> dict[str, Any]:
         """The preset's layer of option values, for the chosen label encoding."""
@@ -487,6 +497,25 @@ PRESETS: dict[str, Preset] = {
                 "class_names": PET_TRIMAP,
             },
             hint=pets_hint,
+        ),
+        Preset(
+            "decathlon",
+            "imagesTr/ + labelsTr/ (channel files case_0000, case_0001…), imagesTs/, "
+            "dataset.json (Medical Segmentation Decathlon, nnU-Net)",
+            'the labels of dataset.json (0 = background; nnU-Net v2\'s "ignore" label as '
+            "the ignore index)",
+            detect_decathlon,
+            discover_decathlon,
+            defaults={"ignore_index": None},
+            catalogue=decathlon_catalogue,
+        ),
+        Preset(
+            "tiles",
+            "images/ + masks/ (and aliases: img_dir/ + ann_dir/…) of TIFF rasters, "
+            "optionally in split folders",
+            "from flags or config; georeference compared (NA701–NA706)",
+            detect_tiles,
+            discover_tiles,
         ),
         Preset(
             "generic",
