@@ -820,6 +820,8 @@ def test_layouts_command_lists_every_preset() -> None:
         "coco-stuff",
         "camvid",
         "oxford-pet",
+        "decathlon",
+        "tiles",
         "generic",
     }
     assert result.stdout.count("expects:") == len(PRESETS)

@@ -4,7 +4,9 @@ tifffile and Pillow in tmp_path, read through the one guarded decode."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import math
 import os
 import struct
 import subprocess
@@ -546,3 +548,36 @@ def test_hostile_dataset_json_is_a_one_line_error(tmp_path: Path, text: str) -> 
     result = CliRunner().invoke(cli, ["scan", str(root), "--no-cache", "--no-progress"])
     assert result.exit_code == 2, result.output
     assert "dataset.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_decathlon_normalize_constants_and_class_weights_per_channel(tmp_path: Path) -> None:
+    root = tmp_path / "Task03"
+    rng = np.random.default_rng(3)
+    for i in range(3):  # Decathlon originals: the modalities are the 4-D file's channels
+        data = np.stack([volume(i), volume(i + 10) * 10], axis=-1)
+        save_nifti(root / "imagesTr" / f"case_{i:03d}.nii.gz", data)
+        labels = np.zeros((24, 20, 8), np.uint8)
+        x, y = rng.integers(2, 12, size=2)
+        labels[x : x + 8, y : y + 6, 2:6] = 1
+        labels[x + 2 : x + 4, y + 2 : y + 4, 3:5] = 2
+        save_nifti(root / "labelsTr" / f"case_{i:03d}.nii.gz", labels)
+    (root / "dataset.json").write_text(json.dumps({"labels": {"0": "bg", "1": "a", "2": "b"}}))
+    report = scan(root)
+    train = next(s for s in report.splits if s.name == "train")
+    assert train.training is not None and train.training.normalize is not None
+    norm = train.training.normalize
+    assert norm.mean == pytest.approx((100.0, 1000.0), rel=0.01)
+    assert norm.std == pytest.approx((20.0, 200.0), rel=0.02)
+    weights = dict(train.training.class_weights)
+    assert set(weights) == {0, 1, 2} and all(math.isfinite(w) and w > 0 for w in weights.values())
+    assert weights[2] > weights[1] > weights[0]  # the rarest class weighs most
+
+
+def test_html_report_shows_a_volume_s_middle_slice(tmp_path: Path) -> None:
+    data = np.zeros((24, 20, 8), np.float32)
+    data[:, :, 4] = 500.0  # only the middle slice is bright
+    path = save_nifti(tmp_path / "v.nii.gz", data)
+    rec = audit_file(path, "v.nii.gz", FileKind.IMAGE, "t", DecodeLimits(), visual=True)
+    assert rec.visual is not None and (rec.visual.width, rec.visual.height) == (24, 20)
+    thumb = np.asarray(Image.open(io.BytesIO(rec.visual.thumb)).convert("L"))
+    assert thumb.mean() > 200  # the bright slice, not the tall stack of dark ones

@@ -128,9 +128,22 @@ def with_visual(decoded: Decoded, record: FileRecord) -> FileRecord:
     """The record with its thumbnails, made from the pixels already decoded. A thumbnail
     that cannot be made leaves the record as it was: pictures never cost a finding."""
     try:
-        return replace(record, visual=visual_of(decoded, record))
+        return replace(record, visual=visual_of(middle_slice(decoded), record))
     except Exception:
         return record
+
+
+def middle_slice(decoded: Decoded) -> Decoded:
+    """What the HTML report shows of a volume: its middle slice (a volume is decoded as the
+    tall image of its slices, decode/nifti.py); any other file as it is."""
+    header, raster = decoded.header, decoded.raster
+    if header.geometry is None or header.geometry.ndim != 3 or not isinstance(raster, np.ndarray):
+        return decoded
+    depth, rows = header.geometry.size[2], header.height
+    if depth <= 1 or raster.shape[0] != depth * rows:
+        return decoded
+    middle = depth // 2
+    return Decoded(raster[middle * rows : (middle + 1) * rows], header)
 
 
 def record_of(
