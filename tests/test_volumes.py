@@ -22,7 +22,7 @@ from nanaudit.decode import audit_file
 from nanaudit.decode.georef import crs_of
 from nanaudit.decode.nifti import tall
 from nanaudit.records import DecodeLimits, FileKind, FileRecord
-from nanaudit.report import Severity
+from nanaudit.severity import Severity
 
 nib = pytest.importorskip("nibabel")
 tifffile = pytest.importorskip("tifffile")

@@ -15,7 +15,7 @@ import numpy as np
 from ..findings import FindingData, Marks
 from ..kinds import Float
 from ..records import FileRecord, Geometry, Pair, image_stem
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import PAIR, Scope, Target, Unit
