@@ -16,15 +16,15 @@ other TIFF datasets by the rasters' names only (no file is opened to detect a la
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..configfile import read_text
-from ..kinds import ConfigError
 from ..records import image_stem, image_suffix
-from . import DiscoverRequest, Layout, PairPaths, PlannedSplit
+from . import DiscoverRequest, DiscoveryError, Layout, PairPaths, PlannedSplit
 from .generic import discover
 from .walk import dirs_by_name, first_files, is_file, listing_remote
 
@@ -110,16 +110,14 @@ def decathlon_catalogue(base: Path) -> Mapping[str, Any]:
     if listing_remote() or not is_file(path):
         return {}
     try:
-        data = json.loads(read_text(path, MAX_CATALOGUE_BYTES))
-    except ConfigError as exc:
-        raise ConfigError(f"dataset.json: {exc}") from None
+        data = json.loads(_read_small(path, MAX_CATALOGUE_BYTES))
     except (ValueError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not valid JSON: {str(exc)[:200]}") from None
+        raise DiscoveryError(f"{path}: not valid JSON: {str(exc)[:200]}") from None
     labels = data.get("labels") if isinstance(data, dict) else None
     if not isinstance(labels, dict) or not labels:
         return {}
     if len(labels) > MAX_LABELS:
-        raise ConfigError(f"{path}: {len(labels):,} labels, more than {MAX_LABELS:,}")
+        raise DiscoveryError(f"{path}: {len(labels):,} labels, more than {MAX_LABELS:,}")
     names = _label_names(path, labels)
     values: dict[str, Any] = {}
     ignore = [i for i, n in names.items() if n.lower() == "ignore"]
@@ -134,6 +132,25 @@ def decathlon_catalogue(base: Path) -> Mapping[str, Any]:
     return values
 
 
+def _read_small(path: Path, limit: int) -> str:
+    """A small text file inside the dataset: a regular file (opened without blocking, so a
+    FIFO is never waited on), at most ``limit`` bytes, UTF-8."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise DiscoveryError(f"{path}: not a regular file")
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise DiscoveryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise DiscoveryError(f"{path}: larger than {limit:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DiscoveryError(f"{path}: not UTF-8 text: {exc}") from None
+
+
 def _label_names(path: Path, labels: Mapping[Any, Any]) -> dict[int, str]:
     """id → name from Decathlon's {"0": "background"} or nnU-Net v2's {"background": 0}
     (a region's list of ids names each of them)."""
@@ -143,9 +160,9 @@ def _label_names(path: Path, labels: Mapping[Any, Any]) -> dict[int, str]:
         if isinstance(ident, str) and re.fullmatch(r"\d{1,6}", ident.strip()):
             ident = int(ident)
         if isinstance(ident, bool) or not isinstance(ident, int):
-            raise ConfigError(f"{path}: label id {str(ident)[:40]!r} is not an integer")
+            raise DiscoveryError(f"{path}: label id {str(ident)[:40]!r} is not an integer")
         if not 0 <= ident < MAX_LABEL_ID:
-            raise ConfigError(f"{path}: label id {ident} outside [0, {MAX_LABEL_ID})")
+            raise DiscoveryError(f"{path}: label id {ident} outside [0, {MAX_LABEL_ID})")
         out.setdefault(ident, str(name)[:MAX_NAME])
 
     for key, value in labels.items():
