@@ -17,6 +17,7 @@ import stat
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -284,6 +285,7 @@ def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) ->
 
     if opts.write_baseline is not None:
         _write(opts.write_baseline, baseline_mod.dumps([*report.findings, *report.baselined]))
+        report = replace(report, baseline_written=True)  # every report says exit code 0
     file_options = RenderOptions(
         verbose=opts.verbose,
         max_annotations=opts.max_annotations,

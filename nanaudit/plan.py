@@ -447,12 +447,28 @@ def decode_limits(options: Options) -> DecodeLimits:
 def _explicit_splits(options: Options) -> tuple[ExplicitSplit, ...]:
     if options.masks is not None and options.images is None:
         raise ConfigError("--masks needs --images")
+    splits = options.splits
     if options.images is not None:
-        return (
+        splits = (
             ExplicitSplit("all", options.images, options.masks, "--images/--masks"),
             *options.splits,
         )
-    return options.splits
+    for s in splits:
+        if s.masks is not None and _same_folder(s.images, s.masks):
+            flag = "--images and --masks" if s.given_as == "--images/--masks" else "--split"
+            raise ConfigError(
+                f"{flag} name the same folder ({s.images}): every file would be paired with "
+                "itself, an image audited as its own mask; name the mask folder (or the "
+                "dataset root, and let discovery find both)"
+            )
+    return splits
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return a == b
 
 
 def read_class_names(options: Options) -> tuple[str, ...]:

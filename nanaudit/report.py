@@ -358,6 +358,8 @@ class Report:
     baselined: tuple[Finding, ...] = ()  # findings hidden by --baseline
     baseline: BaselineResult | None = None
     gallery: Gallery | None = None  # pictures, when thumbnails were made (HTML reports)
+    # the findings were recorded as the accepted state (--write-baseline): the scan exits 0
+    baseline_written: bool = False
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -370,7 +372,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        if self.fail_on is None:
+        if self.fail_on is None or self.baseline_written:
             return 0
         return 1 if any(f.severity >= self.fail_on for f in self.findings) else 0
 

@@ -590,3 +590,19 @@ def test_split_first_val_without_masks_is_an_error(tmp_path: Path) -> None:
     assert {s.name: s.labeled for s in report.splits} == {"train": True, "val": True}
     (f,) = hits(report, "NA003")
     assert f.path == "val/images/v.png" and f.severity is Severity.ERROR
+
+
+def test_images_and_masks_naming_the_same_folder_is_a_usage_error(tmp_path: Path) -> None:
+    """Issue 24: --images DIR --masks DIR paired every file with itself, without a word."""
+    root = tmp_path / "Kvasir-SEG"
+    for i in range(2):
+        save(root / "images" / f"{i}.jpg", natural_image(i, (20, 20)))
+    folder = str(root / "images")
+    for args in (
+        ["--images", folder, "--masks", folder],
+        ["--images", folder, "--masks", folder + "/."],
+        ["--split", f"train:{folder}:{folder}"],
+    ):
+        result = CliRunner().invoke(cli, ["scan", str(root), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "the same folder" in result.output and "Traceback" not in result.output

@@ -316,8 +316,10 @@ def test_per_file_ignores_from_config(golden_root: str, tmp_path: Path) -> None:
 
 def test_baseline_round_trip(golden_root: str, tmp_path: Path) -> None:
     baseline = tmp_path / "nanaudit-baseline.json"
-    code, _ = invoke("scan", golden_root, "-C", "3", "--write-baseline", str(baseline))
+    code, out = invoke("scan", golden_root, "-C", "3", "--write-baseline", str(baseline))
     assert code == 0 and baseline.exists()  # recording the findings succeeded
+    # the report on stdout says the exit code the process has (issue 24: "exit code 1")
+    assert "exit code 0" in out and "exit code 1" not in out
     entries = json.loads(baseline.read_text())["findings"]
     assert entries and all(set(e) >= {"check", "path", "fingerprint"} for e in entries)
     code, out = invoke(

@@ -24,6 +24,8 @@ def summary_line(report: Report) -> str:
     e, w, i = (report.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
     fail_on = report.fail_on
     gate = f"--fail-on {fail_on.label}" if fail_on else "--fail-on never"
+    if report.baseline_written:
+        gate = "--write-baseline: the findings are recorded as accepted"
 
     def plural(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
