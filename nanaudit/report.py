@@ -178,7 +178,7 @@ class TrainingScale:
 class TrainingSummary:
     """What a training script wants of a split: sizes, Normalize constants, class weights."""
 
-    sizes: tuple[tuple[str, int], ...]
+    sizes: tuple[tuple[str, int], ...]  # ("HxW", images): height x width, as --crop-size
     modes: tuple[tuple[str, int], ...]
     dtypes: tuple[tuple[str, int], ...]
     normalize: Normalize | None

@@ -168,7 +168,9 @@ def training_summary(
     per_class = dict(stats.masks_per_label)
     lo, hi = finite_range(stats)
     return TrainingSummary(
-        sizes=_by_count([(f"{w}x{h}", n) for (w, h), n in stats.sizes]),
+        # height x width, as --crop-size and NA401 take them: a size copied from the
+        # summary into --crop-size means what it says
+        sizes=_by_count([(f"{h}x{w}", n) for (w, h), n in stats.sizes]),
         modes=_by_count(list(stats.modes)),
         dtypes=_by_count(list(stats.dtypes)),
         normalize=normalize_constants(image_groups(stats), scales),

@@ -433,7 +433,7 @@ def test_na006_size_mismatch(dataset: Callable[..., Path]) -> None:
     only(report, rel, {"NA006"})
     f = one(report, "NA006")
     assert (f.severity, f.name, f.image, f.mask) == (Severity.ERROR, "size-mismatch", rel, rel_mask)
-    assert f"image is 64{TIMES}64 but mask is {w}{TIMES}{h}" in f.message
+    assert f"image is 64{TIMES}64 but mask is {h}{TIMES}{w} (H{TIMES}W" in f.message
     assert f.data.to_json() == {"image_size": [64, 64], "mask_size": [w, h]}
 
 
@@ -462,8 +462,8 @@ def test_na007_rotation_breaks_mask_size_is_error(
     f = one(report, "NA007")
     assert (f.severity, f.name) == (Severity.ERROR, "exif-orientation")
     assert "orientation 6" in f.message
-    assert f"{w}{TIMES}{h} image into {h}{TIMES}{w}" in f.message
-    assert f"mask's {w}{TIMES}{h}" in f.message
+    assert f"{h}{TIMES}{w} image into {w}{TIMES}{h}" in f.message  # H×W
+    assert f"mask's {h}{TIMES}{w} (H{TIMES}W)" in f.message
     assert f.data.to_json()["rotated_size"] == [h, w]
 
 
@@ -491,7 +491,7 @@ def test_na007_mask_already_rotated_is_warning_plus_na006(
     only(report, rel, {"NA006", "NA007"})
     assert one(report, "NA007").severity == Severity.WARNING
     mismatch = one(report, "NA006")
-    assert f"image is {w}{TIMES}{h} but mask is {h}{TIMES}{w}" in mismatch.message
+    assert f"image is {h}{TIMES}{w} but mask is {w}{TIMES}{h}" in mismatch.message
     assert "EXIF-rotated" in mismatch.message
 
 
@@ -886,7 +886,7 @@ def test_na111_size_outside_fences(dataset: Callable[..., Path], size: tuple[int
     only(report, rel, {"NA111"})
     f = one(report, "NA111")
     assert (f.severity, f.name) == (Severity.INFO, "odd-size")
-    assert f.message.startswith(f"{w}{TIMES}{h} (\u221aarea {math.sqrt(w * h):.0f})")
+    assert f.message.startswith(f"{h}{TIMES}{w} (H{TIMES}W, \u221aarea {math.sqrt(w * h):.0f})")
     assert f"[{lo:.0f}, {hi:.0f}]" in f.message
     assert f.data.to_json()["fences"] == pytest.approx([lo, hi])
 
@@ -903,7 +903,7 @@ def test_na111_aspect_ratio(dataset: Callable[..., Path]) -> None:
     report = scan(root)
     only(report, rel, {"NA111"})
     f = one(report, "NA111")
-    assert f.message == f"{w}{TIMES}{h}: aspect ratio {aspect:.2f}"
+    assert f.message == f"{h}{TIMES}{w} (H{TIMES}W): aspect ratio {aspect:.2f}"
     assert f.data.to_json()["aspect"] == pytest.approx(aspect)
 
 

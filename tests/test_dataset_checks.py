@@ -790,7 +790,7 @@ def test_summary_normalize_matches_numpy(tmp_path: Path) -> None:
     assert js["full_scale"]["span"] == 255
     summary = split_of(report, "train").training
     assert summary.image_min == float(flat.min()) and summary.image_max == float(flat.max())
-    assert dict(summary.sizes) == {f"{w}x{h}": 1 for h, w in sizes}
+    assert dict(summary.sizes) == {f"{h}x{w}": 1 for h, w in sizes}  # as --crop-size
 
 
 def _summary_masks() -> list[np.ndarray]:

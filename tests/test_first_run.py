@@ -546,3 +546,16 @@ def test_train_split_that_names_no_split_is_a_usage_error(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert "'tile9': no such split" in result.output and "'tile1', 'tile2'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_size_copied_from_the_summary_into_crop_size_fits_the_images(tmp_path: Path) -> None:
+    """Issue 24: the summary said 480x360 (W×H) for CamVid's 360×480 frames, and
+    --crop-size 480x360 (H×W) gave an NA401 on every frame."""
+    base = road_scene(tmp_path, size=(36, 48))
+    report = scan(base)
+    size = next(k for k, _ in report.splits[0].training.sizes)
+    assert size == "36x48"
+    cropped = scan(base, crop_size=size)
+    assert hits(cropped, "NA401") == []
+    result = CliRunner().invoke(cli, ["scan", str(base)])
+    assert "sizes (H×W)" in result.output and "36x48" in result.output

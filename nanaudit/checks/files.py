@@ -155,7 +155,8 @@ def size_mismatch(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
     ):
         note = " (the mask matches the EXIF-rotated image; loaders that ignore EXIF see a mismatch)"
     yield Hit(
-        f"image is {img.width}×{img.height} but mask is {mask.width}×{mask.height} (W×H){note}",
+        f"image is {img.height}×{img.width} but mask is {mask.height}×{mask.width} (H×W, as "
+        f"--crop-size takes it){note}",
         data,
     )
 
@@ -222,8 +223,8 @@ def exif_orientation(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
         ):
             yield Hit(
                 f"EXIF orientation {orientation} ({desc}): EXIF-aware loaders (cv2.imread, "
-                f"exif_transpose) turn the {img.width}×{img.height} image into {rw}×{rh}, no "
-                f"longer the mask's {mask.width}×{mask.height}",
+                f"exif_transpose) turn the {img.height}×{img.width} image into {rh}×{rw}, no "
+                f"longer the mask's {mask.height}×{mask.width} (H×W)",
                 OrientationData(orientation, (rw, rh)),
                 severity=Severity.ERROR,
                 path=img.path,

@@ -531,7 +531,7 @@ def odd_size(ctx: CheckContext[OddSizeOptions], rec: FileRecord) -> Iterator[Hit
     fences = size_fences(ctx.here.stats.sizes, ctx.options.iqr_factor)
     if fences is not None and not (fences[0] <= root <= fences[1]):
         yield Hit(
-            f"{rec.width}×{rec.height} (√area {root:.0f}) outside the split's size fences "
+            f"{rec.height}×{rec.width} (H×W, √area {root:.0f}) outside the split's size fences "
             f"[{fences[0]:.0f}, {fences[1]:.0f}]",
             OddSizeData(rec.width, rec.height, fences=fences),
         )
@@ -539,7 +539,7 @@ def odd_size(ctx: CheckContext[OddSizeOptions], rec: FileRecord) -> Iterator[Hit
     aspect = min(rec.width, rec.height) / max(rec.width, rec.height, 1)
     if aspect < ctx.options.min_aspect:
         yield Hit(
-            f"{rec.width}×{rec.height}: aspect ratio {aspect:.2f}",
+            f"{rec.height}×{rec.width} (H×W): aspect ratio {aspect:.2f}",
             OddSizeData(rec.width, rec.height, aspect=aspect),
         )
 

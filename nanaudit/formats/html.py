@@ -93,7 +93,7 @@ def class_rows(s: SplitReport, report: Report, colour_of: dict[int, str]) -> dic
 def size_points(s: SplitReport) -> dict[str, Any] | None:
     sizes = []
     for text, n in s.training.sizes[:SCATTER_POINTS]:
-        w, _, h = text.partition("x")
+        h, _, w = text.partition("x")  # height x width, as --crop-size takes them
         if w.isdigit() and h.isdigit():
             sizes.append((int(w), int(h), n))
     if not sizes:
@@ -107,7 +107,7 @@ def size_points(s: SplitReport) -> dict[str, Any] | None:
             "x": w / span,
             "y": h / span,
             "r": 2.5 + 9.5 * math.sqrt(n / nmax),
-            "text": f"{w}×{h}: {n:,} image{'s' if n != 1 else ''}",
+            "text": f"{h}×{w} (H×W): {n:,} image{'s' if n != 1 else ''}",
         }
         for w, h, n in sizes
     ]

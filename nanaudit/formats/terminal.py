@@ -280,7 +280,7 @@ def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
     if t.sizes:
         sizes = ", ".join(f"{k} ×{n}" for k, n in t.sizes[:4])
         more = f", … {len(t.sizes) - 4} more" if len(t.sizes) > 4 else ""
-        table.add_row("sizes", data(sizes + more))
+        table.add_row("sizes (H×W)", data(sizes + more))
     n = t.normalize
     if n is not None:
         table.add_row(
