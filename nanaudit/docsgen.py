@@ -38,6 +38,7 @@ SCOPES: dict[str, str] = {
     "sample": "sample: one sample a training pipeline yields",
     "batch": "batch: the samples of one batch",
     "draw": "draw: every sample drawn",
+    "step": "step: a failing training step, as the training guard measured it",
 }
 FAMILIES: dict[str, str] = {
     "NA0": "Files and pairing",
@@ -46,6 +47,7 @@ FAMILIES: dict[str, str] = {
     "NA3": "Splits and the dataset",
     "NA4": "Against the training settings",
     "NA5": "What a training pipeline yields (`nanaudit samples`)",
+    "NA6": "A failing training step (`nanaudit.NanGuard`)",
     "NA7": "Geometry: volumes and georeferenced rasters",
 }
 
@@ -121,6 +123,8 @@ def check_page(spec: CheckSpec[Any], example: str | None) -> str:
         )
         if runs
     ]
+    if spec.scope.step_only:
+        commands = ["nanaudit.NanGuard"]
     lines = [
         GENERATED,
         "",
@@ -207,6 +211,14 @@ def checks_index() -> str:
             lines += [
                 "What a training pipeline yields ([`nanaudit samples`](../guides/samples.md)) "
                 "gets checks of its own, which a scan never runs.",
+                "",
+            ]
+        if prefix == "NA6":
+            lines += [
+                "A failing training step, as the training guard ([When the loss turns NaN "
+                "during training](../guides/nan-guard.md)) measured it, gets checks of its "
+                "own; the failing batch itself is audited with the sample checks. A scan and "
+                "`nanaudit samples` never run them.",
                 "",
             ]
         lines += ["| ID | name | severity | fires when |", "|---|---|---|---|"]

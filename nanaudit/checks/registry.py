@@ -32,6 +32,8 @@ its mask), ``SPLIT`` and ``DATASET`` (merged statistics). Checks of what a train
 pipeline yields (``nanaudit samples``) have scopes of their own, which a scan never runs:
 ``SAMPLE`` (one drawn sample), ``BATCH`` (the samples of one batch) and ``DRAW`` (the whole
 draw). A check of another scope runs on drawn samples too when it says ``samples=True``.
+The training guard's checks (NA6xx) have the scope ``STEP``: what the guard measured about a
+failing training step; neither a scan nor ``nanaudit samples`` runs them.
 """
 
 from __future__ import annotations
@@ -98,11 +100,11 @@ class CheckSpec(Generic[Opts]):
 
     @property
     def applies_to_samples(self) -> bool:
-        return self.samples or self.scope.sample_only
+        return (self.samples or self.scope.sample_only) and not self.scope.step_only
 
     @property
     def applies_to_scans(self) -> bool:
-        return not self.scope.sample_only
+        return not self.scope.sample_only and not self.scope.step_only
 
     @property
     def option_fields(self) -> tuple[dataclasses.Field[Any], ...]:
@@ -179,7 +181,17 @@ def check(
 
 
 def all_checks() -> list[CheckSpec[Any]]:
-    from . import dataset, files, geometry, images, masks, readers, samples, training  # noqa: F401
+    from . import (  # noqa: F401  (registers)
+        dataset,
+        files,
+        geometry,
+        guard,
+        images,
+        masks,
+        readers,
+        samples,
+        training,
+    )
 
     return [REGISTRY[k] for k in sorted(REGISTRY)]
 

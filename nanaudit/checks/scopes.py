@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from ..aggregate import DatasetStats, SplitView
 from ..drawn import Draw, Sample, SampleBatch
+from ..guard.facts import StepFacts
 from ..records import FileRecord, Pair
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ class Scope(Generic[T]):
 
     name: str = ""
     sample_only = False  # only ``nanaudit samples`` has such subjects
+    step_only = False  # only the training guard has such subjects (NanGuard)
 
     def targets(self, unit: Unit) -> Iterator[Target[T]]:
         raise NotImplementedError
@@ -163,6 +165,16 @@ class _DrawScope(Scope[Draw]):
             yield Target(unit.draw, ".")
 
 
+class _StepScope(Scope[StepFacts]):
+    """A failing training step: the guard hands its checks what it measured, itself."""
+
+    name = "step"
+    step_only = True
+
+    def targets(self, unit: Unit) -> Iterator[Target[StepFacts]]:
+        return iter(())
+
+
 FILE: Scope[FileRecord] = _FileScope()  # a file that could not be decoded
 IMAGE: Scope[FileRecord] = _ImageScope()  # a decoded image
 MASK: Scope[FileRecord] = _MaskScope(labels=True)  # a decoded mask of class labels
@@ -173,3 +185,4 @@ DATASET: Scope[DatasetStats] = _DatasetScope()
 SAMPLE: Scope[Sample] = _SampleScope()
 BATCH: Scope[SampleBatch] = _BatchScope()
 DRAW: Scope[Draw] = _DrawScope()
+STEP: Scope[StepFacts] = _StepScope()
