@@ -547,4 +547,10 @@ def examples() -> dict[str, str]:
             take(_run_scan(scan, root), f"{scan.intro}; `{_command(scan)}`")
     for samples in SAMPLES:
         take(_run_samples(samples), _samples_intro(samples))
+    try:  # the training guard's checks: real torch loops with a planted cause
+        from .guard.scenarios import run as guard_scenarios
+    except ImportError:  # no torch here: their pages say so
+        return out
+    for intro, found in guard_scenarios():
+        take(found, intro)
     return out

@@ -455,6 +455,8 @@ def not_reproduced(ctx: Ctx, facts: StepFacts) -> Iterator[Hit]:
     """
     if facts.kind not in ("loss", "gradient") or not facts.replayed or facts.data_checks:
         return
+    if facts.kind == "gradient" and facts.backward_node:
+        return  # NA602 names the backward node
     if facts.first is None and facts.output_finite and not facts.weights:
         if facts.result_finite is False or (not facts.criterion and facts.kind == "gradient"):
             return

@@ -258,7 +258,7 @@ def diagnose(failure: Failure, options: Options) -> NonFiniteLoss:
                 if amp.first_op is not None or amp.first_module is not None:
                     rep = amp
             if failure.kind == "gradient" and failure.criterion and not weights:
-                backward = rp.anomaly(failure.run, failure.params)
+                backward = rp.anomaly(failure.model, failure.run, failure.params)
     facts = StepFacts(
         step=failure.step,
         batch=failure.batch_index,

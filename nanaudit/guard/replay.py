@@ -330,11 +330,20 @@ def replay(
     return r
 
 
-def anomaly(run: Callable[[], Any], params: Sequence[torch.Tensor]) -> str | None:
+def anomaly(
+    model: torch.nn.Module, run: Callable[[], Any], params: Sequence[torch.Tensor]
+) -> str | None:
     """The backward node that first returns NaN (torch's anomaly mode, run once here),
-    without touching ``.grad``."""
+    without touching ``.grad``; the model's buffers are put back."""
+    import warnings
+
     try:
-        with torch.autograd.detect_anomaly(check_nan=True), torch.random.fork_rng():
+        with (
+            _restored(model),
+            warnings.catch_warnings(action="ignore"),  # anomaly mode warns of itself
+            torch.autograd.detect_anomaly(check_nan=True),
+            torch.random.fork_rng(),
+        ):
             out = run()
             loss = _floats(out)
             if not loss or not loss[0].requires_grad:
