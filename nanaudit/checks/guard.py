@@ -16,7 +16,7 @@ from ..findings import NO_DATA, FindingData, finite, optional
 from ..guard.facts import StepFacts, Tensorish
 from ..guard.history import find_explosion
 from ..kinds import Float, Int
-from ..report import Severity
+from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import STEP

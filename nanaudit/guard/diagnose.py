@@ -18,7 +18,8 @@ from ..checks.guard import (
     NOT_FOR_ONE_BATCH,
     PRIORITY,
 )
-from ..report import Finding, Report, Severity
+from ..report import Finding, Report
+from ..severity import Severity
 from .errors import NonFiniteLoss, StepFailed, Verdict
 from .facts import FirstNonFinite, Kind, SampleShape, StepFacts, Tensorish
 from .history import StepRecord
@@ -445,7 +446,7 @@ def _report(
         layout_reason=reason,
         preset="none",
         notes=tuple(notes),
-        labels=labels.info,
+        labels=labels,
         fail_on=options.fail_on,
         config=effective_config(options, labels, checks, None, "samples"),
         config_file=None,

@@ -207,7 +207,17 @@ SCENARIOS: tuple[Callable[[], None], ...] = (
 
 
 def run() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(intro, findings) of each scenario's failure."""
+    """(intro, findings) of each scenario's failure; on one thread, so that the figures
+    (an explosion's step, its norms) do not depend on the machine's cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield from _run()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     for scenario in SCENARIOS:
         try:
             scenario()
