@@ -406,10 +406,10 @@ def _report(
     options: Options,
     labels: LabelRules,
 ) -> Report:
-    from .. import __version__
     from ..checks.registry import all_checks
     from ..paths import printable
     from ..plan import active_checks, effective_config
+    from ..version import __version__
 
     notes = [*(batch.notes if batch is not None else ())]
     notes.append(printable(message.splitlines()[0].removeprefix("nanaudit: ")))
