@@ -7,8 +7,9 @@
 The pair: a CT-like float32 image volume (Hounsfield-like values, a NaN-free body in air)
 and its label volume (uint8 by default; nnU-Net label files are often float32: --label-
 dtype), written with nibabel into a temporary folder. The floor loads both as training
-code does, with nibabel: ``np.asanyarray(nib.load(p).dataobj)`` (the voxels as stored,
-the cheapest way to them; ``get_fdata()``, float64, is slower still and given for
+code does, with nibabel: ``np.asanyarray(nib.load(p, mmap=False).dataobj)`` (the voxels
+as stored, the cheapest way to them that reads them: by default nibabel memory-maps a
+``.nii`` and reads nothing until the voxels are used; ``get_fdata()``, float64, is given for
 reference). The audit is what a scan does per file: ``nanaudit.decode.audit_file`` of the
 image and of the mask (read, header checks, every statistic of the record); ``--scan``
 also times the whole ``nanaudit.scan`` of the one-pair dataset (discovery, checks,
@@ -45,7 +46,7 @@ def write_pair(root: Path, suffix: str, label_dtype: str) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
     x, y, z = np.ogrid[: SHAPE[0], : SHAPE[1], : SHAPE[2]]
     body = ((x - 128) ** 2 + (y - 128) ** 2) < 100**2
-    image = np.where(body, 40.0, -1000.0).astype(np.float32)
+    image = np.broadcast_to(np.where(body, 40.0, -1000.0), SHAPE).astype(np.float32)
     image += rng.normal(0, 15, SHAPE).astype(np.float32)
     labels = np.zeros(SHAPE, np.uint8)
     labels[((x - 110) ** 2 + (y - 120) ** 2 + (z - 64) ** 2) < 30**2] = 1
@@ -80,8 +81,8 @@ def main() -> int:
         img, lab = write_pair(root, suffix, args.label_dtype)
 
         def floor() -> None:
-            np.asanyarray(nib.load(str(img)).dataobj)
-            np.asanyarray(nib.load(str(lab)).dataobj)
+            np.asanyarray(nib.load(str(img), mmap=False).dataobj)
+            np.asanyarray(nib.load(str(lab), mmap=False).dataobj)
 
         def fdata() -> None:
             nib.load(str(img)).get_fdata()

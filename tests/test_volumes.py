@@ -581,3 +581,13 @@ def test_html_report_shows_a_volume_s_middle_slice(tmp_path: Path) -> None:
     assert rec.visual is not None and (rec.visual.width, rec.visual.height) == (24, 20)
     thumb = np.asarray(Image.open(io.BytesIO(rec.visual.thumb)).convert("L"))
     assert thumb.mean() > 200  # the bright slice, not the tall stack of dark ones
+
+
+def test_nii_gz_of_concatenated_members(tmp_path: Path) -> None:
+    """gzip -c a b > c (and bgzip) write several members: read as one stream."""
+    plain = save_nifti(tmp_path / "v.nii", volume())
+    raw = plain.read_bytes()
+    path = tmp_path / "multi.nii.gz"
+    path.write_bytes(gzip.compress(raw[:5000]) + gzip.compress(raw[5000:]))
+    rec, ref = audit(path), audit(plain)
+    assert rec.error is None and rec.pixels == ref.pixels

@@ -133,17 +133,25 @@ def with_visual(decoded: Decoded, record: FileRecord) -> FileRecord:
         return record
 
 
-def middle_slice(decoded: Decoded) -> Decoded:
-    """What the HTML report shows of a volume: its middle slice (a volume is decoded as the
-    tall image of its slices, decode/nifti.py); any other file as it is."""
+def middle_rows(decoded: Decoded) -> slice | None:
+    """The rows of a volume's middle slice (a volume is decoded as the tall image of its
+    slices, decode/nifti.py); None for any other file."""
     header, raster = decoded.header, decoded.raster
     if header.geometry is None or header.geometry.ndim != 3 or not isinstance(raster, np.ndarray):
-        return decoded
+        return None
     depth, rows = header.geometry.size[2], header.height
     if depth <= 1 or raster.shape[0] != depth * rows:
-        return decoded
+        return None
     middle = depth // 2
-    return Decoded(raster[middle * rows : (middle + 1) * rows], header)
+    return slice(middle * rows, (middle + 1) * rows)
+
+
+def middle_slice(decoded: Decoded) -> Decoded:
+    """What the HTML report shows of a volume: its middle slice; any other file as it is."""
+    rows = middle_rows(decoded)
+    if rows is None or not isinstance(decoded.raster, np.ndarray):
+        return decoded
+    return Decoded(decoded.raster[rows], decoded.header)
 
 
 def record_of(
@@ -155,7 +163,11 @@ def record_of(
     header = header_fields(decoded.header)
     if base.kind is FileKind.IMAGE:
         pixels = reduce_image(
-            decoded.raster, identity=identity, content=content, nodata=decoded.header.nodata
+            decoded.raster,
+            identity=identity,
+            content=content,
+            nodata=decoded.header.nodata,
+            hashed_rows=middle_rows(decoded),
         )
         return replace(base, **header, pixels=pixels)
     mask = reduce_mask(decoded.raster, decoded.header.mode, grid=identity)

@@ -15,7 +15,6 @@ file's modalities) is its channels. The record's width and height are a slice's 
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
 import struct
@@ -54,15 +53,54 @@ def read_nifti(
     bytes, as a tall image, with its header and geometry."""
     nib = _nibabel()
     compressed = name.lower().endswith(".gz")
-    stream = cast(IO[bytes], gzip.GzipFile(fileobj=fh, mode="rb")) if compressed else fh
+    stream = cast(IO[bytes], Inflate(fh)) if compressed else fh
     try:
         return _read(nib, stream, compressed, size, limits, kind)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+    except (EOFError, zlib.error) as exc:
         what = "gzip stream" if compressed else "file"
         raise DecodeFailure("NA001", f"truncated or corrupt {what}: {exc}") from None
-    finally:
-        if compressed:
-            stream.close()
+
+
+class Inflate:
+    """A gzip stream read forward, never past what is asked: ``readinto(buffer)`` inflates
+    at most the buffer's size (zlib's max_length), so a small file cannot expand beyond
+    the voxels its header declares. Compressed input is read in 1 MiB chunks (GzipFile's
+    small reads and its CRC took a third of a volume's decode); a stream that ends early
+    returns short, and the caller names the file truncated. Concatenated members are
+    followed; anything else after a member ends the stream."""
+
+    CHUNK = 1 << 20
+    WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around a deflate stream
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.z = zlib.decompressobj(self.WBITS)
+        self.tail = b""  # compressed input zlib has not consumed yet
+        self.ended = False
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        got = 0
+        while got < len(view) and not self.ended:
+            if self.z.eof:
+                rest = self.z.unused_data + self.tail
+                if rest and not rest.startswith(b"\x1f\x8b"):
+                    self.ended = True  # padding after the last member
+                    break
+                self.z, self.tail = zlib.decompressobj(self.WBITS), rest
+            if not self.tail:
+                self.tail = self.fh.read(self.CHUNK)
+                if not self.tail:
+                    break
+            out = self.z.decompress(self.tail, len(view) - got)
+            self.tail = self.z.unconsumed_tail
+            view[got : got + len(out)] = out
+            got += len(out)
+        return got
+
+    def read(self, n: int) -> bytes:
+        out = bytearray(n)
+        return bytes(out[: self.readinto(out)])
 
 
 def _read_exact(stream: IO[bytes], n: int) -> bytes:
