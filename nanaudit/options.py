@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
+from .formats import Format
 from .kinds import (
     Bool,
     Choice,
@@ -40,15 +41,16 @@ from .kinds import (
     shown_path,
 )
 from .layouts import ExplicitSplit
+from .layouts.presets import PRESETS
 from .layouts.training import LOSSES, TRAINING_PRESETS
 from .loaders import FRAMEWORKS, READERS, canonical
 from .memory import default_budget
+from .records import PILLOW_BOMB_LIMIT
 from .regex import PatternError, compile_key
 from .severity import Severity
 
 T = TypeVar("T")
 
-PILLOW_BOMB_LIMIT = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
 Group = Literal["input", "labels", "training", "samples", "checks", "output", "performance"]
 GROUPS: dict[str, str] = {
     "input": "Input: where the images and masks are",
@@ -59,7 +61,7 @@ GROUPS: dict[str, str] = {
     "output": "Output: where the report goes",
     "performance": "Performance and safety",
 }
-FORMATS = ("rich", "json", "sarif", "junit", "github", "markdown", "html")
+FORMATS = tuple(f.value for f in Format)  # the formats' registry: formats/__init__.py
 # -o targets besides the report formats: a shard's partial file, for `nanaudit merge`
 OUTPUT_FORMATS = (*FORMATS, "partial")
 Command = Literal["scan", "samples"]
@@ -630,7 +632,7 @@ class Option(Generic[T]):
         """The key in the config file (inside ``table`` when the option has one)."""
         if self._config_name is not None:
             return self._config_name
-        return self.key.replace("_", "-") if self.key == "per_file_ignores" else self.key
+        return self.key
 
     @property
     def config_path(self) -> str:
@@ -641,16 +643,7 @@ class Option(Generic[T]):
         return self.merge(low, high) if self.merge is not None else high
 
 
-LAYOUTS = (
-    "auto",
-    "voc",
-    "cityscapes",
-    "ade20k",
-    "coco-stuff",
-    "camvid",
-    "oxford-pet",
-    "generic",
-)
+LAYOUTS = ("auto", *PRESETS)  # the presets' registry: layouts/presets.py
 
 
 class Options:
@@ -998,6 +991,7 @@ class Options:
         "Globs (relative to the scanned root) and the check prefixes they ignore.",
         group="checks",
         flag=False,
+        config_name="per-file-ignores",  # flake8's spelling
     )
     checks = Option[Mapping[str, CheckSetting]](
         CheckTable(),

@@ -352,9 +352,7 @@ def gate_warnings(layers: Sequence[Layer]) -> tuple[str, ...]:
             keys.remove("fail_on")  # a severity to fail on mutes nothing; "never" does
         if keys:
             shown = ", ".join(
-                "fail_on = never"
-                if k == "fail_on"
-                else k.replace("per_file_ignores", "per-file-ignores")
+                "fail_on = never" if k == "fail_on" else {o.key: o for o in table()}[k].config_key
                 for k in keys
             )
             out.append(

@@ -159,8 +159,8 @@ def config_text(plan: ScanPlan, layers: Sequence[Layer], target: Path) -> str:
                     f"[checks.{name}]",
                     *(f"{k} = {_toml_value(v)}" for k, v in inner.items()),
                 ]
-        elif key == "per-file-ignores":
-            tables += ["", "[per-file-ignores]"]
+        elif option.key == "per_file_ignores":
+            tables += ["", f"[{key}]"]
             tables += [f"{json.dumps(glob)} = {_toml_value(ids)}" for glob, ids in dumped.items()]
         elif dumped is None:
             if isinstance(option.kind, Int) and option.kind.none:

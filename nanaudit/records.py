@@ -63,6 +63,9 @@ def image_stem(name: str) -> str:
     return name[: len(name) - len(image_suffix(name))]
 
 
+PILLOW_BOMB_LIMIT = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS: the default limit
+
+
 @dataclass(frozen=True, slots=True)
 class DecodeLimits:
     """What bounds and shapes a decode: the only settings that shape a record.
@@ -72,7 +75,7 @@ class DecodeLimits:
     (decode/profiles.py), which decides the channels, values, dtype, shape and orientation
     the record is made of."""
 
-    max_pixels: int = 178_956_970  # Pillow's own default MAX_IMAGE_PIXELS
+    max_pixels: int = PILLOW_BOMB_LIMIT
     max_memory: int = 0  # bytes a decode may take (NA002 above); 0: no budget
     # bytes a decode may take in the scan's own process; above, a worker decodes the file
     in_process_max: int = 0

@@ -2,7 +2,9 @@
 options table, the per-file records from the record types. The file shipped in the package
 (``nanaudit/schema/report.schema.json``) is this module's output; a test keeps them equal.
 
-Regenerate it with ``python -m nanaudit.schemagen > nanaudit/schema/report.schema.json``.
+Regenerate it with ``python -m nanaudit.schemagen --write`` (the hand-written parts are read
+from the file itself, so a shell redirection onto it would empty it before it is read;
+without ``--write`` the schema goes to stdout).
 """
 
 from __future__ import annotations
@@ -48,4 +50,8 @@ def dumps(schema: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintenance command
-    sys.stdout.write(dumps(report_schema()))
+    text = dumps(report_schema())
+    if sys.argv[1:] == ["--write"]:
+        SCHEMA_FILE.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)

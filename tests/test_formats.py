@@ -21,7 +21,7 @@ from conftest import clean_mask, make_pairs, natural_image, save, validate_repor
 import nanaudit
 from nanaudit.checks.registry import all_checks
 from nanaudit.cli import cli
-from nanaudit.formats import FORMATTERS, Format
+from nanaudit.formats import Format, formatter
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("NANAUDIT_UPDATE_GOLDEN") == "1"
@@ -152,8 +152,14 @@ def golden_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "data"
 
 
-def test_every_format_has_a_formatter() -> None:
-    assert set(FORMATTERS) == set(Format)
+def test_every_format_has_a_formatter_and_is_a_choice() -> None:
+    """A format is one module and one member of Format: its formatter is found, and the
+    command line offers it (--format and -o FORMAT:FILE)."""
+    from nanaudit.options import FORMATS, OUTPUT_FORMATS
+
+    for fmt in Format:
+        assert callable(formatter(fmt)), fmt
+        assert fmt.value in FORMATS and fmt.value in OUTPUT_FORMATS
 
 
 def _golden_text(fmt: str, out: str) -> str:

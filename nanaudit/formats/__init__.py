@@ -1,4 +1,9 @@
-"""Formatters behind one interface: ``render(report, RenderOptions) -> str`` per format."""
+"""Formatters behind one interface: ``render(report, RenderOptions) -> str`` per format.
+
+A format is a module of this package with that ``render`` function (and, when it streams,
+``render_chunks``) and one member of :class:`Format`: the command line's choices (``--format``,
+``-o FORMAT:FILE``), the escaping tests and the docs all read this enum.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ from .base import RenderOptions, summary_line
 
 
 class Format(enum.StrEnum):
+    """The formats, one member each; the value names the module (formats/<value>.py) unless
+    MODULES says otherwise."""
+
     RICH = "rich"
     JSON = "json"
     SARIF = "sarif"
@@ -19,23 +27,22 @@ class Format(enum.StrEnum):
     MARKDOWN = "markdown"
     HTML = "html"
 
+    @property
+    def module(self) -> str:
+        """The module that renders it, imported when it is used (Rich is not loaded to
+        write JSON)."""
+        return MODULES.get(self.value, self.value)
+
+
+# formats whose module is named otherwise (a module json.py would hide the standard library's
+# json from tools that run files by path)
+MODULES = {"rich": "terminal", "json": "json_report"}
 
 Formatter = Callable[[Report, RenderOptions], str]
 
-# Each format's module, imported when it is used (Rich is not loaded to write JSON).
-FORMATTERS: dict[Format, str] = {
-    Format.RICH: "terminal",
-    Format.JSON: "json_report",
-    Format.SARIF: "sarif",
-    Format.JUNIT: "junit",
-    Format.GITHUB: "github",
-    Format.MARKDOWN: "markdown",
-    Format.HTML: "html",
-}
-
 
 def formatter(fmt: Format) -> Formatter:
-    module = importlib.import_module(f"{__name__}.{FORMATTERS[fmt]}")
+    module = importlib.import_module(f"{__name__}.{fmt.module}")
     func: Formatter = module.render
     return func
 
@@ -49,7 +56,7 @@ def render_chunks(
 ) -> Iterator[str]:
     """The rendering in pieces: JSON streams (a report of 100,000 files is never held
     whole); the other formats come in one piece."""
-    module = importlib.import_module(f"{__name__}.{FORMATTERS[fmt]}")
+    module = importlib.import_module(f"{__name__}.{fmt.module}")
     chunks = getattr(module, "render_chunks", None)
     if chunks is not None:
         yield from chunks(report, options or RenderOptions())
@@ -58,7 +65,6 @@ def render_chunks(
 
 
 __all__ = [
-    "FORMATTERS",
     "Format",
     "RenderOptions",
     "formatter",
