@@ -26,6 +26,8 @@ def stated_layers(text: str) -> list[tuple[str, list[str]]]:
 
 def module_name(path: Path, package: Path) -> str:
     parts = list(path.relative_to(package).with_suffix("").parts)
+    if parts != ["__init__"] and parts[-1] == "__init__":
+        parts = parts[:-1]  # a subpackage: its name
     return ".".join(parts) if parts != ["__init__"] else "__init__"
 
 
