@@ -400,6 +400,10 @@ class Report:
         taken: set[int] = set()
         for (check, severity, name), items in groups.items():
             sp, scope = splits[name], scopes[check]
+            if scope in ("file", "pair") and all(f.mask is None for f in items):
+                scope = "image"  # a pair finding on images alone: NA003 (no mask)
+            elif scope in ("file", "pair") and all(f.image is None for f in items):
+                scope = "mask"  # on masks alone: NA004 (no image)
             kind, of = {
                 "image": ("images", sp.images),
                 "mask": ("masks", sp.masks),

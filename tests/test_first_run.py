@@ -559,3 +559,31 @@ def test_a_size_copied_from_the_summary_into_crop_size_fits_the_images(tmp_path:
     assert hits(cropped, "NA401") == []
     result = CliRunner().invoke(cli, ["scan", str(base)])
     assert "sizes (H×W)" in result.output and "36x48" in result.output
+
+
+def test_0_255_masks_get_na208_alone_not_na204_on_every_mask(tmp_path: Path) -> None:
+    """Issue 24: NA204 repeated NA208 on every 0/255 mask (30, 40, 70 entries)."""
+    report = scan(retina_vessels(tmp_path), mask_folder="1st_manual", pair_key=r"^(\d+)")
+    assert hits(report, "NA208") and hits(report, "NA204") == []
+    # a mask of background only still is NA204's
+    base = tmp_path / "bg"
+    make_pairs(base, 3)
+    save(base / "masks" / "img_000.png", np.zeros((64, 64), np.uint8))
+    assert [f.path for f in hits(scan(base), "NA204")] == ["masks/img_000.png"]
+
+
+def test_every_image_without_its_mask_is_folded_per_split(tmp_path: Path) -> None:
+    """Issue 24: NA003/NA004 on every file were listed one by one (images and masks named
+    apart: each is measured against its own kind, not against images + masks)."""
+    root = tmp_path / "d"
+    for i in range(6):
+        save(root / "images" / f"frame{i}.png", natural_image(i, (16, 16)))
+        save(root / "masks" / f"label{i + 10}.png", clean_mask(i, (16, 16)))
+    report = scan(root)
+    assert len(hits(report, "NA003")) == 6 and len(hits(report, "NA004")) == 6
+    folded, rest = report.folded()
+    assert {(g.check, g.files, g.of, g.kind) for g in folded} >= {
+        ("NA003", 6, 6, "images"),
+        ("NA004", 6, 6, "masks"),
+    }
+    assert not [f for f in rest if f.check in ("NA003", "NA004")]

@@ -172,7 +172,8 @@ class EmptyMaskData(FindingData):
 
 @check("NA204", "empty-mask", Severity.INFO, MASK)
 def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
-    """The mask holds no pixel other than background and ignore.
+    """The mask holds no pixel other than background and ignore (a mask of 0 and 255 with
+    255 the ignore index is left to NA208, which says what it is).
 
     Why: Dice and IoU losses without a smoothing term compute 0/0 on it; per-image
     foreground metrics are undefined.
@@ -186,6 +187,8 @@ def empty_mask(ctx: Ctx, rec: FileRecord) -> Iterator[Hit]:
     if bg is None or labels.nan or labels.non_integer:
         return
     present = {v for v, _ in labels.histogram}
+    if present == {0, 255} and ignore == 255 and not ctx.labels.transformed:
+        return  # a 0/255 mask: NA208 says what it is (255 read as the ignore index)
     if bg in present and present <= {bg, ignore}:
         also = f" and ignore ({ignore})" if ignore in present else ""
         if "dice" in ctx.training.losses:  # the declared loss computes 0/0 on it
