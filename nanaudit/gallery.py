@@ -14,6 +14,7 @@ per-channel histograms of each split's majority images, read from the store in b
 
 from __future__ import annotations
 
+import colorsys
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,8 +53,9 @@ from .report import (
 )
 from .rules import LabelRules
 
-# A fixed class palette (tab20 without its pinks, which the highlight owns): class k gets
-# PALETTE[k % 18]; background is near-black, ignore white, as in most datasets' own renders.
+# A fixed class palette (tab20 without its pinks, which the highlight owns): class k < 18
+# gets PALETTE[k], the others a colour of their own (_more_colour); background is
+# near-black, ignore white, as in most datasets' own renders.
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -97,7 +99,22 @@ def class_colour(label: int, rules: LabelRules) -> str:
         return IGNORE
     if label == rules.background:
         return BACKGROUND
-    return PALETTE[label % len(PALETTE)]
+    if 0 <= label < len(PALETTE):
+        return PALETTE[label]
+    return _more_colour(label)
+
+
+def _more_colour(label: int) -> str:
+    """A colour for a class beyond the palette's 18: hues stepped by the golden angle
+    (distinct neighbours, no two of the first hundreds alike), lightness in three levels,
+    the highlight's magenta left out."""
+    k = abs(label) - len(PALETTE)
+    hue = (0.07 + k * 0.6180339887) % 1.0
+    if 0.78 < hue < 0.92:  # magenta: the highlight's
+        hue = (hue + 0.2) % 1.0
+    light = (0.45, 0.62, 0.32)[(k // 7) % 3]
+    r, g, b = colorsys.hls_to_rgb(hue, light, 0.65)
+    return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
 # --------------------------------------------------------------------------- where files are
@@ -598,8 +615,8 @@ def _legend(report: Report, rules: LabelRules) -> tuple[LegendEntry, ...]:
         name = report.labels.name(label)
         if label == rules.ignore_index:
             name += " (ignore)"
-        elif label == rules.background:
-            name += " (background)"
+        elif label == rules.background and "(background)" not in name:
+            name += " (background)"  # unless the class name says it already
         elif rules.num_classes is not None and not 0 <= label < rules.num_classes:
             name += " (out of range)"
         entries.append(LegendEntry(label, name, class_colour(label, rules)))

@@ -351,3 +351,35 @@ def test_without_a_cache_the_thumbnails_leave_nothing_behind(
     code, _, _ = invoke("scan", str(root), "--no-cache", "-o", f"html:{out}", "--no-progress")
     assert code == 0 and out.read_text(encoding="utf-8").count("data:image/") >= 9
     assert list(scratch.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- issue 24 details
+
+
+def test_page_details_legend_colours_shares_settings_and_the_code_box(tmp_path: Path) -> None:
+    """Issue 24: "0 (background) (background)" in the legend, class colours repeating
+    after 18 classes, 8.17e-05 beside 0.02%, explicit splits as a Python dict, a code box
+    that clips its long line."""
+    from nanaudit.formats.html import _fmt_share, _setting_text
+    from nanaudit.gallery import class_colour
+    from nanaudit.rules import LabelRules
+
+    root = make_pairs(tmp_path / "d", 3)
+    report = nanaudit.scan(
+        root,
+        thumbnails=True,
+        num_classes=3,
+        class_names=["background", "road", "car"],
+        splits=[f"train:{root / 'images'}:{root / 'masks'}"],
+    )
+    page = render(report, Format.HTML)
+    assert "0 (background) (background)" not in page and "0 (background)" in page
+    assert "{&#39;name&#39;" not in page and "{'name'" not in page
+    assert f"train: {root / 'images'} + {root / 'masks'}" in page
+    assert "white-space: pre-wrap" in page  # the class_weights box wraps, never clips
+    rules = LabelRules(num_classes=200, ignore_index=255, background=0)
+    colours = [class_colour(k, rules) for k in range(1, 200)]
+    assert len(set(colours)) == len(colours)  # no two classes alike, past the palette's 18
+    assert "#ff00ff" not in colours  # the highlight keeps its colour
+    assert _fmt_share(8.17e-05) == "0.0082%" and _fmt_share(0.0002) == "0.02%"
+    assert _setting_text([{"name": "a", "images": "x", "masks": None}]) == "a: x"

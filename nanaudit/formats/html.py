@@ -55,8 +55,10 @@ def data_uri(picture: Picture) -> str:
 def _fmt_share(x: float) -> str:
     if x == 0:
         return "0%"
-    if x < 0.0001:
-        return f"{x:.2e}"
+    if x < 0.000001:
+        return "< 0.0001%"
+    if x < 0.0001:  # 0.0082%, beside 0.02%: one unit for every share
+        return f"{x:.4%}"
     return f"{x:.2%}"
 
 
@@ -271,16 +273,24 @@ def _settings(report: Report) -> list[tuple[str, str]]:
     for key, value in report.config.items():
         if key in ("checks", "class_names", "config_file") or value in (None, [], {}, (), ""):
             continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"  # as the config file writes it
-        elif isinstance(value, list | tuple):
-            text = ", ".join(str(v) for v in value)
-        elif isinstance(value, dict):
-            text = ", ".join(f"{k}: {v}" for k, v in value.items())
-        else:
-            text = str(value)
-        shown.append((key, text))
+        shown.append((key, _setting_text(value)))
     return shown
+
+
+def _setting_text(value: Any) -> str:
+    """A config value as a person reads it: no Python reprs (an explicit split is
+    ``train: images/train + masks/train``, not a dict)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the config file writes it
+    if isinstance(value, dict):
+        if set(value) >= {"name", "images"}:  # an explicit split
+            masks = value.get("masks")
+            return f"{value['name']}: {value['images']}" + (f" + {masks}" if masks else "")
+        return ", ".join(f"{k}: {_setting_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        parts = [_setting_text(v) for v in value]
+        return ("; " if any(isinstance(v, dict) for v in value) else ", ").join(parts)
+    return "none" if value is None else str(value)
 
 
 def render(report: Report, options: RenderOptions) -> str:
