@@ -587,3 +587,16 @@ def test_every_image_without_its_mask_is_folded_per_split(tmp_path: Path) -> Non
         ("NA004", 6, 6, "masks"),
     }
     assert not [f for f in rest if f.check in ("NA003", "NA004")]
+
+
+def test_the_html_report_says_what_the_terminal_says_folders_not_audited_and_the_hint(
+    tmp_path: Path,
+) -> None:
+    """Issue 24 item 7: the HTML report left out the folders not audited and the label
+    hint (--label-map 255:1 -C 2 --ignore-index none)."""
+    base = retina_vessels(tmp_path)
+    report = scan(base, mask_folder="1st_manual", pair_key=r"^(\d+)", thumbnails=True)
+    page = render(report, Format.HTML)
+    assert "Not audited: 14 images in 3 folders no split covers" in page
+    assert "<code>training/mask/</code> (6)" in page
+    assert "--label-map 255:1 -C 2 --ignore-index none" in page
