@@ -112,8 +112,8 @@ def _more_colour(label: int) -> str:
     hue = (0.07 + k * 0.6180339887) % 1.0
     if 0.78 < hue < 0.92:  # magenta: the highlight's
         hue = (hue + 0.2) % 1.0
-    light = (0.45, 0.62, 0.32)[(k // 7) % 3]
-    r, g, b = colorsys.hls_to_rgb(hue, light, 0.65)
+    light = (0.45, 0.6, 0.4)[(k // 7) % 3]  # never so dark that a highlight over it fades
+    r, g, b = colorsys.hls_to_rgb(hue, light, 0.6)
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 

@@ -177,12 +177,19 @@ def test_na203_threshold_is_configurable(tmp_path: Path) -> None:
 
 def test_na204_only_background_and_ignore(tmp_path: Path) -> None:
     m = np.zeros((32, 32), np.uint8)
-    m[:8] = 255
-    report = scan(one_pair(tmp_path, m))
+    m[:8] = 254
+    report = scan(one_pair(tmp_path, m), ignore_index=254)
     f = only(report, "NA204")
     assert f.severity is Severity.INFO and f.path == "masks/m.png"
-    assert f.message == "only background (0) and ignore (255) pixels"
+    assert f.message == "only background (0) and ignore (254) pixels"
     assert f.data.to_json()["background"] == 0
+
+
+def test_na204_leaves_a_0_255_mask_to_na208(tmp_path: Path) -> None:
+    m = np.zeros((32, 32), np.uint8)
+    m[:8] = 255
+    report = scan(one_pair(tmp_path, m))
+    assert only(report, "NA208").path == "masks/m.png"  # one finding, not NA204 besides
 
 
 def test_na204_all_background(tmp_path: Path) -> None:
