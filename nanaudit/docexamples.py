@@ -177,6 +177,12 @@ def readers(root: Path) -> None:
     Image.merge("LA", (Image.fromarray(labels), Image.fromarray(alpha))).save(
         msk / "train" / "mask_not_2d.png"
     )
+    big = np.zeros((24, 24), np.uint8)  # labels 2 and 0 side by side, resized smoothly
+    big[3:18, 2:13] = 2
+    big[9:22, 15:23] = 1
+    smooth = np.asarray(Image.fromarray(big).resize((32, 32), Image.Resampling.BILINEAR))
+    _save(img / "train" / "smoothly_resized_mask.png", _noise(rng, 32, 32))
+    _save(msk / "train" / "smoothly_resized_mask.png", smooth)
     # macOS's AppleDouble companion of a file copied from a Mac: a hidden ._ file
     appledouble = b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"Mac OS X        " + bytes(60)
     (img / "train" / "._hidden_image_files.png").write_bytes(appledouble)
@@ -290,7 +296,8 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
 READERS_INTRO = (
     "A small dataset whose files different loaders read differently, written by "
     "`nanaudit/docexamples.py` (palette masks, one with another palette, an RGBA, an LA and "
-    "an RGB colour mask, an image with a dead band, an AppleDouble `._` file, a val split "
+    "an RGB colour mask, a bilinear-resized mask, an image with a dead band, an AppleDouble "
+    "`._` file, a val split "
     "of CMYK JPEGs; C = 4)"
 )
 VOLUMES_INTRO = (

@@ -172,6 +172,11 @@ class LabelStats:
     # uniform cells of the mask (NA402); cached, but left out of the JSON report, whose
     # findings and summary carry what it yields (1 KiB a mask would double the report)
     grid: CellGrid | None = dataclasses.field(default=None, metadata={"report": False})
+    # pixels whose label lies strictly between its two neighbours' (left and right, or up
+    # and down) that differ, and the pixel triples across an edge (the neighbours differ):
+    # a smooth resize makes in-between labels along every edge (NA218)
+    between: int = 0
+    crossings: int = 0
     # pixels the label transform (reduce_zero_label) turned into the ignore index (NA407);
     # never cached: the transform applies after the cache
     reduced: int = 0

@@ -229,6 +229,37 @@ def test_instance_ids_below_256_taken_for_classes(tmp_path: Path) -> None:
     assert not at_least_warning(scan(dataset(tmp_path / "s", semantic)), "NA217")
 
 
+def test_a_smooth_resize_makes_in_between_labels_real_classes(tmp_path: Path) -> None:
+    big = np.zeros((96, 128), np.uint8)
+    big[20:70, 10:60] = 2  # label 2 next to 0: a smooth resize fills the edge with 1s
+    big[40:90, 70:120] = 1
+    size = (56, 72)
+    nearest = np.asarray(Image.fromarray(big).resize(size[::-1], Image.Resampling.NEAREST))
+    smooth = np.asarray(Image.fromarray(big).resize(size[::-1], Image.Resampling.BILINEAR))
+    # torch, as a pipeline resizes: every value is a class in range, so no error...
+    t = torch.as_tensor(big).float()[None, None]
+    bilinear = F.interpolate(t, size=size, mode="bilinear").round().long()[0, 0]
+    assert int(bilinear.max()) <= 2 and np.isfinite(loss_of_size(bilinear))
+    # ... while pixels along the 0|2 edges became class 1
+    exact = torch.as_tensor(np.array(nearest)).long()
+    assert int(((bilinear == 1) & (exact != 1)).sum()) > 0
+
+    def pairs(root: Path, mask: np.ndarray) -> Path:
+        for i in range(2):
+            save(root / "images" / f"m{i}.png", natural_image(i, size))
+            save(root / "masks" / f"m{i}.png", mask)
+        return root
+
+    assert at_least_warning(scan(pairs(tmp_path / "d", smooth), num_classes=3), "NA218")
+    # the fix: nearest
+    assert serious(scan(pairs(tmp_path / "n", nearest), num_classes=3)) == []
+
+
+def loss_of_size(target: Any) -> float:
+    logits = torch.zeros((1, 3, *target.shape))
+    return float(F.cross_entropy(logits, target[None]))
+
+
 # --------------------------------------------------------------------------- palettes
 
 

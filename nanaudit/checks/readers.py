@@ -11,11 +11,12 @@ from typing import Any
 
 from ..aggregate import DatasetStats, SplitView, mask_kind
 from ..findings import FindingData, Marks
+from ..kinds import Float, Int
 from ..loaders import READERS, Change
 from ..records import FileRecord
 from ..severity import Severity
 from .context import CheckContext
-from .registry import Hit, NoOptions, check
+from .registry import Hit, NoOptions, check, threshold
 from .scopes import ANY_MASK, DATASET, IMAGE, MASK, SPLIT
 
 Ctx = CheckContext[NoOptions]
@@ -348,6 +349,57 @@ def ids_beyond_8_bit_masks(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
         StorageData(c or 0, masks),
         path=ROOT,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BetweenData(FindingData):
+    between: int  # pixels of an in-between label across an edge
+    crossings: int
+    share: float
+
+    def badness(self) -> float:
+        return self.share
+
+
+@dataclass(frozen=True, slots=True)
+class SmoothResizeOptions:
+    min_share: float = threshold(
+        0.05, Float(0.0, 1.0), "in-between pixels per edge crossing from which it fires"
+    )
+    min_pixels: int = threshold(32, Int(1, 1 << 40), "in-between pixels it needs at least")
+
+
+RAMP_SHARE = 0.25  # in-between pixels beyond this share of the mask: a ramp, not edge strips
+
+
+@check("NA218", "smoothly-resized-mask", Severity.WARNING, MASK, SmoothResizeOptions)
+def smoothly_resized_mask(ctx: CheckContext[SmoothResizeOptions], rec: FileRecord) -> Iterator[Hit]:
+    """Along the mask's edges, labels lie between their two neighbours' (1 between 0 and 2,
+    on a one-pixel strip) on 5% or more of the edge crossings (min_share): the mask was
+    resized with bilinear or bicubic interpolation (Pillow's default resize, a bilinear
+    resize in a pipeline), and the in-between values are real classes, so no label is out
+    of range. (Rare in-between labels and values beyond C are NA209's, a lossy mask's
+    in-between values NA206's; a mask whose pixels are mostly in-between is a ramp of ids,
+    not edge strips.)
+
+    Why: about 1-1.5% of the pixels change class along every edge, silently: the model is
+    taught a strip of a wrong class around each object.
+
+    Fix: resize masks with nearest-neighbour interpolation only (Image.NEAREST,
+    cv2.INTER_NEAREST, InterpolationMode.NEAREST), from the original annotation.
+    """
+    labels = rec.labels
+    if labels is None or not labels.crossings or rec.lossy:  # compression: NA206's
+        return
+    share = labels.between / labels.crossings
+    o = ctx.options
+    strips = labels.between <= RAMP_SHARE * labels.pixels  # not a ramp of ids (NA210's)
+    if share >= o.min_share and labels.between >= o.min_pixels and strips:
+        yield Hit(
+            f"{labels.between:,} pixels lie between the labels on either side of an edge "
+            f"({share:.1%} of {labels.crossings:,} edge crossings): a smooth resize",
+            BetweenData(labels.between, labels.crossings, share),
+        )
 
 
 @dataclass(frozen=True, slots=True)

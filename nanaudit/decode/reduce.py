@@ -302,7 +302,7 @@ def reduce_mask(raster: Raster, mode: str | None = None, *, grid: bool = True) -
             labels = LabelStats(sparse_histogram(im.histogram()), w * h, grid=cells)
             if _has_rare(labels):
                 labels = _with_boundaries(labels, gray)
-            return MaskStats(labels)
+            return MaskStats(_with_between(labels, gray))
         arr = np.asarray(im)
         mode = mode or im.mode
     else:
@@ -325,7 +325,34 @@ def reduce_mask(raster: Raster, mode: str | None = None, *, grid: bool = True) -
         labels = replace(labels, grid=cell_grid(arr))
     if _has_rare(labels):
         labels = _with_boundaries(labels, arr)
-    return MaskStats(labels)
+    return MaskStats(_with_between(labels, arr))
+
+
+def _with_between(labels: LabelStats, arr: npt.NDArray[Any]) -> LabelStats:
+    """The in-between counts of a mask of three labels or more (NA218)."""
+    if labels.distinct < 3 or labels.non_integer or labels.nan or labels.inf or arr.ndim != 2:
+        return labels
+    between, crossings = in_between(arr)
+    return replace(labels, between=between, crossings=crossings)
+
+
+def in_between(arr: npt.NDArray[Any]) -> tuple[int, int]:
+    """(pixels whose label lies strictly between the different labels of its left and
+    right, or upper and lower, neighbours; triples whose outer neighbours differ). A nearest
+    resize keeps labels on both sides of an edge; a bilinear one fills the edge between
+    labels 0 and 2 with 1s."""
+    between = crossings = 0
+    for lo, mid, hi in (
+        (arr[:, :-2], arr[:, 1:-1], arr[:, 2:]),
+        (arr[:-2], arr[1:-1], arr[2:]),
+    ):
+        if mid.size == 0:
+            continue
+        edge = lo != hi
+        crossings += int(np.count_nonzero(edge))
+        inside = ((lo < mid) & (mid < hi)) | ((lo > mid) & (mid > hi))
+        between += int(np.count_nonzero(inside))
+    return between, crossings
 
 
 def _with_boundaries(labels: LabelStats, arr: npt.NDArray[Any]) -> LabelStats:
