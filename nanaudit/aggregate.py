@@ -362,8 +362,22 @@ def _training_file_stats(
     if training.resizes and rec.height and rec.width:
         _, (h, w) = extreme_sizes(rec.height, rec.width, training)
         factor = h * w / (rec.height * rec.width)  # area at the largest scale
-        out["vanishing"] = tuple((v, 1) for v, n in lab.histogram if v != ignore and n * factor < 1)
+        edges = dict(lab.perimeters)
+        linear = math.sqrt(factor)
+        out["vanishing"] = tuple(
+            (v, 1)
+            for v, n in lab.histogram
+            if v != ignore and (n * factor < 1 or thinner_than_a_pixel(n, edges.get(v), linear))
+        )
     return out
+
+
+def thinner_than_a_pixel(pixels: int, edges: int | None, linear: float) -> bool:
+    """Whether a label's regions, of mean thickness 4 × pixels / edges (a square of side s:
+    4s² / 4s = s; a line of width 1 counts about 2), are under half a pixel thick once
+    scaled by ``linear``: specks a nearest resize keeps with a chance of their scaled area,
+    a quarter at most."""
+    return bool(edges) and 4 * pixels / (edges or 1) * linear < 0.5
 
 
 def split_stats(

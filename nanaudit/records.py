@@ -177,6 +177,10 @@ class LabelStats:
     # a smooth resize makes in-between labels along every edge (NA218)
     between: int = 0
     crossings: int = 0
+    # per label, its pixel edges against other labels (4-neighbourhood; masks of up to 256
+    # unsigned 8/16-bit labels): 4 × pixels / edges is the thickness of its regions, which
+    # NA406 scales to the training size; cached, left out of the JSON report
+    perimeters: tuple[tuple[int, int], ...] = field(default=(), metadata={"report": False})
     # pixels the label transform (reduce_zero_label) turned into the ignore index (NA407);
     # never cached: the transform applies after the cache
     reduced: int = 0

@@ -98,6 +98,9 @@ class LabelRules:
             hist[new] = hist.get(new, 0) + n
             if self._reduces(v):
                 reduced += n
+        edges: dict[int, int] = {}
+        for v, n in labels.perimeters:
+            edges[self.map(v)] = edges.get(self.map(v), 0) + n
         grid = labels.grid
         if grid is not None:
             grid = replace(grid, labels=tuple(self.map(v) for v in grid.labels))
@@ -107,6 +110,7 @@ class LabelRules:
                 labels,
                 histogram=tuple(sorted(hist.items())),
                 boundary_labels=tuple(self.map(v) for v in labels.boundary_labels),
+                perimeters=tuple(sorted(edges.items())),
                 grid=grid,
                 reduced=reduced,
             ),

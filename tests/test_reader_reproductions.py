@@ -381,6 +381,26 @@ def test_batch_size_alone_on_images_of_several_sizes(tmp_path: Path) -> None:
     )
 
 
+def test_a_class_of_many_specks_vanishes_at_training_scale(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    for i in range(3):
+        m = np.zeros((128, 128), np.uint8)
+        m[64:, :] = 1
+        m[2:64:4, 2::4] = 2  # 512 specks of one pixel: 512 px, 16 px at a quarter's size
+        save(root / "images" / f"m{i}.png", natural_image(i, (128, 128)))
+        save(root / "masks" / f"m{i}.png", m)
+    mask = torch.as_tensor(np.array(Image.open(root / "masks" / "m0.png")))
+    small = F.interpolate(mask[None, None].float(), size=(32, 32), mode="nearest")
+    assert int((mask == 2).sum()) * (32 * 32) / (128 * 128) >= 1  # its pixel total looks fine
+    assert int((small == 2).sum()) == 0  # ... and the class is gone at training scale
+    report = scan(root, num_classes=3, resize=[32, 32], keep_ratio=False, crop_size=[32, 32])
+    vanishing = [f for f in report.findings if f.check == "NA406"]
+    assert vanishing and vanishing[0].data.to_json()["class"] == 2
+    assert vanishing[0].severity >= Severity.WARNING
+    kept = scan(root, num_classes=3, resize=[128, 128], keep_ratio=False, crop_size=[32, 32])
+    assert not at_least_warning(kept, "NA406")
+
+
 def test_dice_on_empty_masks(tmp_path: Path) -> None:
     root = dataset(tmp_path / "d", [np.zeros(SIZE, np.uint8), labels(1, 2)])
     target = torch.as_tensor(np.array(Image.open(mask_paths(root)[0]))).float()

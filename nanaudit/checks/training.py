@@ -383,11 +383,13 @@ class VanishingData(FindingData):
 @check("NA406", "vanishing-class", Severity.WARNING, DATASET, VanishingOptions)
 def vanishing_class(ctx: CheckContext[VanishingOptions], ds: DatasetStats) -> Iterator[Hit]:
     """A class covers less than one pixel at the largest training scale (--resize,
-    --scale-range) in more than half (max_share) of the training masks that hold it.
+    --scale-range), or its regions are under half a pixel thick there, in more than half
+    (max_share) of the training masks that hold it.
 
-    The test takes the class's pixel count in each mask times the resize's area factor, an
-    upper bound of its largest region (regions are not measured), so it fires only where
-    every region of the class must vanish.
+    The test takes the class's pixel count in each mask times the resize's area factor (an
+    upper bound of its largest region), and the mean thickness of its regions, 4 × pixels /
+    the pixel edges it shares with other labels (a square of side s: s), times the linear
+    factor: a class of many small specks vanishes while its pixel total looks fine.
 
     Why: a nearest-neighbour resize of the mask keeps a region below one pixel with a
     chance equal to its area at best: the model is almost never shown the class, and its

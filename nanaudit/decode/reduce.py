@@ -329,11 +329,32 @@ def reduce_mask(raster: Raster, mode: str | None = None, *, grid: bool = True) -
 
 
 def _with_between(labels: LabelStats, arr: npt.NDArray[Any]) -> LabelStats:
-    """The in-between counts of a mask of three labels or more (NA218)."""
-    if labels.distinct < 3 or labels.non_integer or labels.nan or labels.inf or arr.ndim != 2:
+    """The in-between counts of a mask of three labels or more (NA218), and the labels'
+    perimeters (NA406)."""
+    if labels.distinct < 2 or labels.non_integer or labels.nan or labels.inf or arr.ndim != 2:
+        return labels
+    labels = replace(labels, perimeters=perimeters(arr, labels))
+    if labels.distinct < 3:
         return labels
     between, crossings = in_between(arr)
     return replace(labels, between=between, crossings=crossings)
+
+
+MAX_PERIMETER_LABELS = 256
+
+
+def perimeters(arr: npt.NDArray[Any], labels: LabelStats) -> tuple[tuple[int, int], ...]:
+    """Per label, the pixel edges it shares with another label (left-right and up-down
+    neighbours), for unsigned 8- or 16-bit masks of at most 256 labels."""
+    if arr.dtype.kind != "u" or arr.dtype.itemsize > 2 or labels.distinct > MAX_PERIMETER_LABELS:
+        return ()
+    top = int(labels.histogram[-1][0]) + 1
+    counts = np.zeros(top, np.int64)
+    for a, b in ((arr[:, 1:], arr[:, :-1]), (arr[1:], arr[:-1])):
+        edge = a != b
+        counts += np.bincount(a[edge], minlength=top)[:top]
+        counts += np.bincount(b[edge], minlength=top)[:top]
+    return tuple((v, int(counts[v])) for v, _ in labels.histogram if counts[v])
 
 
 def in_between(arr: npt.NDArray[Any]) -> tuple[int, int]:
