@@ -116,3 +116,44 @@ def test_lightning_callback_records_each_batch_indices(tmp_path: Path) -> None:
     assert len(seen) == 12
     assert all(indices == content for indices, content in seen), seen
     assert type(dl.batch_sampler).__name__ == "BatchSampler"  # put back after training
+
+
+def test_lightning_callback_diagnoses_an_exception_in_the_training_step(tmp_path: Path) -> None:
+    pl = need_module("lightning.pytorch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from nanaudit.integrations.lightning import NanGuardCallback
+
+    x = torch.rand(8, 3, 8, 8)
+    y = torch.zeros(8, 8, 8, dtype=torch.long)
+    y[5, 2, 2] = 7  # a label out of range for 2 classes
+
+    class Net(pl.LightningModule):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 2, 1)
+
+        def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], i: int) -> torch.Tensor:
+            images, masks = batch
+            return torch.nn.functional.cross_entropy(self.conv(images), masks)
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    guard = NanGuardCallback(num_classes=2)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        callbacks=[guard],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    with pytest.raises(IndexError) as info:  # Lightning re-raises the step's own exception
+        trainer.fit(Net(), DataLoader(TensorDataset(x, y), batch_size=4))
+    failure = guard.failure
+    assert failure is not None and failure.verdict == "data" and failure.step == 1
+    assert [f.json_data["sample"] for f in failure.report.findings if f.check == "NA201"] == [5]
+    assert any("NA201" in note for note in getattr(info.value, "__notes__", []))
