@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .crops import extreme_sizes, ignore_only_crops
-from .records import FileKind, FileRecord, LabelStats, Pair, content_fingerprint
+from .records import FileKind, FileRecord, LabelStats, Pair, channel_of, content_fingerprint
 from .rules import LabelRules, TrainingRules, training_names
 from .stats import ChannelStats, merge_channels
 
@@ -286,6 +286,14 @@ def file_fields(
         if p is None:
             return {"image_files": 1, "unreadable": bad}
         family, dtype = colour_family(rec), rec.dtype or "?"
+        group = family
+        channel = (
+            channel_of(rec.path.rsplit("/", 1)[-1])
+            if (rec.format or "").startswith("NIfTI")
+            else None
+        )
+        if channel is not None:  # nnU-Net's one file per modality: constants per modality
+            group = f"{family} channel {channel[1]}"
         finite = [c for c in p.channels if c.count]
         ranges = (
             ((dtype, min(c.min for c in finite), max(c.max for c in finite)),) if finite else ()
@@ -296,7 +304,7 @@ def file_fields(
             "image_files": 1,
             "images": 1,
             "unreadable": bad,
-            "groups": (((family, dtype, len(p.channels)), GroupStats(1, p.channels)),),
+            "groups": (((group, dtype, len(p.channels)), GroupStats(1, p.channels)),),
             "families": ((family, 1),),
             "dtypes": ((dtype, 1),),
             "modes": ((rec.mode or "?", 1),),

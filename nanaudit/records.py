@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -55,6 +56,16 @@ def image_suffix(name: str) -> str:
         return ".nii.gz"
     dot = lower.rfind(".")
     return lower[dot:] if dot > 0 else ""
+
+
+CHANNEL_FILE = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
+
+
+def channel_of(name: str) -> tuple[str, str] | None:
+    """(case, channel) of an nnU-Net channel file's name (``case_0001.nii.gz``: ("case",
+    "0001")), None for any other name."""
+    found = CHANNEL_FILE.match(image_stem(name))
+    return (found["case"], found["channel"]) if found else None
 
 
 def image_stem(name: str) -> str:

@@ -591,3 +591,18 @@ def test_nii_gz_of_concatenated_members(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(raw[:5000]) + gzip.compress(raw[5000:]))
     rec, ref = audit(path), audit(plain)
     assert rec.error is None and rec.pixels == ref.pixels
+
+
+def test_nnunet_channel_files_get_normalize_constants_per_modality(tmp_path: Path) -> None:
+    root = decathlon(tmp_path / "Dataset004", cases=3, channels=1)  # channel 0000: ~N(100, 20)
+    for i in range(3):  # channel 0001, another modality on another scale
+        save_nifti(root / "imagesTr" / f"case_{i:03d}_0001.nii.gz", volume(i) * 10)
+    report = scan(root)
+    train = next(s for s in report.splits if s.name == "train")
+    groups = {g.family: g for g in train.image_groups}
+    assert set(groups) == {"gray channel 0000", "gray channel 0001"}
+    assert groups["gray channel 0000"].channels[0].mean == pytest.approx(100, rel=0.01)
+    assert groups["gray channel 0001"].channels[0].mean == pytest.approx(1000, rel=0.01)
+    assert train.training is not None and train.training.normalize is not None
+    assert train.training.normalize.mean == pytest.approx((100,), rel=0.01)  # not mixed
+    assert not [f for f in report.findings if f.severity is not Severity.INFO]

@@ -5,7 +5,6 @@ case (nnU-Net's ``case_0000``, ``case_0001``…)."""
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import numpy as np
 
 from ..findings import FindingData, Marks
 from ..kinds import Float
-from ..records import FileRecord, Geometry, Pair, image_stem
+from ..records import FileRecord, Geometry, Pair, channel_of
 from ..severity import Severity
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
@@ -318,8 +317,6 @@ def georeference_missing(ctx: Ctx, pair: Pair) -> Iterator[Hit]:
 
 # --------------------------------------------------------------------------- NA707
 
-CHANNEL_SUFFIX = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
-
 
 @dataclass(frozen=True, slots=True)
 class Cases:
@@ -340,12 +337,12 @@ class _CasesScope(Scope[Cases]):
             if pair.image is None:
                 continue
             path = pair.image.path
-            m = CHANNEL_SUFFIX.match(image_stem(path.rsplit("/", 1)[-1]))
-            if m is None:
+            named = channel_of(path.rsplit("/", 1)[-1])
+            if named is None:
                 return  # not a split of channel files
             folder = path.rsplit("/", 1)[0] if "/" in path else ""
-            key = f"{folder}/{m['case']}"
-            found.setdefault(key, {}).setdefault(m["channel"], path)
+            key = f"{folder}/{named[0]}"
+            found.setdefault(key, {}).setdefault(named[1], path)
         if len(found) < 2:
             return
         cases = tuple(

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..records import image_stem, image_suffix
+from ..records import channel_of, image_stem, image_suffix
 from . import DiscoverRequest, DiscoveryError, Layout, PairPaths, PlannedSplit
 from .generic import discover
 from .walk import dirs_by_name, first_files, is_file, listing_remote
@@ -32,14 +32,12 @@ MAX_CATALOGUE_BYTES = 1 << 20
 MAX_LABELS = 1024  # labels a dataset.json may name
 MAX_LABEL_ID = 1 << 16
 MAX_NAME = 100
-CHANNEL = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
 
 def case_of(path: Path) -> str:
     """The case a file belongs to: its stem without the channel suffix (_0000)."""
-    stem = image_stem(path.name)
-    m = CHANNEL.match(stem)
-    return m["case"] if m else stem
+    named = channel_of(path.name)
+    return named[0] if named else image_stem(path.name)
 
 
 def detect_decathlon(root: Path) -> tuple[Path, str] | None:
@@ -85,7 +83,7 @@ def discover_decathlon(root: Path, base: Path, request: DiscoverRequest) -> Layo
                 tuple(images.skipped),
             )
         )
-        channels = {img.name for img in images.files if CHANNEL.match(image_stem(img.name))}
+        channels = {img.name for img in images.files if channel_of(img.name)}
         if channels and labeled:
             notes.append(
                 f"{name}: every channel file (case_0000, case_0001…) is paired with its "
