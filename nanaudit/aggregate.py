@@ -13,7 +13,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -544,7 +543,3 @@ def finite_range(stats: SplitStats) -> tuple[float, float]:
     lo = min((r[1] for r in stats.value_ranges), default=math.nan)
     hi = max((r[2] for r in stats.value_ranges), default=math.nan)
     return lo, hi
-
-
-def counted(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

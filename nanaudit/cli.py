@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .report import Report
     from .shards import Partial
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 130, 141
 
 
 def safe_line(text: str) -> str:
@@ -47,16 +47,27 @@ def safe_line(text: str) -> str:
     return command_safe(printable(text))
 
 
+def error_line(message: str) -> str:
+    """The one form of every error nanaudit reports: ``nanaudit: error: …`` on one line,
+    without a credential a library's message may quote."""
+    from .storage import without_credentials
+
+    return f"nanaudit: error: {safe_line(without_credentials(message))}"
+
+
+def internal_error(exc: BaseException, debug: bool) -> str:
+    """An exception nothing expected, as the one line that reports it."""
+    hint = "" if debug else " (run with --debug for a traceback)"
+    return f"internal error: {type(exc).__name__}: {exc}{hint}"
+
+
 class UsageFailure(click.ClickException):
     """A usage, configuration or internal error: one line on stderr, exit 2."""
 
     exit_code = EXIT_ERROR
 
     def show(self, file: Any = None) -> None:
-        from .storage import without_credentials  # a library's message may quote a secret
-
-        message = without_credentials(self.format_message())
-        click.echo(f"nanaudit: error: {safe_line(message)}", err=True)
+        click.echo(error_line(self.format_message()), err=True)
 
 
 class OutputClosed(Exception):
@@ -86,8 +97,7 @@ def guarded(func: F) -> F:
         except Exception as exc:
             if kwargs.get("debug"):
                 traceback.print_exc()
-            hint = "" if kwargs.get("debug") else " (run with --debug for a traceback)"
-            raise UsageFailure(f"internal error: {type(exc).__name__}: {exc}{hint}") from None
+            raise UsageFailure(internal_error(exc, bool(kwargs.get("debug")))) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -206,11 +216,17 @@ def cli() -> None:
     """Audit segmentation datasets for the defects that turn the loss into NaN."""
 
 
+@cli.result_callback()
+def _exit_with(code: int | None, **_: Any) -> None:
+    """The commands return their exit code; the command line exits with it, here alone."""
+    click.get_current_context().exit(code or EXIT_OK)
+
+
 @cli.command(cls=GroupedCommand, epilog=SCAN_EPILOG)
 @click.argument("path", required=False)
 @table_flags
 @guarded
-def scan(path: str | None, **flags: Any) -> None:
+def scan(path: str | None, **flags: Any) -> int:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
     from .cache import default_cache_dir
     from .pipeline import run, run_shard
@@ -237,7 +253,7 @@ def scan(path: str | None, **flags: Any) -> None:
         from .preview import dry_run
 
         click.echo(dry_run(plan), nl=False)
-        raise SystemExit(EXIT_OK)
+        return EXIT_OK
     if opts.scheduler is not None and opts.executor != "dask":
         click.echo(
             "nanaudit: warning: --scheduler names a Dask scheduler, used only with "
@@ -272,12 +288,12 @@ def scan(path: str | None, **flags: Any) -> None:
             bar.close()
     if isinstance(result, Partial):
         _write_partial(result, opts)
-        raise SystemExit(EXIT_OK)
-    _deliver(result, opts, baseline)
+        return EXIT_OK
+    return _deliver(result, opts, baseline)
 
 
-def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) -> None:
-    """Apply the baseline, write the report files and stdout; exit with the report's code."""
+def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) -> int:
+    """Apply the baseline, write the report files and stdout; the exit code."""
     from .formats import Format, RenderOptions, render_chunks, summary_line
 
     if baseline is not None:
@@ -329,8 +345,8 @@ def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) ->
             "exit code 0",
             err=True,
         )
-        raise SystemExit(EXIT_OK)
-    raise SystemExit(report.exit_code)
+        return EXIT_OK
+    return report.exit_code
 
 
 def _check_targets(opts: Options) -> None:
@@ -404,7 +420,7 @@ Examples:
 @click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
 @flags_of(lambda option: option.key in MERGE_OPTIONS)
 @guarded
-def merge(parts: tuple[Path, ...], **flags: Any) -> None:
+def merge(parts: tuple[Path, ...], **flags: Any) -> int:
     """Merge the partial files of a sharded scan into its report (the same as one scan's)."""
     from .pipeline import merge as merge_parts
     from .shards import PartialError, read_partial
@@ -423,7 +439,7 @@ def merge(parts: tuple[Path, ...], **flags: Any) -> None:
     if report.warnings and opts.format not in ("auto", "rich"):
         for warning in report.warnings:  # as scan says them
             click.echo(f"nanaudit: warning: {safe_line(warning)}", err=True)
-    _deliver(report, opts, baseline)
+    return _deliver(report, opts, baseline)
 
 
 SAMPLES_EPILOG = """\b
@@ -438,7 +454,7 @@ Examples:
 @click.argument("target", metavar="MODULE:CALLABLE")
 @flags_of(lambda option: "samples" in option.commands)
 @guarded
-def samples(target: str, **flags: Any) -> None:
+def samples(target: str, **flags: Any) -> int:
     """Audit what a training pipeline yields: call CALLABLE() in MODULE for a Dataset, a
     DataLoader or any iterable of (image, mask) pairs, draw --samples N of them, check them.
 
@@ -473,7 +489,7 @@ def samples(target: str, **flags: Any) -> None:
     finally:
         if bar is not None:
             bar.close()
-    _deliver(report, opts, None)
+    return _deliver(report, opts, None)
 
 
 def _progress_bar(wanted: bool, unit: str, total: int | None) -> Any:
@@ -571,8 +587,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_allocator()
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="nanaudit", standalone_mode=False)
-    except SystemExit as exc:
+        code = cli.main(args=args, prog_name="nanaudit", standalone_mode=False)
+    except SystemExit as exc:  # code beyond nanaudit's (a pipeline's sys.exit)
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
     except click.exceptions.Abort:
         click.echo("nanaudit: interrupted", err=True)
@@ -583,8 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         # one line, like every other error; the command's --help has the rest
         command = exc.ctx.command_path if exc.ctx is not None else "nanaudit"
-        message = safe_line(exc.format_message())
-        click.echo(f"nanaudit: error: {message} (see {command} --help)", err=True)
+        click.echo(error_line(f"{exc.format_message()} (see {command} --help)"), err=True)
         return EXIT_ERROR
     except click.ClickException as exc:
         exc.show()
@@ -598,10 +613,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        click.echo(
-            f"nanaudit: internal error: {type(exc).__name__}: {safe_line(str(exc))}"
-            + ("" if debug else " (run with --debug for a traceback)"),
-            err=True,
-        )
+        click.echo(error_line(internal_error(exc, debug)), err=True)
         return EXIT_ERROR
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK

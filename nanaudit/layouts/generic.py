@@ -4,7 +4,7 @@ folders, SegNet-style folders, or splits given explicitly; pairing by name is in
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,6 +43,16 @@ def split_role(name: str) -> str | None:
 def _find_alias(dirs: Sequence[Path], aliases: Sequence[str]) -> list[Path]:
     by_name = {d.name.lower(): d for d in dirs}
     return [by_name[a] for a in aliases if a in by_name]
+
+
+def _labeled(name: str, has_masks: bool, unlabeled: Collection[str], notes: list[str]) -> bool:
+    """Whether a split is audited as labeled. Only a test split may lack its mask folder
+    silently (a note says so); elsewhere a missing mask is NA003, an error. A split the
+    user declared unlabeled never is."""
+    if not has_masks and split_role(name) == "test":
+        notes.append(f"{name}: no mask folder, treated as an unlabeled test split")
+        return False
+    return name.lower() not in unlabeled
 
 
 def _make_split(
@@ -233,12 +243,7 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
     if split_first:
         splits, notes = [], list(chosen_notes)
         for d, img_dir, mask_dir in split_first:
-            # Only a test split may lack its mask folder silently; elsewhere NA003 is an error.
-            labeled = (
-                mask_dir is not None or split_role(d.name) != "test"
-            ) and d.name.lower() not in unlabeled_set
-            if mask_dir is None and split_role(d.name) == "test":
-                notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
+            labeled = _labeled(d.name, mask_dir is not None, unlabeled_set, notes)
             s, n = _make_split(d.name, img_dir, mask_dir, labeled, request)
             splits.append(s)
             notes += n
@@ -333,12 +338,7 @@ def _images_masks_layout(
                 and c.name.lower() not in {i.name.lower() for i in image_splits}
             ]
             m = same[0] if len(same) == 1 else None
-        # Only a test split may lack its mask folder silently; elsewhere NA003 is an error.
-        labeled = (
-            m is not None or split_role(d.name) != "test"
-        ) and d.name.lower() not in unlabeled
-        if m is None and split_role(d.name) == "test":
-            notes.append(f"{d.name}: no mask folder, treated as an unlabeled test split")
+        labeled = _labeled(d.name, m is not None, unlabeled, notes)
         s, n = _make_split(d.name, d, m, labeled, request)
         splits.append(s)
         notes += n
