@@ -24,7 +24,8 @@ def scan(
     """Scan a dataset folder (or an fsspec URL: ``s3://bucket/prefix``, with
     ``storage_options={...}``) and return the Report the command line renders.
 
-    ``options`` take the config-file keys (``num_classes=19``, ``ignore_index="none"``,
+    ``options`` take the config-file keys (``num_classes=19``, ``ignore_index=None`` or
+    ``"none"`` for no ignore label, as in :func:`audit_samples`,
     ``checks={"NA104": {"severity": "error"}}``…) and win over the config file; the
     environment's ``NANAUDIT_*`` variables are not read. ``jobs`` worker processes decode
     the files (1: this process); records are cached in ``cache_dir`` when one is given (the

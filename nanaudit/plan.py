@@ -17,7 +17,7 @@ from typing import Any
 
 from .checks.registry import CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
-from .kinds import ConfigError
+from .kinds import ConfigError, Int
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
 from .layouts.generic import KeyNote, discover
 from .layouts.presets import Preset, resolve
@@ -488,8 +488,22 @@ def read_class_names(options: Options) -> tuple[str, ...]:
 
 
 def plan_for_api(root: str | Path, config: Path | None, values: Mapping[str, Any]) -> ScanPlan:
-    """The plan of ``nanaudit.scan(root, config=…, **values)``: no environment variables."""
-    overrides = Layer("option", {k: v for k, v in values.items() if v is not None}, Path.cwd())
+    """The plan of ``nanaudit.scan(root, config=…, **values)``: no environment variables.
+    ``None`` is "not given", except for a label that has a default and can be none
+    (``ignore_index=None``, ``background=None``): there it means none, as it does for
+    ``audit_samples`` and as the Report states it."""
+    nonable = {
+        o.key for o in table() if o.default is not None and isinstance(o.kind, Int) and o.kind.none
+    }
+    overrides = Layer(
+        "option",
+        {
+            k: ("none" if v is None else v)
+            for k, v in values.items()
+            if v is not None or k in nonable
+        },
+        Path.cwd(),
+    )
     if config is not None:
         overrides = Layer("option", {**overrides.values, "config": config}, Path.cwd())
     path, storage = locate(root, overrides)

@@ -525,3 +525,25 @@ def test_samples_command_bad_input_is_one_line_and_exit_2(
     assert code == 2 and out == ""
     lines = [line for line in err.splitlines() if line != "building the pipeline"]
     assert len(lines) == 1 and needle in lines[0], err
+
+
+def test_ignore_index_none_means_no_ignore_label_in_scan_as_in_audit_samples(
+    tmp_path: Path,
+) -> None:
+    """Issue 24: scan(ignore_index=None) kept 255 while audit_samples(ignore_index=None)
+    meant no ignore label. Both mean none, and the report says so."""
+    from conftest import make_pairs
+
+    import nanaudit
+
+    root = make_pairs(tmp_path / "d", 3)
+    m = np.zeros((64, 64), np.uint8)
+    m[:, :8] = 255
+    Image.fromarray(m).save(root / "masks" / "img_000.png")
+    scanned = nanaudit.scan(root, ignore_index=None, num_classes=3)
+    assert scanned.labels.ignore_index is None
+    assert any(f.check == "NA201" for f in scanned.findings)  # 255 is now out of range
+    assert nanaudit.scan(root, num_classes=3).labels.ignore_index == 255  # not given: 255
+    samples = [(np.zeros((3, 8, 8), np.float32), m[:8, :8].astype(np.int64))]
+    audited = nanaudit.audit_samples(samples, num_classes=3, ignore_index=None)
+    assert audited.labels.ignore_index is None
