@@ -248,7 +248,7 @@ def scan(path: str | None, **flags: Any) -> int:
         from .preview import config_text
 
         _write(opts.write_config, config_text(plan, layers, opts.write_config))
-        click.echo(f"nanaudit: settings written to {shown_path(opts.write_config)}", err=True)
+        click.echo(_written_config_line(root, opts.write_config, storage.remote), err=True)
     if opts.dry_run:
         from .preview import dry_run
 
@@ -347,6 +347,29 @@ def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) ->
         )
         return EXIT_OK
     return report.exit_code
+
+
+def _written_config_line(root: Path, written: Path, remote: bool) -> str:
+    """Where the settings went, and the command that reads them: a plain ``nanaudit scan
+    PATH`` looks for nanaudit.toml from PATH upward, so a file elsewhere (the working
+    folder, when PATH lies outside it) must be named with --config."""
+    import shlex
+
+    from .configfile import find_config
+
+    shown, where = shown_path(written), shlex.quote(str(root))
+    found = None if remote else find_config(root)
+    try:
+        same = found is not None and found.resolve() == written.resolve()
+    except OSError:
+        same = False
+    if same:
+        return f"nanaudit: settings written to {shown}; `nanaudit scan {where}` reads them"
+    return (
+        f"nanaudit: settings written to {shown}; a scan looks for nanaudit.toml in {where} "
+        f"and the folders above it, not there: run `nanaudit scan {where} --config "
+        f"{shlex.quote(shown)}`"
+    )
 
 
 def _check_targets(opts: Options) -> None:

@@ -606,3 +606,30 @@ def test_images_and_masks_naming_the_same_folder_is_a_usage_error(tmp_path: Path
         result = CliRunner().invoke(cli, ["scan", str(root), *args])
         assert result.exit_code == 2, (args, result.output)
         assert "the same folder" in result.output and "Traceback" not in result.output
+
+
+def test_write_config_says_the_command_that_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: --write-config nanaudit.toml, then `nanaudit scan PATH` did not find the
+    file when PATH lies outside the working folder."""
+    data, work = tmp_path / "data", tmp_path / "work"
+    make_pairs(data, 3)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(
+        cli, ["scan", str(data), "-C", "3", "--write-config", "nanaudit.toml", "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"`nanaudit scan {data} --config nanaudit.toml`" in result.stderr
+    again = CliRunner().invoke(
+        cli, ["scan", str(data), "--config", "nanaudit.toml", "--format", "json"]
+    )
+    assert json.loads(again.stdout)["config"]["num_classes"] == 3
+    inside = CliRunner().invoke(
+        cli,
+        ["scan", str(data), "-C", "3", "--write-config", str(data / "nanaudit.toml"), "--dry-run"],
+    )
+    assert f"`nanaudit scan {data}` reads them" in inside.stderr
+    plain = CliRunner().invoke(cli, ["scan", str(data), "--format", "json"])
+    assert json.loads(plain.stdout)["config"]["num_classes"] == 3
