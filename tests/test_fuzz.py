@@ -7,6 +7,7 @@ decoded as an image and as a mask). Derandomized, so a run is reproducible."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -54,6 +55,20 @@ SEEDS: dict[str, tuple[str, bytes]] = {
     "npy-u8": (".npy", _npy(clean_mask(5, SIZE))),
     "npy-f4": (".npy", _npy(natural_image(6, SIZE).astype(np.float32).transpose(2, 0, 1))),
 }
+try:  # the volume and multi-band readers (nanaudit[medical], nanaudit[geo])
+    import nibabel
+    import tifffile
+except ImportError:  # pragma: no cover
+    pass
+else:
+    _volume = natural_image(7, SIZE)[..., :2].astype(np.float32).reshape(24, 8, 8)
+    _nifti = nibabel.Nifti1Image(_volume, np.diag([0.8, 0.8, 2.5, 1.0])).to_bytes()
+    _bands = io.BytesIO()
+    bands = natural_image(8, SIZE)[..., :1].repeat(6, axis=2).astype(np.uint16)
+    tifffile.imwrite(_bands, bands, photometric="minisblack", planarconfig="contig")
+    SEEDS["nifti-f4"] = (".nii", _nifti)
+    SEEDS["nifti-gz"] = (".nii.gz", gzip.compress(_nifti))
+    SEEDS["tiff-bands"] = (".tif", _bands.getvalue())
 # examples per seed: the EXAMPLES of a format shared among its seeds
 PER_SEED = {
     name: max(1, EXAMPLES // sum(1 for n in SEEDS if n.split("-")[0] == name.split("-")[0]))
