@@ -103,6 +103,8 @@ def config_layer(root: Path, named: Path | None) -> Layer | None:
         read_config(path),
         base=path.parent,
         trusted=trusted,
+        # found above the scanned folder: only what it names inside PATH is allowed
+        confine=None if trusted else root,
         config_file=True,
     )
 

@@ -33,6 +33,9 @@ class Where:
     key: str
     base: Path = Path(".")
     trusted: bool = True
+    # where an untrusted source's paths must stay: its folder, and, for a config found
+    # above the scanned folder, that folder (None: ``base``)
+    confine: Path | None = None
 
     def __str__(self) -> str:
         return f"{self.source}: {self.key}" if self.source else self.key
@@ -430,15 +433,17 @@ def resolve_inside(path: Path, where: Where) -> Path:
     """``path`` against ``where.base``; from an untrusted source it must stay inside it."""
     full = path if path.is_absolute() else where.base / path
     if not where.trusted:
+        fences = [where.base, *([where.confine] if where.confine is not None else [])]
         try:
-            inside = full.resolve().is_relative_to(where.base.resolve())
+            inside = all(full.resolve().is_relative_to(f.resolve()) for f in fences)
         except (OSError, RuntimeError):
             inside = False
         if not inside:
             raise where.fail(
-                f"{str(path)!r} lies outside the folder of the config file that names it; a "
-                "config found beside the data may only name paths inside its own folder "
-                "(give the path on the command line, or the config with --config)"
+                f"{str(path)!r} lies outside the folder of the config file that names it or "
+                "outside the scanned folder; a config found beside the data may only name "
+                "paths inside both (give the path on the command line, or the config with "
+                "--config)"
             )
     return full
 

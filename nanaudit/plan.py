@@ -360,7 +360,26 @@ def gate_warnings(layers: Sequence[Layer]) -> tuple[str, ...]:
                 f"scan ({shown}): a dataset from elsewhere can mute its own audit so; to decide "
                 "yourself, pass --config FILE or the flags"
             )
+        reading = [k for k in LABEL_KEYS if mine.given(k) and not above.given(k)]
+        if reading:
+            out.append(
+                f"the config found beside the data ({layer.source}) sets how the masks are "
+                f"read ({', '.join(reading)}): values it maps, shifts, names or declares "
+                "unlabeled are not reported as they are stored, so a dataset from elsewhere "
+                "can hide its own defects; to decide yourself, pass --config FILE or the flags"
+            )
     return tuple(out)
+
+
+# The settings that change what the label checks see (and so can hide findings), as keys.
+LABEL_KEYS = (
+    "unlabeled_splits",
+    "label_map",
+    "label_offset",
+    "reduce_zero_label",
+    "class_names",
+    "class_names_file",
+)
 
 
 def usage_warnings(labels: LabelRules, training: TrainingRules | None = None) -> tuple[str, ...]:

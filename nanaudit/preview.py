@@ -119,12 +119,24 @@ def _toml_value(value: Any) -> str:
 def config_text(plan: ScanPlan, layers: Sequence[Layer], target: Path) -> str:
     """A nanaudit.toml holding the settings this run was given (flags, variables, the
     config file) and the layout it detected, paths relative to ``target``'s folder."""
-    user: Options = resolve_options(layers)
+    # what a config found beside the data set is the data's, not the user's: it is not
+    # copied into the user's file (where it would be trusted from then on), only named
+    user: Options = resolve_options([layer for layer in layers if layer.trusted])
     base = target.resolve().parent
     lines = [
         f"# written by nanaudit {__version__} (scan --write-config) for {display_root(plan.root)}",
         f"# layout {plan.layout.name}: {printable(plan.layout.reason)}",
     ]
+    for layer in layers:
+        if layer.trusted:
+            continue
+        theirs = resolve_options([layer])
+        left = [o.config_key for o in table() if theirs.given(o.key) and not user.given(o.key)]
+        if left:
+            lines.append(
+                f"# not copied from the config found beside the data ({printable(layer.source)})"
+                f": {', '.join(left)}"
+            )
     for split in plan.layout.splits:
         masks = f" + {_rel(split.mask_root, plan.root)}/" if split.mask_root else ""
         pairs = sum(1 for p in split.pairs if p.image is not None and p.mask is not None)
