@@ -80,6 +80,11 @@ BACKGROUND, IGNORE, OTHER, INVALID = "#202020", "#ffffff", "#808080", "#5a5a5a"
 HIGHLIGHT = "#ff00ff"
 CANVAS = (48, 48, 48)
 CLEAN_EXAMPLES = 3  # samples without findings shown per split
+# The page is capped whatever the data or its config asks (400 splits made a 98 MB page,
+# max_pictures = 1000 a 43 MB one): pictured findings and examples in all, and the splits
+# whose pictures (histograms, examples) are drawn; the page says what was left out.
+PAGE_PICTURES = 200
+PICTURED_SPLITS = 20
 GROUP_FILES = 4  # files of a duplicate group shown
 LEGEND_MAX = 40
 MASK_ALPHA, IGNORE_ALPHA = 0.5, 0.35
@@ -479,25 +484,46 @@ def build_gallery(
     """The pictures of the report's findings and splits, from the stored thumbnails."""
     builder = _Builder(labels, collected)
     cap = max_pictures
+    budget = PAGE_PICTURES
+    unpictured = 0  # findings the page's cap left without pictures
     groups = []
     for check, findings in check_groups(report.findings):
         shown: list[ShownFinding] = []
         for f in findings:
             if len(shown) >= cap:
                 break
+            if budget <= 0:
+                unpictured += min(cap, len(findings)) - len(shown)
+                break
             one = builder.shown(f)
             if one is not None:
                 shown.append(one)
+                budget -= 1
         if shown:
             groups.append(ShownGroup(check, tuple(shown)))
     mentioned = _mentioned(report.findings)
     splits = []
+    left_out = []
+    if unpictured:
+        left_out.append(
+            f"the pictures of {unpictured:,} more findings (a page shows at most "
+            f"{PAGE_PICTURES:,} pictured findings and examples)"
+        )
+    if len(collected.splits) > PICTURED_SPLITS:
+        left_out.append(
+            f"the pictures (histograms, examples) of {len(collected.splits) - PICTURED_SPLITS:,}"
+            f" of {len(collected.splits):,} splits (a page draws those of the first "
+            f"{PICTURED_SPLITS})"
+        )
     for split, view, split_report in zip(
-        collected.splits, dataset.splits, report.splits, strict=True
+        collected.splits[:PICTURED_SPLITS],
+        dataset.splits[:PICTURED_SPLITS],
+        report.splits[:PICTURED_SPLITS],
+        strict=True,
     ):
         clean: list[Sample] = []
         for _, sample in _samples((split,)):
-            if len(clean) >= CLEAN_EXAMPLES:
+            if len(clean) >= min(CLEAN_EXAMPLES, budget):
                 break
             recs = (sample.image, sample.mask)
             if all(r is not None and r.ok and r.path not in mentioned for r in recs):
@@ -512,6 +538,7 @@ def build_gallery(
                 examples=builder.examples(split.planned.name, clean),
             )
         )
+        budget -= len(clean)
     return Gallery(
         per_check=cap,
         thumbnail_max=THUMB_MAX,
@@ -519,6 +546,7 @@ def build_gallery(
         legend=_legend(report, labels),
         groups=tuple(groups),
         splits=tuple(splits),
+        left_out=tuple(left_out),
     )
 
 

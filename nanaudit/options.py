@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
@@ -239,7 +239,7 @@ class Splits(ValueKind[tuple[ExplicitSplit, ...]]):
             raise where.fail("expected a table of splits, e.g. [splits.train] images = ...")
         out = []
         for name, table in value.items():
-            here = Where(where.source, f"{where.key}.{name}", where.base, where.trusted)
+            here = replace(where, key=f"{where.key}.{name}")
             if not isinstance(table, Mapping):
                 raise here.fail("expected a table with images and masks")
             unknown = set(table) - {"images", "masks"}
@@ -366,7 +366,7 @@ class CheckTable(ValueKind[Mapping[str, CheckSetting]]):
             raise where.fail("expected a table of check IDs")
         out: dict[str, CheckSetting] = {}
         for raw_id, table in value.items():
-            here = Where(where.source, f"{where.key}.{raw_id}", where.base, where.trusted)
+            here = replace(where, key=f"{where.key}.{raw_id}")
             spec = get_check(str(raw_id))
             if spec is None:
                 raise here.fail(f"unknown check ID {raw_id!r}")
@@ -380,7 +380,7 @@ class CheckTable(ValueKind[Mapping[str, CheckSetting]]):
             options: dict[str, Any] = {}
             for raw_key, v in table.items():
                 key = str(raw_key).replace("-", "_")
-                at = Where(where.source, f"{here.key}.{raw_key}", where.base, where.trusted)
+                at = replace(where, key=f"{here.key}.{raw_key}")
                 if key == "severity":
                     if isinstance(v, str) and v.lower() in ("off", "none", "disabled"):
                         enabled = False
@@ -933,8 +933,9 @@ class Options:
     max_samples = Option[int](
         Int(1, 1 << 30),
         500,
-        "Samples to draw (default 500): whole batches, and as many passes over the pipeline "
-        "as it takes, when it can be iterated again.",
+        "Samples to draw (default 500): whole batches (one larger than what is left of N "
+        "is cut at N), and as many passes over the pipeline as it takes, when it can be "
+        "iterated again.",
         group="samples",
         flag="--samples",
         commands=SAMPLES_ONLY,
@@ -1300,6 +1301,7 @@ class Layer:
     values: Mapping[str, Any]
     base: Path = Path(".")
     trusted: bool = True
+    confine: Path | None = None  # untrusted: paths must also stay in this folder (PATH)
     text: bool = False
     config_file: bool = False  # keys are config keys (unknown ones are errors)
     command_line: bool = False  # keys are option keys; messages name the flags
@@ -1310,7 +1312,7 @@ def _where(layer: Layer, key: str, option: Option[Any]) -> Where:
         key = option.flag.split("/")[0]
     elif layer.source == "environment" and option.env_name is not None:
         key = option.env_name
-    return Where(layer.source, key, layer.base, layer.trusted)
+    return Where(layer.source, key, layer.base, layer.trusted, layer.confine)
 
 
 def _entries(layer: Layer) -> list[tuple[str, Option[Any], Any]]:

@@ -318,6 +318,7 @@ class Gallery:
     legend: tuple[LegendEntry, ...]
     groups: tuple[ShownGroup, ...]
     splits: tuple[SplitPictures, ...]
+    left_out: tuple[str, ...] = ()  # what the page's caps left without pictures, in words
 
     def group(self, check_id: str) -> ShownGroup | None:
         for g in self.groups:

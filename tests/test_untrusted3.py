@@ -603,3 +603,161 @@ def test_local_and_file_urls_scan_as_the_plain_path(tmp_path: Path) -> None:
         assert doc["files"] == expected["files"], url
         assert doc["skipped"] == expected["skipped"], url
         assert "secret" not in result.out
+
+
+# 4. --------------------------------------------- a config found above the scanned folder
+
+
+def test_a_config_found_above_path_names_nothing_outside_path(tmp_path: Path) -> None:
+    """A config found ABOVE the scanned folder (walking up) read and listed outside it: its
+    class_names_file put a secret file's text into the report, its [splits.*] decoded and
+    named images beside it."""
+    top = tmp_path / "top"
+    root = make_pairs(top / "data", 2, size=(16, 16))
+    (top / "secret.txt").write_text("TOPSECRET-LINE\n")
+    make_pairs(top / "beside", 2, size=(16, 16))
+    attacks = {
+        "names": 'class_names_file = "secret.txt"\n',
+        "splits": '[splits.x]\nimages = "beside/images"\nmasks = "beside/masks"\n',
+        "baseline": 'baseline = "secret.txt"\n',
+    }
+    for what, text in attacks.items():
+        (top / "nanaudit.toml").write_text(text)
+        result = scan(root, "--format", "json")
+        contract(result, 2)
+        assert "TOPSECRET" not in result.out + result.err, what
+        assert "outside" in result.err, (what, result.err)
+    # what it names inside PATH is allowed
+    (root / "classes.txt").write_text("a\nb\nc\n")
+    (top / "nanaudit.toml").write_text('class_names_file = "data/classes.txt"\n')
+    allowed = scan(root, "--format", "json")
+    contract(allowed, 0, 1)
+    assert json.loads(allowed.out)["config"]["class_names"] == ["a", "b", "c"]
+
+
+# 5. ----------------------------------------- a found config that mutes label findings
+
+
+def test_a_found_config_that_changes_how_labels_are_read_is_said(tmp_path: Path) -> None:
+    """A found config's unlabeled_splits plus label_map turned 3 errors into exit 0 without
+    a warning, even when the user gave -C."""
+    root = make_pairs(tmp_path / "d", 2, size=(16, 16), classes=3, split="train")
+    make_pairs(root, 1, size=(16, 16), classes=3, split="val")
+    (root / "masks/val/img_000.png").unlink()  # NA003, muted as "unlabeled"
+    loud = scan(root, "--format", "json", "-C", "2")
+    contract(loud, 1)
+    (root / "nanaudit.toml").write_text('unlabeled_splits = ["val"]\nlabel_map = {2 = 1}\n')
+    quiet = scan(root, "--format", "json", "-C", "2")
+    contract(quiet, 0)
+    warnings = json.loads(quiet.out)["warnings"]
+    said = [w for w in warnings if "sets how the masks are read" in w]
+    assert said and "unlabeled_splits" in said[0] and "label_map" in said[0], warnings
+    assert "sets how the masks are read" in quiet.err  # on stderr with a JSON report too
+    # the user's own --config decides: no warning
+    mine = tmp_path / "mine.toml"
+    mine.write_text('unlabeled_splits = ["val"]\nlabel_map = {2 = 1}\n')
+    own = scan(root, "--format", "json", "-C", "2", "--config", str(mine))
+    assert not [w for w in json.loads(own.out)["warnings"] if "found beside" in w]
+
+
+def test_write_config_does_not_copy_a_found_configs_muting(tmp_path: Path) -> None:
+    """scan --write-config copied a found config's muting into the user's own file, where
+    it was trusted silently afterwards."""
+    root = make_pairs(tmp_path / "d", 2, size=(16, 16))
+    (root / "nanaudit.toml").write_text(
+        'fail_on = "never"\nunlabeled_splits = ["val"]\nlabel_map = {2 = 1}\nignore = ["NA2"]\n'
+    )
+    mine = tmp_path / "mine.toml"
+    result = scan(root, "-C", "3", "--write-config", str(mine), "--dry-run")
+    contract(result, 0)
+    text = mine.read_text()
+    settings = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert settings == ["num_classes = 3"], text
+    assert "not copied from the config found beside the data" in text
+    assert "fail_on" in text and "label_map" in text  # named in the comment
+
+
+# 10. ------------------------------------------------------------- the HTML page, capped
+
+
+def test_the_html_page_is_capped_and_says_what_it_left_out(tmp_path: Path) -> None:
+    """400 splits declared by the dataset gave a 98 MB page; the dataset's own
+    max_pictures = 1000 gave 43 MB. The page now pictures at most 200 findings and
+    examples and the splits of the first 20, and says what it left out."""
+    from conftest import natural_image, save
+
+    root = tmp_path / "d"
+    config = ["max_pictures = 1000", "num_classes = 3"]
+    for s in range(30):
+        for i in range(8):
+            save(root / f"s{s:02d}/images/img_{i}.png", natural_image(100 * s + i, (16, 16)))
+            mask = np.zeros((16, 16), np.uint8)
+            mask[:4] = 7  # out of range with C = 3: NA201 on every mask
+            save(root / f"s{s:02d}/masks/img_{i}.png", mask)
+        config += [f"[splits.s{s:02d}]", f'images = "s{s:02d}/images"', f'masks = "s{s:02d}/masks"']
+    (root / "nanaudit.toml").write_text("\n".join(config) + "\n")
+    html = tmp_path / "r.html"
+    result = scan(root, f"-ohtml:{html}", "-q", seconds=60)
+    contract(result, 1)
+    page = html.read_text()
+    assert page.count("Left out:") == 2, page.count("Left out:")
+    assert "the pictures of 40 more findings" in page
+    assert "10 of 30 splits" in page
+    assert page.count("<img") <= 3 * 200  # image | mask | overlay per pictured finding
+
+
+# minor: VOC split-list ids with no image
+
+
+def test_voc_list_ids_without_an_image_are_findings(tmp_path: Path) -> None:
+    """ImageSets/Segmentation/train.txt naming an id with no JPEG: dropped without a
+    finding, while the loader raises FileNotFoundError on it. Now NA001 on the path the
+    loader opens (with its mask, or without one: NA001 all the same)."""
+    from test_presets import build_voc
+
+    base = build_voc(tmp_path)
+    listed = base / "ImageSets/Segmentation/train.txt"
+    listed.write_text(listed.read_text() + "2099_000001\n2099_000002\n")
+    mask = base / "SegmentationClass"
+    (mask / "2099_000001.png").write_bytes(next(mask.glob("*.png")).read_bytes())
+    result = scan(tmp_path, "--format", "json")
+    contract(result, 1)
+    doc = json.loads(result.out)
+    missing = [f for f in doc["findings"] if f["check"] == "NA001" and "2099_00000" in f["path"]]
+    assert sorted(f["path"].rsplit("/", 1)[-1] for f in missing) == [
+        "2099_000001.jpg",
+        "2099_000002.jpg",
+    ], doc["findings"]
+    assert all(f["path"].startswith("VOCdevkit/VOC2012/JPEGImages/") for f in missing)
+
+
+# minor: one yielded batch of a million samples
+
+
+def test_samples_bounds_one_batch_of_a_million(tmp_path: Path) -> None:
+    """--samples 4 did not bound one yielded batch of 10**6 samples (each was split off
+    and audited)."""
+    (tmp_path / "huge.py").write_text(
+        "import numpy as np\n"
+        "def loader():\n"
+        "    images = np.zeros((10**6, 4, 4, 3), np.uint8)\n"
+        "    masks = np.ones((10**6, 4, 4), np.uint8)\n"
+        "    return [(images, masks)]\n"
+    )
+    result = bounded(
+        "samples",
+        "huge:loader",
+        "--samples",
+        "4",
+        "-C",
+        "3",
+        "--no-progress",
+        "--format",
+        "json",
+        cwd=tmp_path,
+        seconds=60,
+    )
+    contract(result, 0, 1)
+    doc = json.loads(result.out)
+    assert doc["summary"]["pairs"] == 4, doc["summary"]
+    assert any("999,996 of its samples not drawn" in n for n in doc["layout"]["notes"])

@@ -134,7 +134,12 @@ def _discover_voc(root: Path, base: Path, request: DiscoverRequest) -> Layout:
             continue
         listed.update(ids)
         labeled = name != "test" and request.labeled(name)
-        pairs = tuple(PairPaths(images.get(i), masks.get(i) if labeled else None) for i in ids)
+        # an id listed without its image is the path the loader will open and fail on
+        # (FileNotFoundError): audited as that path, it is NA001, never dropped
+        pairs = tuple(
+            PairPaths(images.get(i) or img_dir / f"{i}.jpg", masks.get(i) if labeled else None)
+            for i in ids
+        )
         splits.append(
             PlannedSplit(
                 name,

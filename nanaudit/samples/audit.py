@@ -247,6 +247,12 @@ def _notes(drawer: Drawer, samples: list[Sample], batch_size: int | None) -> tup
         notes.append("torch tensors were detached and moved to the CPU")
     if drawer.batches:
         notes.append(f"the pipeline yielded {drawer.batches:,} batches")
+    if drawer.cut_batches:
+        notes.append(
+            f"{drawer.cut_batches:,} batch{'es' if drawer.cut_batches > 1 else ''} larger than "
+            f"what was left of --samples {drawer.limit:,} cut at it: {drawer.cut_samples:,} of "
+            "its samples not drawn"
+        )
     elif batch_size is not None and samples:
         notes.append(f"samples grouped in batches of {batch_size} for NA504 and NA505")
     if any(s.name is not None for s in samples):

@@ -262,7 +262,8 @@ def looks_batched(image: Any, mask: Any) -> bool:
 
 @dataclass
 class Drawer:
-    """Draws samples until ``limit`` (whole batches), over as many passes as it takes."""
+    """Draws samples until ``limit`` (whole batches, a batch larger than what is left of the
+    limit cut at it), over as many passes as it takes."""
 
     samples: object
     limit: int
@@ -273,6 +274,8 @@ class Drawer:
     exhausted: bool = False
     failure: tuple[int, int | None, str] | None = None  # (sample, batch, "Type: message")
     batches: int = 0  # batches the pipeline yielded
+    cut_batches: int = 0  # batches larger than what was left of the limit, cut at it
+    cut_samples: int = 0  # the samples of those batches left undrawn
     source: Source = field(init=False)
 
     def __post_init__(self) -> None:
@@ -297,7 +300,7 @@ class Drawer:
                     except Exception as exc:
                         self.failure = (drawn, self._next_batch(), describe(exc))
                         return
-                    for y in self._split(item, position):
+                    for y in self._split(item, position, self.limit - drawn):
                         yield y
                         drawn += 1
                         position += 1
@@ -312,14 +315,17 @@ class Drawer:
     def _next_batch(self) -> int | None:
         return self.batches if self.batches else None
 
-    def _split(self, item: Any, position: int) -> list[Yielded]:
+    def _split(self, item: Any, position: int, room: int) -> list[Yielded]:
+        """The samples of one yielded item; of a batch, at most ``room`` (what is left of
+        the limit): a batch of a million samples is cut, never split whole."""
         names_of = self.source.names
         if isinstance(item, list | tuple) and item and _is_sample_like(item[0]):
             if not all(_is_sample_like(v) for v in item):
                 raise SampleInputError("a list batch mixes samples with other values")
             batch = self._new_batch()
+            self._cut(len(item), room)
             out = []
-            for k, sample in enumerate(item):
+            for k, sample in enumerate(item[:room]):
                 image, mask, names = _parts(sample, self.image_key, self.mask_key)
                 name = names if isinstance(names, str) else None
                 if name is None and names_of is not None:
@@ -340,14 +346,20 @@ class Drawer:
             got = len(mask) if hasattr(mask, "__len__") else "no"
             raise SampleInputError(f"a batch of {n} images comes with {got} masks")
         batch = self._new_batch()
+        self._cut(n, room)
         listed = names if isinstance(names, list) and len(names) == n else None
         out = []
-        for k in range(n):
+        for k in range(min(n, room)):
             name = listed[k] if listed is not None else None
             if name is None and names_of is not None:
                 name = names_of(position + k)
             out.append(Yielded(image[k], mask[k], name, batch, image_type, mask_type))
         return out
+
+    def _cut(self, size: int, room: int) -> None:
+        if size > room:
+            self.cut_batches += 1
+            self.cut_samples += size - room
 
     def _new_batch(self) -> int:
         self.batches += 1
