@@ -67,6 +67,10 @@ def _split_lines(split: PlannedSplit, root: Path) -> list[str]:
         out.append(f"  no image: {_rel(m, root)}{hint}")
     if len(lonely_masks) > UNPAIRED:
         out.append(f"  … {len(lonely_masks) - UNPAIRED:,} more masks without an image")
+    for path, reason in split.skipped[:UNPAIRED]:  # why, not only how many
+        out.append(f"  skipped: {_rel(path, root)}: {printable(reason)}")
+    if len(split.skipped) > UNPAIRED:
+        out.append(f"  … {len(split.skipped) - UNPAIRED:,} more files skipped")
     return out
 
 

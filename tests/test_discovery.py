@@ -633,3 +633,28 @@ def test_write_config_says_the_command_that_reads_it(
     assert f"`nanaudit scan {data}` reads them" in inside.stderr
     plain = CliRunner().invoke(cli, ["scan", str(data), "--format", "json"])
     assert json.loads(plain.stdout)["config"]["num_classes"] == 3
+
+
+def test_dry_run_says_why_symlinked_split_folders_are_skipped(tmp_path: Path) -> None:
+    """Issue 24: split folders assembled with symbolic links to folders elsewhere; the dry
+    run said '0 pairs, 2 files skipped' and no reason. Links that stay inside the scanned
+    folder are followed."""
+    store, root, inside = tmp_path / "store", tmp_path / "data", tmp_path / "data2"
+    for split in ("train", "val"):
+        make_pairs(store / split, 2)
+        make_pairs(inside / "store" / split, 2)
+    for base, target in ((root, store), (inside, Path("..") / "store")):
+        for kind in ("images", "masks"):
+            (base / kind).mkdir(parents=True)
+            for split in ("train", "val"):
+                (base / kind / split).symlink_to(target / split / kind)
+    result = CliRunner().invoke(cli, ["scan", str(root), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "skipped: images/train: symbolic link leading outside the scanned folder "
+        "(--follow-links follows it)" in result.output
+    )
+    followed = CliRunner().invoke(cli, ["scan", str(root), "--dry-run", "--follow-links"])
+    assert followed.output.count("2 pairs") == 2 and "skipped: " not in followed.output
+    within = CliRunner().invoke(cli, ["scan", str(inside), "--dry-run"])
+    assert within.output.count("2 pairs") == 2 and "skipped: " not in within.output
