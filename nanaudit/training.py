@@ -33,11 +33,17 @@ def normalize_constants(
     groups: Sequence[ImageGroup], scales: Mapping[str, FullScale]
 ) -> Normalize | None:
     """The Normalize constants of the largest group (the split's majority images); None
-    when a channel of it holds no finite value (all NaN or Inf): no constant would do."""
+    when a channel of it holds no finite value (all NaN or Inf): no constant would do, or
+    when float images are centred already (every channel negative and positive: normalised
+    samples drawn from a pipeline), whose constants would invite a second Normalize."""
     if not groups:
         return None
     top = groups[0]
     if any(c.count == 0 for c in top.channels):
+        return None
+    if top.dtype.startswith("float") and all(c.min < 0 < c.max for c in top.channels):
+        # centred already (every channel on both sides of 0): a Normalize applied, and
+        # constants taken of it would invite a second one
         return None
     total = sum(g.images for g in groups)
     scale = scales.get(top.dtype, ASSUMED_SCALE)

@@ -547,3 +547,17 @@ def test_ignore_index_none_means_no_ignore_label_in_scan_as_in_audit_samples(
     samples = [(np.zeros((3, 8, 8), np.float32), m[:8, :8].astype(np.int64))]
     audited = nanaudit.audit_samples(samples, num_classes=3, ignore_index=None)
     assert audited.labels.ignore_index is None
+
+
+def test_normalised_samples_get_no_normalize_constants_raw_ones_do() -> None:
+    """Issue 24 item 12: on samples already normalised, the summary proposed Normalize
+    constants again, inviting a second Normalize."""
+    import nanaudit
+
+    rng = np.random.default_rng(0)
+    mask = np.zeros((16, 16), np.int64)
+    raw = [(rng.uniform(0, 1, (3, 16, 16)).astype(np.float32), mask) for _ in range(4)]
+    normed = [((x - 0.5) / 0.29, m) for x, m in raw]
+    assert nanaudit.audit_samples(raw, num_classes=2).splits[0].training.normalize is not None
+    done = nanaudit.audit_samples(normed, num_classes=2)
+    assert done.splits[0].training.normalize is None
