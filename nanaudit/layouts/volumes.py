@@ -205,7 +205,7 @@ def discover_tiles(root: Path, base: Path, request: DiscoverRequest) -> Layout:
     layout = discover(base, request)
     notes = (
         *layout.notes,
-        "georeferenced rasters: each mask's transform and CRS are compared with its image's "
-        "(NA701-NA706)",
+        "TIFF rasters: where an image and its mask carry a georeference (GeoTIFF tags), "
+        "their transform and CRS are compared (NA701-NA706)",
     )
     return Layout("tiles", f"tiles: {layout.reason}", layout.splits, notes, layout.unaudited)
