@@ -73,7 +73,7 @@ def test_json_is_valid_deterministic_and_complete(tmp_path: Path) -> None:
     assert code1 == code2 == 1
     assert out1 == out2
     doc = json.loads(out1)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["tool"] == {"name": "nanaudit", "version": nanaudit.__version__}
     assert doc["layout"]["name"] == "images-masks"
     s = doc["summary"]

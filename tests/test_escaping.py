@@ -411,7 +411,7 @@ def test_long_names_wrapped_under_github_actions_forge_nothing(tmp_path: Path) -
     baseline.write_text(
         json.dumps(
             {
-                "schema_version": 1,
+                "schema_version": 2,
                 "tool": "nanaudit",
                 "findings": [
                     {

@@ -19,7 +19,7 @@ from ..severity import Severity
 from ..stats import ChannelStats
 from .base import RenderOptions
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: summary.sizes keys are height x width (were width x height)
 
 
 def _num(x: float) -> float | None:
