@@ -109,6 +109,22 @@ def test_na301_mentions_other_split_holding_the_class(tmp_path: Path) -> None:
     assert f"val: {n_val:,} px" in found[0].message
 
 
+def test_na301_folds_the_classes_past_the_first_64_into_one_finding(tmp_path: Path) -> None:
+    # a class count declared by a config (up to 65,536) must not size the report: masks
+    # holding 0..2 under C = 200 leave 197 classes absent; 64 are named, one finding counts
+    # the other 133
+    root = two_splits(tmp_path / "d", classes=3)
+    report = scan(root, num_classes=200)
+    found = hits(report, "NA301")
+    assert len(found) == 65
+    named = [f.data.to_json() for f in found[:64]]
+    assert [d["class"] for d in named] == list(range(3, 67))
+    assert all("more" not in d for d in named)
+    last = found[64].data.to_json()
+    assert last["class"] == 67 and last["more"] == 133
+    assert "133 more classes" in found[64].message and "67 to 199" in found[64].message
+
+
 def test_na301_quiet_when_all_classes_occur(tmp_path: Path) -> None:
     root = two_splits(tmp_path / "d", classes=4)
     assert all(class_pixels(masks_of(root, "train"), k) for k in range(4))

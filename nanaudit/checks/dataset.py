@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..aggregate import DatasetStats, ImageSignature, merged_histogram
-from ..findings import FindingData, Marks, json_key
+from ..findings import FindingData, Marks, json_key, optional
 from ..kinds import Float, Int
 from ..neardup import group_near_duplicates, same_picture
 from ..records import FileRecord
@@ -47,11 +47,16 @@ def _names(paths: Sequence[str]) -> str:
 class ClassAbsentData(FindingData):
     class_: int = field(metadata=json_key("class"))
     labeled_pixels: int
+    more: int | None = optional()  # the last finding: how many more classes it stands for
+
+
+ABSENT_NAMED = 64  # classes named one finding each; the rest fold into one more finding
 
 
 @check("NA301", "class-absent", Severity.WARNING, DATASET, samples=True)
 def class_absent(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
-    """A class in [0, C) has no pixel in the training split (needs C).
+    """A class in [0, C) has no pixel in the training split (needs C). The first 64 such
+    classes get a finding each; the rest are counted in one more finding (its ``more``).
 
     Why: inverse-frequency class weights become 1/0 = inf, and the loss turns NaN the first
     time the class appears; the model also never learns the class.
@@ -69,19 +74,27 @@ def class_absent(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
     others = {s.name: dict(s.stats.labels) for s in ds.splits if s not in train and s.labeled}
     names = "+".join(s.name for s in train)
     stored_8_bit = ids_beyond_storage(ctx.labels.num_classes, ds)
-    for k in sorted(counts):
-        if stored_8_bit and k > 255:
-            continue  # ids no 8-bit mask can hold: NA216 says so once
-        if counts[k] == 0:
-            elsewhere = ", ".join(f"{n}: {h[k]:,} px" for n, h in others.items() if h.get(k))
-            yield Hit(
-                f"class {ctx.label_name(k)} has no pixel in training split {names!r} "
-                f"({labeled_px:,} labeled pixels)"
-                + (f"; present in {elsewhere}" if elsewhere else ""),
-                ClassAbsentData(k, labeled_px),
-                path=ROOT,
-                split=names,
-            )
+    # ids no 8-bit mask can hold are left to NA216, which says so once
+    absent = [k for k in sorted(counts) if counts[k] == 0 and not (stored_8_bit and k > 255)]
+    for k in absent[:ABSENT_NAMED]:
+        elsewhere = ", ".join(f"{n}: {h[k]:,} px" for n, h in others.items() if h.get(k))
+        yield Hit(
+            f"class {ctx.label_name(k)} has no pixel in training split {names!r} "
+            f"({labeled_px:,} labeled pixels)" + (f"; present in {elsewhere}" if elsewhere else ""),
+            ClassAbsentData(k, labeled_px),
+            path=ROOT,
+            split=names,
+        )
+    rest = absent[ABSENT_NAMED:]
+    if rest:  # a C from a stranger's config must not size the report: one finding more
+        yield Hit(
+            f"{len(rest):,} more classes have no pixel in training split {names!r} "
+            f"(classes {ctx.label_name(rest[0])} to {ctx.label_name(rest[-1])}; "
+            f"{labeled_px:,} labeled pixels)",
+            ClassAbsentData(rest[0], labeled_px, len(rest)),
+            path=ROOT,
+            split=names,
+        )
 
 
 @dataclass(frozen=True, slots=True)
