@@ -257,39 +257,32 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
     if mode == "P" and "transparency" in im.info:
         notes.append("palette with transparency")
     palette = _palette_in_use(im) if kind is FileKind.MASK and mode == "P" else ()
+    # what every header of this file says; each branch adds what it decoded
+    basics = Header(
+        format=fmt,
+        mode=stored_mode,
+        frames=frames,
+        exif_orientation=orientation,
+        nodata=nodata,
+        bits=bits if bits > 8 else 0,
+        lossy=lossy,
+        notes=tuple(notes),
+        palette=palette,
+        geometry=geometry,
+    )
     if reader != DEFAULT_READER:
-        basics = Header(
-            format=fmt,
-            mode=stored_mode,
-            frames=frames,
-            exif_orientation=orientation,
-            nodata=nodata,
-            bits=bits if bits > 8 else 0,
-            lossy=lossy,
-            notes=tuple(notes),
-            palette=palette,
-            geometry=geometry,
-        )
         return _read_with(im, reader, basics, limits)
     if mode in EIGHT_BIT_MODES:
-        bands = len(im.getbands())
         if bits > 8:
             notes.append(f"stored with {bits} bits per channel; Pillow decodes it to 8 bits")
-        header = Header(
-            format=fmt,
+        header = replace(
+            basics,
             mode=mode,
             dtype="uint8",
             width=width,
             height=height,
-            channels=bands,
-            frames=frames,
-            exif_orientation=orientation,
-            nodata=nodata,
-            bits=bits if bits > 8 else 0,
-            lossy=lossy,
+            channels=len(im.getbands()),
             notes=tuple(notes),
-            palette=palette,
-            geometry=geometry,
         )
         return Decoded(im, header)
     arr = _pixels(im)
@@ -297,19 +290,16 @@ def _read_pillow(fh: IO[bytes], path: Path, limits: DecodeLimits, kind: FileKind
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
     channels = 1 if arr.ndim == 2 else int(arr.shape[2])
-    header = Header(
-        format=fmt,
+    header = replace(
+        basics,
         mode=mode,
         dtype=str(arr.dtype),
         width=width,
         height=height,
         channels=channels,
-        frames=frames,
-        exif_orientation=orientation,
-        nodata=nodata,
-        lossy=lossy,
+        bits=0,  # the array's dtype states its depth
         notes=tuple(notes),
-        geometry=geometry,
+        palette=(),
     )
     return Decoded(arr, header)
 
