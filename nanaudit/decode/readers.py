@@ -86,9 +86,15 @@ def os_reason(exc: OSError, path: Path | None = None) -> str:
     if exc.strerror:
         return exc.strerror.lower()
     text = str(exc) or type(exc).__name__
+    # Pillow names the stream by its Python repr ("cannot identify image file
+    # <_io.BufferedReader name='a.png'>"): the finding names the file already
+    text = STREAM_REPR.sub("", text)
     if path is not None:  # Pillow quotes the absolute path: reports must not depend on it
         text = text.replace(f" {str(path)!r}", "").replace(str(path), path.name)
     return text
+
+
+STREAM_REPR = re.compile(r" <_io\.\w+ name=[^>]*>$")
 
 
 # --------------------------------------------------------------------------- opening
