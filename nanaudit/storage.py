@@ -34,7 +34,8 @@ URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")  # ftp://user:password@host
 # the value of every query parameter of a URL (?token=, &sig=, X-Amz-Signature=…): a signed
 # URL's signature is a credential, and which parameters are is the server's business
-QUERY_VALUE = re.compile(r"(://[^\s?#]*\?[^\s#]*?|[?&;])([^=&;#\s?]+=)[^&;#\s]+")
+# (a ':' that ends the value before a space is the message's, as in "URL?sig=***: reason")
+QUERY_VALUE = re.compile(r"(://[^\s?#]*\?[^\s#]*?|[?&;])([^=&;#\s?]+=)[^&;#\s]+?(?=:?\s|:?$|[&;#])")
 # storage options whose values are secrets (s3fs, gcsfs, adlfs names), masked in messages
 SECRET_OPTION = re.compile(r"(key|secret|token|password|passwd|credential|signature|sas)", re.I)
 MASK = "***"
@@ -121,6 +122,13 @@ class RemoteStorage(Storage):
         # how reports and messages name it: without a password the URL may carry
         self.shown_url = without_credentials(self.url)
         protocol = self.url.partition("://")[0].lower()
+        if protocol in ("http", "https") and ("?" in self.url or "#" in self.url):
+            # fsspec follows a folder page's links relative to the whole URL: with a query
+            # the page links to itself without end ("maximum recursion depth exceeded")
+            raise ConfigError(
+                f"{self.shown_url}: an HTTP folder is listed from its page's links, which do"
+                " not carry a query string or #fragment: give the folder's URL without them"
+            )
         try:
             fs_options = dict(self.options)
             if protocol in ("http", "https"):
@@ -171,6 +179,10 @@ class RemoteStorage(Storage):
                 found = {}
             except (OSError, PermissionError) as exc:
                 raise ConfigError(f"cannot list {self.shown_url}: {_one_line(exc)}") from None
+            except RecursionError:
+                raise ConfigError(
+                    f"cannot list {self.shown_url}: its folders link to each other without end"
+                ) from None
             except Exception as exc:  # botocore's and the SDKs' own errors
                 raise ConfigError(f"cannot list {self.shown_url}: {_one_line(exc)}") from None
             prefix = self.fs_root + "/"

@@ -510,6 +510,24 @@ def test_an_http_root_is_confined_to_its_folder_and_host(tmp_path: Path) -> None
     assert "evil" not in result.out
 
 
+def test_an_http_root_with_a_query_string_is_one_line_not_a_loop(tmp_path: Path) -> None:
+    """http://host/d/?x=1 made fsspec follow the folder page's links to itself until Python's
+    recursion limit ("maximum recursion depth exceeded", exit 2 after a long wait). It is
+    refused at once, naming what to give instead, with the query value masked."""
+    pytest.importorskip("aiohttp")
+    make_pairs(tmp_path / "www" / "d", 2, size=(16, 16))
+    with _Server(tmp_path / "www", {}) as server:
+        for url in (
+            f"http://127.0.0.1:{server.port}/d/?x=s3cr3t",
+            f"http://127.0.0.1:{server.port}/d#top",
+        ):
+            result = bounded("scan", url, "--no-cache", "--no-progress")
+            contract(result, 2)
+            assert "without them" in result.err and "recursion" not in result.err
+            assert "s3cr3t" not in result.err
+    assert server.asked == []  # refused before any request
+
+
 # 9. -------------------------------------------------- credentials in URLs and messages
 
 
