@@ -224,3 +224,89 @@ def test_histogram_moments_are_exact_and_the_same_by_every_route() -> None:
     assert stats.mean == float(mean)
     assert stats.m2 == float(sum((v - mean) ** 2 for v in values))
     assert (stats.min, stats.max) == (float(big.min()), float(big.max()))
+
+
+# The mask's edge statistics (NA218's in-between counts, NA406's perimeters, NA209's boundary
+# labels) read only the triples around label edges when edges are few: they must equal the
+# dense definitions below, which read every pixel, on sparse and dense masks of every shape.
+
+
+def _dense_in_between(arr: np.ndarray) -> tuple[int, int]:
+    between = crossings = 0
+    for lo, mid, hi in ((arr[:, :-2], arr[:, 1:-1], arr[:, 2:]), (arr[:-2], arr[1:-1], arr[2:])):
+        crossings += int(np.count_nonzero(lo != hi))
+        between += int(np.count_nonzero(((lo < mid) & (mid < hi)) | ((lo > mid) & (mid > hi))))
+    return between, crossings
+
+
+def _dense_perimeters(arr: np.ndarray) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for a, b in ((arr[:, 1:], arr[:, :-1]), (arr[1:], arr[:-1])):
+        edge = a != b
+        for v in np.concatenate([a[edge], b[edge]]).tolist():
+            counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+def _dense_touching(arr: np.ndarray, rare: list[int]) -> tuple[int, ...]:
+    padded = np.pad(arr, 1, mode="edge")
+    found = []
+    for v in rare:
+        ys, xs = np.nonzero(arr == v)
+        if not ys.size:
+            continue
+        ok = True
+        for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
+            around = set(padded[y : y + 3, x : x + 3].reshape(-1).tolist()) - {v}
+            ok &= len(around) >= 2
+        if ok:
+            found.append(v)
+    return tuple(found)
+
+
+@st.composite
+def label_masks(draw: st.DrawFn) -> np.ndarray:
+    h, w = draw(st.integers(1, 30)), draw(st.integers(1, 30))
+    dtype = draw(st.sampled_from([np.uint8, np.uint16, np.int32]))
+    if draw(st.booleans()):  # noise: dense edges
+        return draw(hnp.arrays(dtype, (h, w), elements=st.integers(0, 4)))
+    a = np.zeros((h, w), dtype)  # rectangles: sparse edges
+    for _ in range(draw(st.integers(0, 5))):
+        y, x = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
+        dy, dx = draw(st.integers(1, h)), draw(st.integers(1, w))
+        a[y : y + dy, x : x + dx] = draw(st.integers(1, 4))
+    return a
+
+
+@pytest.mark.parametrize("route", ["indices", "booleans", "either"])
+@settings(max_examples=200, deadline=None)
+@given(arr=label_masks())
+def test_edge_statistics_equal_their_dense_definitions(route: str, arr: np.ndarray) -> None:
+    from nanaudit.decode import reduce
+    from nanaudit.decode.reduce import in_between, label_stats, perimeters, touching_two_others
+
+    # SPARSE_EDGES = 1 keeps every edge as an index, 10**9 none (unless there are none)
+    sparse = {"indices": 1, "booleans": 10**9, "either": reduce.SPARSE_EDGES}[route]
+    old, reduce.SPARSE_EDGES = reduce.SPARSE_EDGES, sparse
+    try:
+        edges = reduce.label_edges(arr)
+    finally:
+        reduce.SPARSE_EDGES = old
+    assert in_between(edges) == _dense_in_between(arr)
+    labels = label_stats(arr)
+    if arr.dtype.kind == "u":
+        assert dict(perimeters(edges, labels)) == _dense_perimeters(arr)
+    rare = [v for v, _ in labels.histogram]
+    assert touching_two_others(arr, rare) == _dense_touching(arr, rare)
+    assert touching_two_others(arr, rare[:2]) == _dense_touching(arr, rare[:2])
+
+
+def test_edge_statistics_take_the_sparse_route_on_a_segmentation_mask() -> None:
+    from nanaudit.decode.reduce import in_between, label_edges
+
+    arr = np.zeros((200, 300), np.uint8)
+    arr[50:120, 40:200] = 2
+    arr[60:70, 100:300] = 1
+    edges = label_edges(arr)
+    assert all(run.sparse for run in edges.runs)  # the route this test is about
+    assert in_between(edges) == _dense_in_between(arr)

@@ -320,57 +320,121 @@ def reduce_mask(raster: Raster, mode: str | None = None, *, grid: bool = True) -
         # 0/1, as np.asarray(Image.open(p)) yields it; a view would read Pillow's bytes of a
         # 1-bit image, 0/255
         arr = arr.astype(np.uint8)
+    unsigned = arr.dtype.kind == "u"
+    if arr.dtype.kind == "f" and arr.ndim == 2:
+        # labels saved as floats (NIfTI label volumes often are), all whole bytes: the same
+        # labels as uint8, a quarter of the bytes for every pass below
+        small = _whole_bytes(arr)
+        arr = arr if small is None else small
     labels = label_stats(arr)
     if grid and not (labels.non_integer or labels.nan or labels.inf):
         labels = replace(labels, grid=cell_grid(arr))
     if _has_rare(labels):
         labels = _with_boundaries(labels, arr)
-    return MaskStats(_with_between(labels, arr))
+    return MaskStats(_with_between(labels, arr, with_perimeters=unsigned))
 
 
-def _with_between(labels: LabelStats, arr: npt.NDArray[Any]) -> LabelStats:
+def _with_between(
+    labels: LabelStats, arr: npt.NDArray[Any], *, with_perimeters: bool = True
+) -> LabelStats:
     """The in-between counts of a mask of three labels or more (NA218), and the labels'
-    perimeters (NA406)."""
+    perimeters (NA406; ``with_perimeters``: the mask was stored as unsigned integers), from
+    one pass per direction that finds the label edges."""
     if labels.distinct < 2 or labels.non_integer or labels.nan or labels.inf or arr.ndim != 2:
         return labels
-    labels = replace(labels, perimeters=perimeters(arr, labels))
+    edges = label_edges(arr)
+    if with_perimeters:
+        labels = replace(labels, perimeters=perimeters(edges, labels))
     if labels.distinct < 3:
         return labels
-    between, crossings = in_between(arr)
+    between, crossings = in_between(edges)
     return replace(labels, between=between, crossings=crossings)
 
 
 MAX_PERIMETER_LABELS = 256
+SPARSE_EDGES = 8  # edges kept as indices while at most 1/8 of the neighbour pairs differ
 
 
-def perimeters(arr: npt.NDArray[Any], labels: LabelStats) -> tuple[tuple[int, int], ...]:
+@dataclass(frozen=True, slots=True)
+class EdgeRun:
+    """The neighbour pairs of one direction of a 2-D label array ``flat`` (read in C order):
+    pair ``i`` is ``(flat[i], flat[i + step])``, ``i < pairs``. ``pick`` selects those whose
+    labels differ (never a pair that would wrap around a row): their indices when few do
+    (``sparse``), else a boolean per pair, cheaper than indices when edges are dense."""
+
+    across: bool  # left-right (else up-down)
+    step: int
+    pairs: int
+    pick: npt.NDArray[Any]
+    sparse: bool
+    triples: int  # triple starts s (s, s + step, s + 2·step) that lie in the array
+
+
+@dataclass(frozen=True, slots=True)
+class LabelEdges:
+    """Where neighbouring labels differ, left-right and up-down (segmentation masks have
+    few edges: what depends on them then costs a pass per direction, not twenty)."""
+
+    flat: npt.NDArray[Any]
+    width: int
+    runs: tuple[EdgeRun, ...]
+
+
+def label_edges(arr: npt.NDArray[Any]) -> LabelEdges:
+    h, w = arr.shape
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    runs = []
+    for across, step, triples in ((True, 1, h * max(w - 2, 0)), (False, w, max(h - 2, 0) * w)):
+        pairs = max(flat.size - step, 0)
+        differ = flat[step:] != flat[:pairs]
+        if across:
+            differ[w - 1 :: w] = False  # (last of a row, first of the next): not neighbours
+        sparse = int(np.count_nonzero(differ)) * SPARSE_EDGES <= pairs
+        pick = np.flatnonzero(differ) if sparse else differ
+        runs.append(EdgeRun(across, step, pairs, pick, sparse, triples))
+    return LabelEdges(flat, w, tuple(runs))
+
+
+def perimeters(edges: LabelEdges, labels: LabelStats) -> tuple[tuple[int, int], ...]:
     """Per label, the pixel edges it shares with another label (left-right and up-down
     neighbours), for unsigned 8- or 16-bit masks of at most 256 labels."""
-    if arr.dtype.kind != "u" or arr.dtype.itemsize > 2 or labels.distinct > MAX_PERIMETER_LABELS:
+    flat = edges.flat
+    if flat.dtype.kind != "u" or flat.dtype.itemsize > 2 or labels.distinct > MAX_PERIMETER_LABELS:
         return ()
     top = int(labels.histogram[-1][0]) + 1
     counts = np.zeros(top, np.int64)
-    for a, b in ((arr[:, 1:], arr[:, :-1]), (arr[1:], arr[:-1])):
-        edge = a != b
-        counts += np.bincount(a[edge], minlength=top)[:top]
-        counts += np.bincount(b[edge], minlength=top)[:top]
+    for run in edges.runs:
+        counts += np.bincount(flat[: run.pairs][run.pick], minlength=top)[:top]
+        counts += np.bincount(flat[run.step :][run.pick], minlength=top)[:top]
     return tuple((v, int(counts[v])) for v, _ in labels.histogram if counts[v])
 
 
-def in_between(arr: npt.NDArray[Any]) -> tuple[int, int]:
+def in_between(edges: LabelEdges) -> tuple[int, int]:
     """(pixels whose label lies strictly between the different labels of its left and
     right, or upper and lower, neighbours; triples whose outer neighbours differ). A nearest
     resize keeps labels on both sides of an edge; a bilinear one fills the edge between
-    labels 0 and 2 with 1s."""
+    labels 0 and 2 with 1s. Only triples with an edge in them can have different outer
+    labels: with few edges, only those are read."""
+    flat, w = edges.flat, edges.width
     between = crossings = 0
-    for lo, mid, hi in (
-        (arr[:, :-2], arr[:, 1:-1], arr[:, 2:]),
-        (arr[:-2], arr[1:-1], arr[2:]),
-    ):
-        if mid.size == 0:
+    for run in edges.runs:
+        step, n = run.step, run.triples
+        if n == 0:
             continue
-        edge = lo != hi
-        crossings += int(np.count_nonzero(edge))
+        if not run.sparse:
+            lo, mid, hi = flat[:n], flat[step : step + n], flat[2 * step : 2 * step + n]
+            if run.across:  # triples that wrap around a row are not triples
+                lo, mid, hi = (flat.reshape(-1, w)[:, k : w - 2 + k] for k in range(3))
+        else:
+            # the triple starting at s has an edge at s or at s + step; each once: s where
+            # the first pair differs, s = i - step where only the second one, i, does
+            at = run.pick
+            first = at[at % w <= w - 3] if run.across else at[at < n]
+            later = at[at % w >= 1] if run.across else at[at >= step]
+            later = later[flat[later - step] == flat[later]] - step
+            starts = np.concatenate([first, later])
+            lo, mid, hi = flat[starts], flat[starts + step], flat[starts + 2 * step]
+        crossings += int(np.count_nonzero(lo != hi))
         inside = ((lo < mid) & (mid < hi)) | ((lo > mid) & (mid > hi))
         between += int(np.count_nonzero(inside))
     return between, crossings
@@ -503,11 +567,20 @@ def touching_two_others(arr: npt.NDArray[Any], rare: list[int]) -> tuple[int, ..
     other labels in its 8-neighbourhood, in the 2-D label array ``arr``."""
     if arr.ndim != 2 or not rare:
         return ()
-    ys, xs = np.nonzero(np.isin(arr, np.asarray(rare)))
+    h, w = arr.shape
+    if len(rare) <= 4:  # one comparison per label costs less than isin's lookup table
+        hit = arr == rare[0]
+        for v in rare[1:]:
+            hit |= arr == v
+    else:
+        hit = np.isin(arr, np.asarray(rare))
+    ys, xs = np.divmod(np.flatnonzero(hit), w)
     values = arr[ys, xs]
-    padded = np.pad(arr, 1, mode="edge")
+    # the 8 neighbours, the border repeated outward (np.pad's "edge") by clipping the index
+    rows = [np.clip(ys + d, 0, h - 1) for d in (-1, 0, 1)]
+    cols = [np.clip(xs + d, 0, w - 1) for d in (-1, 0, 1)]
     offsets = [(dy, dx) for dy in (0, 1, 2) for dx in (0, 1, 2) if (dy, dx) != (1, 1)]
-    neighbours = np.stack([padded[ys + dy, xs + dx] for dy, dx in offsets]).astype(np.int64)
+    neighbours = np.stack([arr[rows[dy], cols[dx]] for dy, dx in offsets]).astype(np.int64)
     # per rare pixel, the number of distinct other labels around it, without a Python loop:
     # its own label becomes a sentinel, the column is sorted, and the changes are counted
     sentinel = np.int64(np.iinfo(np.int64).max)
