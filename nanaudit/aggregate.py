@@ -20,6 +20,7 @@ from typing import Any
 from .crops import extreme_sizes, ignore_only_crops
 from .records import FileKind, FileRecord, LabelStats, Pair, channel_of, content_fingerprint
 from .rules import LabelRules, TrainingRules, training_names
+from .signatures import ImageSignature, SignatureBuilder, Signatures
 from .stats import ChannelStats, merge_channels
 
 
@@ -57,18 +58,6 @@ class GroupStats:
 
     def merge(self, other: GroupStats) -> GroupStats:
         return GroupStats(self.images + other.images, merge_channels(self.channels, other.channels))
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class ImageSignature:
-    """What the duplicate checks compare of an image, taken from its record."""
-
-    path: str
-    split: str
-    content: str  # exact content: hash, size, dtype and moments ("" when not hashed)
-    phash: int
-    flat: bool  # no structure to hash (every channel constant)
-    detail: str = ""  # a near-duplicate candidate's thumbnail (second read), else ""
 
 
 # --------------------------------------------------------------------------- merges
@@ -158,7 +147,28 @@ class _Ranges(_Merge):
         return tuple((k, lo, hi) for k, (lo, hi) in sorted(acc.items()))
 
 
+class _Signatures(_Merge):
+    """The duplicate checks' columns (signatures.py): rows of single files, or parts."""
+
+    def start(self) -> SignatureBuilder:
+        return SignatureBuilder()
+
+    def add(
+        self, acc: SignatureBuilder, value: Signatures | Iterable[ImageSignature]
+    ) -> SignatureBuilder:
+        if isinstance(value, Signatures):
+            acc.merge(value)
+        else:
+            for sig in value:
+                acc.add(sig)
+        return acc
+
+    def freeze(self, acc: SignatureBuilder) -> Signatures:
+        return acc.freeze()
+
+
 SUM, COUNTS, MULTISET, GROUPS, RANGES = _Sum(), _Counts(), _Multiset(), _Groups(), _Ranges()
+SIGNATURES = _Signatures()
 
 
 def stat(merge: _Merge) -> Any:
@@ -184,7 +194,7 @@ class SplitStats:
     value_ranges: tuple[tuple[str, float, float], ...] = stat(RANGES)  # per dtype
     # per image that is not flat: (dtype, its largest channel std) (NA104 compares)
     image_stds: tuple[tuple[str, float], ...] = stat(MULTISET)
-    signatures: tuple[ImageSignature, ...] = stat(MULTISET)
+    signatures: Signatures = stat(SIGNATURES)  # noqa: RUF009 (frozen) NA305-NA307 compare it
     labels: tuple[tuple[int, int], ...] = stat(COUNTS)  # label → pixels
     mask_pixels: int = stat(SUM)
     # labeled splits only: the valid (not ignore) share of each mask, the masks each label
@@ -526,7 +536,10 @@ class DatasetStats:
 
 def dataset_stats(splits: Iterable[SplitView]) -> DatasetStats:
     views = tuple(splits)
-    merged = _fold(s.stats for s in views)
+    # the fields the dataset's statistics need, not every image's signature once more
+    merged = _fold(
+        {"value_ranges": s.stats.value_ranges, "image_stds": s.stats.image_stds} for s in views
+    )
     stds: dict[str, list[float]] = {}
     for dtype, std in merged.image_stds:  # sorted by dtype, then std
         stds.setdefault(dtype, []).append(std)

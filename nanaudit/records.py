@@ -11,6 +11,7 @@ properties in ``REPORTED`` that the report shows and decoding ignores.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 import math
@@ -383,6 +384,8 @@ def encode(value: Any, *, report: bool = False) -> Any:
     tp: type = type(value)
     if tp is str or tp is int or tp is bool or value is None:
         return value
+    if tp is bytes:  # columns (signatures.py): base64
+        return base64.b64encode(value).decode("ascii")
     if tp is float:
         if math.isfinite(value):
             return value
@@ -573,7 +576,23 @@ def _any(data: Any) -> Any:
     return data
 
 
-_SCALARS: dict[Any, Decoder] = {float: _float, int: _int, bool: _bool, str: _str, Any: _any}
+def _bytes(data: Any) -> bytes:
+    if not isinstance(data, str):
+        raise CodecError(f"expected base64 text, got {type(data).__name__}")
+    try:
+        return base64.b64decode(data, validate=True)
+    except ValueError:
+        raise CodecError("expected base64 text") from None
+
+
+_SCALARS: dict[Any, Decoder] = {
+    float: _float,
+    int: _int,
+    bool: _bool,
+    str: _str,
+    bytes: _bytes,
+    Any: _any,
+}
 
 
 def schema_of(tp: Any, *, report: bool = True) -> dict[str, Any]:
@@ -618,6 +637,8 @@ def schema_of(tp: Any, *, report: bool = True) -> dict[str, Any]:
         }
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return {"enum": [m.value for m in tp]}
+    if tp is bytes:
+        return {"type": "string", "contentEncoding": "base64"}
     simple = {float: ["number", "null"], int: "integer", bool: "boolean", str: "string"}
     if tp in simple:
         return {"type": simple[tp]}

@@ -47,7 +47,7 @@ from .severity import Severity
 from .version import __version__
 
 FORMAT = "nanaudit-partial"
-FORMAT_VERSION = 2  # 2: the plan carries the usage warnings
+FORMAT_VERSION = 3  # 2: the plan carries the usage warnings; 3: signatures in columns
 # a partial file is read whole (JSON): some 300,000 records; a larger scan takes more shards
 MAX_PARTIAL_BYTES = 256 << 20
 MAX_NOTES = 10_000  # notes and warnings a plan may carry

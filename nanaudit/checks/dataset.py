@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..aggregate import DatasetStats, ImageSignature, merged_histogram
+import numpy as np
+
+from ..aggregate import DatasetStats, merged_histogram
 from ..findings import FindingData, Marks, json_key, optional
 from ..kinds import Float, Int
 from ..neardup import group_near_duplicates, same_picture
 from ..records import FileRecord
 from ..severity import Severity
+from ..signatures import MASK64, ImageSignature, exact_groups, near_groups
 from .context import CheckContext
 from .readers import ids_beyond_storage
 from .registry import Hit, NoOptions, check, threshold
@@ -233,12 +237,7 @@ def label_drift(ctx: Ctx, ds: DatasetStats) -> Iterator[Hit]:
 
 
 def _exact_groups(ds: DatasetStats) -> list[list[ImageSignature]]:
-    groups: dict[str, list[ImageSignature]] = defaultdict(list)
-    for s in ds.splits:
-        for sig in s.stats.signatures:
-            if sig.content:
-                groups[sig.content].append(sig)
-    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0].path)
+    return exact_groups([s.stats.signatures for s in ds.splits])
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,23 +325,20 @@ SEARCHED_PAIRS = 200  # candidate pairs per scan compared under crops (tens of m
 
 
 def _confirmed(
-    images: Sequence[ImageSignature],
-    idx: list[int],
-    options: NearDuplicateOptions,
-    budget: list[int],
+    images: Sequence[ImageSignature], options: NearDuplicateOptions, budget: list[int]
 ) -> list[list[int]]:
     """The parts of a hash group whose pictures are confirmed alike (neardup.same_picture),
     joined pair by pair. A pair lacking a detail (records from a path that did not take
     one) is judged by its hashes alone."""
-    parent = {i: i for i in idx}
+    parent = list(range(len(images)))
 
     def root(i: int) -> int:
         while parent[i] != i:
             i = parent[i]
         return i
 
-    for k, i in enumerate(idx):
-        for j in idx[k + 1 :]:
+    for i in range(len(images)):
+        for j in range(i + 1, len(images)):
             if root(i) == root(j):
                 continue
             a, b = images[i], images[j]
@@ -353,24 +349,25 @@ def _confirmed(
             if score is None or score >= options.min_similarity:
                 parent[max(root(i), root(j))] = min(root(i), root(j))
     parts: dict[int, list[int]] = defaultdict(list)
-    for i in idx:
+    for i in range(len(images)):
         parts[root(i)].append(i)
     return [p for p in parts.values() if len(p) > 1]
 
 
 def near_duplicate_candidates(
-    options: NearDuplicateOptions, records: Sequence[FileRecord]
+    options: NearDuplicateOptions, records: Iterable[FileRecord]
 ) -> Iterator[int]:
     """The images whose perceptual hashes lie within max_distance of another's: their
     second read takes the detail thumbnail that confirms them."""
-    structured = [
-        i
-        for i, rec in enumerate(records)
-        if (p := rec.pixels) is not None and not all(c.min == c.max for c in p.channels)
-    ]
-    hashes = [records[i].pixels.phash for i in structured]  # type: ignore[union-attr]
-    for group in group_near_duplicates(hashes, options.max_distance):
-        yield from (structured[i] for i in group)
+    structured, hashes = array("q"), array("Q")
+    for i, rec in enumerate(records):
+        if (p := rec.pixels) is not None and not all(c.min == c.max for c in p.channels):
+            structured.append(i)
+            hashes.append(p.phash & MASK64)
+    index = np.frombuffer(structured, np.int64) if structured else np.zeros(0, np.int64)
+    h = np.frombuffer(hashes, np.uint64) if hashes else np.zeros(0, np.uint64)
+    for group in group_near_duplicates(h, options.max_distance):
+        yield from index[group].tolist()
 
 
 @check(
@@ -401,15 +398,16 @@ def near_duplicates(ctx: CheckContext[NearDuplicateOptions], ds: DatasetStats) -
 
     Fix: de-duplicate, or split by scene or video rather than by frame.
     """
-    images = [sig for s in ds.splits for sig in s.stats.signatures if not sig.flat]
-    if len(images) < 2:
-        return
-    hashes = [sig.phash for sig in images]
     budget = [SEARCHED_PAIRS]
-    candidates = group_near_duplicates(hashes, ctx.options.max_distance)
-    confirmed = [g for c in candidates for g in _confirmed(images, c, ctx.options, budget)]
-    for idx in sorted(confirmed, key=lambda g: g[0]):
-        group = [images[i] for i in idx]
+    candidates = near_groups([s.stats.signatures for s in ds.splits], ctx.options.max_distance)
+    confirmed: list[tuple[tuple[int, str, str], list[ImageSignature]]] = []
+    for c in candidates:
+        images = [sig for _, sig in c]
+        confirmed.extend(
+            (c[p[0]][0], [images[i] for i in p]) for p in _confirmed(images, ctx.options, budget)
+        )
+    confirmed.sort(key=lambda placed: placed[0])
+    for _, group in confirmed:
         if len({r.content or r.path for r in group}) < 2:
             continue  # all exact copies: NA305/NA306 say it
         paths = [r.path for r in group]
