@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from .crops import extreme_sizes, ignore_only_crops
 from .records import FileKind, FileRecord, LabelStats, Pair, channel_of, content_fingerprint
@@ -397,6 +398,16 @@ def thinner_than_a_pixel(pixels: int, edges: int | None, linear: float) -> bool:
     return bool(edges) and 4 * pixels / (edges or 1) * linear < 0.5
 
 
+@runtime_checkable
+class StoredSplit(Protocol):
+    """A split's pairs kept out of memory (store.StoredPairs): its files are read back in
+    path order rather than gathered."""
+
+    def sorted_files(self) -> Iterator[FileRecord]: ...
+
+    def pair_counts(self, labeled: bool) -> tuple[int, int]: ...
+
+
 def split_stats(
     pairs: Sequence[Pair],
     rules: LabelRules,
@@ -405,16 +416,34 @@ def split_stats(
 ) -> SplitStats:
     """The statistics of a split: every file once (in path order), and its pairs. A
     training split gets ``training``, the settings its crops and resizes follow."""
+    if isinstance(pairs, StoredSplit):
+        paired, samples = pairs.pair_counts(labeled)
+        return fold_files(pairs.sorted_files(), paired, samples, rules, labeled, training)
     files: dict[tuple[str, FileKind], FileRecord] = {}
     for p in pairs:
         for rec in (p.image, p.mask):
             if rec is not None:
                 files.setdefault((rec.path, rec.kind), rec)
-    parts = [file_fields(files[k], rules, labeled, training) for k in sorted(files)]
     paired = sum(1 for p in pairs if p.image is not None and p.mask is not None)
     samples = sum(1 for p in pairs if p.image is not None and (p.mask is not None or not labeled))
-    parts.append({"pairs": paired, "samples": samples})
-    return _fold(parts)
+    return fold_files((files[k] for k in sorted(files)), paired, samples, rules, labeled, training)
+
+
+def fold_files(
+    files: Iterable[FileRecord],
+    pairs: int,
+    samples: int,
+    rules: LabelRules,
+    labeled: bool,
+    training: TrainingRules | None = None,
+) -> SplitStats:
+    """The statistics of a split's distinct ``files`` (in (path, kind) order: the sums of
+    moments are associated in that order) with its counts of pairs and samples, folded as
+    the files come."""
+    parts: Iterator[Mapping[str, Any]] = (
+        file_fields(rec, rules, labeled, training) for rec in files
+    )
+    return _fold(itertools.chain(parts, ({"pairs": pairs, "samples": samples},)))
 
 
 # --------------------------------------------------------------------------- the dataset

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -28,11 +28,12 @@ from .records import (
     Visual,
     content_fingerprint,
 )
+from .store import RecordStore, StoredPairs, spill_folder
 from .visuals import VisualStore
 
 VISUAL_BATCH = 1024  # thumbnails written to the store at a time
 
-Records = dict[tuple[Path, FileKind], FileRecord]
+Records = MutableMapping[tuple[Path, FileKind], FileRecord]
 
 
 class Executor(Protocol):
@@ -47,7 +48,7 @@ class Executor(Protocol):
 @dataclass(frozen=True, slots=True)
 class CollectedSplit:
     planned: PlannedSplit
-    pairs: tuple[Pair, ...]
+    pairs: Sequence[Pair]  # a tuple, or read from a spilled store (store.StoredPairs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ class Collected:
     notes: tuple[str, ...]  # what the cache had to say
     # the files' thumbnails (an HTML report was asked for), open until the report is built
     visuals: VisualStore | None = None
+    # the records, when they were spilled to disk: open while the pairs are read
+    store: RecordStore | None = None
 
 
 def shard_of(split: str, image: str | None, mask: str | None, count: int) -> int:
@@ -141,7 +144,7 @@ def audit_files(
         on_total(len(tasks))
     notes: list[str] = []
     cache = _open_cache(cache_dir, plan, notes)
-    records: Records = {}
+    records = record_store(plan, cache_dir)
     visuals: VisualStore | None = None
     if plan.visuals:
         tasks = {key: replace(t, visual=True) for key, t in tasks.items()}
@@ -158,7 +161,8 @@ def audit_files(
             cache.drop(damaged)
             if visuals is not None:  # a record cached without its thumbnails is read again
                 kept = visuals.available(records)
-                records = {key: rec for key, rec in records.items() if key in kept}
+                for key in [key for key in records if key not in kept]:
+                    del records[key]
             if progress is not None and records:
                 progress(len(records))
         todo = [t for key, t in tasks.items() if key not in records]
@@ -193,11 +197,19 @@ def audit_files(
     except BaseException:
         if visuals is not None:
             visuals.close()
+        records.close()
         raise
     finally:
         if cache is not None:
             cache.close()
     return records, tuple(notes), visuals
+
+
+def record_store(plan: ScanPlan, cache_dir: Path | None = None) -> RecordStore:
+    """An empty store for the records of a run: in memory while they are few, then on disk
+    in a private folder that never lies in the scanned folder."""
+    root = None if plan.storage.remote else plan.root
+    return RecordStore(spill_folder(root, cache_dir))
 
 
 def assemble(
@@ -208,6 +220,8 @@ def assemble(
 ) -> Collected:
     """The plan's pairs (its shard's) of records, with the label transform applied."""
     rules = plan.labels
+    if isinstance(records, RecordStore) and records.spilled:
+        return _assemble_stored(plan, records, notes, visuals)
     splits = []
     for split in plan.layout.splits:
         pairs = []
@@ -221,6 +235,31 @@ def assemble(
             )
         splits.append(CollectedSplit(split, tuple(pairs)))
     return Collected(tuple(splits), tuple(notes), visuals)
+
+
+def _assemble_stored(
+    plan: ScanPlan,
+    records: RecordStore,
+    notes: Sequence[str],
+    visuals: VisualStore | None,
+) -> Collected:
+    """The pairs of a spilled store, read back when the stages iterate them."""
+    splits = []
+    for s, split in enumerate(plan.layout.splits):
+        records.add_pairs(
+            s,
+            (
+                (
+                    (p.image, FileKind.IMAGE) if p.image is not None else None,
+                    (p.mask, FileKind.MASK) if p.mask is not None else None,
+                )
+                for p in split.pairs
+                if in_shard(plan, split, p)
+            ),
+        )
+        pairs = StoredPairs(records, s, split.name, split.labeled, plan.labels.apply)
+        splits.append(CollectedSplit(split, pairs))
+    return Collected(tuple(splits), tuple(notes), visuals, records)
 
 
 def confirm_duplicates(
@@ -272,8 +311,10 @@ def reread_candidates(
 ) -> list[tuple[Path, FileKind]]:
     """The files an active check wants read a second time (its ``rereads``: NA307's
     near-duplicate candidates take their detail thumbnail)."""
-    keys = list(records)
-    listed = [records[k] for k in keys]
+    if isinstance(records, RecordStore):
+        keys, listed = records.positional()
+    else:
+        keys, listed = list(records), list(records.values())
     wanted: set[int] = set()
     for active in checks:
         if active.spec.rereads is not None:

@@ -350,7 +350,9 @@ class Report:
     checks: tuple[CheckDoc, ...]  # every check nanaudit knows, in ID order
     splits: tuple[SplitReport, ...]
     findings: tuple[Finding, ...]
-    files: tuple[FileRecord, ...]
+    # every file, in path order: a tuple, or (a scan too large for memory) read back from
+    # its record store each time it is iterated
+    files: Iterable[FileRecord]
     skipped: tuple[tuple[str, str], ...]
     # folders holding images that no split audits: (folder relative to the root, images)
     unaudited: tuple[tuple[str, int], ...] = ()

@@ -11,6 +11,7 @@ from .plan import ScanPlan
 from .records import FileRecord
 from .report import Report, SplitReport
 from .rules import LabelRules, TrainingRules
+from .store import StoredFiles
 from .training import image_groups, training_summary
 from .version import __version__
 
@@ -34,10 +35,11 @@ def build_report(
                 training_rules=plan.training,
             )
         )
-        for pair in split.pairs:
-            for rec in (pair.image, pair.mask):
-                if rec is not None:
-                    files.setdefault(rec.path, rec)
+        if collected.store is None:
+            for pair in split.pairs:
+                for rec in (pair.image, pair.mask):
+                    if rec is not None:
+                        files.setdefault(rec.path, rec)
     skipped = sorted(
         (display_path(path, root), reason) for s in plan.layout.splits for path, reason in s.skipped
     )
@@ -63,7 +65,11 @@ def build_report(
         checks=tuple(spec.describe() for spec in all_checks()),
         splits=tuple(splits),
         findings=checked.findings,
-        files=tuple(files[k] for k in sorted(files)),
+        files=(
+            tuple(files[k] for k in sorted(files))
+            if collected.store is None
+            else StoredFiles(collected.store, rules.apply)
+        ),
         skipped=tuple(dict.fromkeys(skipped)),
         unaudited=tuple((display_path(folder, root), n) for folder, n in layout.unaudited),
         warnings=tuple(printable(w) for w in plan.warnings),

@@ -10,7 +10,7 @@ statistics. Findings are sorted by (path, ID); per-file-ignores are applied last
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..aggregate import DatasetStats
@@ -20,6 +20,7 @@ from ..plan import ActiveCheck, ScanPlan
 from ..report import Finding
 from ..rules import LabelRules, TrainingRules
 from ..severity import Severity
+from ..store import StoredPairs
 from .context import CheckContext, Hint
 from .registry import Hit
 from .scopes import DATASET, Target, Unit
@@ -42,16 +43,31 @@ def run_checks(plan: ScanPlan, collected: Collected, dataset: DatasetStats) -> C
         for split, view in zip(collected.splits, dataset.splits, strict=True)
     ]
     findings = list(
-        findings_of(plan.checks, units, dataset, plan.labels, plan.training, plan.preset.hint)
+        findings_of(
+            plan.checks, _parts(units), dataset, plan.labels, plan.training, plan.preset.hint
+        )
     )
     kept = [f for f in findings if not plan.ignored_for_path(f.check, f.path)]
     kept.sort(key=Finding.sort_key)
     return CheckResult(tuple(kept), len(findings) - len(kept))
 
 
+def _parts(units: Sequence[Unit]) -> Iterator[Unit]:
+    """Each unit, or, for the pairs of a spilled store, the unit a chunk of pairs at a
+    time (and then once more without pairs, for its split checks): a check's findings come
+    in the same order, and only a chunk of records is in memory."""
+    for unit in units:
+        if not isinstance(unit.pairs, StoredPairs):
+            yield unit
+            continue
+        for pairs, firsts in unit.pairs.chunks():
+            yield replace(unit, pairs=pairs, firsts=firsts, part=True)
+        yield replace(unit, pairs=())
+
+
 def findings_of(
     checks: Sequence[ActiveCheck],
-    units: Sequence[Unit],
+    units: Iterable[Unit],
     dataset: DatasetStats,
     labels: LabelRules,
     training: TrainingRules,

@@ -35,6 +35,11 @@ class Unit:
     samples: Sequence[Sample] = ()
     batches: Sequence[SampleBatch] = ()
     draw: Draw | None = None
+    # per pair, whether its image and its mask are met for the first time in the split:
+    # a split's pairs checked a part at a time (a spilled store) say so; empty: the unit
+    # holds all of them, and file checks skip what they have seen
+    firsts: Sequence[tuple[bool, bool]] = ()
+    part: bool = False  # a chunk of a split's pairs: its split checks run on the whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +90,17 @@ class _FileScope(Scope[FileRecord]):
 
     def targets(self, unit: Unit) -> Iterator[Target[FileRecord]]:
         seen: set[tuple[str, str]] = set()  # a label shared by a case's channel files
+        firsts = iter(unit.firsts) if unit.firsts else None
         for pair, sample, img, msk in _pair_targets(unit):
+            first = next(firsts) if firsts is not None else None
             for rec in self.wanted(pair):
-                if sample is None and (rec.path, rec.kind) in seen:
-                    continue
-                seen.add((rec.path, rec.kind))
+                if first is not None:
+                    if not first[0 if rec is pair.image else 1]:
+                        continue
+                elif sample is None:
+                    if (rec.path, rec.kind) in seen:
+                        continue
+                    seen.add((rec.path, rec.kind))
                 yield Target(rec, rec.path, **_about(sample, img, msk))
 
 
@@ -126,7 +137,8 @@ class _SplitScope(Scope[SplitView]):
     name = "split"
 
     def targets(self, unit: Unit) -> Iterator[Target[SplitView]]:
-        yield Target(unit.view, unit.where)
+        if not unit.part:
+            yield Target(unit.view, unit.where)
 
 
 class _DatasetScope(Scope[DatasetStats]):

@@ -1,0 +1,107 @@
+"""The record store: a scan whose records spill to disk reports what one in memory does,
+byte for byte, and leaves nothing behind (nor anything in the scanned folder)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import sample_with_leaks
+
+from nanaudit import store
+from nanaudit.cli import cli
+from nanaudit.records import FileKind, FileRecord
+
+FORMATS = ("json", "sarif", "junit", "github", "markdown")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sample_with_leaks(tmp_path_factory.mktemp("store") / "data")
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system's temporary folder, as tempfile sees it, made a fresh one."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def reports(out: Path, *args: str) -> dict[str, bytes]:
+    out.mkdir(parents=True, exist_ok=True)
+    targets = [f"-o{fmt}:{out / fmt}" for fmt in FORMATS]
+    result = CliRunner().invoke(cli, [*args, *targets, "--format", "rich", "--no-color"])
+    assert result.exit_code == 1, result.output
+    files = {fmt: (out / fmt).read_bytes() for fmt in FORMATS}
+    files["rich"] = result.stdout.encode()
+    return files
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_spilled_scan_reports_what_one_in_memory_does(
+    data: Path, tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    scan = ("scan", str(data), "--no-cache", "-j", jobs)
+    kept = reports(tmp_path / "memory", *scan)
+    monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
+    monkeypatch.setattr(store, "CHUNK", 3)  # the checks meet the pairs three at a time
+    spilled = reports(tmp_path / "spilled", *scan)
+    for fmt, text in kept.items():
+        assert spilled[fmt] == text, fmt
+    assert b'"files": [' in spilled["json"]
+    assert list(scratch.glob("nanaudit-records-*")) == []  # the store's folder is gone
+
+
+def test_the_store_spills_to_a_private_folder_and_removes_it(scratch: Path) -> None:
+    records = store.RecordStore(scratch, budget=2)
+    recs = [
+        FileRecord(path=f"d/{name}", kind=FileKind.IMAGE, split="train") for name in ("b", "a", "c")
+    ]
+    for rec in recs:
+        records[(Path("/x") / rec.path, rec.kind)] = rec
+    assert records.spilled and len(records) == 3
+    (folder,) = scratch.iterdir()
+    assert folder.stat().st_mode & 0o077 == 0  # mkdtemp: the user's own
+    assert records[(Path("/x/d/a"), FileKind.IMAGE)] == recs[1]
+    assert [r.path for r in records.sorted_records()] == ["d/a", "d/b", "d/c"]
+    assert [k[0].name for k in records] == ["b", "a", "c"]  # the order they came in
+    records.close()
+    assert not folder.exists() and len(records) == 0
+
+
+def test_a_store_dropped_on_an_error_removes_its_folder(scratch: Path) -> None:
+    def fill() -> Iterator[None]:
+        records = store.RecordStore(scratch, budget=0)
+        records[(Path("/x/a"), FileKind.MASK)] = FileRecord(path="a", kind=FileKind.MASK, split="s")
+        yield
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        for _ in fill():
+            assert len(list(scratch.iterdir())) == 1
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_store_never_lies_in_the_scanned_folder(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = data / "tmp-inside"  # the system's temporary folder in the scanned one
+    inner.mkdir()
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(inner))
+        assert store.spill_folder(data) is None
+        cache = tmp_path / "cache"
+        cache.mkdir()
+        assert store.spill_folder(data, cache) == cache
+        assert store.spill_folder(data, inner) is None
+        monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
+        result = CliRunner().invoke(cli, ["scan", str(data), "--no-cache", "-j", "1", "-q"])
+        assert result.exit_code == 1, result.output
+        assert list(inner.iterdir()) == []  # kept in memory: nothing written there
+    finally:
+        inner.rmdir()
