@@ -18,9 +18,10 @@ from typing import Any
 from .checks.registry import CheckSpec, all_checks
 from .configfile import config_layer, read_text, remote_config_layer
 from .kinds import ConfigError, Int
-from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout
+from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout, NoLayoutFound
+from .layouts.below import look_below
 from .layouts.generic import KeyNote, discover
-from .layouts.presets import Preset, resolve
+from .layouts.presets import PRESETS, Preset, detect_preset, resolve
 from .layouts.survey import unaudited_folders
 from .layouts.training import TRAINING_PRESETS
 from .layouts.walk import Walker, listing_from
@@ -170,7 +171,10 @@ def make_plan(
 ) -> ScanPlan:
     """Settle the options (with the layout preset's conventions) and discover the layout."""
     with listing_from(storage):
-        return _make_plan(root, layers, config_file, storage)
+        try:
+            return _make_plan(root, layers, config_file, storage)
+        except NoLayoutFound as nothing:  # its message written where the listing is (remote)
+            raise DiscoveryError(str(nothing)) from None
 
 
 def _make_plan(
@@ -187,12 +191,27 @@ def _make_plan(
     if user.training_preset is not None:  # below the user's layers, above the layout's
         chosen = TRAINING_PRESETS[user.training_preset]
         layers = [Layer(f"training preset {chosen.name}", chosen.values), *layers]
-    if user.label_encoding is not None or preset.name != "generic":
-        values = preset.option_values(user.label_encoding)
-        if preset.catalogue is not None:
-            values = {**values, **preset.catalogue(base)}
-        layers = [Layer(f"layout preset {preset.name}", values), *layers]
-    options = resolve_options(layers)
+    user_layers = layers
+    layers, options, request = _settle(root, user_layers, user, preset, base, explicit)
+    if preset.discover is not None:
+        layout = preset.discover(root, base, request)
+    else:
+        try:
+            layout = discover(root, request)
+        except NoLayoutFound as nothing:
+            # a download folder holding the dataset, or group folders: said in the reason
+            below = None if explicit else look_below(root, request, detect_preset)
+            if below is None:
+                raise nothing from None
+            why = below.why
+            if below.preset is not None and below.base is not None:
+                preset, base = PRESETS[below.preset], below.base
+                layers, options, request = _settle(root, user_layers, user, preset, base, explicit)
+                found = preset.discover
+                layout = found(root, base, request) if found else discover(base, request)
+            else:
+                assert below.layout is not None
+                layout = below.layout
     labels = LabelRules(
         num_classes=options.num_classes,
         ignore_index=options.ignore_index,
@@ -203,23 +222,7 @@ def _make_plan(
         class_names=read_class_names(options),
         label_map=options.label_map,
     )
-    # links are followed within the scanned root and the folders the user named
-    named = [p for s in explicit for p in (s.images, s.masks) if p is not None]
-    walker = Walker.within([root, *named], options.follow_links)
-    request = DiscoverRequest(
-        explicit=explicit,
-        pair_key=compile_key(options.pair_key) if options.pair_key else None,
-        unlabeled=frozenset(s.lower() for s in options.unlabeled_splits),
-        label_encoding=options.label_encoding,
-        label_offset=options.label_offset,
-        reduce_zero_label=options.reduce_zero_label,
-        walker=walker,
-        mask_folder=options.mask_folder,
-    )
-    if preset.discover is not None:
-        layout = preset.discover(root, base, request)
-    else:
-        layout = discover(root, request)
+    walker = request.walker
     layout = _with_walk_problems(layout, walker)
     # a --pair-key that would pair what does not pair by name is said up front, as a
     # warning: it is the fix of every NA003/NA004 of the split, and -q shows no notes
@@ -236,7 +239,12 @@ def _make_plan(
             root,
             _audited(layout),
             walker,
-            [d for s in layout.splits for d in (s.image_root, s.mask_root) if d is not None],
+            [
+                d
+                for s in layout.splits
+                for d in (s.image_root, s.mask_root, *s.folders)
+                if d is not None
+            ],
         ),
     )
     checks = active_checks(options, lambda spec: spec.applies_to_scans)
@@ -260,6 +268,38 @@ def _make_plan(
         ),
         storage=storage,
     )
+
+
+def _settle(
+    root: Path,
+    layers: Sequence[Layer],
+    user: Options,
+    preset: Preset,
+    base: Path,
+    explicit: Sequence[ExplicitSplit],
+) -> tuple[list[Layer], Options, DiscoverRequest]:
+    """The layers with the preset's (under every one the user gave), the options they
+    settle, and what discovery needs of them."""
+    layers = list(layers)
+    if user.label_encoding is not None or preset.name != "generic":
+        values = preset.option_values(user.label_encoding)
+        if preset.catalogue is not None:
+            values = {**values, **preset.catalogue(base)}
+        layers = [Layer(f"layout preset {preset.name}", values), *layers]
+    options = resolve_options(layers)
+    # links are followed within the scanned root and the folders the user named
+    named = [p for s in explicit for p in (s.images, s.masks) if p is not None]
+    request = DiscoverRequest(
+        explicit=tuple(explicit),
+        pair_key=compile_key(options.pair_key) if options.pair_key else None,
+        unlabeled=frozenset(s.lower() for s in options.unlabeled_splits),
+        label_encoding=options.label_encoding,
+        label_offset=options.label_offset,
+        reduce_zero_label=options.reduce_zero_label,
+        walker=Walker.within([root, *named], options.follow_links),
+        mask_folder=options.mask_folder,
+    )
+    return layers, options, request
 
 
 def _with_training_splits(layout: Layout, names: Sequence[str]) -> Layout:
@@ -312,7 +352,7 @@ def _with_walk_problems(layout: Layout, walker: Walker) -> Layout:
 
     def owner(path: Path) -> int:
         for i, s in enumerate(splits):
-            for folder in (s.image_root, s.mask_root):
+            for folder in (s.image_root, s.mask_root, *s.folders):
                 if folder is not None and path.is_relative_to(folder):
                     return i
         return 0

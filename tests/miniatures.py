@@ -8,13 +8,15 @@ depths and label conventions of one kind of dataset, scaled down to a few small 
 - ``retina_vessels``: DRIVE (``training/images``, ``training/1st_manual`` (the labels) and
   ``training/mask`` (the field of view), fundus photographs inside a black frame)
 - ``microscopy_16bit``: 16-bit fluorescence, nuclei on a dark background, 0/255 masks (or
-  instance ids, or 12-bit data in 16-bit files)
+  instance ids, or 12-bit data in 16-bit files; or in ``images_16bit/`` + ``mask binary/``)
 - ``polyps``: Kvasir-SEG (``images/*.jpg`` + ``masks/*.jpg``: JPEG masks)
 - ``aerial_tiles``: aerial imagery in group folders (``Tile 1/{images,masks}`` …)
 - ``same_layout``: different subjects of one layout (fundus photographs, CT slices, slides)
 
-The tests import them; ``python tests/miniatures.py OUT`` writes them all below OUT (the
-terminal reports quoted in the issue notes come from these).
+Each builds its dataset in a folder of its own below ``root`` (``root/CamVid``,
+``root/Kvasir-SEG``…), as a download folder holds it. The tests import them; ``python
+tests/miniatures.py OUT`` writes them all below OUT (the terminal reports quoted in the
+issue notes come from these).
 """
 
 from __future__ import annotations
@@ -241,31 +243,34 @@ def microscopy_16bit(
     twelve_bit: bool = False,
     instances: bool = False,
     flat_frame: bool = False,
+    folders: tuple[str, str] = ("images", "masks"),
 ) -> Path:
-    """images/*.tif (uint16) + masks/*.png (0/255). Most images are bright (up to ~40,000),
-    some dim (a few faint nuclei: std about 200 of 65535, as real dark-field data has);
-    ``twelve_bit``: values up to 4095 only; ``instances``: masks hold instance ids numbered
-    per image (uint16 PNG; two of eight images hold more than 255 cells, 64×64 pixels);
-    ``flat_frame``: one extra image is a flat frame with sensor noise."""
+    """images/*.tif (uint16) + masks/*.png (0/255); ``folders`` names the two folders
+    otherwise (``("images_16bit", "mask binary")``, as some downloads do). Most images are
+    bright (up to ~40,000), some dim (a few faint nuclei: std about 200 of 65535, as real
+    dark-field data has); ``twelve_bit``: values up to 4095 only; ``instances``: masks hold
+    instance ids numbered per image (uint16 PNG; two of eight images hold more than 255
+    cells, 64×64 pixels); ``flat_frame``: one extra image is a flat frame with sensor noise."""
     base = root / "nuclei16"
     rng = np.random.default_rng(4)
+    images, masks = folders
     for i in range(n):
         if instances:
             img, ids = cells_16bit(rng, 64, INSTANCE_COUNTS[i % len(INSTANCE_COUNTS)])
-            _save(base / "images" / f"cell_{i:03d}.tif", img)
-            _save(base / "masks" / f"cell_{i:03d}.png", ids)
+            _save(base / images / f"cell_{i:03d}.tif", img)
+            _save(base / masks / f"cell_{i:03d}.png", ids)
             continue
         dim = i % 3 == 2
         bright = 1_800.0 if dim else float(rng.uniform(12_000, 40_000))
         if twelve_bit:
             bright = 300.0 if dim else 3_500.0
         img, ids = nuclei_16bit(rng, size, bright, 2 if dim else 4)
-        _save(base / "images" / f"cell_{i:03d}.tif", img)
-        _save(base / "masks" / f"cell_{i:03d}.png", ((ids > 0) * 255).astype(np.uint8))
+        _save(base / images / f"cell_{i:03d}.tif", img)
+        _save(base / masks / f"cell_{i:03d}.png", ((ids > 0) * 255).astype(np.uint8))
     if flat_frame:
         flat = np.clip(100 + rng.normal(0, 12, size), 0, 65535).astype(np.uint16)
-        _save(base / "images" / "cell_flat.tif", flat)
-        _save(base / "masks" / "cell_flat.png", np.zeros(size, np.uint8))
+        _save(base / images / "cell_flat.tif", flat)
+        _save(base / masks / "cell_flat.png", np.zeros(size, np.uint8))
     return base
 
 

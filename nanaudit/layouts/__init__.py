@@ -8,6 +8,7 @@ the folders holding images that no split audits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,21 @@ from .walk import Walker
 
 class DiscoveryError(Exception):
     """No usable layout: the message says what was looked for and how to be explicit."""
+
+
+class NoLayoutFound(DiscoveryError):
+    """No layout in a folder at all (not an ambiguous one): discovery may look below it.
+    The message, which lists what the folder holds, is written only when it is read."""
+
+    def __init__(self, describe: Callable[[], str]) -> None:
+        super().__init__()
+        self._describe = describe
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._describe()
+        return self._text
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,9 @@ class PlannedSplit:
     pairs: tuple[PairPaths, ...]
     skipped: tuple[tuple[Path, str], ...] = ()
     unreadable: tuple[tuple[Path, str], ...] = ()  # folders that could not be listed (NA008)
+    # the folders its pairs come from when they are more than image_root and mask_root
+    # (group folders audited as one split: Tile 1/images, Tile 2/images, …)
+    folders: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,21 @@ folders, SegNet-style folders, or splits given explicitly; pairing by name is in
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from . import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout, PairPaths, PlannedSplit
+from . import (
+    DiscoverRequest,
+    DiscoveryError,
+    ExplicitSplit,
+    Layout,
+    NoLayoutFound,
+    PairPaths,
+    PlannedSplit,
+)
 from .pairing import pair_files
 from .survey import choose, count_pairs, judge, mask_candidates, suggest_pair_key
 from .walk import Walker, child_dirs, is_dir, listing_remote, shown
@@ -34,6 +43,15 @@ SPLIT_ROLES = {
     "test2017": "test",
 }
 SEGNET_SUFFIXES = ("annot", "_annot", "-annot", "_labels", "_masks", "_gt")
+# Folder names that say what they hold without being an alias (images_16bit/, mask binary/):
+# a word of the name, the letters between anything else, is one of these.
+IMAGE_WORDS = frozenset(IMAGE_DIRS)
+MASK_WORDS = frozenset(MASK_DIRS)
+# The "no layout found" message's tree of folders holding images: this many levels below
+# the root, this many folders in all, this many under one folder.
+TREE_LEVELS = 3
+TREE_FOLDERS = 40
+TREE_CHILDREN = 10
 
 
 def split_role(name: str) -> str | None:
@@ -269,7 +287,66 @@ def discover(root: Path, request: DiscoverRequest | None = None) -> Layout:
         return Layout(
             "segnet", f"found SegNet/CamVid-style folders {pairs}", tuple(splits), tuple(notes)
         )
-    raise DiscoveryError(_nothing_found(root, request.walker))
+    named = _named_layout(root, children, request, unlabeled_set)
+    if named is not None:
+        return named
+    walker = request.walker
+    raise NoLayoutFound(lambda: _nothing_found(root, walker))
+
+
+def _words(name: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", name.lower()))
+
+
+def _images_named(name: str) -> bool:
+    """Named with an image word and no mask word (image_masks/ holds masks)."""
+    words = _words(name)
+    return bool(words & IMAGE_WORDS) and not words & MASK_WORDS
+
+
+def _named_layout(
+    root: Path, children: Sequence[Path], request: DiscoverRequest, unlabeled: set[str]
+) -> Layout | None:
+    """images_16bit/ + mask binary/: no folder is named by an alias, but one is named with
+    an image word and a folder beside it with a mask word whose files pair with it (or
+    that is named by a mask alias). Several such image folders are an error naming them."""
+    named = [
+        d
+        for d in children
+        if not split_role(d.name)
+        and _words(d.name) & IMAGE_WORDS
+        and not _words(d.name) & MASK_WORDS
+    ]
+    if not named:
+        return None
+    masks_named = [d for d in children if not split_role(d.name) and _words(d.name) & MASK_WORDS]
+    found: list[tuple[Path, Path, list[str]]] = []
+    ambiguous: list[str] = []
+    for image_dir in named:
+        mask_dir, chosen = _mask_folder(image_dir, masks_named, request, "", ambiguous)
+        if mask_dir is not None:
+            found.append((image_dir, mask_dir, chosen))
+    if ambiguous:
+        raise _ambiguity(ambiguous)
+    if len(found) > 1:
+        pairs = ", ".join(f"{i.name}/ + {m.name}/" for i, m, _ in found)
+        raise DiscoveryError(
+            f"more than one pair of folders is named like images and masks ({pairs}) and "
+            "none is named images/: say which with --images DIR --masks DIR, or give each "
+            "as a split with --split NAME:IMAGES:MASKS"
+        )
+    if not found:
+        return None
+    image_dir, mask_dir, chosen = found[0]
+    layout = _images_masks_layout(root, image_dir, mask_dir, request, unlabeled)
+    paired = sum(count_pairs(s.pairs) for s in layout.splits)
+    images = sum(1 for s in layout.splits for p in s.pairs if p.image is not None)
+    reason = (
+        f"by folder names (no folder is named {'/, '.join(IMAGE_DIRS)}/): {image_dir.name}/ "
+        f"holds the images and {mask_dir.name}/ the masks ({paired:,} of {images:,} images "
+        f"pair by name); {layout.reason}"
+    )
+    return replace(layout, reason=reason, notes=(*chosen, *layout.notes))
 
 
 def _nothing_found(root: Path, walker: Walker) -> str:
@@ -281,11 +358,12 @@ def _nothing_found(root: Path, walker: Walker) -> str:
         "or the folders of a dataset preset (VOC, Cityscapes, ADE20K, COCO-Stuff, CamVid, "
         "Oxford-IIIT Pet: `nanaudit layouts` lists what each expects)"
     )
-    held = _image_folders(root, walker)
+    held = image_tree(root, walker)
     if held:
-        folders = ", ".join(f"{name}/ ({n:,} image{'' if n == 1 else 's'})" for name, n in held[:8])
-        more = f" and {len(held) - 8} more" if len(held) > 8 else ""
-        message += f". Folders holding images here: {folders}{more}"
+        message += (
+            f". Folders holding images here (each with the images below it, "
+            f"{TREE_LEVELS} levels deep): {held}"
+        )
     if listing_remote():  # --images, --masks and --split name local folders
         return (
             f"{message}. Name it with --layout NAME, or scan the URL of the folder that "
@@ -300,13 +378,49 @@ def _nothing_found(root: Path, walker: Walker) -> str:
     return message
 
 
-def _image_folders(root: Path, walker: Walker) -> list[tuple[str, int]]:
-    """The folders directly below root that hold images (anywhere below them), with counts."""
-    counts: Counter[str] = Counter()
+def image_tree(root: Path, walker: Walker) -> str:
+    """The folders below root that hold images, as a one-line tree: each folder with the
+    number of images below it, its own sub-folders in parentheses, TREE_LEVELS levels
+    deep; at most TREE_FOLDERS folders in all and TREE_CHILDREN under one, the rest
+    counted. Images directly in a folder that has sub-folders are counted as "here"."""
+    below: Counter[tuple[str, ...]] = Counter()  # images below each folder (levels cut)
+    direct: Counter[tuple[str, ...]] = Counter()  # images directly in it
     for f in Walker(walker.boundaries, walker.follow_links).files(root).files:
-        rel = f.relative_to(root).parts
-        counts[rel[0] if len(rel) > 1 else "."] += 1
-    return sorted(counts.items())
+        parts = f.relative_to(root).parts[:-1]
+        direct[parts[:TREE_LEVELS]] += len(parts) <= TREE_LEVELS
+        for depth in range(min(len(parts), TREE_LEVELS) + 1):
+            below[parts[:depth]] += 1
+    children: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for folder in sorted(below):
+        if folder:
+            children.setdefault(folder[:-1], []).append(folder)
+    budget = [TREE_FOLDERS]
+
+    def images(n: int) -> str:
+        return f"{n:,} image{'' if n == 1 else 's'}"
+
+    def items(folder: tuple[str, ...]) -> list[str]:
+        out = []
+        if direct[folder] and children.get(folder):
+            out.append(f"{direct[folder]:,} here" if folder else f"./ ({images(direct[folder])})")
+        kids = children.get(folder, [])
+        for i, kid in enumerate(kids):
+            if budget[0] <= 0 or i == TREE_CHILDREN:
+                rest = kids[i:]
+                more = sum(below[k] for k in rest)
+                out.append(
+                    f"… {len(rest):,} more folder{'' if len(rest) == 1 else 's'} ({images(more)})"
+                )
+                break
+            budget[0] -= 1
+            inner = items(kid) if children.get(kid) else []
+            name = f"{kid[-1]}/ ({images(below[kid])}"
+            out.append(f"{name}: {', '.join(inner)})" if inner else f"{name})")
+        return out
+
+    if not children.get(()):
+        return f"./ ({images(direct[()])})" if direct[()] else ""
+    return ", ".join(items(()))
 
 
 def _images_masks_layout(

@@ -33,7 +33,9 @@ from .volumes import (
     discover_decathlon,
     discover_tiles,
 )
-from .walk import dirs_by_name, first_files, is_file, shown
+from .walk import child_dirs, dirs_by_name, first_files, is_file, shown
+
+PROBED = 1000  # folders below the root where a --layout NAME not at the root is looked for
 
 Hint = Callable[[Sequence[int], int | None], str | None]
 Discover = Callable[[Path, Path, DiscoverRequest], Layout]
@@ -544,7 +546,15 @@ def resolve(root: Path, requested: str | None, explicit: bool) -> tuple[Preset, 
         if preset is None:
             raise DiscoveryError(f"unknown layout {requested!r}; known: {', '.join(PRESETS)}")
         found = preset.detect(root)
-        if found is None:
+        if found is None:  # the download folder holding the dataset: look one level down
+            below = [(c, hit) for c in child_dirs(root)[:PROBED] if (hit := preset.detect(c))]
+            if len(below) == 1:
+                child, (base, why) = below[0]
+                return (
+                    preset,
+                    base,
+                    f"--layout {preset.name}: in {child.name}/ (one level down): {why}",
+                )
             raise DiscoveryError(
                 f"layout {preset.name!r} expects {preset.expects}; not found in {shown(root)}"
             )
@@ -562,3 +572,9 @@ def resolve(root: Path, requested: str | None, explicit: bool) -> tuple[Preset, 
         preset, (base, why) = hits[0]
         return preset, base, f"detected {preset.name}: {why}"
     return PRESETS["generic"], root, ""
+
+
+def detect_preset(folder: Path) -> tuple[str, Path, str] | None:
+    """The preset (other than generic) detected in ``folder``: its name, base and why."""
+    preset, base, why = resolve(folder, None, False)
+    return None if preset.name == "generic" else (preset.name, base, why)
