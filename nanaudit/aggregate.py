@@ -223,6 +223,13 @@ class SplitStats:
     # the masks whose labels besides those are exactly 1..n (instance numbering, NA217)
     foreground_masks: int = stat(SUM)
     numbered: tuple[tuple[int, int], ...] = stat(COUNTS)
+    # CT-like image volumes (records.Foreground): per case with foreground voxels, its
+    # (image group, channel, voxels, mean, variance) under the labels, and per (image group,
+    # channel, bin) the cases' scaled counts (nnU-Net's CT clipping range, training.py)
+    foreground_cases: tuple[tuple[tuple[str, str, int], int, int, float, float], ...] = stat(
+        MULTISET
+    )
+    foreground_shares: tuple[tuple[tuple[tuple[str, str, int], int, int], int], ...] = stat(COUNTS)
 
     def merge(self, other: SplitStats) -> SplitStats:
         values = {}
@@ -310,7 +317,9 @@ def file_fields(
         )
         flat = all(c.min == c.max for c in p.channels)
         stds = [c.std for c in finite]
+        key = (group, dtype, len(p.channels))
         return {
+            **_foreground_fields(rec, key),
             "image_files": 1,
             "images": 1,
             "unreadable": bad,
@@ -362,6 +371,21 @@ def file_fields(
         return fields
     fields.update(_training_file_stats(rec, lab, ignore, training))
     return fields
+
+
+def _foreground_fields(rec: FileRecord, key: tuple[str, str, int]) -> dict[str, Any]:
+    """A CT-like volume's intensities under its labels, as the SplitStats fields they fill
+    (a case without foreground voxels adds nothing, as it adds no sample in nnU-Net)."""
+    fg = rec.foreground
+    if fg is None or not fg.voxels:
+        return {}
+    cases = tuple(
+        (key, c, ch.count, ch.mean, ch.m2 / ch.count)
+        for c, ch in enumerate(fg.channels)
+        if ch.count
+    )
+    shares = tuple(((key, c, b), n) for c, bins in enumerate(fg.shares) for b, n in bins)
+    return {"foreground_cases": cases, "foreground_shares": shares}
 
 
 def _training_file_stats(

@@ -39,6 +39,7 @@ from .version import __version__
 # warm run never needs.)
 REDUCTION_MODULES = (
     "decode/__init__.py",
+    "decode/foreground.py",
     "decode/formats.py",
     "decode/georef.py",
     "decode/geotiff.py",

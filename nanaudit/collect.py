@@ -20,13 +20,16 @@ from .paths import display_path
 from .plan import ActiveCheck, ScanPlan
 from .pool import Progress, Task, run_tasks
 from .records import (
+    VOLUME_SUFFIXES,
     CodecError,
     DecodeLimits,
     FileKind,
     FileRecord,
     Pair,
     Visual,
+    channel_of,
     content_fingerprint,
+    image_suffix,
 )
 from .store import RecordStore, StoredPairs, spill_folder
 from .visuals import VisualStore
@@ -86,6 +89,7 @@ def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
         for p in split.pairs:
             for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK)):
                 if path is not None and (path, kind) not in tasks:
+                    partner, ct = _partner(plan, split, p, kind)
                     tasks[(path, kind)] = Task(
                         path,
                         display_path(path, plan.root),
@@ -93,6 +97,8 @@ def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
                         split.name,
                         storage=plan.storage,
                         size=plan.storage.size(path),
+                        partner=partner,
+                        ct=ct,
                     )
     if plan.options.shard is None:
         return tasks
@@ -104,6 +110,31 @@ def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
         for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK))
     }
     return {key: t for key, t in tasks.items() if key in wanted}
+
+
+def _partner(
+    plan: ScanPlan, split: PlannedSplit, pair: PairPaths, kind: FileKind
+) -> tuple[Path | None, bool]:
+    """An image volume's label volume, which its task reads too when the volume is CT-like
+    (decode/foreground.py), and whether the dataset's catalogue declares its channel CT."""
+    image, mask = pair.image, pair.mask
+    if kind is not FileKind.IMAGE or image is None or mask is None or not split.labeled:
+        return None, False
+    if not all(image_suffix(f.name) in VOLUME_SUFFIXES for f in (image, mask)):
+        return None, False
+    named = channel_of(image.name)
+    channel = int(named[1]) if named else 0
+    return mask, channel in plan.layout.ct_channels
+
+
+def partner_key(plan: ScanPlan, task: Task) -> str:
+    """What a record made with ``task``'s partner depends on: the label file's path and
+    stamp and whether the dataset says CT (a cached record whose key differs is stale)."""
+    if task.partner is None:
+        return ""
+    stamp = plan.storage.stamp(task.partner)
+    text = repr((display_path(task.partner, plan.root), stamp, task.ct))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 def executor(plan: ScanPlan) -> Executor:
@@ -144,6 +175,11 @@ def audit_files(
         on_total(len(tasks))
     notes: list[str] = []
     cache = _open_cache(cache_dir, plan, notes)
+    if cache is not None:  # only a cached record is checked against its label's stamp
+        tasks = {
+            key: replace(t, partner_key=partner_key(plan, t)) if t.partner else t
+            for key, t in tasks.items()
+        }
     records = record_store(plan, cache_dir)
     visuals: VisualStore | None = None
     if plan.visuals:
@@ -155,9 +191,12 @@ def audit_files(
             for key, text in cache.lookup(tasks).items():
                 t = tasks[key]
                 try:
-                    records[key] = record_from_json(text, t.rel, t.kind, t.split)
+                    cached = record_from_json(text, t.rel, t.kind, t.split)
                 except CodecError:
                     damaged.append(key)
+                    continue
+                if cached.partner_key == t.partner_key:  # else its label changed: stale
+                    records[key] = cached
             cache.drop(damaged)
             if visuals is not None:  # a record cached without its thumbnails is read again
                 kept = visuals.available(records)

@@ -55,6 +55,11 @@ class Task:
     storage: Storage = LOCAL  # where the file is read from
     size: int | None = None  # as the remote listing gave it: spares the worker a request
     content: bool = False  # also hash an image's pixels (a duplicate candidate's second read)
+    # an image volume's label volume (read too for a CT-like volume: decode/foreground.py),
+    # the digest of its path and stamp the record keeps, and whether the dataset says CT
+    partner: Path | None = None
+    partner_key: str = ""
+    ct: bool = False
 
 
 def usable_cpus() -> int:
@@ -103,6 +108,9 @@ def audit(task: Task, limits: DecodeLimits) -> FileRecord:
         task.storage,
         task.size,
         content=task.content,
+        partner=task.partner,
+        partner_key=task.partner_key,
+        ct=task.ct,
     )
 
 

@@ -132,6 +132,31 @@ class PixelStats:
     nodata_values: int = 0
 
 
+# nnU-Net's CT normalisation (CTNormalization) clips a CT image to the 0.5th and 99.5th
+# percentiles of its training cases' foreground intensities (where the label is not
+# background) and subtracts their mean and divides by their std. The intensities are kept
+# per case as a histogram of FOREGROUND_BIN-wide bins over [FOREGROUND_LOW, FOREGROUND_HIGH]
+# (values beyond are counted in the edge bins), scaled to FOREGROUND_SHARES counts: nnU-Net
+# samples as many foreground voxels of every case, so every case weighs the same, and
+# integer counts that sum to the same total merge exactly (a sum, in any order).
+FOREGROUND_BIN = 1.0
+FOREGROUND_LOW, FOREGROUND_HIGH = -4096, 8191
+FOREGROUND_SHARES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Foreground:
+    """An image volume's intensities where its case's label volume is not background
+    (label > 0, as nnU-Net's fingerprint takes them), read for CT-like volumes only (the
+    Decathlon's dataset.json says CT, or the values are Hounsfield-like): per channel the
+    exact moments of those voxels, and their histogram (bin index → count, scaled so that
+    the counts of a case sum to FOREGROUND_SHARES)."""
+
+    voxels: int
+    channels: tuple[ChannelStats, ...]
+    shares: tuple[tuple[tuple[int, int], ...], ...]
+
+
 # The cell grid: at most GRID_CELLS × GRID_CELLS cells of ceil(side / GRID_CELLS) pixels (the
 # last row and column of cells may be narrower). Cells are written one character each, row
 # by row: GRID_ALPHABET[i] for a cell whose pixels all hold labels[i], GRID_MIXED for a cell
@@ -327,6 +352,11 @@ class FileRecord(Header):
     pixels: PixelStats | None = None
     labels: LabelStats | None = None
     error: DecodeError | None = None
+    # a CT-like image volume's intensities under its case's label (nnU-Net's CT clipping),
+    # and what they were read from: a digest of the label file's path and stamp, which a
+    # cached record must match (the record depends on two files)
+    foreground: Foreground | None = None
+    partner_key: str = field(default="", metadata={"report": False})
     # made only for an HTML report; moved to the thumbnail store before the record is cached
     visual: Visual | None = field(default=None, metadata={"stored": False, "report": False})
 

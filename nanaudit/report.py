@@ -116,6 +116,22 @@ class ImageGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class CTClip:
+    """nnU-Net's CT normalisation (CTNormalization) for these volumes: clip to the 0.5th and
+    99.5th percentiles of the foreground intensities (image voxels where the label is > 0)
+    of the split's cases, then subtract their mean and divide by their std; each case
+    weighs the same, as nnU-Net samples as many voxels of each. Per channel."""
+
+    cases: int  # cases with foreground voxels
+    voxels: int  # their foreground voxels, all counted (nnU-Net samples them)
+    lo: tuple[float, ...]  # 0.5th percentile, to ``resolution``
+    hi: tuple[float, ...]  # 99.5th percentile
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    resolution: float  # the histogram's bin: exact for integer values, else within a bin
+
+
+@dataclass(frozen=True, slots=True)
 class Normalize:
     """Per-channel mean and std over every pixel of the split's majority image group."""
 
@@ -126,6 +142,8 @@ class Normalize:
     scale_lo: float
     scale_span: float
     scale_basis: str
+    # CT-like volumes: the clipping range and constants nnU-Net would use instead
+    nnunet_ct: CTClip | None = None
 
     @property
     def mean_scaled(self) -> tuple[float, ...]:

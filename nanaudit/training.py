@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 
 from .aggregate import ASSUMED_SCALE, FullScale, SplitStats, finite_range
 from .crops import all_ignore_batch_probability, extreme_sizes, ratios, scaled_size
+from .records import FOREGROUND_BIN
 from .report import (
+    CTClip,
     ImageGroup,
     Normalize,
     Spread,
@@ -29,19 +31,27 @@ def image_groups(stats: SplitStats) -> tuple[ImageGroup, ...]:
     return tuple(ImageGroup(f, d, g.images, g.channels) for f, d, g in stats.image_groups)
 
 
+CENTRED_BOUND = 64.0  # normalised samples stay within a few std of 0 (CT spans ±1000 HU)
+
+
 def normalize_constants(
-    groups: Sequence[ImageGroup], scales: Mapping[str, FullScale]
+    groups: Sequence[ImageGroup],
+    scales: Mapping[str, FullScale],
+    nnunet_ct: CTClip | None = None,
 ) -> Normalize | None:
     """The Normalize constants of the largest group (the split's majority images); None
     when a channel of it holds no finite value (all NaN or Inf): no constant would do, or
-    when float images are centred already (every channel negative and positive: normalised
-    samples drawn from a pipeline), whose constants would invite a second Normalize."""
+    when float images are centred already (every channel negative and positive, within
+    ±CENTRED_BOUND: normalised samples drawn from a pipeline), whose constants would invite
+    a second Normalize. ``nnunet_ct``: the group's CT clipping range, stated beside them."""
     if not groups:
         return None
     top = groups[0]
     if any(c.count == 0 for c in top.channels):
         return None
-    if top.dtype.startswith("float") and all(c.min < 0 < c.max for c in top.channels):
+    if top.dtype.startswith("float") and all(
+        -CENTRED_BOUND <= c.min < 0 < c.max <= CENTRED_BOUND for c in top.channels
+    ):
         # centred already (every channel on both sides of 0): a Normalize applied, and
         # constants taken of it would invite a second one
         return None
@@ -55,7 +65,68 @@ def normalize_constants(
         scale_lo=scale.lo,
         scale_span=scale.span,
         scale_basis=scale.basis,
+        nnunet_ct=nnunet_ct,
     )
+
+
+def ct_clip(stats: SplitStats) -> CTClip | None:
+    """nnU-Net's CT clipping range and constants for the split's majority image group, from
+    its cases' foreground intensities (records.Foreground); None when it has none (not a
+    CT-like volume, or no case with foreground). Each case weighs the same: the mean is the
+    mean of the cases' means, the variance that of their equal mixture, and the percentiles
+    are inverted-CDF ones of the summed histograms, whose counts sum to the same total per
+    case."""
+    if not stats.groups or not stats.foreground_cases:
+        return None
+    key = sorted(stats.groups, key=lambda kv: (-kv[1].images, kv[0]))[0][0]
+    channels = key[2]
+    cases = [
+        [(n, m, v) for k, c, n, m, v in stats.foreground_cases if k == key and c == ch]
+        for ch in range(channels)
+    ]
+    if not all(cases):
+        return None
+    bins: list[list[tuple[int, int]]] = [[] for _ in range(channels)]
+    for (k, c, b), n in stats.foreground_shares:
+        if k == key:
+            bins[c].append((b, n))
+    lo, hi, mean, std = [], [], [], []
+    for per_case, counts in zip(cases, bins, strict=True):
+        m = math.fsum(x for _, x, _ in per_case) / len(per_case)
+        second = math.fsum(v + x * x for _, x, v in per_case) / len(per_case)
+        mean.append(m)
+        std.append(math.sqrt(max(second - m * m, 0.0)))
+        low, high = _histogram_percentiles(counts, ((1, 200), (199, 200)))
+        lo.append(low)
+        hi.append(high)
+    return CTClip(
+        cases=len(cases[0]),
+        voxels=sum(n for n, _, _ in cases[0]),
+        lo=tuple(lo),
+        hi=tuple(hi),
+        mean=tuple(mean),
+        std=tuple(std),
+        resolution=FOREGROUND_BIN,
+    )
+
+
+def _histogram_percentiles(
+    counts: Sequence[tuple[int, int]], fractions: Sequence[tuple[int, int]]
+) -> list[float]:
+    """Inverted-CDF percentiles of sorted (bin, count) pairs at the fractions p/q, in
+    integers: the lowest bin whose cumulative count c satisfies c·q ≥ p·total."""
+    total = sum(n for _, n in counts)
+    out = []
+    for p, q in fractions:
+        cum = 0
+        for b, n in counts:
+            cum += n
+            if cum * q >= p * total:
+                out.append(float(b))
+                break
+        else:
+            out.append(math.nan)
+    return out
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:
@@ -179,7 +250,7 @@ def training_summary(
         sizes=_by_count([(f"{h}x{w}", n) for (w, h), n in stats.sizes]),
         modes=_by_count(list(stats.modes)),
         dtypes=_by_count(list(stats.dtypes)),
-        normalize=normalize_constants(image_groups(stats), scales),
+        normalize=normalize_constants(image_groups(stats), scales, ct_clip(stats)),
         image_min=lo,
         image_max=hi,
         classes=classes,

@@ -766,6 +766,21 @@ def test_no_normalize_constants_from_images_without_a_finite_value() -> None:
     assert norm is not None and norm.mean == (2.0,) and norm.std == (math.sqrt(2.0),)
 
 
+def test_float_ct_volumes_get_normalize_constants_normalised_samples_none() -> None:
+    """Centred already means normalised (within a few std of 0), not any float image with
+    negative and positive values: a float32 CT volume spans -1000..+1000 HU."""
+    from nanaudit.aggregate import ASSUMED_SCALE
+    from nanaudit.report import ImageGroup
+    from nanaudit.stats import ChannelStats
+    from nanaudit.training import normalize_constants
+
+    scales = {"float32": ASSUMED_SCALE}
+    hu = ChannelStats(4, -300.0, 9e5, -1000.0, 1200.0)
+    normalised = ChannelStats(4, 0.1, 4.0, -2.1, 2.6)
+    assert normalize_constants([ImageGroup("gray", "float32", 3, (hu,))], scales) is not None
+    assert normalize_constants([ImageGroup("gray", "float32", 3, (normalised,))], scales) is None
+
+
 def test_a_split_of_all_nan_images_reports_no_mean_and_no_normalize(tmp_path: Path) -> None:
     root = make_pairs(tmp_path / "d", 2)
     for i in range(2):

@@ -606,3 +606,120 @@ def test_nnunet_channel_files_get_normalize_constants_per_modality(tmp_path: Pat
     assert train.training is not None and train.training.normalize is not None
     assert train.training.normalize.mean == pytest.approx((100,), rel=0.01)  # not mixed
     assert not [f for f in report.findings if f.severity is not Severity.INFO]
+
+
+# --------------------------------------------------------------------------- nnU-Net's CT clip
+
+
+def ct_decathlon(root: Path, cases: int = 4, catalogue: bool = True) -> Path:
+    """CT cases in Hounsfield units (int16): air at -1000 around a body of soft tissue, a
+    liver (label 1) and a tumour (label 2) of different sizes per case."""
+    rng = np.random.default_rng(7)
+    for i in range(cases):
+        image = np.full((24, 20, 8), -1000.0)
+        image[2:22, 2:18, :] = rng.normal(40, 30, (20, 16, 8))
+        labels = np.zeros((24, 20, 8), np.uint8)
+        x = 4 + i
+        labels[x : x + 6 + 2 * i, 4:14, 1:7] = 1
+        labels[x + 1 : x + 3, 6:9, 3:5] = 2
+        image[labels == 1] = rng.normal(100 + 10 * i, 20, int((labels == 1).sum()))
+        image[labels == 2] = rng.normal(60, 15, int((labels == 2).sum()))
+        image[0, 0, 0] = 2000  # a bone-bright voxel outside the labels: not foreground
+        save_nifti(
+            root / "imagesTr" / f"liver_{i:03d}_0000.nii.gz", np.rint(image).astype(np.int16)
+        )
+        save_nifti(root / "labelsTr" / f"liver_{i:03d}.nii.gz", labels)
+    if catalogue:
+        (root / "dataset.json").write_text(
+            json.dumps(
+                {"channel_names": {"0": "CT"}, "labels": {"background": 0, "liver": 1, "tumour": 2}}
+            )
+        )
+    return root
+
+
+def _foreground_by_case(root: Path) -> list[np.ndarray]:
+    out = []
+    for label_path in sorted((root / "labelsTr").iterdir()):
+        case = label_path.name.removesuffix(".nii.gz")
+        image = np.asanyarray(nib.load(str(root / "imagesTr" / f"{case}_0000.nii.gz")).dataobj)
+        labels = np.asanyarray(nib.load(str(label_path)).dataobj)
+        out.append(image[labels > 0].astype(np.float64))
+    return out
+
+
+def _equal_weight_percentile(cases: list[np.ndarray], q: float) -> float:
+    """The inverted-CDF percentile of the cases' values, each case weighing the same."""
+    values = np.concatenate(cases)
+    weights = np.concatenate([np.full(c.size, 1 / c.size) for c in cases])
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, q / 100 * cum[-1] - 1e-12)])
+
+
+def _ct_clip(report):  # type: ignore[no-untyped-def]
+    train = next(s for s in report.splits if s.name == "train")
+    assert train.training is not None and train.training.normalize is not None
+    return train.training.normalize.nnunet_ct
+
+
+def test_ct_volumes_get_nnunets_clipping_range_from_their_foreground(tmp_path: Path) -> None:
+    root = ct_decathlon(tmp_path / "Dataset003_Liver", catalogue=False)  # Hounsfield-like
+    clip = _ct_clip(scan(root))
+    cases = _foreground_by_case(root)
+    assert clip is not None and clip.cases == 4 and clip.voxels == sum(c.size for c in cases)
+    # each case weighs the same (their foreground sizes differ 3:1)
+    assert clip.mean[0] == pytest.approx(np.mean([c.mean() for c in cases]), rel=1e-9)
+    second = np.mean([c.var() + c.mean() ** 2 for c in cases])
+    assert clip.std[0] == pytest.approx(math.sqrt(second - clip.mean[0] ** 2), rel=1e-9)
+    # integer HU: the histogram's 1-HU bins give the percentiles of the values themselves
+    assert clip.lo[0] == pytest.approx(_equal_weight_percentile(cases, 0.5), abs=1.0)
+    assert clip.hi[0] == pytest.approx(_equal_weight_percentile(cases, 99.5), abs=1.0)
+    assert clip.hi[0] < 2000  # the bright voxel outside the labels is not foreground
+
+
+def test_ct_clip_agrees_with_nnunets_own_sampling(tmp_path: Path) -> None:
+    """nnU-Net's fingerprint (collect_foreground_intensities): per case the same number of
+    foreground voxels drawn with replacement, then np.percentile, mean and std of them all."""
+    root = ct_decathlon(tmp_path / "Dataset003_Liver")
+    clip = _ct_clip(scan(root))
+    rs = np.random.RandomState(1234)
+    drawn = np.concatenate([rs.choice(c, 200_000, replace=True) for c in _foreground_by_case(root)])
+    assert clip is not None
+    assert clip.lo[0] == pytest.approx(np.percentile(drawn, 0.5), abs=2.0)
+    assert clip.hi[0] == pytest.approx(np.percentile(drawn, 99.5), abs=2.0)
+    assert clip.mean[0] == pytest.approx(drawn.mean(), abs=0.3)
+    assert clip.std[0] == pytest.approx(drawn.std(), abs=0.3)
+
+
+def test_mr_volumes_get_no_ct_clip_unless_dataset_json_says_ct(tmp_path: Path) -> None:
+    root = decathlon(tmp_path / "Dataset001_Brain", cases=3, channels=1)  # MR0, values ~ 100
+    assert _ct_clip(scan(root)) is None
+    catalogue = json.loads((root / "dataset.json").read_text())
+    catalogue["channel_names"] = {"0": "CT"}
+    (root / "dataset.json").write_text(json.dumps(catalogue))
+    clip = _ct_clip(scan(root))
+    assert clip is not None and clip.cases == 3 and 40 < clip.mean[0] < 160
+
+
+def test_ct_clip_follows_a_changed_label_through_the_cache(tmp_path: Path) -> None:
+    root = ct_decathlon(tmp_path / "Dataset003_Liver", cases=2)
+    cache = tmp_path / "cache"
+    first = _ct_clip(scan(root, cache_dir=cache))
+    labels = np.zeros((24, 20, 8), np.uint8)
+    labels[0:2, 0:2, 0:2] = 1  # now over the air and the bright voxel
+    save_nifti(root / "labelsTr" / "liver_000.nii.gz", labels)
+    second = _ct_clip(scan(root, cache_dir=cache))
+    assert first is not None and second is not None
+    assert second.lo[0] == -1000 and second.hi[0] == 2000 and first.lo[0] > -1000
+
+
+def test_ct_clip_is_in_every_format(tmp_path: Path) -> None:
+    from nanaudit.formats import Format, render
+
+    report = scan(ct_decathlon(tmp_path / "Dataset003_Liver", cases=2))
+    data = json.loads(render(report, Format.JSON))
+    ct = data["splits"]["train"]["summary"]["normalize"]["nnunet_ct"]
+    assert ct["cases"] == 2 and "CTNormalization" in ct["scheme"]
+    assert "nnU-Net CT" in render(report, Format.RICH)
+    assert "ct_clip_0 = (" in render(report, Format.HTML)

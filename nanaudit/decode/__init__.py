@@ -15,6 +15,7 @@ from PIL import Image
 
 from ..records import DecodeError, DecodeLimits, FileKind, FileRecord, header_fields
 from ..storage import LOCAL, RemoteStorage, Storage, without_credentials
+from .foreground import foreground_of, hounsfield_like
 from .formats import read, read_from
 from .readers import (
     Decoded,
@@ -28,6 +29,8 @@ from .thumbnails import visual_of
 
 __all__ = ["NeedsWorker", "audit_file", "record_of", "with_visual"]
 
+Then = Callable[[Decoded, FileRecord], FileRecord]  # what more a record takes of the pixels
+
 
 def audit_file(
     path: Path,
@@ -40,15 +43,25 @@ def audit_file(
     size: int | None = None,
     *,
     content: bool = False,
+    partner: Path | None = None,
+    partner_key: str = "",
+    ct: bool = False,
 ) -> FileRecord:
     """Decode ``path`` once and reduce it to a record. Never raises for a bad file; raises
     NeedsWorker when ``limits.in_process_max`` says the decode belongs in a worker. With
     ``visual``, the record also carries the file's thumbnails (HTML reports). ``storage``:
     where the file is (remote: streamed, with ``size`` as its listing gave it).
-    ``content``: also hash an image's decoded pixels (a duplicate candidate's second read)."""
+    ``content``: also hash an image's decoded pixels (a duplicate candidate's second read).
+    ``partner``: an image volume's label volume, read too when the image is CT (``ct``: its
+    dataset says so) or Hounsfield-like, for the intensities under its labels (nnU-Net's CT
+    clipping, decode/foreground.py); ``partner_key`` is kept in the record (see
+    FileRecord.partner_key)."""
+    then: Then | None = None
+    if partner is not None and kind is FileKind.IMAGE:
+        then = _foreground_step(partner, partner_key, ct, limits, storage)
     if isinstance(storage, RemoteStorage):
         base = FileRecord(path=rel, kind=kind, split=split)
-        return _audit_remote(storage, path, base, limits, visual, size, content)
+        return _audit_remote(storage, path, base, limits, visual, size, content, then)
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -59,7 +72,53 @@ def audit_file(
         return replace(base, error=DecodeError("NA001", "not a regular file"))
     if st.st_size == 0:
         return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
-    return _decoded(base, path, limits, visual, lambda: read(path, limits, kind), content)
+    return _decoded(base, path, limits, visual, lambda: read(path, limits, kind), content, then)
+
+
+def _foreground_step(
+    partner: Path, partner_key: str, ct: bool, limits: DecodeLimits, storage: Storage
+) -> Then:
+    """What follows an image volume's reduction when it has a label volume: the record
+    names the label it depends on (``partner_key``), and a CT-like volume (``ct``, or
+    Hounsfield-like values) gets the intensities under its labels. Reading the label is
+    best effort: a label that cannot be read, or on another grid, leaves the record without
+    them (the label's own record says why); only NeedsWorker passes through."""
+
+    def step(decoded: Decoded, record: FileRecord) -> FileRecord:
+        record = replace(record, partner_key=partner_key)
+        geometry, raster = decoded.header.geometry, decoded.raster
+        if record.pixels is None or geometry is None or geometry.ndim != 3:
+            return record
+        if not isinstance(raster, np.ndarray) or not (ct or hounsfield_like(record.pixels)):
+            return record
+        held = int(raster.nbytes)  # the image stays in memory while its label is read
+        left = replace(
+            limits,
+            max_memory=max(limits.max_memory - held, 1) if limits.max_memory else 0,
+            in_process_max=max(limits.in_process_max - held, 1) if limits.in_process_max else 0,
+        )
+        try:
+            label = _read_partner(partner, left, storage)
+        except NeedsWorker:
+            raise
+        except Exception:
+            return record
+        other = label.header.geometry
+        if other is None or other.size != geometry.size or not isinstance(label.raster, np.ndarray):
+            return record
+        return replace(record, foreground=foreground_of(raster, label.raster))
+
+    return step
+
+
+def _read_partner(path: Path, limits: DecodeLimits, storage: Storage) -> Decoded:
+    if isinstance(storage, RemoteStorage):
+        kind, size = storage.kind_and_size(path)
+        if kind != "file" or not size:
+            raise DecodeFailure("NA001", "not a regular file")
+        with storage.open(path, size) as fh:
+            return read_from(fh, path, size, limits, FileKind.MASK)
+    return read(path, limits, FileKind.MASK)
 
 
 def _audit_remote(
@@ -70,6 +129,7 @@ def _audit_remote(
     visual: bool,
     listed: int | None,
     content: bool,
+    then: Then | None = None,
 ) -> FileRecord:
     """The same for an object of remote storage, streamed: never copied to disk."""
     try:
@@ -88,7 +148,7 @@ def _audit_remote(
         with storage.open(path, size) as fh:
             return read_from(fh, path, size, limits, base.kind)
 
-    record = _decoded(base, path, limits, visual, read_object, content)
+    record = _decoded(base, path, limits, visual, read_object, content, then)
     if record.error is not None:  # a decoder's message may name the stream by its URL
         reason = without_credentials(record.error.reason)
         record = replace(record, error=DecodeError(record.error.check, reason))
@@ -102,12 +162,16 @@ def _decoded(
     visual: bool,
     decode: Callable[[], Decoded],
     content: bool = False,
+    then: Then | None = None,
 ) -> FileRecord:
-    """The record of what ``decode`` reads, or of why it could not."""
+    """The record of what ``decode`` reads, or of why it could not (``then``: what more the
+    record takes of the decoded pixels)."""
     try:
         with np.errstate(all="ignore"):  # NaN/Inf in the data are findings, not warnings
             decoded = decode()
             record = record_of(decoded, base, content=content)
+            if then is not None:
+                record = then(decoded, record)
             return with_visual(decoded, record) if visual else record
     except DecodeFailure as exc:
         return replace(base, error=DecodeError(exc.check, exc.reason))

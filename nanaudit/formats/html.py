@@ -182,6 +182,14 @@ def training_block(s: SplitReport, report: Report) -> str:
         raw_mean = ", ".join(f"{x:.3f}" for x in n.mean)
         raw_std = ", ".join(f"{x:.3f}" for x in n.std)
         lines.append(f"# unscaled: mean=[{raw_mean}], std=[{raw_std}]")
+        ct = n.nnunet_ct
+        if ct is not None:
+            lines.append(
+                f"# nnU-Net's CTNormalization: the intensities under the labels (> 0) of "
+                f"{ct.cases:,} cases, each weighing the same; percentiles to {ct.resolution:g} HU"
+            )
+            for c, (lo, hi, m, sd) in enumerate(zip(ct.lo, ct.hi, ct.mean, ct.std, strict=True)):
+                lines.append(f"ct_clip_{c} = ({lo:g}, {hi:g})  # then (x - {m:.4f}) / {sd:.4f}")
     positional = _positional_weights(t.class_weights, report.labels.num_classes)
     if positional:
         weights = ", ".join(f"{w:.4f}" for w in positional)

@@ -14,7 +14,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..records import encode
-from ..report import Finding, Report, SplitReport, Spread, TrainingScale, TrainingSummary
+from ..report import (
+    CTClip,
+    Finding,
+    Report,
+    SplitReport,
+    Spread,
+    TrainingScale,
+    TrainingSummary,
+)
 from ..severity import Severity
 from ..stats import ChannelStats
 from .base import RenderOptions
@@ -59,6 +67,7 @@ def _training(t: TrainingSummary, names: tuple[str, ...]) -> dict[str, Any]:
             "full_scale": {"low": n.scale_lo, "span": n.scale_span, "basis": n.scale_basis},
             "mean_scaled": [_num(x) for x in n.mean_scaled],
             "std_scaled": [_num(x) for x in n.std_scaled],
+            "nnunet_ct": _ct_clip(n.nnunet_ct),
         },
         "classes": list(t.classes),
         "class_names": {str(k): names[k] for k in t.classes if 0 <= k < len(names)},
@@ -79,6 +88,22 @@ def _training(t: TrainingSummary, names: tuple[str, ...]) -> dict[str, Any]:
         "zero_weight_classes": list(t.zero_weight_classes),
         "class_weights_method": t.class_weights_method,
         "at_training_scale": _at_scale(t.at_training_scale),
+    }
+
+
+def _ct_clip(c: CTClip | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "scheme": "nnU-Net CTNormalization: clip to [percentile_00_5, percentile_99_5] of the "
+        "foreground intensities (label > 0), then (x - mean) / std",
+        "cases": c.cases,
+        "voxels": c.voxels,
+        "percentile_00_5": [_num(x) for x in c.lo],
+        "percentile_99_5": [_num(x) for x in c.hi],
+        "mean": [_num(x) for x in c.mean],
+        "std": [_num(x) for x in c.std],
+        "resolution": c.resolution,
     }
 
 

@@ -296,6 +296,18 @@ def _render_training(console: Console, report: Report, sp: SplitReport) -> None:
                 f"; raw mean {_floats(n.mean, 2)} std {_floats(n.std, 2)}",
             ),
         )
+        ct = n.nnunet_ct
+        if ct is not None:
+            clip = ", ".join(f"[{a:g}, {b:g}]" for a, b in zip(ct.lo, ct.hi, strict=True))
+            table.add_row(
+                "nnU-Net CT",
+                Text(
+                    f"clip {clip} then mean={_floats(ct.mean, 2)} std={_floats(ct.std, 2)}: "
+                    f"nnU-Net's CTNormalization, from the intensities under the labels (> 0) "
+                    f"of {ct.cases:,} cases, each weighing the same; percentiles to "
+                    f"{ct.resolution:g} HU"
+                ),
+            )
     v = t.valid_fraction
     if v is not None:
         table.add_row(

@@ -76,6 +76,9 @@ class Layout:
     notes: tuple[str, ...] = ()
     # folders holding images of which no split audits one, with their number of images
     unaudited: tuple[tuple[Path, int], ...] = ()
+    # the channels (0000 → 0) a catalogue declares CT (Decathlon's dataset.json "modality",
+    # nnU-Net v2's "channel_names"): their volumes get nnU-Net's CT clipping range
+    ct_channels: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,14 +90,39 @@ def discover_decathlon(root: Path, base: Path, request: DiscoverRequest) -> Layo
                 "case's label; a case's label counts once in the statistics"
             )
     catalogue = base / "dataset.json"
+    ct: frozenset[int] = frozenset()
     if is_file(catalogue):
         notes.append("classes from dataset.json (its labels), read as untrusted input")
+        ct = ct_channels(catalogue)
     return Layout(
         "decathlon",
         "Decathlon / nnU-Net: imagesTr/ with labelsTr/ (channels _0000…), imagesTs/",
         tuple(splits),
         tuple(notes),
+        ct_channels=ct,
     )
+
+
+def ct_channels(path: Path) -> frozenset[int]:
+    """The channels dataset.json declares CT: Decathlon's {"modality": {"0": "CT"}} or
+    nnU-Net v2's {"channel_names": {"0": "CT"}}. A catalogue that cannot be read declares
+    none here (decathlon_catalogue names what is wrong with it)."""
+    if listing_remote():
+        return frozenset()
+    try:
+        data = json.loads(_read_small(path, MAX_CATALOGUE_BYTES))
+    except (DiscoveryError, ValueError, RecursionError):
+        return frozenset()
+    found: set[int] = set()
+    for key in ("modality", "channel_names"):
+        named = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(named, dict):
+            continue
+        for channel, name in list(named.items())[:MAX_LABELS]:
+            number = str(channel).strip()
+            if re.fullmatch(r"\d{1,4}", number) and str(name).strip().upper() == "CT":
+                found.add(int(number))
+    return frozenset(found)
 
 
 def decathlon_catalogue(base: Path) -> Mapping[str, Any]:
