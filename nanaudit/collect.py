@@ -183,8 +183,10 @@ def audit_files(
     records = record_store(plan, cache_dir)
     visuals: VisualStore | None = None
     if plan.visuals:
-        tasks = {key: replace(t, visual=True) for key, t in tasks.items()}
-        visuals = VisualStore(cache.directory if cache is not None else None, plan.limits)
+        bands = plan.options.bands
+        tasks = {key: replace(t, visual=True, bands=bands) for key, t in tasks.items()}
+        folder = cache.directory if cache is not None else None
+        visuals = VisualStore(folder, plan.limits, variant="" if bands is None else repr(bands))
     try:
         if cache is not None:
             damaged = []

@@ -333,6 +333,42 @@ class ImageSize(ValueKind[Any]):
 
 
 @dataclass(frozen=True)
+class BandTriple(ValueKind[Any]):
+    """Three band numbers (1-based) shown as red, green and blue: ``R,G,B`` text
+    (``4,3,2``), a ``[R, G, B]`` list, or None. Each within [1, maximum]."""
+
+    maximum: int = 64
+    metavar: str = "R,G,B"
+
+    def parse(self, value: object, where: Where) -> tuple[int, int, int] | None:
+        if value is None or (isinstance(value, str) and _is_none(value)):
+            return None
+        if isinstance(value, str):
+            text = value.strip()
+            if not re.fullmatch(r"\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}", text):
+                raise where.fail(f"expected three band numbers R,G,B (e.g. 4,3,2), got {value!r}")
+            value = [int(v) for v in text.split(",")]
+        if not isinstance(value, list | tuple) or len(value) != 3:
+            raise where.fail(f"expected [red, green, blue] band numbers, got {value!r}")
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise where.fail(f"expected integer band numbers, got {value!r}")
+        if not all(1 <= v <= self.maximum for v in value):
+            raise where.fail(f"band numbers lie in [1, {self.maximum}] (1 is the first band)")
+        return (value[0], value[1], value[2])
+
+    def dump(self, value: tuple[int, int, int] | None) -> Any:
+        return None if value is None else list(value)
+
+    def schema(self) -> dict[str, Any]:
+        band = {"type": "integer", "minimum": 1, "maximum": self.maximum}
+        triple = {"type": "array", "items": band, "minItems": 3, "maxItems": 3}
+        return {"anyOf": [triple, {"type": "null"}]}
+
+    def describe(self) -> str:
+        return "R,G,B band numbers (1-based) or [R, G, B]"
+
+
+@dataclass(frozen=True)
 class NumberRange(ValueKind[Any]):
     """Two numbers ``lo ≤ hi`` within [minimum, maximum]: ``LO,HI`` text or ``[lo, hi]``;
     one number for a fixed value; or None."""

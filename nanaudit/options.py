@@ -24,6 +24,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from .formats import Format
 from .kinds import (
+    BandTriple,
     Bool,
     Choice,
     ChoiceList,
@@ -1107,6 +1108,16 @@ class Options:
         Int(0, 1000),
         8,
         "html format: the worst files of each check shown with their pictures.",
+        group="output",
+        reported=False,
+    )
+    bands = Option[tuple[int, int, int] | None](
+        BandTriple(),
+        None,
+        "html format: the bands of a multi-band raster (4 bands or more) shown as red, green "
+        "and blue, numbered from 1 (e.g. 4,3,2: Sentinel-2's true colour); default 4,3,2 for "
+        "12 or 13 bands (Sentinel-2), else the first three. Each band is stretched from its "
+        "2nd to its 98th percentile.",
         group="output",
         reported=False,
     )

@@ -60,6 +60,7 @@ class Task:
     partner: Path | None = None
     partner_key: str = ""
     ct: bool = False
+    bands: tuple[int, int, int] | None = None  # a multi-band raster's composite (visual)
 
 
 def usable_cpus() -> int:
@@ -111,6 +112,7 @@ def audit(task: Task, limits: DecodeLimits) -> FileRecord:
         partner=task.partner,
         partner_key=task.partner_key,
         ct=task.ct,
+        bands=task.bands,
     )
 
 

@@ -64,7 +64,7 @@ def unpack_histogram(blob: bytes) -> tuple[float, float, np.ndarray] | None:
 # A stored row is read as untrusted (the store is a file on disk, like the record cache):
 # anything nanaudit would not have written is a miss, never an error or an allocation of
 # the size it states.
-MAX_CHANNELS = 4
+MAX_CHANNELS = 64  # a multi-band raster's bands (decode/geotiff.py reads up to 64)
 MAX_STRETCH = 500  # characters of the note on how values were mapped to 8 bits
 MAX_THUMB_BYTES = 1 << 20  # a thumbnail is at most 192 x 192 (THUMB_MAX): some 150 kB
 
@@ -130,11 +130,12 @@ def visual_of_row(meta_text: Any, thumb: Any, flags: Any, hist: Any) -> Visual |
 class VisualStore:
     """Thumbnails by (path, kind). ``directory`` None: a temporary store for one run."""
 
-    def __init__(self, directory: Path | None, limits: DecodeLimits) -> None:
+    def __init__(self, directory: Path | None, limits: DecodeLimits, variant: str = "") -> None:
+        """``variant``: what else shapes the pictures (the bands a composite shows)."""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.persistent = directory is not None
         self.problem: str | None = None
-        self.key = f"{limits_key(limits)}-{STORE_FORMAT}"
+        self.key = f"{limits_key(limits)}-{STORE_FORMAT}" + (f"-{variant}" if variant else "")
         self._current: set[Key] = set()  # valid in this run: found unchanged, or just made
         self._db: sqlite3.Connection | None = None
         try:

@@ -723,3 +723,90 @@ def test_ct_clip_is_in_every_format(tmp_path: Path) -> None:
     assert ct["cases"] == 2 and "CTNormalization" in ct["scheme"]
     assert "nnU-Net CT" in render(report, Format.RICH)
     assert "ct_clip_0 = (" in render(report, Format.HTML)
+
+
+# --------------------------------------------------------------------------- band composites
+
+
+def sentinel2_tile(path: Path, count: int = 13, seed: int = 0) -> np.ndarray:
+    """A count-band uint16 raster: band 4 bright on the left half, band 3 on the top half,
+    band 2 everywhere dim but for one very bright pixel (a glint), the other bands noise."""
+    rng = np.random.default_rng(seed)
+    bands = rng.integers(0, 3000, (count, 40, 60)).astype(np.uint16)
+    bands[3] = 200
+    bands[3][:, :30] = 3000  # B04 (red): the left half
+    bands[2] = 200
+    bands[2][:20] = 3000  # B03 (green): the top half
+    bands[1] = 500
+    bands[1][0, 0] = 60000  # B02 (blue): a glint a min-max stretch would darken the rest by
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(
+        path, np.moveaxis(bands, 0, -1), photometric="minisblack", planarconfig="contig"
+    )
+    return bands
+
+
+def _thumb(path: Path, bands: tuple[int, int, int] | None = None) -> tuple[np.ndarray, str]:
+    rec = audit_file(path, path.name, FileKind.IMAGE, "t", DecodeLimits(), visual=True, bands=bands)
+    assert rec.visual is not None
+    return np.asarray(Image.open(io.BytesIO(rec.visual.thumb)).convert("RGB")).astype(
+        int
+    ), rec.visual.stretch
+
+
+def test_a_sentinel2_raster_is_shown_in_true_colour_with_a_percentile_stretch(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s2.tif"
+    sentinel2_tile(path)
+    rgb, stretch = _thumb(path)
+    assert "bands 4, 3, 2 of 13" in stretch and "Sentinel-2" in stretch and "98th" in stretch
+    left_top, right_bottom = rgb[5, 5], rgb[35, 55]
+    assert left_top[0] > 200 and left_top[1] > 200  # red and green where B04 and B03 are
+    assert right_bottom[0] < 50 and right_bottom[1] < 50
+    # blue: 500 everywhere but the glint; its 2nd..98th percentiles are both 500, so the
+    # plane is flat, not darkened to nothing by the glint's 60000
+    assert abs(rgb[35, 55, 2] - rgb[5, 55, 2]) < 30
+
+
+def test_bands_option_picks_the_composite_and_falls_back_beyond_the_band_count(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s2.tif"
+    sentinel2_tile(path)
+    rgb, stretch = _thumb(path, (3, 4, 4))  # green band as red, red band as green and blue
+    assert "bands 3, 4, 4 of 13" in stretch and "--bands" in stretch
+    assert rgb[5, 55][0] > 200 and rgb[35, 5][1] > 200  # top right: B03; bottom left: B04
+    four = tmp_path / "rgbn.tif"
+    sentinel2_tile(four, count=4)
+    _, fallback = _thumb(four, (8, 4, 3))
+    assert "bands 1, 2, 3 of 4" in fallback and "more than its 4 bands" in fallback
+
+
+def test_html_report_pictures_a_13_band_tile_and_takes_bands(tmp_path: Path) -> None:
+    import nanaudit
+    from nanaudit.formats import Format, render
+
+    root = tmp_path / "tiles"
+    (root / "masks").mkdir(parents=True)
+    for i in range(3):
+        sentinel2_tile(root / "images" / f"t{i}.tif", seed=i)
+        mask = np.zeros((40, 60), np.uint8)
+        mask[5:20, 5:30] = 1
+        mask[0, 0] = 7  # out of range with 2 classes: a finding, whose pictures the page shows
+        Image.fromarray(mask).save(root / "masks" / f"t{i}.png")
+    html = render(nanaudit.scan(root, num_classes=2, format="html"), Format.HTML)
+    assert "bands 4, 3, 2 of 13 as red, green, blue" in html
+    html = render(nanaudit.scan(root, num_classes=2, format="html", bands=(5, 6, 7)), Format.HTML)
+    assert "bands 5, 6, 7 of 13" in html
+
+
+@pytest.mark.parametrize("value", ["4,3", "0,1,2", "4,3,99", "red,green,blue"])
+def test_bands_out_of_bounds_is_a_one_line_usage_error(tmp_path: Path, value: str) -> None:
+    from click.testing import CliRunner
+
+    from nanaudit.cli import cli
+
+    result = CliRunner().invoke(cli, ["scan", str(tmp_path), "--bands", value, "--no-cache"])
+    assert result.exit_code == 2, result.output
+    assert "bands" in result.stderr and "Traceback" not in result.stderr

@@ -46,6 +46,7 @@ def audit_file(
     partner: Path | None = None,
     partner_key: str = "",
     ct: bool = False,
+    bands: tuple[int, int, int] | None = None,
 ) -> FileRecord:
     """Decode ``path`` once and reduce it to a record. Never raises for a bad file; raises
     NeedsWorker when ``limits.in_process_max`` says the decode belongs in a worker. With
@@ -55,13 +56,14 @@ def audit_file(
     ``partner``: an image volume's label volume, read too when the image is CT (``ct``: its
     dataset says so) or Hounsfield-like, for the intensities under its labels (nnU-Net's CT
     clipping, decode/foreground.py); ``partner_key`` is kept in the record (see
-    FileRecord.partner_key)."""
+    FileRecord.partner_key). ``bands``: the bands a multi-band raster's thumbnail shows as
+    red, green and blue (1-based; None: decode/thumbnails.py's default)."""
     then: Then | None = None
     if partner is not None and kind is FileKind.IMAGE:
         then = _foreground_step(partner, partner_key, ct, limits, storage)
     if isinstance(storage, RemoteStorage):
         base = FileRecord(path=rel, kind=kind, split=split)
-        return _audit_remote(storage, path, base, limits, visual, size, content, then)
+        return _audit_remote(storage, path, base, limits, visual, size, content, then, bands)
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -72,7 +74,9 @@ def audit_file(
         return replace(base, error=DecodeError("NA001", "not a regular file"))
     if st.st_size == 0:
         return replace(base, error=DecodeError("NA001", "empty file (0 bytes)"))
-    return _decoded(base, path, limits, visual, lambda: read(path, limits, kind), content, then)
+    return _decoded(
+        base, path, limits, visual, lambda: read(path, limits, kind), content, then, bands
+    )
 
 
 def _foreground_step(
@@ -130,6 +134,7 @@ def _audit_remote(
     listed: int | None,
     content: bool,
     then: Then | None = None,
+    bands: tuple[int, int, int] | None = None,
 ) -> FileRecord:
     """The same for an object of remote storage, streamed: never copied to disk."""
     try:
@@ -148,7 +153,7 @@ def _audit_remote(
         with storage.open(path, size) as fh:
             return read_from(fh, path, size, limits, base.kind)
 
-    record = _decoded(base, path, limits, visual, read_object, content, then)
+    record = _decoded(base, path, limits, visual, read_object, content, then, bands)
     if record.error is not None:  # a decoder's message may name the stream by its URL
         reason = without_credentials(record.error.reason)
         record = replace(record, error=DecodeError(record.error.check, reason))
@@ -163,6 +168,7 @@ def _decoded(
     decode: Callable[[], Decoded],
     content: bool = False,
     then: Then | None = None,
+    bands: tuple[int, int, int] | None = None,
 ) -> FileRecord:
     """The record of what ``decode`` reads, or of why it could not (``then``: what more the
     record takes of the decoded pixels)."""
@@ -172,7 +178,7 @@ def _decoded(
             record = record_of(decoded, base, content=content)
             if then is not None:
                 record = then(decoded, record)
-            return with_visual(decoded, record) if visual else record
+            return with_visual(decoded, record, bands) if visual else record
     except DecodeFailure as exc:
         return replace(base, error=DecodeError(exc.check, exc.reason))
     except NeedsWorker:
@@ -188,11 +194,13 @@ def _decoded(
         return replace(base, error=DecodeError("NA001", reason))
 
 
-def with_visual(decoded: Decoded, record: FileRecord) -> FileRecord:
+def with_visual(
+    decoded: Decoded, record: FileRecord, bands: tuple[int, int, int] | None = None
+) -> FileRecord:
     """The record with its thumbnails, made from the pixels already decoded. A thumbnail
     that cannot be made leaves the record as it was: pictures never cost a finding."""
     try:
-        return replace(record, visual=visual_of(middle_slice(decoded), record))
+        return replace(record, visual=visual_of(middle_slice(decoded), record, bands))
     except Exception:
         return record
 

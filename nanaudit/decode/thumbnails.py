@@ -7,7 +7,9 @@ factor, so that every pixel of the thumbnail stands for the same block of the fi
 - an image: a JPEG of its pixels as a viewer shows them (16-bit, integer and float data
   stretched to 8 bits, the stretch stated), a PNG of per-pixel flags where the file holds
   NaN, ±Inf, float16 overflow or nodata values (a block is flagged when any of its pixels
-  is, so one bad pixel stays visible), and coarse per-channel histograms;
+  is, so one bad pixel stays visible), and coarse per-channel histograms; a raster of 4
+  bands or more as a composite of three of them, each stretched from its 2nd to its 98th
+  percentile (composite_bands);
 - a mask: a PNG of label indices, reduced so that rare labels survive: in each block the
   rarest label (below RARE_SHARE of the mask) wins, else the block's first pixel. Out-of-
   range labels, interpolated edge labels and JPEG halos are rare, and stay visible at any
@@ -46,10 +48,13 @@ def reduction(width: int, height: int) -> int:
     return max(1, math.ceil(max(width, height) / THUMB_MAX))
 
 
-def visual_of(decoded: Decoded, record: FileRecord) -> Visual | None:
-    """The thumbnails of a decoded file (``record`` is its record, statistics included)."""
+def visual_of(
+    decoded: Decoded, record: FileRecord, bands: tuple[int, int, int] | None = None
+) -> Visual | None:
+    """The thumbnails of a decoded file (``record`` is its record, statistics included;
+    ``bands``: a multi-band raster's composite, see composite_bands)."""
     if record.kind is FileKind.IMAGE:
-        return image_visual(decoded.raster, record)
+        return image_visual(decoded.raster, record, bands)
     return mask_visual(decoded.raster, record)
 
 
@@ -80,10 +85,14 @@ def block_max(a: npt.NDArray[Any], f: int) -> npt.NDArray[Any]:
 # --------------------------------------------------------------------------- images
 
 
-def image_visual(raster: Raster, record: FileRecord) -> Visual:
+def image_visual(
+    raster: Raster, record: FileRecord, bands: tuple[int, int, int] | None = None
+) -> Visual:
     f = reduction(record.width or 1, record.height or 1)
     if isinstance(raster, Image.Image):
         return _image_visual_8bit(raster, f)
+    if raster.ndim == 3 and raster.shape[2] >= COMPOSITE_BANDS:
+        return _composite_visual(raster, record, f, bands)
     return _image_visual_array(raster, record, f)
 
 
@@ -146,6 +155,73 @@ def _image_visual_array(arr: npt.NDArray[Any], record: FileRecord, f: int) -> Vi
         im.height,
         flags=_png(Image.fromarray(flags, "L")) if flags is not None else b"",
         stretch=stretch,
+        hist_range=(hist_lo, hist_hi),
+        histogram=histogram,
+    )
+
+
+COMPOSITE_BANDS = 4  # from 4 bands on, a raster is shown as a band composite
+SENTINEL2_BANDS = (12, 13)  # Sentinel-2 L2A and L1C band counts
+SENTINEL2_RGB = (4, 3, 2)  # B04, B03, B02: red, green, blue (1-based, in either order)
+STRETCH_PERCENTILES = (2.0, 98.0)
+
+
+def composite_bands(count: int, asked: tuple[int, int, int] | None) -> tuple[tuple[int, ...], str]:
+    """The 1-based bands shown as red, green and blue of a raster of ``count`` bands, and
+    why: ``asked`` (--bands) when the raster has them, else Sentinel-2's true colour for 12
+    or 13 bands, else the first three."""
+    if asked is not None and max(asked) <= count:
+        return asked, "as --bands asked"
+    default = SENTINEL2_RGB if count in SENTINEL2_BANDS else (1, 2, 3)
+    why = "Sentinel-2's true colour" if count in SENTINEL2_BANDS else "the first three"
+    if asked is not None:
+        why += f"; --bands {','.join(map(str, asked))} asks for more than its {count} bands"
+    return default, why
+
+
+def _composite_visual(
+    arr: npt.NDArray[Any], record: FileRecord, f: int, asked: tuple[int, int, int] | None
+) -> Visual:
+    """A multi-band raster as three of its bands, each stretched from its 2nd to its 98th
+    percentile (of its finite values, the declared nodata left out): a robust stretch, that
+    a few bright or nodata pixels do not flatten."""
+    chosen, why = composite_bands(arr.shape[2], asked)
+    small = arr[::f, ::f]
+    planes = []
+    for band in chosen:
+        plane = small[..., band - 1].astype(np.float64)
+        valid = np.isfinite(plane)
+        if record.nodata is not None and math.isfinite(record.nodata):
+            valid &= plane != record.nodata
+        values = plane[valid]
+        lo, hi = (
+            (float(v) for v in np.percentile(values, STRETCH_PERCENTILES))
+            if values.size
+            else (0.0, 1.0)
+        )
+        span = hi - lo if hi > lo else 1.0
+        with np.errstate(invalid="ignore"):
+            scaled = np.where(valid, (plane - lo) * (255.0 / span), 0.0)
+        planes.append(np.nan_to_num(scaled, nan=0.0).clip(0, 255))
+    rgb = np.stack(planes, axis=-1).round().astype(np.uint8)
+    im = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    px = record.pixels
+    finite = [c for c in px.channels if c.count] if px is not None else []
+    lo = min((c.min for c in finite), default=0.0)
+    hi = max((c.max for c in finite), default=0.0)
+    flags = _flags(arr, record, f)
+    hist_lo, hist_hi, histogram = _array_histograms(arr, lo, hi)
+    names = ", ".join(str(b) for b in chosen)
+    return Visual(
+        _jpeg(im),
+        im.width,
+        im.height,
+        flags=_png(Image.fromarray(flags, "L")) if flags is not None else b"",
+        stretch=(
+            f"bands {names} of {arr.shape[2]} as red, green, blue ({why}), each stretched "
+            f"from its {STRETCH_PERCENTILES[0]:g}th to its {STRETCH_PERCENTILES[1]:g}th "
+            "percentile"
+        ),
         hist_range=(hist_lo, hist_hi),
         histogram=histogram,
     )

@@ -34,6 +34,18 @@ LISTED_MAX = 100  # findings of a check listed by name after the pictures
 CHART_ROWS = 40  # classes in a bar chart
 SCATTER_POINTS = 400  # distinct image sizes in the scatter
 CHANNEL_COLOURS = ("#d62728", "#2ca02c", "#1f77b4", "#7f7f7f")
+BAND_COLOURS = (  # the bands of a multi-band raster (matplotlib's tab10)
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def missing_extra() -> str | None:
@@ -120,7 +132,9 @@ def histogram_lines(hists: Sequence[Histogram], channels: int) -> dict[str, Any]
     if not hists:
         return None
     top = max((max(h.counts) for h in hists if h.counts), default=0) or 1
-    names = ("R", "G", "B", "A") if channels >= 3 else ("gray", "alpha")
+    names: Sequence[str] = ("R", "G", "B", "A") if channels >= 3 else ("gray", "alpha")
+    if channels > len(CHANNEL_COLOURS):  # a multi-band raster: its bands by number
+        names = [f"band {i + 1}" for i in range(len(hists))]
     lines = []
     for i, h in enumerate(hists):
         n = len(h.counts)
@@ -129,8 +143,13 @@ def histogram_lines(hists: Sequence[Histogram], channels: int) -> dict[str, Any]
             y = 10 + 110 * (1 - c / top)
             pts.append(f"{10 + 240 * j / n:.1f},{y:.1f}")
             pts.append(f"{10 + 240 * (j + 1) / n:.1f},{y:.1f}")
-        colour = CHANNEL_COLOURS[i] if channels >= 3 else ("#444444", "#999999")[min(i, 1)]
-        lines.append({"points": " ".join(pts), "colour": colour, "name": names[min(i, 3)]})
+        if channels > len(CHANNEL_COLOURS):
+            colour = BAND_COLOURS[i % len(BAND_COLOURS)]
+        else:
+            colour = CHANNEL_COLOURS[i] if channels >= 3 else ("#444444", "#999999")[min(i, 1)]
+        lines.append(
+            {"points": " ".join(pts), "colour": colour, "name": names[min(i, len(names) - 1)]}
+        )
     lo, hi = hists[0].lo, hists[0].hi
     return {"lines": lines, "lo": f"{lo:g}", "hi": f"{hi:g}"}
 
