@@ -307,6 +307,7 @@ def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) ->
         max_annotations=opts.max_annotations,
         stats=opts.stats,
         quiet=opts.quiet,
+        files=opts.report_files,
     )
     for target_fmt, target in opts.outputs:
         _write(target, render_chunks(report, Format(target_fmt), file_options))
@@ -328,6 +329,7 @@ def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) ->
         max_annotations=opts.max_annotations,
         stats=opts.stats,
         quiet=opts.quiet,
+        files=opts.report_files,
     )
     try:
         for stdout_format in stdout_formats:

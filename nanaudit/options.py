@@ -1104,6 +1104,18 @@ class Options:
         group="output",
         reported=False,
     )
+    report_files = Option[str](
+        Choice(("all", "findings", "none")),
+        "all",
+        "json format: the files its `files` list holds: all (the default), those a "
+        "finding names, or none (a scan of millions of files: the findings and statistics "
+        "are the same).",
+        commands=BOTH,
+        group="output",
+        env=True,
+        reported=False,
+        metavar="WHICH",
+    )
     max_pictures = Option[int](
         Int(0, 1000),
         8,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import sample_with_leaks
+from conftest import sample_with_leaks, validate_report_json
 
 from nanaudit import store
 from nanaudit.cli import cli
@@ -105,3 +105,31 @@ def test_the_store_never_lies_in_the_scanned_folder(
         assert list(inner.iterdir()) == []  # kept in memory: nothing written there
     finally:
         inner.rmdir()
+
+
+def test_the_json_report_lists_all_files_those_with_findings_or_none(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = {}
+    for which in ("all", "findings", "none"):
+        out = tmp_path / f"{which}.json"
+        args = ["scan", str(data), "--no-cache", "-j", "1", "-q", f"-ojson:{out}"]
+        if which == "findings":
+            args.append("--report-files=findings")
+        elif which == "none":
+            monkeypatch.setenv("NANAUDIT_REPORT_FILES", "none")
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1, result.output
+        docs[which] = validate_report_json(out.read_text(encoding="utf-8"))
+    every = [f["path"] for f in docs["all"]["files"]]
+    named = {p for f in docs["all"]["findings"] for p in (f["path"], f.get("image"), f.get("mask"))}
+    assert (
+        every == sorted(every)
+        and len(every) == docs["all"]["summary"]["images"] + (docs["all"]["summary"]["masks"])
+    )
+    assert [f["path"] for f in docs["findings"]["files"]] == [p for p in every if p in named]
+    assert 0 < len(docs["findings"]["files"]) < len(every)
+    assert docs["none"]["files"] == []
+    for doc in docs.values():  # the rest of the document is the same
+        doc.pop("files")
+    assert docs["all"] == docs["findings"] == docs["none"]

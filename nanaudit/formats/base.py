@@ -18,6 +18,7 @@ class RenderOptions:
     max_annotations: int = 50  # github: annotations before the rest is summarised
     stats: bool = True  # terminal: the statistics after the findings
     quiet: bool = False  # terminal: the findings and the summary line only
+    files: str = "all"  # json: the files listed: all, those findings name, or none
 
 
 def summary_line(report: Report) -> str:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..records import encode
+from ..records import FileRecord, encode
 from ..report import (
     CTClip,
     Finding,
@@ -204,9 +204,21 @@ def json_text(value: Any, **options: Any) -> str:
     return _JSON_UNSAFE.sub(_json_safe, text)
 
 
-def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
+def listed_files(report: Report, which: str = "all") -> Iterator[FileRecord]:
+    """The files the report lists (``--report-files``): all of them, those a finding
+    names (its path, image or mask), or none."""
+    if which == "none":
+        return
+    named = {p for f in report.findings for p in (f.path, f.image, f.mask) if p is not None}
+    for rec in report.files:
+        if which == "all" or rec.path in named:
+            yield rec
+
+
+def report_to_dict(report: Report, lazy: bool = False, files: str = "all") -> dict[str, Any]:
     """The JSON document as Python data. With ``lazy``, the long lists (findings, skipped,
-    files) are generators, so that rendering never holds them all at once."""
+    files) are generators, so that rendering never holds them all at once; ``files`` says
+    which files it lists (``--report-files``)."""
 
     def seq(items: Iterable[Any]) -> Any:
         return items if lazy else list(items)
@@ -256,7 +268,7 @@ def report_to_dict(report: Report, lazy: bool = False) -> dict[str, Any]:
         },
         "skipped": seq({"path": p, "reason": r} for p, r in report.skipped),
         "not_audited": [{"folder": f, "images": n} for f, n in report.unaudited],
-        "files": seq(encode(r, report=True) for r in report.files),
+        "files": seq(encode(r, report=True) for r in listed_files(report, files)),
     }
 
 
@@ -271,7 +283,7 @@ def _dump(value: Any) -> str:
 def render_chunks(report: Report, options: RenderOptions) -> Iterator[str]:
     """The document line by line: one line per top-level key, per split, per finding and
     per file. Streamed, so a report of 100,000 files never exists whole in memory."""
-    doc = report_to_dict(report, lazy=True)
+    doc = report_to_dict(report, lazy=True, files=options.files)
     yield "{\n"
     keys = list(doc)
     for i, key in enumerate(keys):
