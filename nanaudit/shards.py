@@ -27,10 +27,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import stat
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .aggregate import GroupStats, SplitStats, _fold, split_stats
 from .checks.registry import get_check
@@ -44,12 +46,17 @@ from .plan import ActiveCheck, ScanPlan, training_rules
 from .records import CodecError, DecodeLimits, FileKind, FileRecord, decode, encode
 from .rules import LabelRules, TrainingRules
 from .severity import Severity
+from .store import RecordStore, SortedRecords, spill_folder
 from .version import __version__
 
 FORMAT = "nanaudit-partial"
 FORMAT_VERSION = 3  # 2: the plan carries the usage warnings; 3: signatures in columns
-# a partial file is read whole (JSON): some 300,000 records; a larger scan takes more shards
+# a partial file as nanaudit writes it is read a line at a time: its head (the plan, the
+# pairs) whole, then one record a line; any other JSON document is read whole (some
+# 300,000 records)
 MAX_PARTIAL_BYTES = 256 << 20
+MAX_RECORD_BYTES = 64 << 20  # a line of a partial file: one record
+RECORDS_START = b',"records":[\n'
 MAX_NOTES = 10_000  # notes and warnings a plan may carry
 MAX_CLASS_NAMES = 65536  # as the class_names option
 
@@ -67,7 +74,9 @@ class Partial:
     plan: Mapping[str, Any]  # the settled plan, JSON-ready: equal in every shard
     pairs: tuple[tuple[int, int, str | None, str | None], ...]  # (split, place, image, mask)
     skipped: tuple[tuple[int, int, str, str], ...]  # (split, place, path, reason)
-    records: tuple[FileRecord, ...]  # as stored: no label transform
+    # as stored (no label transform), in path order: a tuple, or read as they are iterated
+    # (a spilled store's, a partial file's)
+    records: Collection[FileRecord]
     stats: tuple[SplitStats, ...]  # per split of the plan, of this shard's pairs
     notes: tuple[str, ...] = ()
     source: str = field(default="", compare=False)  # the file it was read from
@@ -90,14 +99,18 @@ def make_partial(plan: ScanPlan, records: Records, collected: Collected, root: s
             if shard_of(split.name, None, display_path(path, plan.root), shard[1]) == shard[0]:
                 skipped.append((s, i, display_path(path, plan.root), reason))
     stats = tuple(split_stats(c.pairs, plan.labels, c.planned.labeled) for c in collected.splits)
-    kept = sorted(records.values(), key=lambda r: (r.path, r.kind.value))
+    kept: Collection[FileRecord] = (
+        SortedRecords(records)
+        if isinstance(records, RecordStore)
+        else tuple(sorted(records.values(), key=lambda r: (r.path, r.kind.value)))
+    )
     return Partial(
         shard,
         root,
         plan_document(plan),
         tuple(pairs),
         tuple(skipped),
-        tuple(kept),
+        kept,
         stats,
         collected.notes,
     )
@@ -195,12 +208,20 @@ def partial_chunks(part: Partial) -> Iterator[str]:
 
 
 def read_partial(path: Path) -> Partial:
-    """A partial file. Raises PartialError naming the file and what is wrong."""
+    """A partial file. Raises PartialError naming the file and what is wrong (its records
+    are read when they are iterated: an error there raises PartialError too)."""
     from .configfile import read_bytes
 
     where = str(path)
     try:
-        doc = json.loads(read_bytes(path, MAX_PARTIAL_BYTES))
+        with _open_regular(path) as fh:
+            head = fh.readline(MAX_PARTIAL_BYTES + 1)
+        if head.endswith(RECORDS_START):  # as nanaudit writes it: records a line each
+            doc = json.loads(head[: -len(RECORDS_START)] + b"}")
+            records: Collection[FileRecord] | None = PartialRecords(path, len(head))
+        else:
+            doc = json.loads(read_bytes(path, MAX_PARTIAL_BYTES))
+            records = None
     except ConfigError as exc:
         raise PartialError(str(exc)) from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -229,13 +250,75 @@ def read_partial(path: Path) -> Partial:
                 (int(s), int(i), _opt_text(a), _opt_text(b)) for s, i, a, b in doc["pairs"]
             ),
             skipped=tuple((int(s), int(i), _text(p), _text(r)) for s, i, p, r in doc["skipped"]),
-            records=tuple(decode(FileRecord, r) for r in doc["records"]),
+            records=(
+                records
+                if records is not None
+                else tuple(decode(FileRecord, r) for r in doc["records"])
+            ),
             stats=tuple(decode(SplitStats, s) for s in doc["stats"]),
             notes=tuple(_text(n) for n in doc["notes"]),
             source=where,
         )
     except (KeyError, TypeError, ValueError, CodecError) as exc:
         raise PartialError(f"{where}: damaged partial file: {exc}") from None
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """A file nanaudit did not make, opened as configfile.read_bytes opens one: without
+    blocking, and only a regular file (never a FIFO or a device)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fh = os.fdopen(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            fh.close()
+            raise ConfigError(f"{path}: not a regular file")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return fh
+
+
+class PartialRecords(Collection[FileRecord]):
+    """The records of a partial file, read a line at a time from ``offset`` each time they
+    are iterated (a merge never holds a part's records whole). A line that is not a record,
+    one longer than MAX_RECORD_BYTES, or an end that is not the document's raises
+    PartialError."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path, self.offset = path, offset
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, rec: object) -> bool:
+        return any(r == rec for r in self)
+
+    def __iter__(self) -> Iterator[FileRecord]:
+        where = str(self.path)
+        try:
+            with _open_regular(self.path) as fh:
+                fh.seek(self.offset)
+                more = True  # a record must come (after "[" or a ",")
+                first = True
+                while True:
+                    line = fh.readline(MAX_RECORD_BYTES + 1)
+                    if len(line) > MAX_RECORD_BYTES:
+                        raise ValueError(f"a line longer than {MAX_RECORD_BYTES:,} bytes")
+                    text = line.rstrip(b"\n")
+                    if text == b"]}" and (first or not more):
+                        if fh.read(16).strip():
+                            raise ValueError("data after the end of the document")
+                        return
+                    if not text.startswith(b"{") or not more:
+                        raise ValueError("the records end early" if not line else "not a record")
+                    more = text.endswith(b",")
+                    first = False
+                    yield decode(FileRecord, json.loads(text[:-1] if more else text))
+        except ConfigError as exc:
+            raise PartialError(str(exc)) from None
+        except OSError as exc:
+            raise PartialError(f"{where}: cannot read: {exc.strerror or exc}") from None
+        except (ValueError, CodecError, RecursionError) as exc:
+            raise PartialError(f"{where}: damaged partial file: {exc}") from None
 
 
 def _shard(value: Any) -> tuple[int, int]:
@@ -342,10 +425,9 @@ def merge_parts(parts: Sequence[Partial]) -> Merged:
                 f"{part.source}: damaged partial file: statistics for another number of splits"
             )
     plan = _with_pairs(plan, ordered, digest)
-    records: Records = {}
+    records = RecordStore(spill_folder(_local(first.root)))
     for part in ordered:
-        for rec in part.records:
-            records.setdefault((Path(rec.path), rec.kind), rec)
+        records.put_first(((Path(rec.path), rec.kind), rec) for rec in part.records)
     for split in plan.layout.splits:
         for p in split.pairs:
             for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK)):
@@ -533,6 +615,14 @@ def _place(slots: list[list[Any]], s: int, i: int, value: Any, source: str, what
     if not (0 <= s < len(slots) and 0 <= i < len(slots[s])) or slots[s][i] is not None:
         raise PartialError(f"{source}: a {what} out of place (split {s}, place {i})")
     slots[s][i] = value
+
+
+def _local(root: str) -> Path | None:
+    """The shards' root, when it names a folder here (a merge's store never lies in it)."""
+    try:
+        return Path(root) if Path(root).is_dir() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _path(rel: str | None) -> Path | None:

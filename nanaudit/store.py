@@ -25,7 +25,15 @@ import sqlite3
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, ItemsView, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    ItemsView,
+    Iterable,
+    Iterator,
+    MutableMapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any, overload
 
@@ -200,6 +208,21 @@ class RecordStore(MutableMapping[Key, FileRecord]):
         for key, kind, body in self._rows("SELECT key, kind, body FROM records ORDER BY id"):
             yield (_path(key), FileKind(kind)), _record(body)
 
+    def put_first(self, items: Iterable[tuple[Key, FileRecord]]) -> None:
+        """Put each record whose key is not in the store yet (the first record of a key
+        wins, as ``setdefault``)."""
+        batch: list[tuple[Key, FileRecord]] = []
+        for key, rec in items:
+            if self.memory is not None:
+                self.setdefault(key, rec)
+                continue
+            batch.append((key, rec))
+            if len(batch) >= FETCH:
+                self._put(batch, replace=False)
+                batch.clear()
+        if batch:
+            self._put(batch, replace=False)
+
     def items(self) -> ItemsView[Key, FileRecord]:
         return _Items(self)
 
@@ -254,13 +277,14 @@ class RecordStore(MutableMapping[Key, FileRecord]):
 
     def _flush(self) -> None:
         if self._pending:
-            self._put(self._pending)
-            self._pending = []
+            pending, self._pending = self._pending, []
+            self._put(pending)
 
-    def _put(self, items: Sequence[tuple[Key, FileRecord]]) -> None:
+    def _put(self, items: Sequence[tuple[Key, FileRecord]], replace: bool = True) -> None:
+        conflict = "UPDATE SET rel = excluded.rel, body = excluded.body" if replace else "NOTHING"
         self._db.executemany(
             "INSERT INTO records (key, kind, rel, body) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (key, kind) DO UPDATE SET rel = excluded.rel, body = excluded.body",
+            f"ON CONFLICT (key, kind) DO {conflict}",
             [(_text(key[0]), key[1].value, _sortable(rec.path), _body(rec)) for key, rec in items],
         )
 
@@ -457,6 +481,22 @@ class StoredPairs(Sequence[Pair]):
         """(pairs of an image and a mask, samples a loader yields)."""
         _, both, with_image = self.store.pair_counts(self.split)
         return both, with_image if not labeled else both
+
+
+class SortedRecords(Collection[FileRecord]):
+    """Every record of a store in (path, kind) order, streamed (a shard's partial file)."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __contains__(self, rec: object) -> bool:
+        return any(r == rec for r in self)
+
+    def __iter__(self) -> Iterator[FileRecord]:
+        return self.store.sorted_records()
 
 
 class StoredFiles(Iterable[FileRecord]):

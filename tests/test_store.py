@@ -42,10 +42,16 @@ def reports(out: Path, *args: str) -> dict[str, bytes]:
     return files
 
 
+def stores() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("nanaudit-records-*"))
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_spilled_scan_reports_what_one_in_memory_does(
-    data: Path, tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
 ) -> None:
+    # (the system's temporary folder as it is: the pool's server keeps its socket there)
+    before = stores()
     scan = ("scan", str(data), "--no-cache", "-j", jobs)
     kept = reports(tmp_path / "memory", *scan)
     monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
@@ -54,7 +60,7 @@ def test_a_spilled_scan_reports_what_one_in_memory_does(
     for fmt, text in kept.items():
         assert spilled[fmt] == text, fmt
     assert b'"files": [' in spilled["json"]
-    assert list(scratch.glob("nanaudit-records-*")) == []  # the store's folder is gone
+    assert stores() <= before  # the store's folder is gone
 
 
 def test_the_store_spills_to_a_private_folder_and_removes_it(scratch: Path) -> None:
@@ -133,3 +139,50 @@ def test_the_json_report_lists_all_files_those_with_findings_or_none(
     for doc in docs.values():  # the rest of the document is the same
         doc.pop("files")
     assert docs["all"] == docs["findings"] == docs["none"]
+
+
+def test_merge_streams_its_parts_into_a_store_and_reports_the_single_scan(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    single = reports(tmp_path / "single", "scan", str(data), "--no-cache", "-j", "1")
+    parts = []
+    for i in (1, 2, 3):
+        part = tmp_path / f"part-{i}.json"
+        result = CliRunner().invoke(
+            cli, ["scan", str(data), "--shard", f"{i}/3", "-j", "1", f"-opartial:{part}"]
+        )
+        assert result.exit_code == 0, result.output
+        parts.append(str(part))
+    lines = Path(parts[0]).read_bytes().splitlines()
+    assert lines[0].endswith(b',"records":[') and lines[-1] == b"]}"  # a record a line
+    before = stores()
+    monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
+    merged = reports(tmp_path / "merged", "merge", *parts)
+    for fmt, text in single.items():
+        assert merged[fmt] == text, fmt
+    assert stores() <= before
+
+
+def test_a_damaged_partial_file_is_one_line_and_exit_code_2(tmp_path: Path, data: Path) -> None:
+    parts = []
+    for i in (1, 2):
+        part = tmp_path / f"part-{i}.json"
+        args = ["scan", str(data), "--shard", f"{i}/2", "-j", "1", f"-opartial:{part}"]
+        assert CliRunner().invoke(cli, args).exit_code == 0
+        parts.append(part)
+    whole = parts[1].read_bytes()
+    lines = whole.splitlines(keepends=True)
+    cases = {
+        "the records end early": b"".join(lines[:-1]),
+        "damaged partial file: Expecting": whole[: len(whole) - len(lines[-1]) - 40],
+        "not a record": b"".join([*lines[:2], b"[1, 2],\n", *lines[2:]]),
+        "data after the end": whole + b'{"more": 1}\n',
+        "not a record ": b"".join([*lines[:-2], lines[-2].rstrip(b"\n") + b",\n", lines[-1]]),
+        "damaged partial file": b"".join([lines[0], b'{"path": 5},\n', *lines[1:]]),
+    }
+    for message, content in cases.items():
+        parts[1].write_bytes(content)
+        result = CliRunner().invoke(cli, ["merge", *map(str, parts), "--format", "json"])
+        assert result.exit_code == 2, (message, result.output)
+        assert message.strip() in result.stderr and result.stdout == "", result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
