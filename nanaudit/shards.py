@@ -57,6 +57,7 @@ FORMAT_VERSION = 3  # 2: the plan carries the usage warnings; 3: signatures in c
 MAX_PARTIAL_BYTES = 256 << 20
 MAX_RECORD_BYTES = 64 << 20  # a line of a partial file: one record
 RECORDS_START = b',"records":[\n'
+WRITTEN_START = b'{"format":"nanaudit-partial",'
 MAX_NOTES = 10_000  # notes and warnings a plan may carry
 MAX_CLASS_NAMES = 65536  # as the class_names option
 
@@ -215,7 +216,10 @@ def read_partial(path: Path) -> Partial:
     where = str(path)
     try:
         with _open_regular(path) as fh:
-            head = fh.readline(MAX_PARTIAL_BYTES + 1)
+            # a line only of a file that begins as nanaudit writes partial files
+            head = fh.read(len(WRITTEN_START))
+            if head == WRITTEN_START:
+                head += fh.readline(MAX_PARTIAL_BYTES + 1)
         if head.endswith(RECORDS_START):  # as nanaudit writes it: records a line each
             doc = json.loads(head[: -len(RECORDS_START)] + b"}")
             records: Collection[FileRecord] | None = PartialRecords(path, len(head))
