@@ -300,3 +300,64 @@ def test_storage_options_are_typed_as_fsspec_expects() -> None:
         ["anon=true", "max_concurrency=12", "endpoint_url=http://h:1/?a=b"], Where("", "x")
     )
     assert parsed == (("anon", True), ("endpoint_url", "http://h:1/?a=b"), ("max_concurrency", 12))
+
+
+def _upload(client: Any, folder: Path, prefix: str) -> None:
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        client.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(folder).as_posix()}")
+
+
+def test_a_decathlon_dataset_json_in_a_bucket_is_its_catalogue(
+    s3: dict[str, Any], tmp_path: Path
+) -> None:
+    """dataset.json read from the bucket as from disk: class names, the CT channel and the
+    nnU-Net CT clipping range (the image's task streams its label volume too)."""
+    need_module("nibabel")
+    from test_volumes import ct_decathlon
+
+    local = ct_decathlon(tmp_path / "Dataset003_Liver", cases=3)
+    _upload(s3["client"], local, "liver")
+    on_disk = nanaudit.scan(local)
+    in_bucket = nanaudit.scan(f"s3://{BUCKET}/liver")
+    assert in_bucket.layout == on_disk.layout == "decathlon"
+    assert (
+        in_bucket.labels.class_names
+        == on_disk.labels.class_names
+        == ("background", "liver", "tumour")
+    )
+    clips = [
+        next(s for s in r.splits if s.name == "train").training.normalize.nnunet_ct  # type: ignore[union-attr]
+        for r in (in_bucket, on_disk)
+    ]
+    assert clips[0] is not None and clips[0] == clips[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x" * (2 << 20), "larger than 1,048,576 bytes"),
+        ("{" * 100_000, "not valid JSON"),
+        (json.dumps({"labels": {str(i): "x" for i in range(5000)}}), "5,000 labels"),
+        (json.dumps({"labels": {"background": 0, "huge": 10**12}}), "outside [0, 65536)"),
+    ],
+)
+def test_a_hostile_dataset_json_in_a_bucket_is_a_one_line_error(
+    s3: dict[str, Any], tmp_path: Path, text: str, message: str
+) -> None:
+    need_module("nibabel")
+    from test_volumes import ct_decathlon
+
+    local = ct_decathlon(tmp_path / "Task09", cases=1)
+    (local / "dataset.json").write_text(text)
+    prefix = f"hostile-{len(text)}-{abs(hash(text)) % 10**6}"
+    _upload(s3["client"], local, prefix)
+    s3["log"].take()
+    result = CliRunner().invoke(cli, ["scan", f"s3://{BUCKET}/{prefix}", "--no-cache"])
+    assert result.exit_code == 2, (result.stderr, result.exception)
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert f"s3://{BUCKET}/{prefix}/dataset.json" in result.stderr  # named by its URL
+    assert len(result.stderr.strip().splitlines()) == 1
+    asked = s3["log"].take()
+    assert any(line.startswith("GET") for line in asked)  # the listing, at least
+    got = [line for line in asked if line.startswith("GET") and line.endswith("/dataset.json")]
+    assert len(got) == (0 if len(text) > 1 << 20 else 1)  # too large: refused from its size

@@ -16,17 +16,16 @@ other TIFF datasets by the rasters' names only (no file is opened to detect a la
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..records import channel_of, image_stem, image_suffix
+from ..storage import without_credentials
 from . import DiscoverRequest, DiscoveryError, Layout, PairPaths, PlannedSplit
 from .generic import discover
-from .walk import dirs_by_name, first_files, is_file, listing_remote
+from .walk import dirs_by_name, first_files, is_file, read_small, shown
 
 MAX_CATALOGUE_BYTES = 1 << 20
 MAX_LABELS = 1024  # labels a dataset.json may name
@@ -107,8 +106,6 @@ def ct_channels(path: Path) -> frozenset[int]:
     """The channels dataset.json declares CT: Decathlon's {"modality": {"0": "CT"}} or
     nnU-Net v2's {"channel_names": {"0": "CT"}}. A catalogue that cannot be read declares
     none here (decathlon_catalogue names what is wrong with it)."""
-    if listing_remote():
-        return frozenset()
     try:
         data = json.loads(_read_small(path, MAX_CATALOGUE_BYTES))
     except (DiscoveryError, ValueError, RecursionError):
@@ -130,17 +127,17 @@ def decathlon_catalogue(base: Path) -> Mapping[str, Any]:
     v2's "ignore" label, ignore_index. Nothing when there is no readable catalogue; a
     catalogue that cannot be used is an error that names it."""
     path = base / "dataset.json"
-    if listing_remote() or not is_file(path):
+    if not is_file(path):
         return {}
     try:
         data = json.loads(_read_small(path, MAX_CATALOGUE_BYTES))
     except (ValueError, RecursionError) as exc:
-        raise DiscoveryError(f"{path}: not valid JSON: {str(exc)[:200]}") from None
+        raise DiscoveryError(f"{shown(path)}: not valid JSON: {str(exc)[:200]}") from None
     labels = data.get("labels") if isinstance(data, dict) else None
     if not isinstance(labels, dict) or not labels:
         return {}
     if len(labels) > MAX_LABELS:
-        raise DiscoveryError(f"{path}: {len(labels):,} labels, more than {MAX_LABELS:,}")
+        raise DiscoveryError(f"{shown(path)}: {len(labels):,} labels, more than {MAX_LABELS:,}")
     names = _label_names(path, labels)
     values: dict[str, Any] = {}
     ignore = [i for i, n in names.items() if n.lower() == "ignore"]
@@ -156,22 +153,23 @@ def decathlon_catalogue(base: Path) -> Mapping[str, Any]:
 
 
 def _read_small(path: Path, limit: int) -> str:
-    """A small text file inside the dataset: a regular file (opened without blocking, so a
-    FIFO is never waited on), at most ``limit`` bytes, UTF-8."""
+    """A small text file inside the dataset, local or remote (walk.read_small: a regular
+    file, at most ``limit`` bytes), UTF-8."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise DiscoveryError(f"{path}: not a regular file")
-            data = fh.read(limit + 1)
+        data = read_small(path, limit)
     except OSError as exc:
-        raise DiscoveryError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise DiscoveryError(f"{path}: larger than {limit:,} bytes")
+        reason = exc.strerror or str(exc)
+        if str(reason).startswith("larger than"):
+            raise DiscoveryError(f"{shown(path)}: {reason}") from None
+        if reason == "not a regular file":
+            raise DiscoveryError(f"{shown(path)}: not a regular file") from None
+        raise DiscoveryError(
+            f"{shown(path)}: cannot read: {without_credentials(str(reason))}"
+        ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DiscoveryError(f"{path}: not UTF-8 text: {exc}") from None
+        raise DiscoveryError(f"{shown(path)}: not UTF-8 text: {exc}") from None
 
 
 def _label_names(path: Path, labels: Mapping[Any, Any]) -> dict[int, str]:
@@ -183,9 +181,9 @@ def _label_names(path: Path, labels: Mapping[Any, Any]) -> dict[int, str]:
         if isinstance(ident, str) and re.fullmatch(r"\d{1,6}", ident.strip()):
             ident = int(ident)
         if isinstance(ident, bool) or not isinstance(ident, int):
-            raise DiscoveryError(f"{path}: label id {str(ident)[:40]!r} is not an integer")
+            raise DiscoveryError(f"{shown(path)}: label id {str(ident)[:40]!r} is not an integer")
         if not 0 <= ident < MAX_LABEL_ID:
-            raise DiscoveryError(f"{path}: label id {ident} outside [0, {MAX_LABEL_ID})")
+            raise DiscoveryError(f"{shown(path)}: label id {ident} outside [0, {MAX_LABEL_ID})")
         out.setdefault(ident, str(name)[:MAX_NAME])
 
     for key, value in labels.items():

@@ -63,6 +63,37 @@ def is_file(path: Path) -> bool:
         return False
 
 
+def read_small(path: Path, limit: int) -> bytes:
+    """A small file of the dataset (a catalogue), at most ``limit`` bytes, from where
+    discovery lists: a regular file opened without blocking (a FIFO is never waited on),
+    or an object of remote storage of at most ``limit`` bytes as its listing says, read
+    no further than ``limit`` + 1 bytes whatever it holds. Raises OSError (with a reason)
+    when it cannot be read or is larger."""
+    remote = _REMOTE.get()
+    if remote is not None:
+        kind, size = remote.kind_and_size(path)
+        if kind != "file":
+            raise OSError("no such object" if kind is None else "not a regular file")
+        if size > limit:
+            raise OSError(f"larger than {limit:,} bytes")
+        try:
+            with remote.open(path, size) as fh:
+                data = fh.read(limit + 1)
+        except OSError:
+            raise
+        except Exception as exc:  # the SDKs' own errors
+            raise OSError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    else:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError("not a regular file")
+            data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"larger than {limit:,} bytes")
+    return data
+
+
 def listing_remote() -> bool:
     """Whether discovery lists remote storage (where folders cannot be named by flags)."""
     return _REMOTE.get() is not None
