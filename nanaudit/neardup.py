@@ -1,17 +1,20 @@
 """Group 64-bit perceptual hashes that lie within a small Hamming distance.
 
-No all-pairs loop: by the pigeonhole principle, two hashes within distance d differ by at
-most d // B bits in one of B bands, so candidate pairs are those whose band values lie
-within that radius (multi-index hashing).
-Candidates are checked with a vectorised popcount and joined with union-find.  Identical
-hashes are collapsed first, so a thousand copies of one picture cost nothing.
+No all-pairs loop: by the pigeonhole principle, two hashes within distance d differ by few
+bits in one of B bands, so candidate pairs are those whose band values lie within that
+radius (multi-index hashing; the bands are chosen per call, see ``band_plan``).
+Candidates are checked with a vectorised popcount, a bounded number at a time, and joined
+with a vectorised union-find. Identical hashes are collapsed first, so a thousand copies of
+one picture cost nothing.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,22 +31,21 @@ def popcount64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     return fallback  # pragma: no cover
 
 
-def _find(parent: npt.NDArray[np.int64], i: int) -> int:
-    root = i
-    while parent[root] != root:
-        root = int(parent[root])
-    while parent[i] != root:
-        parent[i], i = root, int(parent[i])
-    return root
+# --------------------------------------------------------------------------- grouping
+# Bands (multi-index hashing, with the pigeonring's uneven radii): cut the 64 bits into B
+# bands and give band i a radius r_i with sum(r_i) >= d - B + 1. Two hashes within distance
+# d differ by at most r_i bits in some band i (else they would differ by sum(r_i + 1) > d
+# bits), so every such pair is met by looking up, for each hash and each band, the band
+# values within r_i bits of its own. B is chosen per call from a cost model: few bands
+# (wide) keep the buckets small but need many flips, many bands (narrow) the opposite; for
+# 10 million hashes and d = 5 it is 3 bands of 21-22 bits with radius 1.
 
-
-_SHORT = 32  # runs up to this length are compared by offset
-
-
-def _union(parent: npt.NDArray[np.int64], a: int, b: int) -> None:
-    ra, rb = _find(parent, a), _find(parent, b)
-    if ra != rb:
-        parent[max(ra, rb)] = min(ra, rb)
+MAX_TABLE_BITS = 22  # a band up to this wide is looked up in a direct table (2**22 int32)
+PAIRS_PER_CHUNK = 1 << 21  # candidate pairs compared at once: memory does not grow with n
+Index = npt.NDArray[np.signedinteger[Any]]
+QUERIES_PER_CHUNK = 1 << 18  # hashes whose neighbours are looked up at once
+_SHORT = 32  # runs up to this long are paired by offset
+_COST_LOOKUP, _COST_SEARCH, _COST_PAIR, _COST_SORT = 1.0, 15.0, 2.0, 10.0
 
 
 def _flips(width: int, radius: int) -> list[int]:
@@ -57,97 +59,195 @@ def _flips(width: int, radius: int) -> list[int]:
     return out
 
 
-def _same_key_pairs(
-    parent: npt.NDArray[np.int64],
-    uniq: npt.NDArray[np.uint64],
-    order: npt.NDArray[np.intp],
-    sk: npt.NDArray[np.uint64],
-    max_distance: int,
-) -> None:
-    """Candidates sharing a band value exactly. Short runs (nearly all of them) are compared
-    by offset, vectorised over the whole band; long runs one member at a time."""
-    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
-    lengths = np.diff(np.r_[starts, sk.size])
-    run_len = np.repeat(lengths, lengths)
-    for off in range(1, min(_SHORT, int(lengths.max(initial=1)))):
-        same = (sk[off:] == sk[:-off]) & (run_len[off:] <= _SHORT)
-        at = np.flatnonzero(same)
-        if at.size == 0:
-            continue
-        a_idx, b_idx = order[at], order[at + off]
-        close = popcount64(uniq[a_idx] ^ uniq[b_idx]) <= max_distance
-        for x, y in zip(a_idx[close].tolist(), b_idx[close].tolist(), strict=True):
-            _union(parent, x, y)
-    for s, k in zip(starts.tolist(), lengths.tolist(), strict=True):
-        if k <= _SHORT:
-            continue
-        members = order[s : s + k]
-        vals = uniq[members]
-        for i in range(len(members) - 1):
-            d = popcount64(vals[i] ^ vals[i + 1 :])
-            for j in np.flatnonzero(d <= max_distance).tolist():
-                _union(parent, int(members[i]), int(members[i + 1 + j]))
+def _tabled(width: int, m: int) -> bool:
+    """Whether a band's values are looked up in a direct table (else by binary search):
+    a table of 4 bytes a value, at most 32 bytes a hash."""
+    return width <= MAX_TABLE_BITS and 1 << width <= max(8 * m, 1 << 16)
+
+
+def band_plan(m: int, max_distance: int, bands: int | None = None) -> list[tuple[int, int, int]]:
+    """The bands (low bit, width, radius) that cost least for ``m`` distinct hashes (or the
+    plan of ``bands`` bands)."""
+    best: tuple[float, list[tuple[int, int, int]]] | None = None
+    choices = range(1, min(max_distance + 1, 16) + 1) if bands is None else [bands]
+    for n_bands in choices:
+        edges = [round(64 * b / n_bands) for b in range(n_bands + 1)]
+        spare = max_distance - n_bands + 1  # the radii's sum
+        plan = []
+        cost = 0.0
+        for b in range(n_bands):
+            lo, width = edges[b], edges[b + 1] - edges[b]
+            radius = spare // n_bands + (1 if b < spare % n_bands else 0)
+            flips = sum(math.comb(width, k) for k in range(1, radius + 1))
+            if flips > 100_000 and len(choices) > 1:
+                cost = math.inf
+                break
+            look = _COST_LOOKUP if _tabled(width, m) else _COST_SEARCH
+            per_value = m / 2.0**width  # hashes sharing a band value
+            cost += m * (_COST_SORT + flips * look + (flips + 0.5) * per_value * _COST_PAIR)
+            plan.append((lo, width, radius))
+        if len(plan) == n_bands and (best is None or cost < best[0]):
+            best = (cost, plan)
+    assert best is not None
+    return best[1]
+
+
+def _roots(parent: Index, x: Index) -> Index:
+    """The roots of ``x``, compressing the paths walked."""
+    start = x
+    while True:
+        up = parent[x]
+        if np.array_equal(up, x):
+            break
+        x = up
+    parent[start] = x
+    return x
+
+
+def _link(parent: Index, a: Index, b: Index) -> None:
+    """Union of each pair (a[k], b[k]), vectorised: the larger root points to the smaller,
+    until every pair shares its root."""
+    while a.size:
+        ra, rb = _roots(parent, a), _roots(parent, b)
+        apart = ra != rb
+        a, b, ra, rb = a[apart], b[apart], ra[apart], rb[apart]
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
+
+
+def _expand(
+    rows: Index,
+    first: Index,
+    count: Index,
+) -> Iterator[tuple[Index, Index]]:
+    """The pairs (rows[k], first[k] + o) for o < count[k], at most PAIRS_PER_CHUNK at a
+    time (a long run is cut across chunks)."""
+    keep = count > 0
+    rows, first, count = rows[keep], first[keep], count[keep]
+    if rows.size == 0:
+        return
+    most = int(count.max())
+    if most <= _SHORT:  # nearly always: one step per offset, no search
+        for o in range(most):
+            at = np.flatnonzero(count > o) if o else slice(None)
+            yield rows[at], first[at] + o
+        return
+    ends = np.cumsum(count, dtype=np.int64)
+    total = int(ends[-1])
+    for lo in range(0, total, PAIRS_PER_CHUNK):
+        k = np.arange(lo, min(lo + PAIRS_PER_CHUNK, total), dtype=np.int64)
+        q = np.searchsorted(ends, k, side="right")
+        yield rows[q], first[q] + (k - (ends[q] - count[q]))
 
 
 def group_near_duplicates(
-    hashes: Sequence[int] | npt.NDArray[np.uint64], max_distance: int
+    hashes: Sequence[int] | npt.NDArray[np.uint64], max_distance: int, bands: int | None = None
 ) -> list[list[int]]:
-    """Groups (of two or more indices into ``hashes``) linked by distance ≤ max_distance."""
-    h = np.asarray(hashes, dtype=np.uint64)
-    n = int(h.size)
-    if n < 2:
+    """Groups (of two or more indices into ``hashes``) linked by distance ≤ max_distance,
+    each in increasing order, the groups by their first index. ``bands`` forces the number
+    of bands (1 to max_distance + 1; the same groups, at another cost)."""
+    h = np.asarray(hashes, dtype=np.uint64).reshape(-1)
+    if h.size < 2:
         return []
-    uniq, inverse = np.unique(h, return_inverse=True)
+    uniq, copies = np.unique(h, return_counts=True)  # identical hashes: one node
+    copies = copies.astype(np.int32)
     m = int(uniq.size)
-    parent = np.arange(m, dtype=np.int64)
-    # Multi-index hashing: with B bands, two hashes within distance d differ by at most
-    # d // B bits in some band. Up to 4 bands of 16+ bits keep buckets small; within a band
-    # the neighbours at radius r are found by flipping up to r bits of the band value.
-    bands = min(max_distance + 1, 4)  # bands of 16 bits or more: direct tables of 2**16
-    radius = max_distance // bands
-    edges = [0, *[round(64 * (b + 1) / bands) for b in range(bands)]]
-    for b in range(bands):
-        lo, hi = edges[b], edges[b + 1]
-        width = hi - lo
-        mask = np.uint64((1 << width) - 1)
-        keys = (uniq >> np.uint64(lo)) & mask
+    # node numbers: 4 bytes when they fit
+    index_type: type[np.signedinteger[Any]] = np.int32 if m < 1 << 31 else np.int64
+    parent: Index = np.arange(m, dtype=index_type)
+    for lo, width, radius in band_plan(m, max_distance, bands):
+        keys = (uniq >> np.uint64(lo)) & np.uint64((1 << width) - 1)
         order = np.argsort(keys, kind="stable")
-        sk = keys[order]
-        _same_key_pairs(parent, uniq, order, sk, max_distance)
+        # band values: 4 bytes when they fit, else as unsigned as the hashes
+        sk: npt.NDArray[np.integer[Any]] = keys[order].astype(np.uint64 if width > 31 else np.int32)
+        del keys
+        order = order.astype(index_type)
+        _same_value_pairs(parent, uniq, order, sk, max_distance)
         flips = _flips(width, radius)
-        if not flips:
-            continue
-        # where each band value's run starts in sk, and how long it is: a direct table
-        cnt = np.bincount(sk.astype(np.int64), minlength=1 << width)
-        first = np.cumsum(cnt) - cnt
-        sk64 = sk.astype(np.int64)
-        for flip in flips:
-            target = sk64 ^ flip
-            start = first[target]
-            count = cnt[target]
-            has = np.flatnonzero(count)
-            if has.size == 0:
-                continue
-            # every (i, j) with sk[j] == sk[i] ^ flip; each pair is met from both sides, keep one
-            reps = count[has]
-            i_idx = np.repeat(has, reps)
-            offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-            j_idx = start[i_idx] + offsets
-            a_idx, b_idx = order[i_idx], order[j_idx]
-            keep = a_idx < b_idx
-            a_idx, b_idx = a_idx[keep], b_idx[keep]
-            close = popcount64(uniq[a_idx] ^ uniq[b_idx]) <= max_distance
-            for x, y in zip(a_idx[close].tolist(), b_idx[close].tolist(), strict=True):
-                _union(parent, x, y)
-    roots = parent.copy()
-    for k in np.flatnonzero(parent != np.arange(m)).tolist():
-        roots[k] = _find(parent, k)
-    node = roots[inverse.reshape(-1)]
-    counts = np.bincount(node, minlength=m)
-    groups: dict[int, list[int]] = {}
-    for idx in np.flatnonzero(counts[node] > 1).tolist():
-        groups.setdefault(int(node[idx]), []).append(idx)
-    return sorted(groups.values(), key=lambda g: g[0])
+        table: npt.NDArray[np.int32] | None = None
+        if flips and _tabled(width, m):
+            # where each band value's run starts in sk (and the next one's: its end)
+            table = np.zeros((1 << width) + 1, np.int32)
+            np.cumsum(np.bincount(sk, minlength=1 << width), out=table[1:])
+        for p0 in range(0, m, QUERIES_PER_CHUNK):
+            pos = np.arange(p0, min(p0 + QUERIES_PER_CHUNK, m), dtype=np.int64)
+            here = sk[pos]
+            for bits in flips:
+                # a pair differing by ``flip`` is met from the hash whose value is lower
+                flip = sk.dtype.type(bits)
+                ask = np.flatnonzero((here ^ flip) > here)
+                target = here[ask] ^ flip
+                if table is not None:
+                    first = table[target]
+                    count = table[target + 1] - first
+                else:
+                    first = np.searchsorted(sk, target, side="left")
+                    count = np.searchsorted(sk, target, side="right") - first
+                for i_pos, j_pos in _expand(pos[ask], first, count):
+                    _close(parent, uniq, order[i_pos], order[j_pos], max_distance)
+        del order, sk, table
+    roots = _roots(parent, np.arange(m, dtype=index_type))
+    size = np.bincount(roots, weights=copies, minlength=m)
+    grouped = size[roots] > 1
+    if not grouped.any():
+        return []
+    # the indices of the grouped hashes (a few, found a chunk of hashes at a time), by
+    # their node's root
+    nodes = np.flatnonzero(grouped)
+    values = uniq[nodes]
+    found = []
+    for c in range(0, h.size, QUERIES_PER_CHUNK):
+        part = h[c : c + QUERIES_PER_CHUNK]
+        at = np.minimum(np.searchsorted(values, part), values.size - 1)
+        hit = np.flatnonzero(values[at] == part)
+        found.append((hit + c, nodes[at[hit]]))
+    member = np.concatenate([f[0] for f in found])
+    root_of = roots[np.concatenate([f[1] for f in found])]
+    by = np.lexsort((member, root_of))
+    member, root_of = member[by], root_of[by]
+    cuts = np.flatnonzero(root_of[1:] != root_of[:-1]) + 1
+    groups = [g.tolist() for g in np.split(member, cuts)]
+    return sorted(groups, key=lambda g: g[0])
+
+
+def _same_value_pairs(
+    parent: Index,
+    uniq: npt.NDArray[np.uint64],
+    order: Index,
+    sk: npt.NDArray[np.integer[Any]],
+    max_distance: int,
+) -> None:
+    """The pairs sharing a band value: runs of sorted values up to _SHORT long by offset
+    (over the whole band at once), longer runs each member against those after it."""
+    starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+    lengths = np.diff(np.r_[starts, sk.size])
+    longest = int(lengths.max(initial=1))
+    if longest > 1:
+        short = np.repeat(lengths <= _SHORT, lengths)
+        for off in range(1, min(_SHORT, longest)):
+            at = np.flatnonzero((sk[off:] == sk[:-off]) & short[off:])
+            if at.size:
+                _close(parent, uniq, order[at], order[at + off], max_distance)
+        del short
+    long_runs = lengths > _SHORT
+    if long_runs.any():
+        first, count = starts[long_runs], lengths[long_runs]
+        rows = np.concatenate([np.arange(a, a + n - 1) for a, n in zip(first, count, strict=True)])
+        ends = np.repeat(first + count, count - 1)
+        for i_pos, j_pos in _expand(rows, rows + 1, ends - rows - 1):
+            _close(parent, uniq, order[i_pos], order[j_pos], max_distance)
+
+
+def _close(
+    parent: Index,
+    uniq: npt.NDArray[np.uint64],
+    a: Index,
+    b: Index,
+    max_distance: int,
+) -> None:
+    x = uniq[a] ^ uniq[b]
+    near = (np.bitwise_count(x) if hasattr(np, "bitwise_count") else popcount64(x)) <= max_distance
+    if near.any():
+        _link(parent, a[near], b[near])
 
 
 # --------------------------------------------------------------------------- frames

@@ -34,6 +34,7 @@ BLOCK_BYTES = 1 << 20  # a block is closed once its paths hold this much JSON
 MAX_BLOCK_TEXT = 64 << 20  # what one block may decompress to (a partial file is untrusted)
 MAX_SPLITS = 1 << 16
 MASK64 = (1 << 64) - 1
+CHUNK = 1 << 20  # rows searched at once
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -199,6 +200,11 @@ def row_digest(sig: ImageSignature) -> int:
     return int.from_bytes(raw, "little")
 
 
+def path_block(paths: Sequence[str]) -> bytes:
+    """A block of paths as :class:`Signatures` keeps it: zlib of their JSON list."""
+    return zlib.compress(json.dumps(list(paths), separators=(",", ":")).encode(), 6)
+
+
 class SignatureBuilder:
     """Rows and parts added one at a time; :meth:`freeze` makes the :class:`Signatures`."""
 
@@ -243,8 +249,7 @@ class SignatureBuilder:
 
     def _flush(self) -> None:
         if self.pending:
-            text = json.dumps(self.pending, separators=(",", ":")).encode()
-            self.blocks.append(zlib.compress(text, 6))
+            self.blocks.append(path_block(self.pending))
             self.block_rows += len(self.pending).to_bytes(4, "little")
             self.pending, self.pending_bytes = [], 0
 
@@ -355,46 +360,43 @@ def exact_groups(parts: Sequence[Signatures]) -> list[list[ImageSignature]]:
     """Groups of two or more images whose content keys are equal, each in place order, the
     groups by their first image's path (then part)."""
     offsets = np.cumsum([0, *(p.count for p in parts)], dtype=np.int64)
-    his, los, rows = [], [], []
-    for k, part in enumerate(parts):
-        hashed = np.flatnonzero(part.flag_column() & HASHED).astype(np.int64)
-        if hashed.size:
-            d = part.digests()
-            his.append(d[:, 0])
-            los.append(d[:, 1])
-            rows.append(hashed + offsets[k])
-    if not his:
+    # the first 64 bits of every digest, sorted: the values that occur twice or more
+    his = [np.frombuffer(p.content, ">u8")[0::2].astype(np.uint64) for p in parts]
+    hi = np.sort(np.concatenate(his)) if his else np.zeros(0, np.uint64)
+    repeated = np.unique(hi[1:][hi[1:] == hi[:-1]])
+    del hi
+    if not repeated.size:
         return []
-    hi = np.concatenate(his)
+    # the hashed rows holding those values (a few: found a chunk at a time), then all 128
+    # bits of their digests
+    keys_hi, keys_lo, members = [], [], []
+    for k, (part, part_hi) in enumerate(zip(parts, his, strict=True)):
+        if not part_hi.size:
+            continue
+        hashed = np.flatnonzero(part.flag_column() & HASHED)
+        for c in range(0, part_hi.size, CHUNK):
+            chunk = part_hi[c : c + CHUNK]
+            at = np.minimum(np.searchsorted(repeated, chunk), repeated.size - 1)
+            hit = np.flatnonzero(repeated[at] == chunk) + c
+            if hit.size:
+                lo = np.frombuffer(part.content, ">u8")[1::2][hit].astype(np.uint64)
+                keys_hi.append(part_hi[hit])
+                keys_lo.append(lo)
+                members.append(hashed[hit].astype(np.int64) + offsets[k])
     del his
-    order = np.argsort(hi, kind="stable")
-    sorted_hi = hi[order]
-    same = sorted_hi[1:] == sorted_hi[:-1]
-    del sorted_hi
-    if not same.any():
-        return []
-    # the rows whose first 64 bits meet another's: confirmed on all 128 (a run of equal
-    # first halves is nearly always one group)
-    dup = np.zeros(order.size, dtype=bool)
-    dup[1:] |= same
-    dup[:-1] |= same
-    cand = order[dup]
-    lo = np.concatenate(los)[cand]
-    key_hi = hi[cand]
-    global_rows = np.concatenate(rows)[cand]
-    by = np.lexsort((lo, key_hi))
-    key_hi, lo, global_rows = key_hi[by], lo[by], global_rows[by]
-    starts = np.flatnonzero(np.r_[True, (key_hi[1:] != key_hi[:-1]) | (lo[1:] != lo[:-1])])
+    key_hi, key_lo, rows = (np.concatenate(x) for x in (keys_hi, keys_lo, members))
+    by = np.lexsort((key_lo, key_hi))
+    key_hi, key_lo, rows = key_hi[by], key_lo[by], rows[by]
+    starts = np.flatnonzero(np.r_[True, (key_hi[1:] != key_hi[:-1]) | (key_lo[1:] != key_lo[:-1])])
     lengths = np.diff(np.r_[starts, key_hi.size])
     keep = lengths > 1
-    members = np.concatenate(
-        [global_rows[s : s + n] for s, n in zip(starts[keep], lengths[keep], strict=True)]
+    grouped = np.concatenate(
+        [rows[s : s + n] for s, n in zip(starts[keep], lengths[keep], strict=True)]
     )
-    located = dict(zip(members.tolist(), _located(parts, members, offsets, False), strict=True))
+    located = dict(zip(grouped.tolist(), _located(parts, grouped, offsets, False), strict=True))
     groups = []
     for s, n in zip(starts[keep].tolist(), lengths[keep].tolist(), strict=True):
-        group = sorted((located[g] for g in global_rows[s : s + n].tolist()), key=_place)
-        groups.append(group)
+        groups.append(sorted((located[g] for g in rows[s : s + n].tolist()), key=_place))
     groups.sort(key=lambda g: (g[0][0][1], g[0][0][0]))
     return [[sig for _, sig in g] for g in groups]
 
@@ -409,24 +411,25 @@ def near_groups(
     """NA307's candidates: groups of images that are not flat whose perceptual hashes are
     linked by distances of at most ``max_distance``, each image with its place (part,
     path, split), each group in place order, the groups by their first place."""
-    offsets = np.cumsum([0, *(p.count for p in parts)], dtype=np.int64)
-    hashes, rows = [], []
-    for k, part in enumerate(parts):
-        structured = np.flatnonzero((part.flag_column() & FLAT) == 0).astype(np.int64)
-        hashes.append(part.phashes()[structured])
-        rows.append(structured + offsets[k])
-    if not hashes:
+    if not parts:
         return []
-    h = np.concatenate(hashes)
-    del hashes
-    index = np.concatenate(rows)
-    del rows
+    offsets = np.cumsum([0, *(p.count for p in parts)], dtype=np.int64)
+    flat = [(p.flag_column() & FLAT) != 0 for p in parts]
+    h = np.concatenate([p.phashes()[~f] for p, f in zip(parts, flat, strict=True)])
     groups = group_near_duplicates(h, max_distance)
     del h
     if not groups:
         return []
-    members = index[np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])]
-    located = dict(zip(members.tolist(), _located(parts, members, offsets, True), strict=True))
-    out = [sorted((located[int(index[i])] for i in g), key=_place) for g in groups]
+    # a member's index counts the images that are not flat: back to its part and row
+    at = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups])
+    starts = np.cumsum([0, *(int(np.count_nonzero(~f)) for f in flat)], dtype=np.int64)
+    which = np.searchsorted(starts, at, side="right") - 1
+    rows = np.empty_like(at)
+    for k in np.unique(which).tolist():
+        sel = which == k
+        rows[sel] = np.flatnonzero(~flat[k])[at[sel] - starts[k]] + offsets[k]
+    index = dict(zip(at.tolist(), rows.tolist(), strict=True))
+    located = dict(zip(rows.tolist(), _located(parts, rows, offsets, True), strict=True))
+    out = [sorted((located[index[i]] for i in g), key=_place) for g in groups]
     out.sort(key=lambda g: g[0][0])
     return out

@@ -19,7 +19,7 @@ from PIL import Image
 
 from nanaudit.aggregate import SIGNATURES, content_key, split_stats
 from nanaudit.checks.dataset import MAX_NAMED, SEARCHED_PAIRS, near_duplicate_candidates
-from nanaudit.neardup import popcount64, same_picture
+from nanaudit.neardup import band_plan, group_near_duplicates, popcount64, same_picture
 from nanaudit.records import CodecError, Pair, decode, encode
 from nanaudit.rules import LabelRules
 from nanaudit.signatures import (
@@ -394,3 +394,67 @@ def test_near_duplicate_candidates_reads_records_once() -> None:
     wanted = {s.path for g in reference_near_groups([rows], 5) for s in g}
     assert {records[i].path for i in got} == wanted
     assert len(got) == len(wanted)
+
+
+# --------------------------------------------------------------------------- hash bands
+
+
+def brute_force(hashes: np.ndarray, max_distance: int) -> list[list[int]]:
+    rows = [ImageSignature(str(i), "s", "", int(h), False) for i, h in enumerate(hashes)]
+    return [[int(s.path) for s in g] for g in reference_near_groups([rows], max_distance)]
+
+
+def clustered(seed: int, n: int, max_distance: int) -> np.ndarray:
+    """Random hashes, copies, near copies at distances around max_distance, chains, and a
+    long run of hashes sharing their low 24 bits (a bucket of every band layout)."""
+    rng = random.Random(seed)
+    values = [rng.getrandbits(64) for _ in range(n)]
+    for i in range(0, n // 2, 3):
+        values.append(flip(values[i], rng, rng.randint(0, max_distance + 1)))
+    chain = values[1]
+    for _ in range(6):
+        chain = flip(chain, rng, max(1, max_distance // 2))
+        values.append(chain)
+    low = values[2] & 0xFFFFFF
+    values += [(rng.getrandbits(64) & ~0xFFFFFF) | low for _ in range(70)]
+    values += [flip(values[-k], rng, min(max_distance, 2)) for k in range(1, 20)]
+    rng.shuffle(values)
+    return np.array(values, dtype=np.uint64)
+
+
+@pytest.mark.parametrize("max_distance", [0, 1, 2, 5, 7])
+def test_every_band_layout_gives_the_brute_force_groups(max_distance: int) -> None:
+    """Each number of bands (1 to d + 1, looked up by table or by binary search) finds
+    the same groups as comparing every pair."""
+    hashes = clustered(max_distance, 300, max_distance)
+    expected = brute_force(hashes, max_distance)
+    assert expected
+    for bands in range(1, max_distance + 2):
+        if bands == 1 and max_distance > 2:
+            continue  # one band of 64 bits: millions of flips, nothing new
+        assert group_near_duplicates(hashes, max_distance, bands) == expected, bands
+    assert group_near_duplicates(hashes, max_distance) == expected
+
+
+def test_band_plans_cover_the_distance() -> None:
+    """Any two hashes within d differ by at most r_i bits in some band i: the radii sum to
+    at least d - B + 1, and the bands cover the 64 bits once."""
+    for m in (2, 1000, 100_000, 10_000_000):
+        for d in range(17):
+            plan = band_plan(m, d)
+            assert sum(w for _, w, _ in plan) == 64
+            assert [lo for lo, _, _ in plan] == list(np.cumsum([0, *(w for _, w, _ in plan[:-1])]))
+            assert sum(r for _, _, r in plan) >= d - len(plan) + 1
+    assert [(w, r) for _, w, r in band_plan(10_000_000, 5)] == [(21, 1), (22, 1), (21, 1)]
+
+
+def test_candidates_are_compared_a_bounded_number_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of 5 pairs and 7 queries: long runs and lookups are cut across chunks."""
+    hashes = clustered(11, 200, 3)
+    expected = brute_force(hashes, 3)
+    monkeypatch.setattr("nanaudit.neardup.PAIRS_PER_CHUNK", 5)
+    monkeypatch.setattr("nanaudit.neardup.QUERIES_PER_CHUNK", 7)
+    for bands in (2, 3, 4):
+        assert group_near_duplicates(hashes, 3, bands) == expected
