@@ -810,3 +810,26 @@ def test_bands_out_of_bounds_is_a_one_line_usage_error(tmp_path: Path, value: st
     result = CliRunner().invoke(cli, ["scan", str(tmp_path), "--bands", value, "--no-cache"])
     assert result.exit_code == 2, result.output
     assert "bands" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ct_clip_of_two_shards_merged_is_the_whole_scan_s(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nanaudit.cli import cli
+
+    root = ct_decathlon(tmp_path / "Dataset003_Liver", cases=5)
+    runner = CliRunner()
+    whole = runner.invoke(cli, ["scan", str(root), "--no-cache", "--format", "json"])
+    parts = [str(tmp_path / f"p{i}.json") for i in (1, 2)]
+    for i, part in enumerate(parts, 1):
+        shard = runner.invoke(
+            cli, ["scan", str(root), "--no-cache", "--shard", f"{i}/2", "-o", f"partial:{part}"]
+        )
+        assert shard.exit_code == 0, shard.stderr
+    merged = runner.invoke(cli, ["merge", *parts, "--format", "json"])
+    assert whole.exit_code == merged.exit_code == 0, merged.stderr
+
+    def clip(text: str) -> dict:  # type: ignore[type-arg]
+        return json.loads(text)["splits"]["train"]["summary"]["normalize"]["nnunet_ct"]  # type: ignore[no-any-return]
+
+    assert clip(whole.stdout)["cases"] == 5 and clip(merged.stdout) == clip(whole.stdout)
