@@ -14,7 +14,7 @@ import bisect
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -561,6 +561,9 @@ class DatasetStats:
     scales: Mapping[str, FullScale] = field(default_factory=dict)
     # per dtype, the sorted largest-channel stds of the images that are not flat
     stds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    # the detail thumbnails of named images, read from their records (NA307's candidates;
+    # the statistics do not keep them): None when no record is at hand
+    details: DetailLookup | None = field(default=None, compare=False)
 
     def typical_std(self, dtype: str | None, own: float, at_least: int = 4) -> float | None:
         """The median std of the other images of ``dtype`` (this image's own std ``own``
@@ -587,7 +590,30 @@ class DatasetStats:
         return self.scales.get(dtype or "", ASSUMED_SCALE)
 
 
-def dataset_stats(splits: Iterable[SplitView]) -> DatasetStats:
+# (split index, path) of images → their records' detail thumbnails ("" when none)
+DetailLookup = Callable[[Collection[tuple[int, str]]], dict[tuple[int, str], str]]
+
+
+def details_from(splits: Sequence[Iterable[Pair]]) -> DetailLookup:
+    """A :data:`DetailLookup` over the pairs of each split (a list, or the record store's
+    stream): one pass over the splits that hold a wanted image, keeping only those."""
+
+    def lookup(wanted: Collection[tuple[int, str]]) -> dict[tuple[int, str], str]:
+        by_split: dict[int, set[str]] = {}
+        for k, path in wanted:
+            by_split.setdefault(k, set()).add(path)
+        found = dict.fromkeys(wanted, "")
+        for k, paths in sorted(by_split.items()):
+            for pair in splits[k] if 0 <= k < len(splits) else ():
+                rec = pair.image
+                if rec is not None and rec.pixels is not None and rec.path in paths:
+                    found[(k, rec.path)] = rec.pixels.detail
+        return found
+
+    return lookup
+
+
+def dataset_stats(splits: Iterable[SplitView], details: DetailLookup | None = None) -> DatasetStats:
     views = tuple(splits)
     # the fields the dataset's statistics need, not every image's signature once more
     merged = _fold(
@@ -597,7 +623,7 @@ def dataset_stats(splits: Iterable[SplitView]) -> DatasetStats:
     for dtype, std in merged.image_stds:  # sorted by dtype, then std
         stds.setdefault(dtype, []).append(std)
     return DatasetStats(
-        views, full_scales(merged.value_ranges), {k: tuple(v) for k, v in stds.items()}
+        views, full_scales(merged.value_ranges), {k: tuple(v) for k, v in stds.items()}, details
     )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .aggregate import DatasetStats, SplitView, dataset_stats, split_stats
+from .aggregate import DatasetStats, SplitView, dataset_stats, details_from, split_stats
 from .checks.run import run_checks
 from .collect import Collected, assemble, audit_files, collect
 from .options import Options
@@ -61,7 +61,8 @@ def run(
 
 def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
     train = training_names([(s.planned.name, s.planned.role) for s in collected.splits])
-    return dataset_stats(
+    details = details_from([s.pairs for s in collected.splits])  # NA307's, read when asked
+    stats = dataset_stats(
         SplitView(
             s.planned.name,
             s.planned.role,
@@ -84,6 +85,7 @@ def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
         )
         for s in collected.splits
     )
+    return replace(stats, details=details)
 
 
 def run_shard(

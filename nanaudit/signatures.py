@@ -4,8 +4,8 @@ A :class:`Signatures` holds, per image, its 64-bit perceptual hash, two flags (f
 hashed), its split (an index into a small table of names), the 128-bit digest of its exact
 content key when it has one, and its path, kept in zlib-compressed blocks of up to 4,096
 paths that are opened only for the images a finding names. Detail thumbnails (NA307's
-second read) are kept for the images that have one, a few in a scan. Rows keep the order in
-which they were added; equality is of multisets (the row count and a sum of per-row
+second read) are not kept: NA307 reads those of its candidates from the records. Rows keep
+the order in which they were added; equality is of multisets (the row count and a sum of per-row
 digests), so statistics merged in any order compare equal.
 
 It is fed one image at a time (:meth:`SignatureBuilder.add`), merged
@@ -40,15 +40,19 @@ CHUNK = 1 << 20  # rows searched at once
 @dataclass(frozen=True, slots=True, order=True)
 class ImageSignature:
     """What the duplicate checks compare of an image, taken from its record: the row
-    :meth:`SignatureBuilder.add` takes, and what the queries return for the images they
-    name (``content`` is then the hex digest of the content key)."""
+    :meth:`SignatureBuilder.add` takes (which keeps every field but ``detail``), and what
+    the queries return for the images they name (``content`` is then the hex digest of the
+    content key)."""
 
     path: str
     split: str
     content: str  # exact content: hash, size, dtype and moments ("" when not hashed)
     phash: int
     flat: bool  # no structure to hash (every channel constant)
-    detail: str = ""  # a near-duplicate candidate's thumbnail (second read), else ""
+    # a near-duplicate candidate's thumbnail (second read), else "": never kept in the
+    # columns (5.5 KB; a merge of shards has one for every image), NA307 reads it from the
+    # records of its candidates (aggregate.DetailLookup)
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -63,8 +67,6 @@ class Signatures:
     content: bytes = b""  # DIGEST bytes per hashed row, in row order
     blocks: tuple[bytes, ...] = ()  # zlib of the JSON list of a run of rows' paths
     block_rows: bytes = b""  # uint32 per block: its rows
-    detail_rows: bytes = b""  # int64, increasing: the rows that have a detail
-    details: tuple[str, ...] = ()
     checksum: int = 0  # the sum of the rows' digests, modulo 2**64
 
     def __post_init__(self) -> None:
@@ -84,11 +86,6 @@ class Signatures:
         rows = _u32(self.block_rows)
         if len(self.block_rows) != 4 * len(self.blocks) or int(rows.sum(dtype=np.int64)) != n:
             raise ValueError("signatures: path blocks do not hold every row")
-        drows = np.frombuffer(self.detail_rows, "<i8")
-        if len(self.detail_rows) != 8 * len(self.details) or (
-            drows.size and (drows[0] < 0 or drows[-1] >= n or bool(np.any(np.diff(drows) <= 0)))
-        ):
-            raise ValueError("signatures: bad detail rows")
         if not 0 <= self.checksum <= MASK64:
             raise ValueError("signatures: bad checksum")
 
@@ -144,11 +141,6 @@ class Signatures:
     def all_paths(self) -> list[str]:
         return [p for b in range(len(self.blocks)) for p in self.block(b)]
 
-    def detail(self, row: int) -> str:
-        drows = np.frombuffer(self.detail_rows, "<i8")
-        at = int(np.searchsorted(drows, row))
-        return self.details[at] if at < drows.size and int(drows[at]) == row else ""
-
     def digests(self) -> npt.NDArray[np.uint64]:
         """The hashed rows' content digests as (hi, lo) pairs of uint64 (big-endian halves,
         so that they sort as the bytes do)."""
@@ -172,7 +164,6 @@ class Signatures:
                 key,
                 int(hashes[row]),
                 bool(f & FLAT),
-                self.detail(row),
             )
 
 
@@ -194,8 +185,8 @@ def content_digest(content: str) -> bytes:
 
 
 def row_digest(sig: ImageSignature) -> int:
-    """A row's 64-bit digest, of every field: what the checksum sums."""
-    text = repr((sig.path, sig.split, sig.content, sig.phash & MASK64, sig.flat, sig.detail))
+    """A row's 64-bit digest, of every field kept: what the checksum sums."""
+    text = repr((sig.path, sig.split, sig.content, sig.phash & MASK64, sig.flat))
     raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(raw, "little")
 
@@ -215,8 +206,6 @@ class SignatureBuilder:
         "codes",
         "content",
         "count",
-        "detail_rows",
-        "details",
         "flags",
         "pending",
         "pending_bytes",
@@ -235,8 +224,6 @@ class SignatureBuilder:
         self.block_rows = bytearray()
         self.pending: list[str] = []
         self.pending_bytes = 0
-        self.detail_rows = bytearray()
-        self.details: list[str] = []
         self.checksum = 0
 
     def _code(self, split: str) -> int:
@@ -268,9 +255,6 @@ class SignatureBuilder:
         self.phash += (sig.phash & MASK64).to_bytes(8, "little")
         self.flags.append(flags)
         self.split += self._code(sig.split).to_bytes(2, "little")
-        if sig.detail:
-            self.detail_rows += self.count.to_bytes(8, "little")
-            self.details.append(sig.detail)
         self._path(sig.path)
         self.checksum = (self.checksum + row_digest(sig)) & MASK64
         self.count += 1
@@ -284,9 +268,6 @@ class SignatureBuilder:
         self.phash += part.phash
         self.flags += part.flags
         self.content += part.content
-        drows = np.frombuffer(part.detail_rows, "<i8") + self.count
-        self.detail_rows += drows.astype("<i8").tobytes()
-        self.details.extend(part.details)
         if part.count >= BLOCK_ROWS // 2:  # its blocks are full enough to keep as they are
             self._flush()
             self.blocks.extend(part.blocks)
@@ -308,8 +289,6 @@ class SignatureBuilder:
             bytes(self.content),
             tuple(self.blocks),
             bytes(self.block_rows),
-            bytes(self.detail_rows),
-            tuple(self.details),
             self.checksum,
         )
 
@@ -330,10 +309,9 @@ def _located(
     parts: Sequence[Signatures],
     members: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],
-    details: bool,
 ) -> list[tuple[tuple[int, str, str], ImageSignature]]:
     """The images at global rows ``members`` (offsets: where each part starts), each with
-    its place (and its detail, with ``details``)."""
+    its place."""
     out: list[tuple[tuple[int, str, str], ImageSignature] | None] = [None] * int(members.size)
     which = np.searchsorted(offsets, members, side="right") - 1
     for k in np.unique(which).tolist():
@@ -350,8 +328,7 @@ def _located(
                 d = int(hashed_before[row]) - 1
                 key = part.content[d * DIGEST : (d + 1) * DIGEST].hex()
             split = part.splits[int(codes[row])]
-            detail = part.detail(row) if details else ""
-            sig = ImageSignature(path, split, key, int(hashes[row]), bool(f & FLAT), detail)
+            sig = ImageSignature(path, split, key, int(hashes[row]), bool(f & FLAT))
             out[i] = ((k, path, split), sig)
     return [x for x in out if x is not None]
 
@@ -393,7 +370,7 @@ def exact_groups(parts: Sequence[Signatures]) -> list[list[ImageSignature]]:
     grouped = np.concatenate(
         [rows[s : s + n] for s, n in zip(starts[keep], lengths[keep], strict=True)]
     )
-    located = dict(zip(grouped.tolist(), _located(parts, grouped, offsets, False), strict=True))
+    located = dict(zip(grouped.tolist(), _located(parts, grouped, offsets), strict=True))
     groups = []
     for s, n in zip(starts[keep].tolist(), lengths[keep].tolist(), strict=True):
         groups.append(sorted((located[g] for g in rows[s : s + n].tolist()), key=_place))
@@ -429,7 +406,7 @@ def near_groups(
         sel = which == k
         rows[sel] = np.flatnonzero(~flat[k])[at[sel] - starts[k]] + offsets[k]
     index = dict(zip(at.tolist(), rows.tolist(), strict=True))
-    located = dict(zip(rows.tolist(), _located(parts, rows, offsets, True), strict=True))
+    located = dict(zip(rows.tolist(), _located(parts, rows, offsets), strict=True))
     out = [sorted((located[index[i]] for i in g), key=_place) for g in groups]
     out.sort(key=lambda g: g[0][0])
     return out

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import nanaudit
-from nanaudit.aggregate import SplitView, dataset_stats, split_stats
+from nanaudit.aggregate import SplitView, dataset_stats, details_from, split_stats
 from nanaudit.checks.context import CheckContext
 from nanaudit.checks.registry import Hit, get_check
 from nanaudit.decode import record_of
@@ -216,7 +216,7 @@ def check_hits(
         )
         for name, role, ps in layout
     ]
-    dataset = dataset_stats(views)
+    dataset = dataset_stats(views, details_from([ps for _, _, ps in layout]))
     ctx = CheckContext(
         spec.make_options(options),
         rules,

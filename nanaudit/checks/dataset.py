@@ -5,7 +5,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -400,9 +400,12 @@ def near_duplicates(ctx: CheckContext[NearDuplicateOptions], ds: DatasetStats) -
     """
     budget = [SEARCHED_PAIRS]
     candidates = near_groups([s.stats.signatures for s in ds.splits], ctx.options.max_distance)
+    # the candidates' details, from their records (one pass, keeping only theirs)
+    wanted = {(place[0], place[1]) for c in candidates for place, _ in c}
+    details = ds.details(wanted) if ds.details is not None and wanted else {}
     confirmed: list[tuple[tuple[int, str, str], list[ImageSignature]]] = []
     for c in candidates:
-        images = [sig for _, sig in c]
+        images = [replace(sig, detail=details.get(p[:2], "")) for p, sig in c]
         confirmed.extend(
             (c[p[0]][0], [images[i] for i in p]) for p in _confirmed(images, ctx.options, budget)
         )
