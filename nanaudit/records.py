@@ -154,7 +154,8 @@ class Foreground:
 
     voxels: int
     channels: tuple[ChannelStats, ...]
-    shares: tuple[tuple[tuple[int, int], ...], ...]
+    # thousands of bins a case: cached and in partial files, left out of the JSON report
+    shares: tuple[tuple[tuple[int, int], ...], ...] = field(default=(), metadata={"report": False})
 
 
 # The cell grid: at most GRID_CELLS × GRID_CELLS cells of ceil(side / GRID_CELLS) pixels (the

@@ -833,3 +833,25 @@ def test_ct_clip_of_two_shards_merged_is_the_whole_scan_s(tmp_path: Path) -> Non
         return json.loads(text)["splits"]["train"]["summary"]["normalize"]["nnunet_ct"]  # type: ignore[no-any-return]
 
     assert clip(whole.stdout)["cases"] == 5 and clip(merged.stdout) == clip(whole.stdout)
+
+
+@pytest.mark.parametrize(
+    ("catalogue", "expected"),
+    [
+        ({"modality": {"0": "CT"}}, {0}),  # the Decathlon's key
+        ({"channel_names": {"0": "ct", "1": "PET"}}, {0}),  # nnU-Net v2's, any case
+        ({"channel_names": {"0": "T1", "1": "T2"}}, set()),
+        ({"modality": ["CT"]}, set()),  # not a mapping: nothing declared
+        ({"modality": {"x": "CT", "99999": "CT"}}, set()),  # not channel numbers
+    ],
+)
+def test_dataset_json_declares_the_ct_channels(
+    tmp_path: Path,
+    catalogue: dict,
+    expected: set[int],  # type: ignore[type-arg]
+) -> None:
+    from nanaudit.layouts.volumes import ct_channels
+
+    path = tmp_path / "dataset.json"
+    path.write_text(json.dumps(catalogue))
+    assert ct_channels(path) == expected
