@@ -120,10 +120,12 @@ def _tree_rss_kib(pid: int, cpu: dict[int, float] | None = None) -> int:
     return total
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int, float]:
-    """Wall time, peak tree RSS in KiB, exit code, and CPU time (user + system) of a
-    command and its descendants: what the process reaped (rusage), or the sum sampled from
-    /proc every 10 ms when that is more (a forkserver's workers are never reaped by it)."""
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int, float, float]:
+    """Wall time, peak tree RSS in KiB, exit code, CPU time (user + system) of a command
+    and its descendants, and of the command's own process alone. The whole is what the
+    process reaped (rusage), or the sum sampled from /proc every 10 ms when that is more (a
+    forkserver's workers are never reaped by it); the process's own is what it reaped less
+    what was sampled of its descendants, which is all of it when they were not reaped."""
     peak = 0
     cpu: dict[int, float] = {}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -145,7 +147,9 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int, float]:
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return elapsed, peak, code, max(reaped, sum(cpu.values()))
+    descendants = sum(v for p, v in cpu.items() if p != proc.pid)
+    whole = max(reaped, sum(cpu.values()))
+    return elapsed, peak, code, whole, max(0.0, whole - descendants)
 
 
 def installed_env(base: dict[str, str], pycache: Path) -> dict[str, str]:
@@ -209,7 +213,7 @@ def main() -> None:
         }
         runs = {k: v for k, v in every.items() if k in args.only or k == "a"}
         timed(every["d"], env)  # compile the bytecode, fill the cache
-        results: dict[str, list[tuple[float, int, int, float]]] = {k: [] for k in runs}
+        results: dict[str, list[tuple[float, int, int, float, float]]] = {k: [] for k in runs}
         for r in range(args.rounds):
             for key, cmd in runs.items():
                 results[key].append(timed(cmd, env))
@@ -251,6 +255,24 @@ def main() -> None:
             print(f"(b)/(a) wall = {spread(ratio('b', 'a'))}   cpu = {spread(cpu_ratio)}")
         if "b" in runs and "c" in runs:
             print(f"(b)/(c) wall = {spread(ratio('b', 'c'))}   (--jobs {args.jobs} speed-up)")
+            # what load does not distort: where the CPU of (c) goes, and the speed-up that
+            # its CPU alone allows (all of (c)'s CPU spread over --jobs cores with no wait)
+            own = [v[4] for v in results["c"]]
+            pool = [w - o for w, o in zip(cpu["c"], own, strict=True)]
+            overhead = [p / q for p, q in zip(cpu["c"], cpu["b"], strict=True)]
+            ceiling = [args.jobs / o for o in overhead]
+            # the parent's CPU is nearly all before and after the decoding (imports,
+            # discovery, checks, report): run one after the other with the pool's share
+            # spread over the cores, the speed-up is at most this
+            serial = [b / (o + p / args.jobs) for b, o, p in zip(cpu["b"], own, pool, strict=True)]
+            print(
+                f"(c) cpu: parent {spread(own)} s, pool (server + workers) {spread(pool)} s; "
+                f"(c)/(b) cpu = {spread(overhead)}"
+            )
+            print(
+                f"speed-up ceilings from cpu: all of (c) spread over {args.jobs} cores "
+                f"{spread(ceiling)}; the parent's share serial {spread(serial)}"
+            )
         if "b" in runs and "d" in runs:
             print(f"(d)/(b) wall = {spread(ratio('d', 'b'), '{:.3f}')}")
         if "b" in runs and "c" in runs:

@@ -69,6 +69,11 @@ def default_cache_dir() -> Path:
     return base / "nanaudit"
 
 
+def cache_file(directory: Path) -> Path:
+    """The cache's one file in its folder."""
+    return directory / "records.sqlite3"
+
+
 def source_hash(modules: Iterable[str], package: Path = PACKAGE) -> str:
     """A hash of the source of ``modules`` (paths under ``package``; the version stands for
     a module installed without its source)."""
@@ -161,7 +166,7 @@ class RecordCache:
         self._db: sqlite3.Connection | None = None
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(directory / "records.sqlite3", timeout=10)
+            self._db = sqlite3.connect(cache_file(directory), timeout=10)
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS records_v6 (path BLOB, kind TEXT, settings TEXT, "
                 "size INTEGER, mtime INTEGER, ctime INTEGER, inode INTEGER, record TEXT, "

@@ -228,11 +228,7 @@ def _exit_with(code: int | None, **_: Any) -> None:
 @guarded
 def scan(path: str | None, **flags: Any) -> int:
     """Scan a dataset folder: pair images and masks, decode each file once, check them."""
-    from .cache import default_cache_dir
-    from .pipeline import run, run_shard
     from .plan import locate, make_plan, option_layers
-    from .pool import usable_cpus
-    from .shards import Partial
 
     given = {k: v for k, v in flags.items() if v is not None and v != ()}
     command_line = Layer("", given, Path.cwd(), text=True, command_line=True)
@@ -241,6 +237,12 @@ def scan(path: str | None, **flags: Any) -> int:
     if not storage.remote:
         _check_root(root)
     layers, config_file = option_layers(root, command_line, environment, storage)
+    _prestart_pool(layers)
+    from .cache import default_cache_dir
+    from .pipeline import run, run_shard
+    from .pool import usable_cpus
+    from .shards import Partial
+
     plan = make_plan(root, layers, config_file, storage)
     opts = plan.options
     _check_targets(opts)
@@ -290,6 +292,30 @@ def scan(path: str | None, **flags: Any) -> int:
         _write_partial(result, opts)
         return EXIT_OK
     return _deliver(result, opts, baseline)
+
+
+def _prestart_pool(layers: Sequence[Layer]) -> None:
+    """Start the decoding pool's server while the files are listed (``pool.prestart``) when
+    the options ask for this machine's pool with several jobs: the server's start (about
+    0.5 s before a worker runs) then overlaps the discovery and the imports that follow.
+    Not when a cache exists: a run it serves whole imports no pool (docs/guides/speed.md),
+    and one it serves in part starts its pool when it knows what is left."""
+    from .cache import cache_file, default_cache_dir
+    from .options import resolve
+    from .pool import prestart, usable_cpus
+
+    try:
+        early = resolve(layers)
+    except ConfigError:
+        return  # make_plan says what is wrong
+    if early.executor != "local" or early.dry_run or (early.jobs or usable_cpus()) < 2:
+        return
+    try:
+        if early.cache and cache_file(early.cache_dir or default_cache_dir()).exists():
+            return
+    except OSError:  # a folder it may not read: the cache says so later
+        return
+    prestart()
 
 
 def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) -> int:

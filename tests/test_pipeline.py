@@ -23,7 +23,7 @@ import nanaudit
 from nanaudit import options as options_mod
 from nanaudit.aggregate import SplitStats, split_stats
 from nanaudit.cli import cli
-from nanaudit.records import Pair
+from nanaudit.records import FileKind, Pair
 from nanaudit.rules import LabelRules
 from nanaudit.schemagen import SCHEMA_FILE, dumps, report_schema
 
@@ -341,6 +341,46 @@ def test_a_warm_run_imports_neither_pillow_nor_the_pool(tmp_path: Path) -> None:
     assert cold.stderr.split()[-3:-1] == ["True", "True"]  # the test can tell
     assert warm.stderr.split()[-3:] == ["False", "False", "False"]
     assert warm.stdout == cold.stdout
+
+
+def test_a_cold_run_with_jobs_starts_the_pools_server_before_the_listing(
+    tmp_path: Path,
+) -> None:
+    """The pool's server loads while the files are listed (pool.prestart), when the run
+    cannot be served from a cache; a run with one job, or beside an existing cache, starts
+    none (three pairs decode in this process, so only the early start can have started it)."""
+    import subprocess
+    import sys
+
+    root = make_pairs(tmp_path / "d", 3)
+    code = (
+        "import sys; from nanaudit.cli import main; main(sys.argv[1:]); "
+        "from multiprocessing import forkserver; "
+        "print(forkserver._forkserver._forkserver_pid is not None, file=sys.stderr)"
+    )
+    base = [sys.executable, "-c", code, "scan", str(root), "--format", "json"]
+
+    def started(*extra: str) -> str:
+        run = subprocess.run([*base, *extra], capture_output=True, text=True, check=True)
+        return run.stderr.split()[-1]
+
+    assert started("-j", "2", "--no-cache") == "True"
+    assert started("-j", "1", "--no-cache") == "False"
+    assert started("-j", "2", "--cache-dir", str(tmp_path / "c")) == "True"  # a new cache
+    assert started("-j", "2", "--cache-dir", str(tmp_path / "c")) == "False"  # it exists
+
+
+def test_chunks_cover_the_tasks_in_order_and_shrink_towards_the_end() -> None:
+    from nanaudit.pool import CHUNK, Task, chunks_of
+
+    tasks = [Task(Path(f"{i}.png"), f"{i}.png", FileKind.IMAGE, "train") for i in range(2000)]
+    chunks = chunks_of(tasks, 2)
+    assert [t for c in chunks for t in c] == tasks
+    sizes = [len(c) for c in chunks]
+    assert max(sizes) == CHUNK and sizes[0] == CHUNK
+    assert sizes == sorted(sizes, reverse=True)  # never larger than the one before
+    assert sizes[-8:] == [1] * 8  # the workers run out of work a file apart
+    assert chunks_of(tasks[:5], 4) == [tasks[i : i + 1] for i in range(5)]
 
 
 def test_selection_and_thresholds_are_served_from_the_cache(
