@@ -10,9 +10,13 @@ uploaded to it with boto3. Then:
 1. Scans, each a whole process (start-up included), one after the other in every round so
    that machine noise hits them alike: the folder on disk and the same files in the
    bucket, with --jobs 1 and --jobs 2, --no-cache. The reports are compared (root masked).
-2. Listings: prefixes of N objects (put straight into the server's store), listed by
-   nanaudit's RemoteStorage: seconds, requests (pages of 1,000) and seconds per 1,000
-   objects, which stay flat when the listing is linear.
+2. Listings: prefixes of N objects in folders of 1,000 (put straight into the server's
+   store), listed in alternating rounds as one paged listing of the whole prefix (what
+   nanaudit did before) and as RemoteStorage lists it (the top level, then its folders
+   concurrently, LIST_THREADS at a time): seconds, pages of 1,000, seconds per 1,000
+   objects (flat when the listing is linear) and the ratio of the two, taken per round.
+   ``--latency-ms`` delays every request in the server, as S3's round trip over a
+   network would (tens of milliseconds); ``--listing-only`` skips the scans.
 
 moto is not S3: every request costs milliseconds of Python on this machine, where S3 costs
 tens of milliseconds of network and none of our CPU. The ratios say what nanaudit adds per
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +45,15 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 from moto.server import ThreadedMotoServer
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
+latency = float(sys.argv[1]) / 1000
+if latency:  # every request waits as a network round trip would
+    import time
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    serve = DomainDispatcherApplication.__call__
+    def delayed(self, environ, start_response):
+        time.sleep(latency)
+        return serve(self, environ, start_response)
+    DomainDispatcherApplication.__call__ = delayed
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
@@ -81,17 +95,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--objects", default="2500,5000,10000")
     parser.add_argument("--data", type=Path)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--listing-only", action="store_true")
     args = parser.parse_args()
 
     import boto3
 
     tmp = tempfile.TemporaryDirectory()
     data = args.data or Path(tmp.name) / "data"
-    if not (data / "images").is_dir():
+    if not args.listing_only and not (data / "images").is_dir():
         generate(data, args.pairs, args.size, "jpeg")
-    files = sorted(p for p in data.rglob("*") if p.is_file())
+    files = sorted(p for p in data.rglob("*") if p.is_file()) if not args.listing_only else []
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SERVER, str(args.latency_ms)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert server.stdout is not None and server.stdin is not None
@@ -135,38 +154,71 @@ def main() -> None:
                 for j in (1, 2)
             }
         )
+        if args.listing_only:
+            modes = {}
         best: dict[str, float] = {}
         reports: set[str] = set()
-        for _ in range(args.rounds):
+        for _ in range(args.rounds if modes else 0):
             for name, cmd in modes.items():
                 seconds, out = timed(cmd, env)
                 best[name] = min(best.get(name, seconds), seconds)
                 reports.add(masked(out))
 
+        import s3fs
+
         from nanaudit.storage import RemoteStorage
+
+        def one_listing(url: str) -> int:
+            s3fs.S3FileSystem.clear_instance_cache()
+            storage = RemoteStorage(url)
+            return len(storage.fs.find(storage.fs_root, detail=True))
+
+        def by_folder(url: str) -> int:
+            s3fs.S3FileSystem.clear_instance_cache()
+            return len(RemoteStorage(url).listing())
 
         listings = []
         for n in (int(x) for x in args.objects.split(",")):
             server.stdin.write(f"fill many n{n} {n}\n")
             server.stdin.flush()
             assert server.stdout.readline().strip() == "ok"
-            start = time.perf_counter()
-            listed = len(RemoteStorage(f"s3://many/n{n}").listing())
-            listings.append((n, listed, time.perf_counter() - start))
+            times: dict[str, list[float]] = {"one": [], "folders": []}
+            counts = set()
+            for _ in range(args.rounds):
+                for name, way in (("one", one_listing), ("folders", by_folder)):
+                    start = time.perf_counter()
+                    counts.add(way(f"s3://many/n{n}"))
+                    times[name].append(time.perf_counter() - start)
+            listings.append((n, counts, times))
     finally:
         if server.stdin is not None:
             server.stdin.close()
         server.wait(timeout=30)
-    floor = best[next(iter(modes))]
-    shape = f"{args.pairs} pairs, {args.size}×{args.size}"
-    print(f"{len(files)} files ({shape}), uploaded in {upload:.1f} s")
-    print(f"{'scan':<26} {'seconds':>8} {'files/s':>8} {'÷ local --jobs 1':>17}")
-    for name, seconds in best.items():
-        print(f"{name:<26} {seconds:8.2f} {len(files) / seconds:8.0f} {seconds / floor:17.2f}")
-    print(f"reports identical (root masked): {'yes' if len(reports) == 1 else 'NO'}")
-    print(f"{'objects':>8} {'listed':>8} {'pages':>9} {'seconds':>8} {'s / 1,000':>10}")
-    for n, listed, seconds in listings:
-        print(f"{n:8,} {listed:8,} {-(-n // 1000):9} {seconds:8.2f} {1000 * seconds / n:10.3f}")
+    if modes:
+        floor = best[next(iter(modes))]
+        shape = f"{args.pairs} pairs, {args.size}×{args.size}"
+        print(f"{len(files)} files ({shape}), uploaded in {upload:.1f} s")
+        print(f"{'scan':<26} {'seconds':>8} {'files/s':>8} {'÷ local --jobs 1':>17}")
+        for name, seconds in best.items():
+            print(f"{name:<26} {seconds:8.2f} {len(files) / seconds:8.0f} {seconds / floor:17.2f}")
+        print(f"reports identical (root masked): {'yes' if len(reports) == 1 else 'NO'}")
+    print(
+        f"listings, {args.rounds} alternating rounds, request latency {args.latency_ms:g} ms; "
+        "median seconds (one listing of the prefix | by top-level folder)"
+    )
+    print(
+        f"{'objects':>8} {'listed':>8} {'pages':>6} {'one s':>7} {'s/1,000':>8} "
+        f"{'folders s':>9} {'s/1,000':>8} {'one ÷ folders (range)':>22}"
+    )
+    for n, counts, times in listings:
+        one, folders = statistics.median(times["one"]), statistics.median(times["folders"])
+        ratios = [a / b for a, b in zip(times["one"], times["folders"], strict=True)]
+        listed = ",".join(f"{c:,}" for c in sorted(counts))
+        print(
+            f"{n:8,} {listed:>8} {-(-n // 1000):6} {one:7.2f} {1000 * one / n:8.3f} "
+            f"{folders:9.2f} {1000 * folders / n:8.3f} {statistics.median(ratios):8.2f} "
+            f"({min(ratios):.2f}–{max(ratios):.2f})"
+        )
     tmp.cleanup()
 
 

@@ -6,9 +6,10 @@ folders and reads split lists, decoders open files, the cache stamps them. ``LOC
 file system, as nanaudit always read it (discovery keeps its own walk, with its guards for
 links and loops, which an object store has no need of). :class:`RemoteStorage` lists the
 whole prefix once, page by page (S3 returns 1,000 keys a request: 10 million objects are
-10,000 requests, and no folder is listed twice), answers discovery's questions from that
-listing, opens each object as a seekable stream of range requests (never a copy on disk),
-and stamps it by its ETag, version and size for the cache.
+10,000 requests, and no folder is listed twice; the top-level folders are listed
+concurrently, each page by page), answers discovery's questions from that listing, opens
+each object as a seekable stream of range requests (never a copy on disk), and stamps it
+by its ETag, version and size for the cache.
 
 Inside the pipeline a remote object is named by a path below ``RemoteStorage.root``
 (``/bucket/prefix/images/x.png`` for ``s3://bucket/prefix/images/x.png``), so that pairing,
@@ -44,6 +45,12 @@ MASK = "***"
 _SECRETS: set[str] = set()
 
 Stamp = tuple[Any, ...]
+
+# Top-level folders of a remote root listed at once (requests in flight, each paged).
+LIST_THREADS = 8
+# A listed key longer than this names no file nanaudit audits (S3 allows 1,024 bytes; an
+# HTTP page's links are any length): left out and counted, as keys that name no path are.
+MAX_KEY_LENGTH = 4096
 
 
 LOCAL_URL = re.compile(r"^(file|local)://", re.I)
@@ -174,7 +181,7 @@ class RemoteStorage(Storage):
         it is needed."""
         if self._files is None:
             try:
-                found = self.fs.find(self.fs_root, detail=True)
+                found = self._find_all()
             except FileNotFoundError:
                 found = {}
             except (OSError, PermissionError) as exc:
@@ -194,7 +201,7 @@ class RemoteStorage(Storage):
                 key = name[len(prefix) :]
                 if not key or key.endswith("/"):  # a folder marker, not a file
                     continue
-                if _leaves(key):
+                if len(key) > MAX_KEY_LENGTH or _leaves(key):
                     pathless.append(key)  # as a path it would alias another, loop or leave
                     continue
                 files[key] = info
@@ -213,6 +220,41 @@ class RemoteStorage(Storage):
             self._files = files
             self._children = children
         return self._files
+
+    def _find_all(self) -> dict[str, Mapping[str, Any]]:
+        """Every object below the root by its name in the file system, sorted by name.
+
+        One paged listing of the whole prefix is one request after another (1,000 keys a
+        page on S3: an hour for ten million keys). So the root's top level is listed
+        first (one request: its objects and its folders), then each top-level folder's
+        keys in a paged listing of its own, ``LIST_THREADS`` at a time, which the file
+        system's event loop runs concurrently. The result is the same dict, in the same
+        order, as one listing of the whole prefix; a store whose client is not
+        asynchronous (and a root whose folder names could not be listed apart: an empty
+        segment, "." or "..") is listed the one way."""
+        if not getattr(self.fs, "async_impl", False):
+            return dict(self.fs.find(self.fs_root, detail=True))
+        prefix = self.fs_root + "/"
+        found: dict[str, Mapping[str, Any]] = {}
+        folders: list[str] = []
+        for info in self.fs.ls(self.fs_root, detail=True):
+            name = str(info.get("name", ""))
+            if info.get("type") != "directory":
+                found[name] = info
+                continue
+            if not name.startswith(prefix):
+                continue  # a link out of the root (an HTTP page's): nothing of it is kept
+            rel = name[len(prefix) :].rstrip("/")
+            if not rel or "/" in rel or _leaves(rel):
+                return dict(self.fs.find(self.fs_root, detail=True))
+            folders.append(name)
+        if folders:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(LIST_THREADS, len(folders))) as pool:
+                for part in pool.map(lambda f: self.fs.find(f, detail=True), folders):
+                    found.update(part)
+        return dict(sorted(found.items()))
 
     def exists(self) -> bool:
         return bool(self.listing())

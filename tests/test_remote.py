@@ -127,7 +127,11 @@ def test_a_bucket_scans_as_the_same_folder_on_disk(s3: dict[str, Any]) -> None:
     listings = [r for r in requests if "list-type=2" in r]
     gets = [r for r in requests if r.startswith("GET") and "list-type" not in r]
     files = len(remote["files"])
-    assert len(listings) == 1  # one listing of the prefix, not one per folder
+    # the top level in one request, then each top-level folder's keys in a listing of its
+    # own (concurrently), never one per folder below them
+    top = [p for p in local.iterdir() if p.is_dir()]
+    assert len(listings) == 1 + len(top) and len(set(listings)) == len(listings)
+    assert sum("delimiter=/" in r for r in listings) == 1
     # every file read once, streamed: no upload, no copy
     assert files <= len(gets) <= 2 * files + 1
     assert not [r for r in requests if r.startswith(("PUT", "POST", "DELETE"))]
@@ -196,12 +200,68 @@ def test_a_listing_is_paged_and_read_once(s3: dict[str, Any]) -> None:
     assert storage.listing() is listing
     requests = s3["log"].take()
     assert len(listing) == 1_001
-    assert len(requests) == 2 and all("list-type=2" in r for r in requests)  # 1,000 a page
-    assert "continuation-token=" in requests[1]
+    # the top level (one folder, "images"), then its keys: 1,000 a page
+    assert len(requests) == 3 and all("list-type=2" in r for r in requests)
+    assert "delimiter=/" in requests[0] and "continuation-token=" in requests[2]
     assert [e.name for e in storage.entries(storage.root / "images")] == ["0", "1", "2"]
     assert storage.is_file(storage.root / "images/2/01000.png")
     assert not storage.is_file(storage.root / "images/2")
     assert storage.is_dir(storage.root / "images/2")
+
+
+def test_top_level_folders_are_listed_apart_into_what_one_listing_gives(
+    s3: dict[str, Any],
+) -> None:
+    """The top-level folders of a root are listed concurrently (at most LIST_THREADS at
+    once), each in a paged listing of its own: the same keys, details and order as one
+    listing of the whole prefix, a folder never listed twice, no key of a sibling prefix."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    from nanaudit.storage import LIST_THREADS, RemoteStorage
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    backend.create_bucket("wide", "us-east-1")
+    # more folders than threads; "c-1" sorts before "c/" as a key, after "c" as a folder
+    folders = ["a", "b b", "c", "c-1", "d", "e", "f", "g", "h", "%41", "ü"]
+    assert len(folders) > LIST_THREADS
+    keys = [f"root/{f}/{i:02d}.png" for f in folders for i in range(3)]
+    keys += ["root/top.txt", "root/c/deep/er/x.png", "root/c-1.png", "rootless/y.png"]
+    for n, key in enumerate(keys):
+        backend.put_object("wide", key, b"x" * (n + 1))
+    s3["log"].take()
+    storage = RemoteStorage("s3://wide/root")
+    listing = storage.listing()
+    requests = s3["log"].take()
+    assert sum("delimiter=/" in r for r in requests) == 1
+    assert len(requests) == 1 + len(folders) and len(set(requests)) == len(requests)
+    storage.fs.invalidate_cache()
+    whole = storage.fs.find("wide/root", detail=True)  # the one paged listing, as before
+    assert list(listing) == [name.removeprefix("wide/root/") for name in whole]
+    assert [(i["size"], i["ETag"]) for i in listing.values()] == [
+        (i["size"], i["ETag"]) for i in whole.values()
+    ]
+    assert "rootless/y.png" not in listing and "c/deep/er/x.png" in listing
+
+
+def test_a_key_too_long_to_be_a_path_is_noted_not_audited(tmp_path: Path) -> None:
+    """A listing is untrusted: a key longer than MAX_KEY_LENGTH (an HTTP page's link can be
+    any length) names no file, like a key with an empty segment."""
+    import fsspec
+
+    from nanaudit.storage import MAX_KEY_LENGTH, RemoteStorage
+
+    fs = fsspec.filesystem("memory")
+    long_name = "x" * MAX_KEY_LENGTH
+    for key in ("long/images/train/a.png", f"long/images/train/{long_name}.png"):
+        with fs.open(key, "wb") as fh:
+            fh.write(b"x")
+    try:
+        storage = RemoteStorage("memory://long")
+        assert list(storage.listing()) == ["images/train/a.png"]
+        assert storage.pathless == (f"images/train/{long_name}.png",)
+    finally:
+        fs.rm("long", recursive=True)
 
 
 def test_keys_that_name_no_path_are_noted_not_walked_forever(s3: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from ..paths import LINK_OUTSIDE
 from ..records import IMAGE_SUFFIXES, image_suffix
-from ..storage import RemoteStorage, Storage
+from ..storage import MAX_KEY_LENGTH, RemoteStorage, Storage
 
 MAX_LIST_BYTES = 16 << 20  # a split list: VOC's train_aug.txt is 0.2 MB
 
@@ -273,8 +273,8 @@ def _remote_files(remote: RemoteStorage, root: Path, exclude: Iterable[Path]) ->
     if pathless:
         out.notes.append(
             f"{shown(root)}: {len(pathless):,} object{'s' if len(pathless) > 1 else ''} not "
-            "audited: a key with an empty, '.' or '..' segment names no file path "
-            f"(e.g. {pathless[0]!r})"
+            "audited: a key with an empty, '.' or '..' segment (or longer than "
+            f"{MAX_KEY_LENGTH:,} characters) names no file path (e.g. {pathless[0][:200]!r})"
         )
     return out
 
