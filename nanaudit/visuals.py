@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .cache import LOOKUP_BATCH, Stamp, file_stamp, limits_key
+from .cache import LOOKUP_BATCH, Stamp, file_stamp, limits_key, source_hash
 from .records import DecodeLimits, FileKind, Visual
 
 STORE_FORMAT = 1  # bumped when the thumbnails' encoding changes
 TABLE = f"thumbnails_v{STORE_FORMAT}"
+THUMBNAIL_MODULES = ("decode/thumbnails.py",)  # beside the records' REDUCTION_MODULES
 Key = tuple[Path, FileKind]
 _RANGE = struct.Struct("<dd")
 
@@ -135,7 +136,10 @@ class VisualStore:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.persistent = directory is not None
         self.problem: str | None = None
-        self.key = f"{limits_key(limits)}-{STORE_FORMAT}" + (f"-{variant}" if variant else "")
+        # the code that draws them is part of the key: an edit there is a new key
+        self.key = f"{limits_key(limits)}-{STORE_FORMAT}-{source_hash(THUMBNAIL_MODULES)}" + (
+            f"-{variant}" if variant else ""
+        )
         self._current: set[Key] = set()  # valid in this run: found unchanged, or just made
         self._db: sqlite3.Connection | None = None
         try:

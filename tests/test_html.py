@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLE_DEFECTS, make_pairs, natural_image, record_of_array, save
+from miniatures import microscopy_16bit, nuclei_16bit
 from PIL import Image
 
 import nanaudit
@@ -85,6 +86,44 @@ def test_image_thumbnail_flags_nan_positions_and_says_how_it_was_stretched() -> 
     assert np.count_nonzero(flags) == 1
     assert "[0, 1]" in v.stretch
     assert v.hist_range == (0.0, 1.0) and sum(v.histogram[0]) == a.size - 1
+
+
+def test_16_bit_thumbnail_is_stretched_over_percentiles_not_to_one_hot_pixel() -> None:
+    """Issue 24: nuclei at about 2,000 of a 16-bit image with one saturated pixel were
+    stretched min-max to 65535, nearly black; the 0.5-99.5 percentiles show them."""
+    img, ids = nuclei_16bit(np.random.default_rng(7), (192, 192), 2_000.0, 12)
+    img[5, 5] = 65535  # one hot pixel
+    v = _visual(img)
+    thumb = np.asarray(Image.open(io.BytesIO(v.thumb)).convert("L")).astype(float)
+    assert thumb.shape == (192, 192)
+    inside = ids > 0
+    assert thumb[inside].mean() > 100 and thumb[~inside].mean() < 40
+    assert "percentiles; the file holds" in v.stretch and "65535" in v.stretch
+    # the histogram spans the data, not 0..65,536: the nuclei fill bins of their own
+    assert v.hist_range == (float(img.min()), 65536.0)
+    twelve = np.clip(img, 0, 4095)
+    w = _visual(twelve)
+    assert w.hist_range == (float(twelve.min()), 4096.0)
+    assert sum(1 for n in w.histogram[0] if n) > 8
+
+
+def test_a_mostly_flat_16_bit_image_falls_back_to_its_range() -> None:
+    a = np.zeros((100, 100), np.uint16)
+    a[:2, :2] = 1000  # 0.04% of the pixels: both percentiles are 0
+    v = _visual(a)
+    thumb = np.asarray(Image.open(io.BytesIO(v.thumb)).convert("L"))
+    assert thumb[:2, :2].min() > 200 and thumb[50:, 50:].max() < 30
+    assert "[0, 1000]" in v.stretch and "percentiles" not in v.stretch
+
+
+def test_16_bit_split_histograms_span_the_data(tmp_path: Path) -> None:
+    base = microscopy_16bit(tmp_path, twelve_bit=True)
+    report = nanaudit.scan(base, num_classes=2, label_map={255: 1}, thumbnails=True)
+    assert report.gallery is not None
+    (pictures,) = report.gallery.splits
+    (hist,) = pictures.channel_histograms
+    assert hist.hi <= 4096 and hist.lo >= 0
+    assert sum(1 for n in hist.counts if n) > 8
 
 
 def test_no_flags_and_no_stretch_for_ordinary_8bit_images() -> None:

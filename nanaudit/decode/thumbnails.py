@@ -5,7 +5,8 @@ runs. A thumbnail is at most THUMB_MAX pixels on its longer side (an integer red
 factor, so that every pixel of the thumbnail stands for the same block of the file):
 
 - an image: a JPEG of its pixels as a viewer shows them (16-bit, integer and float data
-  stretched to 8 bits, the stretch stated), a PNG of per-pixel flags where the file holds
+  stretched to 8 bits from the 0.5th to the 99.5th percentile of its finite values, the
+  stretch stated), a PNG of per-pixel flags where the file holds
   NaN, ±Inf, float16 overflow or nodata values (a block is flagged when any of its pixels
   is, so one bad pixel stays visible), and coarse per-channel histograms; a raster of 4
   bands or more as a composite of three of them, each stretched from its 2nd to its 98th
@@ -41,6 +42,7 @@ OTHER_INDEX, INVALID_INDEX = 254, 255
 FLAG_NAN, FLAG_INF, FLAG_FP16, FLAG_NODATA = 1, 2, 4, 8
 FP16_MAX = 65504.0
 HIST_SAMPLE = 1 << 18  # pixels a numpy-path histogram is taken over (a regular grid above)
+DISPLAY_PERCENTILES = (0.5, 99.5)  # what a thumbnail of 16-bit, int or float data spans
 
 
 def reduction(width: int, height: int) -> int:
@@ -141,9 +143,14 @@ def _image_visual_array(arr: npt.NDArray[Any], record: FileRecord, f: int) -> Vi
     elif arr.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
         scaled, stretch = small * 255.0, "float values in [0, 1] shown × 255"
     else:
-        span = hi - lo if hi > lo else 1.0
-        scaled = (small - lo) * (255.0 / span)
-        stretch = f"{arr.dtype} values stretched from [{lo:g}, {hi:g}] to 8 bits"
+        a, b = robust_range(small, lo, hi)
+        scaled = (small - a) * (255.0 / (b - a if b > a else 1.0))
+        stretch = f"{arr.dtype} values stretched from [{a:g}, {b:g}] to 8 bits"
+        if (a, b) != (lo, hi):
+            stretch += (
+                f" (the {DISPLAY_PERCENTILES[0]:g}th to {DISPLAY_PERCENTILES[1]:g}th "
+                f"percentiles; the file holds {lo:g} to {hi:g})"
+            )
     with np.errstate(invalid="ignore"):
         shown = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0).clip(0, 255)
     im = Image.fromarray(shown.round().astype(np.uint8))
@@ -227,6 +234,20 @@ def _composite_visual(
     )
 
 
+def robust_range(small: npt.NDArray[Any], lo: float, hi: float) -> tuple[float, float]:
+    """The values a thumbnail stretches to 0..255: the DISPLAY_PERCENTILES of the finite
+    values shown (one hot pixel or a dead column does not turn the rest black), or the
+    file's [lo, hi] when they coincide (a mostly flat picture) or nothing is finite."""
+    with np.errstate(invalid="ignore"):
+        values = small[np.isfinite(small)]
+    if values.size == 0:
+        return lo, hi
+    a, b = (float(x) for x in np.percentile(values, DISPLAY_PERCENTILES))
+    if b > a:
+        return a, b
+    return (lo, hi) if hi > lo else (a, b)
+
+
 def _flags(arr: npt.NDArray[Any], record: FileRecord, f: int) -> npt.NDArray[np.uint8] | None:
     """Per-pixel flags (NaN, Inf, float16 overflow, nodata), reduced by any-of-block; None
     when the statistics say the file has none (the common case costs nothing)."""
@@ -264,13 +285,12 @@ def _flags(arr: npt.NDArray[Any], record: FileRecord, f: int) -> npt.NDArray[np.
 def _array_histograms(
     arr: npt.NDArray[Any], lo: float, hi: float
 ) -> tuple[float, float, tuple[tuple[int, ...], ...]]:
-    """Per-channel counts in HIST_BINS bins over the type's natural range (uint8, uint16),
-    [0, 1] or [-1, 1] for float data within them, else the file's own [lo, hi]; over a
-    regular grid of at most HIST_SAMPLE pixels."""
+    """Per-channel counts in HIST_BINS bins over uint8's natural range, [0, 1] or [-1, 1]
+    for float data within them, else the file's own [lo, hi] (16-bit data too: nuclei at a
+    few thousand fill the first of 32 bins of 0..65,536); over a regular grid of at most
+    HIST_SAMPLE pixels."""
     if arr.dtype == np.uint8:
         a, b = 0.0, 256.0
-    elif arr.dtype == np.uint16:
-        a, b = 0.0, 65536.0
     elif arr.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
         a, b = 0.0, 1.0
     elif arr.dtype.kind == "f" and lo >= -1.0 and hi <= 1.0:
