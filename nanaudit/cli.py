@@ -379,23 +379,33 @@ def _deliver(report: Report, opts: Options, baseline: tuple[str, Any] | None) ->
 
 def _written_config_line(root: Path, written: Path, remote: bool) -> str:
     """Where the settings went, and the command that reads them: a plain ``nanaudit scan
-    PATH`` looks for nanaudit.toml from PATH upward, so a file elsewhere (the working
-    folder, when PATH lies outside it) must be named with --config."""
+    PATH`` reads the config nearest PATH (from PATH upward), else the working folder's; a
+    file that is neither (or one a config beside the data outranks) is named with --config."""
     import shlex
 
-    from .configfile import find_config
+    from .configfile import discover_config, find_config
 
     shown, where = shown_path(written), shlex.quote(str(root))
-    found = None if remote else find_config(root)
+    if remote:
+        found = find_config(Path.cwd())
+        near = None
+    else:
+        found, beside, _ = discover_config(root)
+        near = found if beside else None
     try:
         same = found is not None and found.resolve() == written.resolve()
     except OSError:
         same = False
     if same:
         return f"nanaudit: settings written to {shown}; `nanaudit scan {where}` reads them"
+    why = (
+        f"{shown_path(near)}, found from {where} upward, outranks it"
+        if near is not None
+        else f"a scan reads the nanaudit.toml of {where} or a folder above it, else the "
+        "working folder's, not this one"
+    )
     return (
-        f"nanaudit: settings written to {shown}; a scan looks for nanaudit.toml in {where} "
-        f"and the folders above it, not there: run `nanaudit scan {where} --config "
+        f"nanaudit: settings written to {shown}; {why}: run `nanaudit scan {where} --config "
         f"{shlex.quote(shown)}`"
     )
 

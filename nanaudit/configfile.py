@@ -1,7 +1,13 @@
 """The config file: ``--config FILE``, else the nearest ``nanaudit.toml`` (top-level keys, or
 a ``[tool.nanaudit]`` table) or ``pyproject.toml`` with ``[tool.nanaudit]``, searched from
-the scanned folder upward.  A file that was searched for (not named) came with the data: it
-is read as an untrusted layer (options.py says what that forbids)."""
+the scanned folder upward, else from the working folder upward.
+
+The nearest to the data wins, as ruff and black take the configuration of the files'
+location; a working folder's config that it then leaves unread is said in a usage warning.
+A file found from the scanned folder upward came with the data: it is read as an untrusted
+layer (options.py says what that forbids). One found from the working folder (where
+``scan --write-config nanaudit.toml`` writes it, PATH lying elsewhere) is the user's own:
+read as if named with ``--config``."""
 
 from __future__ import annotations
 
@@ -34,6 +40,30 @@ def find_config(start: Path) -> Path | None:
             if isinstance(data.get("tool"), dict) and "nanaudit" in data["tool"]:
                 return py
     return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _working_config() -> Path | None:
+    try:
+        return find_config(Path.cwd())
+    except OSError:  # the working folder was removed
+        return None
+
+
+def discover_config(root: Path) -> tuple[Path | None, bool, Path | None]:
+    """The config a scan of ``root`` reads without ``--config``: (its path, whether it was
+    found beside the data, the working folder's config it leaves unread, if any)."""
+    near = find_config(root)
+    here = _working_config()
+    if near is not None:
+        return near, True, here if here is not None and not _same(here, near) else None
+    return here, False, None
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
@@ -94,10 +124,10 @@ def config_layer(root: Path, named: Path | None) -> Layer | None:
             raise ConfigError(f"config file not found: {named}")
         path, trusted = named, True
     else:
-        found = find_config(root)
+        found, beside_data, _ = discover_config(root)
         if found is None:
             return None
-        path, trusted = found, False
+        path, trusted = found, not beside_data
     return Layer(
         shown_path(path),
         read_config(path),
@@ -106,6 +136,29 @@ def config_layer(root: Path, named: Path | None) -> Layer | None:
         # found above the scanned folder: only what it names inside PATH is allowed
         confine=None if trusted else root,
         config_file=True,
+    )
+
+
+def unread_config(root: Path) -> str | None:
+    """The usage warning when the working folder's config is left unread for the one found
+    from the scanned folder upward (no --config given)."""
+    found, _, left = discover_config(root)
+    if found is None or left is None:
+        return None
+    return (
+        f"config: {shown_path(found)} (found from the scanned folder upward) is read, not "
+        f"{shown_path(left)} of the working folder: the config nearest the data wins; name "
+        f"the one you mean with --config {shown_path(left)}"
+    )
+
+
+def working_config_layer() -> Layer | None:
+    """The working folder's config (remote data without a config of its own)."""
+    found = _working_config()
+    if found is None:
+        return None
+    return Layer(
+        shown_path(found), read_config(found), base=found.parent, trusted=True, config_file=True
     )
 
 

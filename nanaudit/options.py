@@ -722,7 +722,7 @@ class Options:
         PathValue(),
         None,
         "Config file (default: the nearest nanaudit.toml or pyproject.toml [tool.nanaudit], "
-        "from PATH upward).",
+        "from PATH upward, else from the working folder upward).",
         commands=BOTH,
         group="input",
         env=True,

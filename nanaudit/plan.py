@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from .checks.registry import CheckSpec, all_checks
-from .configfile import config_layer, read_text, remote_config_layer
+from .configfile import (
+    config_layer,
+    read_text,
+    remote_config_layer,
+    unread_config,
+    working_config_layer,
+)
 from .kinds import ConfigError, Int
 from .layouts import DiscoverRequest, DiscoveryError, ExplicitSplit, Layout, NoLayoutFound
 from .layouts.below import look_below
@@ -159,7 +165,7 @@ def option_layers(
     above = [layer for layer in (environment, overrides) if layer is not None]
     named = resolve_options(above).config
     if isinstance(storage, RemoteStorage) and named is None:
-        file_layer = remote_config_layer(storage)
+        file_layer = remote_config_layer(storage) or working_config_layer()
     else:
         file_layer = config_layer(root, named)
     layers = [file_layer, *above] if file_layer is not None else above
@@ -262,6 +268,7 @@ def _make_plan(
         visuals=wants_pictures(options),
         warnings=(
             *gate_warnings(layers),
+            *_unread_config(root, user, storage),
             *usage_warnings(labels, training),
             *_no_training_split(layout),
             *key_notes,
@@ -300,6 +307,14 @@ def _settle(
         mask_folder=options.mask_folder,
     )
     return layers, options, request
+
+
+def _unread_config(root: Path, user: Options, storage: Storage) -> tuple[str, ...]:
+    """Without --config, a working folder's config left unread for the data's is said."""
+    if user.config is not None or storage.remote:
+        return ()
+    said = unread_config(root)
+    return (said,) if said else ()
 
 
 def _with_training_splits(layout: Layout, names: Sequence[str]) -> Layout:

@@ -608,24 +608,66 @@ def test_images_and_masks_naming_the_same_folder_is_a_usage_error(tmp_path: Path
         assert "the same folder" in result.output and "Traceback" not in result.output
 
 
-def test_write_config_says_the_command_that_reads_it(
+def test_write_config_in_the_working_folder_is_read_by_the_plain_scan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 24: --write-config nanaudit.toml, then `nanaudit scan PATH` did not find the
-    file when PATH lies outside the working folder."""
+    file when PATH lies outside the working folder. The working folder's config is read
+    when none lies in PATH or above it; the one nearest the data wins, said in a warning."""
     data, work = tmp_path / "data", tmp_path / "work"
-    make_pairs(data, 3)
+    make_pairs(data / "raw" / "img", 3)
+    (data / "raw" / "img" / "masks").rename(data / "raw" / "gt")
+    (data / "raw" / "img" / "images").rename(data / "raw" / "pictures")
     work.mkdir()
     monkeypatch.chdir(work)
+    flags = ["--images", str(data / "raw" / "pictures"), "--masks", str(data / "raw" / "gt")]
     result = CliRunner().invoke(
-        cli, ["scan", str(data), "-C", "3", "--write-config", "nanaudit.toml", "--dry-run"]
+        cli, ["scan", str(data), *flags, "-C", "3", "--write-config", "nanaudit.toml", "--dry-run"]
     )
     assert result.exit_code == 0, result.output
-    assert f"`nanaudit scan {data} --config nanaudit.toml`" in result.stderr
+    assert f"`nanaudit scan {data}` reads them" in result.stderr
+    plain = CliRunner().invoke(cli, ["scan", str(data), "--format", "json"])
+    assert plain.exit_code == 0, plain.output
+    doc = json.loads(plain.stdout)
+    # the user's own file: its splits outside the working folder are read (as --config)
+    assert doc["config"]["num_classes"] == 3 and doc["config"]["config_file"] == "nanaudit.toml"
+    assert [s["pairs"] for s in doc["splits"].values()] == [3]
+    assert not [w for w in doc["warnings"] if w.startswith("config:")]
+    terminal = CliRunner().invoke(cli, ["scan", str(data)])
+    assert "config: nanaudit.toml" in terminal.stdout
+    # a config beside the data outranks it, and the warning says which was read
+    (data / "nanaudit.toml").write_text("num_classes = 5\n", encoding="utf-8")
+    both = CliRunner().invoke(cli, ["scan", str(data), *flags, "--format", "json"])
+    doc = json.loads(both.stdout)
+    assert doc["config"]["num_classes"] == 5
+    (warning,) = [w for w in doc["warnings"] if w.startswith("config:")]
+    assert f"{data / 'nanaudit.toml'} (found from the scanned folder upward) is read" in warning
+    assert "not nanaudit.toml of the working folder" in warning
+    assert "--config nanaudit.toml" in warning
     again = CliRunner().invoke(
+        cli, ["scan", str(data), *flags, "-C", "3", "--write-config", "nanaudit.toml", "--dry-run"]
+    )
+    assert f"outranks it: run `nanaudit scan {data} --config nanaudit.toml`" in again.stderr
+    named = CliRunner().invoke(
         cli, ["scan", str(data), "--config", "nanaudit.toml", "--format", "json"]
     )
-    assert json.loads(again.stdout)["config"]["num_classes"] == 3
+    doc = json.loads(named.stdout)
+    assert doc["config"]["num_classes"] == 3
+    assert not [w for w in doc["warnings"] if w.startswith("config:")]
+
+
+def test_write_config_elsewhere_names_the_config_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, work = tmp_path / "data", tmp_path / "work"
+    make_pairs(data, 3)
+    (work / "sub").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(
+        cli, ["scan", str(data), "-C", "3", "--write-config", "sub/n.toml", "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"`nanaudit scan {data} --config sub/n.toml`" in result.stderr
     inside = CliRunner().invoke(
         cli,
         ["scan", str(data), "-C", "3", "--write-config", str(data / "nanaudit.toml"), "--dry-run"],
