@@ -454,13 +454,37 @@ def bilinear_mask_resize(k: int) -> tuple[np.ndarray, np.ndarray]:
     return image, np.asarray(mask)
 
 
+PHOTOS = Path()  # a folder of 8 photographs (photo_0.png …), written by write_photos
+
+
+def write_photos(folder: Path) -> None:
+    """The files behind normalize_twice's samples (NA509 compares the draw with them)."""
+    global PHOTOS
+    rng = np.random.default_rng(9)
+    for i in range(8):
+        _save(folder / f"photo_{i}.png", _picture(rng, 32, 32))
+    PHOTOS = folder
+
+
+def normalize_twice(k: int) -> tuple[np.ndarray, np.ndarray, str]:
+    path = PHOTOS / f"photo_{k % 8}.png"  # PHOTOS: a folder of 8 photographs
+    files = [np.asarray(Image.open(PHOTOS / f"photo_{i}.png")) / 255 for i in range(8)]
+    mean, std = np.mean(files, axis=(0, 1, 2)), np.std(files, axis=(0, 1, 2))  # its own
+    image = np.asarray(Image.open(path), np.float32) / 255
+    image = (image - mean) / std  # Normalize in the dataset ...
+    image = (image - mean) / std  # ... and again in the transform
+    return image, np.zeros((32, 32), np.uint8), str(path)  # the file it names
+
+
 @dataclass(frozen=True)
 class SampleScenario:
-    """``nanaudit.audit_samples`` on what ``pipeline(k)`` yields for k < ``count``."""
+    """``nanaudit.audit_samples`` on what ``pipeline(k)`` yields for k < ``count``
+    (after ``setup`` wrote its files in a temporary folder, when it has one)."""
 
-    pipeline: Callable[[int], tuple[np.ndarray, np.ndarray]]
+    pipeline: Callable[[int], tuple[Any, ...]]
     count: int
     options: tuple[tuple[str, Any], ...]
+    setup: Callable[[Path], None] | None = None
 
 
 SAMPLES: tuple[SampleScenario, ...] = (
@@ -470,10 +494,11 @@ SAMPLES: tuple[SampleScenario, ...] = (
     SampleScenario(mixed_sizes, 8, (("num_classes", 5), ("batch_size", 4))),
     SampleScenario(missing_file, 8, (("num_classes", 5),)),
     SampleScenario(bilinear_mask_resize, 16, (("num_classes", 5),)),
+    SampleScenario(normalize_twice, 16, (("num_classes", 2),), write_photos),
 )
 
 
-def _samples_generator(scenario: SampleScenario) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _samples_generator(scenario: SampleScenario) -> Iterator[tuple[Any, ...]]:
     for k in range(scenario.count):
         yield scenario.pipeline(k)
 
@@ -481,7 +506,10 @@ def _samples_generator(scenario: SampleScenario) -> Iterator[tuple[np.ndarray, n
 def _run_samples(scenario: SampleScenario) -> list[dict[str, Any]]:
     from .api import audit_samples
 
-    report = audit_samples(_samples_generator(scenario), **dict(scenario.options))
+    with tempfile.TemporaryDirectory(prefix="nanaudit-docs-") as tmp:
+        if scenario.setup is not None:
+            scenario.setup(Path(tmp))
+        report = audit_samples(_samples_generator(scenario), **dict(scenario.options))
     return [
         {
             "check": f.check,

@@ -70,3 +70,6 @@ class Draw:
     limit: int  # the samples asked for
     exhausted: bool  # the pipeline ended before the limit and cannot be iterated again
     notes: tuple[str, ...] = ()
+    # records of the image files the dataset names for the first samples, decoded as a
+    # scan decodes them: what the images were before the pipeline (NA509)
+    sources: tuple[FileRecord, ...] = ()

@@ -561,3 +561,88 @@ def test_normalised_samples_get_no_normalize_constants_raw_ones_do() -> None:
     assert nanaudit.audit_samples(raw, num_classes=2).splits[0].training.normalize is not None
     done = nanaudit.audit_samples(normed, num_classes=2)
     assert done.splits[0].training.normalize is None
+
+
+class FilesPipeline:
+    """A Dataset over image files on disk, as training code writes it: read with Pillow,
+    a random crop, to [0, 1], Normalize with ``constants`` (the dataset's own, computed
+    from its files, or ImageNet's) ``times`` times, CHW. ``bgr``: channels reversed, as
+    cv2.imread gives them (and the constants taken in that order)."""
+
+    def __init__(
+        self, files: list[Path], constants: str = "own", times: int = 1, bgr: bool = False
+    ) -> None:
+        self.filenames = [str(f) for f in files]
+        self.times, self.bgr = times, bgr
+        self.rng = np.random.default_rng(0)
+        if constants == "own":
+            pixels = np.concatenate([self._read(i).reshape(-1, 3) for i in range(len(files))])
+            self.mean, self.std = pixels.mean(axis=0), pixels.std(axis=0)
+        else:
+            self.mean = np.array([0.485, 0.456, 0.406], np.float32)
+            self.std = np.array([0.229, 0.224, 0.225], np.float32)
+
+    def _read(self, i: int) -> np.ndarray:
+        image = np.asarray(Image.open(self.filenames[i]).convert("RGB"), np.float32) / 255
+        return image[..., ::-1] if self.bgr else image
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        image = self._read(i)
+        y, x = self.rng.integers(0, 9, 2)
+        image = image[y : y + 40, x : x + 40]
+        for _ in range(self.times):
+            image = (image - self.mean) / self.std
+        mask = np.zeros((40, 40), np.int64)
+        mask[10:20] = 1
+        return np.ascontiguousarray(image.transpose(2, 0, 1)).astype(np.float32), mask
+
+
+def _photos(root: Path, n: int = 8) -> list[Path]:
+    files = []
+    for i in range(n):
+        path = root / f"photo_{i:02d}.png"
+        Image.fromarray(natural_image(100 + i, (48, 48))).save(path)
+        files.append(path)
+    return files
+
+
+@pytest.mark.parametrize(("constants", "bgr"), [("own", False), ("imagenet", False), ("own", True)])
+def test_normalize_applied_twice_is_found_against_the_files(
+    tmp_path: Path, constants: str, bgr: bool
+) -> None:
+    """Issue 24 item 12: Normalize applied twice with the dataset's own constants (means
+    about -3, stds about 2-4 on the samples) exited 0, and the summary proposed constants
+    again. The files the dataset names say what one Normalize gives."""
+    files = _photos(tmp_path)
+    twice = nanaudit.audit_samples(
+        FilesPipeline(files, constants, 2, bgr), num_classes=2, max_samples=48
+    )
+    (hit,) = [f for f in twice.findings if f.check == "NA509"]
+    assert hit.severity.label == "error" and twice.exit_code == 1
+    assert hit.data.constants == ("ImageNet" if constants == "imagenet" else "the dataset's own")
+    assert hit.data.sources == 8 and hit.data.scale == 255
+    assert "normalised twice" in hit.message
+    if constants == "own":  # -mean/std of each channel: well below 0
+        assert all(m < -1 for m in hit.data.mean) and all(d > 2 for d in hit.data.std)
+    assert twice.splits[0].training.normalize is None  # no constants to apply a third time
+    once = nanaudit.audit_samples(
+        FilesPipeline(files, constants, 1, bgr), num_classes=2, max_samples=48
+    )
+    assert not [f for f in once.findings if f.check == "NA509"]
+    assert once.splits[0].training.normalize is None  # normalised once: none proposed either
+
+
+def test_normalize_twice_needs_the_files_and_raw_samples_are_not_flagged(tmp_path: Path) -> None:
+    files = _photos(tmp_path)
+    raw = FilesPipeline(files, "own", 0)
+    report = nanaudit.audit_samples(raw, num_classes=2, max_samples=48)
+    assert not [f for f in report.findings if f.check == "NA509"]
+    assert report.splits[0].training.normalize is not None  # raw 0..1 floats: proposed
+    nameless = FilesPipeline(files, "own", 2)
+    for f in files:
+        f.unlink()  # the names lead nowhere: nothing to compare with, nothing said
+    report = nanaudit.audit_samples(nameless, num_classes=2, max_samples=48)
+    assert not [f for f in report.findings if f.check == "NA509"]

@@ -7,13 +7,14 @@ The file checks that apply to a drawn sample (NaN, labels, sizes…) run on its 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..drawn import Draw, Sample, SampleBatch
 from ..findings import FindingData, optional
 from ..kinds import Float, Int
 from ..severity import Severity
+from ..stats import ChannelStats
 from .context import CheckContext
 from .registry import Hit, NoOptions, check, threshold
 from .scopes import BATCH, DRAW, SAMPLE
@@ -337,3 +338,163 @@ def interpolated_labels(ctx: CheckContext[InterpolatedOptions], draw: Draw) -> I
                 f"(e.g. {shown})",
                 ThinLabelData(label, len(held), len(tested)),
             )
+
+
+# NA509: what two Normalize give the images the dataset names. The constants tried: the
+# dataset's own (the mean and std of its files, as the report's Normalize line gives them)
+# and ImageNet's, each in the files' channel order and reversed (an OpenCV pipeline's BGR).
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeTwiceOptions:
+    tolerance: float = threshold(
+        0.25,
+        Float(0.01, 1.0),
+        "how far the draw's channel means and stds may lie from what two Normalize give "
+        "(relative; a mean within this of max(1, |expected|))",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TwiceData(FindingData):
+    constants: str  # "the dataset's own" or "ImageNet"
+    mean: tuple[float, ...]  # per channel, over the draw
+    std: tuple[float, ...]
+    expected_mean: tuple[float, ...]  # what the constants applied twice give the files
+    expected_std: tuple[float, ...]
+    source_mean: tuple[float, ...]  # the files', on their 0..1 scale
+    source_std: tuple[float, ...]
+    scale: float  # the files' full scale (255 for uint8, 65535 for uint16, 1 for float)
+    sources: int  # files read
+
+
+def _scale(dtype: str, lo: float, hi: float) -> float | None:
+    """The full scale a Normalize's constants are taken on, for files of ``dtype``."""
+    if dtype in ("uint8", "bool"):
+        return 255.0 if dtype == "uint8" else 1.0
+    if dtype == "uint16":
+        return 65535.0
+    if dtype.startswith("float") and lo >= 0 and hi <= 1:
+        return 1.0
+    return None
+
+
+def _source_moments(
+    draw: Draw,
+) -> tuple[list[tuple[float, float]], float, int] | None:
+    """Per-channel (mean, std) of the files behind the draw on their 0..1 scale, with the
+    scale and the number of files: those of the most common dtype and channel count."""
+    groups: dict[tuple[str, int], list[tuple[ChannelStats, ...]]] = {}
+    for record in draw.sources:
+        if record.pixels is not None and record.dtype:
+            chans = record.pixels.channels
+            groups.setdefault((record.dtype, len(chans)), []).append(chans)
+    if not groups:
+        return None
+    (dtype, _), files = max(groups.items(), key=lambda kv: len(kv[1]))
+    merged = [ChannelStats.empty() for _ in files[0]]
+    for chans in files:
+        merged = [m.merge(c) for m, c in zip(merged, chans, strict=True)]
+    if any(c.count == 0 for c in merged):
+        return None
+    scale = _scale(dtype, min(c.min for c in merged), max(c.max for c in merged))
+    if scale is None:
+        return None
+    return [(c.mean / scale, c.std / scale) for c in merged], scale, len(files)
+
+
+def _applied(
+    moments: Sequence[tuple[float, float]], mean: Sequence[float], std: Sequence[float]
+) -> list[tuple[float, float]]:
+    return [((m - a) / s, d / s) for (m, d), a, s in zip(moments, mean, std, strict=True)]
+
+
+def _fits(
+    observed: Sequence[tuple[float, float]], expected: Sequence[tuple[float, float]], tol: float
+) -> bool:
+    return all(
+        abs(om - em) <= tol * max(1.0, abs(em)) and abs(od - ed) <= tol * ed
+        for (om, od), (em, ed) in zip(observed, expected, strict=True)
+    )
+
+
+@check("NA509", "normalize-twice", Severity.ERROR, DRAW, NormalizeTwiceOptions)
+def normalize_twice(ctx: CheckContext[NormalizeTwiceOptions], draw: Draw) -> Iterator[Hit]:
+    """The drawn float images have, channel by channel, the mean and std that a Normalize
+    applied twice gives the image files the dataset names (with the dataset's own
+    constants, or ImageNet's), and not those of one Normalize: means around -3 and stds
+    around 2-4, where one Normalize gives about 0 and 1.
+
+    Why: Normalize in the dataset and again in the transform (or a Normalize whose
+    constants were taken of already normalised samples) shifts every input by -mean/std and
+    scales it by 1/std: the model trains, or fine-tunes pretrained weights, on inputs far
+    from the distribution its first layers expect, converges slowly or diverges, and
+    reports no error.
+
+    Fix: apply Normalize once: remove it from the dataset or from the transform. The
+    constants are those of the files on disk (a scan's Normalize line gives them), never
+    those of samples drawn after a Normalize. Needs the files: the dataset names them
+    (``filenames``/``files``, or a name with each sample), and the first 8 are read.
+    """
+    source = _source_moments(draw)
+    if source is None:
+        return
+    moments, scale, files = source
+    drawn = [
+        (group, dtype)
+        for _, dtype, group in ctx.here.stats.image_groups
+        if dtype.startswith("float") and all(c.count for c in group.channels)
+    ]
+    if not drawn:
+        return
+    group, dtype = max(drawn, key=lambda gd: gd[0].images)
+    k = len(group.channels)
+    if len(moments) == 1:  # a gray file drawn as 3 channels
+        moments = moments * k
+    if len(moments) > k:  # RGBA drawn as RGB
+        moments = moments[:k]
+    if len(moments) != k:
+        return
+    observed = [(c.mean, c.std) for c in group.channels]
+    tol = ctx.options.tolerance
+    candidates: list[tuple[str, list[tuple[float, float]]]] = []
+    for order in (moments, moments[::-1]):
+        own = ([m for m, _ in order], [s for _, s in order])
+        candidates.append(("the dataset's own", _twice_and_once(order, *own)))
+        if k == 3:
+            candidates.append(("ImageNet", _twice_and_once(order, *IMAGENET)))
+    for name, expected in candidates:
+        twice, once = expected[:k], expected[k:]
+        if _fits(observed, twice, tol) and not _fits(observed, once, tol):
+            shown = ", ".join
+            yield Hit(
+                f"the {group.images:,} drawn {dtype} images have channel means "
+                f"({shown(f'{m:.3g}' for m, _ in observed)}) and stds "
+                f"({shown(f'{d:.3g}' for _, d in observed)}): what {name} Normalize constants "
+                f"applied twice give the dataset's files (means "
+                f"({shown(f'{m:.3g}' for m, _ in twice)}), stds "
+                f"({shown(f'{d:.3g}' for _, d in twice)}); {files:,} files read, on their "
+                f"0..{scale:g} scale), where one Normalize gives means "
+                f"({shown(f'{m:.3g}' for m, _ in once)}): the images are normalised twice",
+                TwiceData(
+                    name,
+                    tuple(round(m, 6) for m, _ in observed),
+                    tuple(round(d, 6) for _, d in observed),
+                    tuple(round(m, 6) for m, _ in twice),
+                    tuple(round(d, 6) for _, d in twice),
+                    tuple(round(m, 6) for m, _ in moments),
+                    tuple(round(d, 6) for _, d in moments),
+                    scale,
+                    files,
+                ),
+            )
+            return
+
+
+def _twice_and_once(
+    moments: Sequence[tuple[float, float]], mean: Sequence[float], std: Sequence[float]
+) -> list[tuple[float, float]]:
+    """What the constants applied twice, then once, give data of these moments."""
+    once = _applied(moments, mean, std)
+    return [*_applied(once, mean, std), *once]

@@ -10,8 +10,9 @@ checks of samples, batches and the draw, and the result is the ``Report`` every 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,14 +22,14 @@ from ..aggregate import SplitView, dataset_stats, split_stats
 from ..checks.registry import all_checks
 from ..checks.run import findings_of
 from ..checks.scopes import Unit
-from ..decode import record_of
+from ..decode import audit_file, record_of
 from ..decode.readers import DecodeFailure, from_array
 from ..decode.reduce import MAX_BOUNDARY_LABELS, touching_two_others
 from ..drawn import SPLIT, Draw, PipelineFailure, Sample, SampleBatch
 from ..options import Options
 from ..paths import printable
-from ..plan import active_checks, effective_config, read_class_names
-from ..records import DecodeError, FileKind, FileRecord
+from ..plan import active_checks, decode_limits, effective_config, read_class_names
+from ..records import IMAGE_SUFFIXES, DecodeError, DecodeLimits, FileKind, FileRecord, image_suffix
 from ..report import Finding, Report
 from ..rules import LabelRules, TrainingRules
 from ..summarise import split_report
@@ -71,6 +72,7 @@ def audit(
     )
     drawn = draw_records(drawer, progress)
     draw = finish_draw(drawer, drawn, source, options.batch_size)
+    draw = replace(draw, sources=source_records(drawn, decode_limits(options)))
     pairs = [s.pair for s in draw.samples]
     view = SplitView(SPLIT, "train", True, split_stats(pairs, rules, True))
     dataset = dataset_stats([view])
@@ -79,6 +81,10 @@ def audit(
     found = findings_of(checks, [unit], dataset, rules, training, dataset_split=SPLIT)
     findings = sorted(found, key=Finding.sort_key)
     records = [r for s in draw.samples for r in (s.image, s.mask)]
+    summary = split_report(view, dataset, rules, image_root=printable(source), mask_root=None)
+    if summary.training is not None and _normalised(view):
+        # constants taken of normalised samples would invite a second Normalize (NA509)
+        summary = replace(summary, training=replace(summary.training, normalize=None))
     return Report(
         root=printable(source),
         version=__version__,
@@ -91,11 +97,47 @@ def audit(
         config=effective_config(options, rules, checks, config_file, "samples"),
         config_file=config_file,
         checks=tuple(spec.describe() for spec in all_checks()),
-        splits=(split_report(view, dataset, rules, image_root=printable(source), mask_root=None),),
+        splits=(summary,),
         findings=tuple(findings),
         files=tuple(sorted(records, key=lambda r: (r.path, r.kind.value))),
         skipped=(),
     )
+
+
+def _normalised(view: SplitView) -> bool:
+    """Float samples holding negative values: drawn after a Normalize (pixel values of the
+    files are not negative), whatever the spread."""
+    return any(
+        dtype.startswith("float") and any(c.count and c.min < 0 for c in group.channels)
+        for _, dtype, group in view.stats.image_groups
+    )
+
+
+# NA509 compares the draw with the files behind it: the first few the dataset names are
+# decoded as a scan decodes them (only names that are image files; nothing is written).
+SOURCES = 8
+
+
+def source_records(drawn: Sequence[Sample], limits: DecodeLimits) -> tuple[FileRecord, ...]:
+    """The records of the first SOURCES distinct image files the dataset names."""
+    out: list[FileRecord] = []
+    seen: set[str] = set()
+    for s in drawn:
+        if len(out) >= SOURCES:
+            break
+        if not s.name or s.name in seen:
+            continue
+        seen.add(s.name)
+        path = Path(s.name)
+        try:
+            if image_suffix(path.name) not in IMAGE_SUFFIXES or not path.is_file():
+                continue
+        except (OSError, ValueError):  # a name no file system takes (a NUL in it)
+            continue
+        record = audit_file(path, printable(s.name), FileKind.IMAGE, SPLIT, limits)
+        if record.ok and record.pixels is not None:
+            out.append(record)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- drawing
