@@ -422,3 +422,30 @@ def test_page_details_legend_colours_shares_settings_and_the_code_box(tmp_path: 
     assert "#ff00ff" not in colours  # the highlight keeps its colour
     assert _fmt_share(8.17e-05) == "0.0082%" and _fmt_share(0.0002) == "0.02%"
     assert _setting_text([{"name": "a", "images": "x", "masks": None}]) == "a: x"
+
+
+def test_a_check_on_every_sample_is_folded_on_the_page_as_elsewhere() -> None:
+    """Issue 24 item 14: 32 identical NA207 items were listed one by one on a samples page,
+    while the terminal and Markdown reports fold them into one line."""
+    rng = np.random.default_rng(0)
+    samples = [
+        (
+            rng.random((3, 16, 16), dtype=np.float32),
+            (rng.integers(0, 3, (16, 16)) / 255).astype(np.float32),  # ToTensor on the mask
+        )
+        for _ in range(32)
+    ]
+    report = nanaudit.audit_samples(samples, num_classes=3, max_samples=32)
+    page = render(report, Format.HTML)
+    card = page[page.index('id="check-NA207"') :]
+    card = card[: card.index("</article>")]
+    assert '<span class="count">32 findings</span>' in card
+    assert card.count('<li class="folded">') == 1 and card.count("<li") == 1
+    assert "32 of 32 masks of split &#39;samples&#39;</b>, e.g." in card
+    assert '(also <code class="path">sample 01</code>' in card
+    # a check on a few samples only is still listed item by item
+    few = [(x, m if i < 2 else np.zeros((16, 16), np.int64)) for i, (x, m) in enumerate(samples)]
+    page = render(nanaudit.audit_samples(few, num_classes=3, max_samples=32), Format.HTML)
+    card = page[page.index('id="check-NA207"') :]
+    card = card[: card.index("</article>")]
+    assert card.count('<li class="folded">') == 0 and card.count("<li>") == 2

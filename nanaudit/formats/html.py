@@ -237,6 +237,10 @@ def _key(f: Finding) -> tuple[str, str, str]:
 
 def _cards(report: Report, gallery: Gallery | None) -> list[dict[str, Any]]:
     cards = []
+    # a check on nearly every file (or sample) of a split: one line with a few examples,
+    # as the terminal and Markdown reports fold it, not the same sentence listed 500 times
+    folded, _ = report.folded()
+    in_fold = {id(f) for g in folded for f in g.findings}
     for check, findings in check_groups(report.findings):
         doc = report.check(check)
         group: ShownGroup | None = gallery.group(check) if gallery is not None else None
@@ -244,7 +248,18 @@ def _cards(report: Report, gallery: Gallery | None) -> list[dict[str, Any]]:
         here = {_key(f) for f in findings}
         shown = [s for s in group.shown if _key(s.finding) in here] if group is not None else []
         pictured = {_key(s.finding) for s in shown}
-        rest: list[Finding] = [f for f in findings if _key(f) not in pictured]
+        rest: list[Finding] = [
+            f for f in findings if _key(f) not in pictured and id(f) not in in_fold
+        ]
+        folds = [
+            {
+                "headline": g.headline,
+                "example": g.examples[0],
+                "others": [f.path for f in g.examples[1:]],
+            }
+            for g in folded
+            if g.check == check
+        ]
         severities = sorted({f.severity for f in findings}, reverse=True)
         cards.append(
             {
@@ -257,6 +272,7 @@ def _cards(report: Report, gallery: Gallery | None) -> list[dict[str, Any]]:
                 "why": doc.why,
                 "fix": doc.fix,
                 "shown": shown,
+                "folded": folds,
                 "listed": rest[:LISTED_MAX],
                 "more": max(0, len(rest) - LISTED_MAX),
             }
