@@ -86,7 +86,11 @@ def test_group_folders_are_one_split_said_in_the_reason(tmp_path: Path) -> None:
     assert report.layout == "groups"
     assert "3 group folders" in report.layout_reason
     assert "Tile 1/, Tile 2/, Tile 3/" in report.layout_reason
-    assert "--split 'Tile 1:Tile 1/images:Tile 1/masks'" in report.layout_reason
+    t1 = (base / "Tile 1").as_posix()  # as the root was given: the working folder's
+    assert f"--split 'Tile 1:{t1}/images:{t1}/masks'" in report.layout_reason
+    spec = f"Tile 1:{t1}/images:{t1}/masks"
+    code, out, _ = run(str(base), "--split", spec, "--format", "json")
+    assert code == 0 and json.loads(out)["splits"]["Tile 1"]["pairs"] == 3, out  # as suggested
     (split,) = report.splits
     assert split.name == "all" and split.pairs == 9
     assert split.image_root == "*/images" and split.mask_root == "*/masks"

@@ -15,13 +15,14 @@ names them with ``--split`` (and ``--train-split``).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
 from . import DiscoverRequest, DiscoveryError, Layout, NoLayoutFound, PlannedSplit
 from .generic import discover
-from .walk import Walker, child_dirs
+from .walk import Walker, child_dirs, listing_remote
 
 # Folders probed below the root (a probe lists a few folders; nothing is decoded unless
 # several folders could hold the masks), and below each of them for group folders.
@@ -121,19 +122,17 @@ def group_layout(
     splits = ", ".join(f"'{s}'" for s in merged)
     example = groups[0][0]
     inner = first.splits[0]
-    masks = (
-        f":{example.name}/{inner.mask_root.relative_to(example).as_posix()}"
-        if inner.mask_root is not None
-        else ""
-    )
+    if listing_remote():  # --split names local folders
+        apart = f"scan the URL of {example.name}/ to audit a group alone"
+    else:  # --split's folders resolve against the working folder, as the root was given
+        spec = f"{example.name}:{inner.image_root.as_posix()}"
+        spec += f":{inner.mask_root.as_posix()}" if inner.mask_root is not None else ""
+        apart = f"to audit a group apart, give it as a split: --split {shlex.quote(spec)}"
     plural = "s" if len(merged) > 1 else ""
     reason = (
         f"found {len(groups)} group folders holding the same layout "
         f"({_names([g for g, _ in groups])}: {first.reason.removeprefix('found ')}); "
-        f"audited together as split{plural} {splits}, each of every group's files "
-        "(to audit a group apart, give it as a split: "
-        f"--split '{example.name}:{example.name}/{inner.image_root.relative_to(example).as_posix()}"
-        f"{masks}')"
+        f"audited together as split{plural} {splits}, each of every group's files ({apart})"
     )
     return Layout("groups", reason, tuple(merged.values()), tuple(notes))
 
