@@ -8,7 +8,6 @@ mask records then get the plan's label transform, which the cache never sees.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +30,7 @@ from .records import (
     content_fingerprint,
     image_suffix,
 )
+from .signatures import repeated
 from .store import RecordStore, StoredPairs, spill_folder
 from .visuals import VisualStore
 
@@ -323,11 +323,9 @@ def confirm_duplicates(
     if plan.options.shard is not None:
         wanted = [key for key, rec in records.items() if rec.pixels is not None]
     else:
-        groups: dict[str, list[tuple[Path, FileKind]]] = defaultdict(list)
-        for key, rec in records.items():
-            if rec.pixels is not None:
-                groups[content_fingerprint(rec)].append(key)
-        wanted = [key for group in groups.values() if len(group) > 1 for key in group]
+        keys, listed = _positional(records)
+        prints = (content_fingerprint(r) if r.pixels is not None else None for r in listed)
+        wanted = [keys[i] for i in repeated(prints)]  # sorted digests, not a dict of prints
         wanted = list(dict.fromkeys([*wanted, *reread_candidates(plan.checks, records)]))
     again = sorted(
         (
@@ -347,15 +345,20 @@ def confirm_duplicates(
     return again
 
 
+def _positional(
+    records: Records,
+) -> tuple[Sequence[tuple[Path, FileKind]], Sequence[FileRecord]]:
+    if isinstance(records, RecordStore):
+        return records.positional()
+    return list(records), list(records.values())
+
+
 def reread_candidates(
     checks: Sequence[ActiveCheck], records: Records
 ) -> list[tuple[Path, FileKind]]:
     """The files an active check wants read a second time (its ``rereads``: NA307's
     near-duplicate candidates take their detail thumbnail)."""
-    if isinstance(records, RecordStore):
-        keys, listed = records.positional()
-    else:
-        keys, listed = list(records), list(records.values())
+    keys, listed = _positional(records)
     wanted: set[int] = set()
     for active in checks:
         if active.spec.rereads is not None:

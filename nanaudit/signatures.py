@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -298,6 +299,29 @@ def signatures_of(rows: Iterable[ImageSignature]) -> Signatures:
     for sig in rows:
         builder.add(sig)
     return builder.freeze()
+
+
+def repeated(keys: Iterable[str | None]) -> list[int]:
+    """The positions, in order, of the keys (None: no key) that occur twice or more: by
+    sorting 128-bit digests (16 bytes a key), not by a dict of the keys."""
+    digests = bytearray()
+    positions = array("q")
+    for i, key in enumerate(keys):
+        if key is not None:
+            digests += content_digest(key)
+            positions.append(i)
+    if len(positions) < 2:
+        return []
+    d = np.frombuffer(bytes(digests), ">u8").astype(np.uint64).reshape(-1, 2)
+    del digests
+    order = np.lexsort((d[:, 1], d[:, 0]))
+    hi, lo = d[order, 0], d[order, 1]
+    same = (hi[1:] == hi[:-1]) & (lo[1:] == lo[:-1])
+    twice = np.zeros(order.size, dtype=bool)
+    twice[1:] |= same
+    twice[:-1] |= same
+    index = np.frombuffer(positions, np.int64)
+    return sorted(index[order[twice]].tolist())
 
 
 # --------------------------------------------------------------------------- queries

@@ -28,6 +28,7 @@ from nanaudit.signatures import (
     Signatures,
     exact_groups,
     near_groups,
+    repeated,
     signatures_of,
 )
 
@@ -545,3 +546,21 @@ def test_scans_read_the_candidates_details_from_their_records(
     assert _near_findings(merged.stdout) == kept
     monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
     assert scan() == kept
+
+
+def test_repeated_keys_by_sorted_digests() -> None:
+    """collect.py's first pass: the images whose fingerprints collide, as a dict of the
+    fingerprints found them."""
+    rng = random.Random(3)
+    keys: list[str | None] = []
+    for i in range(3000):
+        r = rng.random()
+        keys.append(None if r < 0.1 else f"fp{rng.randint(0, 2500)}|{'x' * (i % 7)}")
+    seen: dict[str, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys):
+        if k is not None:
+            seen[k].append(i)
+    expected = sorted(i for group in seen.values() if len(group) > 1 for i in group)
+    assert expected and repeated(iter(keys)) == expected
+    assert repeated([]) == [] and repeated(["a", None, "b"]) == []
+    assert repeated(["a", None, "a"]) == [0, 2]
