@@ -6,7 +6,7 @@ folders and reads split lists, decoders open files, the cache stamps them. ``LOC
 file system, as nanaudit always read it (discovery keeps its own walk, with its guards for
 links and loops, which an object store has no need of). :class:`RemoteStorage` lists the
 whole prefix once, page by page (S3 returns 1,000 keys a request: 10 million objects are
-10,000 requests, and no folder is listed twice; the top-level folders are listed
+10,000 requests, and no folder is listed twice; the folders of its first levels are listed
 concurrently, each page by page), answers discovery's questions from that listing, opens
 each object as a seekable stream of range requests (never a copy on disk), and stamps it
 by its ETag, version and size for the cache.
@@ -46,8 +46,10 @@ _SECRETS: set[str] = set()
 
 Stamp = tuple[Any, ...]
 
-# Top-level folders of a remote root listed at once (requests in flight, each paged).
+# Folders of a remote root listed at once (requests in flight, each paged), and how many
+# levels of folders are listed one request each to find that many folders
 LIST_THREADS = 8
+LIST_DEPTH = 2
 # A listed key longer than this names no file nanaudit audits (S3 allows 1,024 bytes; an
 # HTTP page's links are any length): left out and counted, as keys that name no path are.
 MAX_KEY_LENGTH = 4096
@@ -225,35 +227,45 @@ class RemoteStorage(Storage):
         """Every object below the root by its name in the file system, sorted by name.
 
         One paged listing of the whole prefix is one request after another (1,000 keys a
-        page on S3: an hour for ten million keys). So the root's top level is listed
-        first (one request: its objects and its folders), then each top-level folder's
+        page on S3: an hour for ten million keys). So the root's folders are listed a level
+        at a time (one request each, ``LIST_THREADS`` at once: their objects and their
+        folders) while there are fewer folders than threads, at most ``LIST_DEPTH`` levels
+        (``images/`` and ``masks/`` become their split folders), and then each folder's
         keys in a paged listing of its own, ``LIST_THREADS`` at a time, which the file
         system's event loop runs concurrently. The result is the same dict, in the same
         order, as one listing of the whole prefix; a store whose client is not
-        asynchronous (and a root whose folder names could not be listed apart: an empty
-        segment, "." or "..") is listed the one way."""
+        asynchronous (and a root with a folder name that could not be listed apart: an
+        empty segment, "." or "..") is listed the one way."""
         if not getattr(self.fs, "async_impl", False):
             return dict(self.fs.find(self.fs_root, detail=True))
+        from concurrent.futures import ThreadPoolExecutor
+
+        # a folder's listing is kept by the file system's instance, which fsspec shares
+        # within the process: one made by an earlier scan says nothing of the objects now
+        self.fs.invalidate_cache()
         prefix = self.fs_root + "/"
         found: dict[str, Mapping[str, Any]] = {}
-        folders: list[str] = []
-        for info in self.fs.ls(self.fs_root, detail=True):
-            name = str(info.get("name", ""))
-            if info.get("type") != "directory":
-                found[name] = info
-                continue
-            if not name.startswith(prefix):
-                continue  # a link out of the root (an HTTP page's): nothing of it is kept
-            rel = name[len(prefix) :].rstrip("/")
-            if not rel or "/" in rel or _leaves(rel):
-                return dict(self.fs.find(self.fs_root, detail=True))
-            folders.append(name)
-        if folders:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(min(LIST_THREADS, len(folders))) as pool:
-                for part in pool.map(lambda f: self.fs.find(f, detail=True), folders):
-                    found.update(part)
+        folders = [self.fs_root]
+        with ThreadPoolExecutor(LIST_THREADS) as pool:
+            for _ in range(LIST_DEPTH):
+                if not 0 < len(folders) < LIST_THREADS:
+                    break
+                below: list[str] = []
+                for listed in pool.map(lambda f: self.fs.ls(f, detail=True), folders):
+                    for info in listed:
+                        name = str(info.get("name", ""))
+                        if info.get("type") != "directory":
+                            found[name] = info
+                            continue
+                        if not name.startswith(prefix):
+                            continue  # a link out of the root (an HTTP page's): not kept
+                        rel = name[len(prefix) :].rstrip("/")
+                        if not rel or _leaves(rel):
+                            return dict(self.fs.find(self.fs_root, detail=True))
+                        below.append(name)
+                folders = below
+            for part in pool.map(lambda f: self.fs.find(f, detail=True), folders):
+                found.update(part)
         return dict(sorted(found.items()))
 
     def exists(self) -> bool:

@@ -29,6 +29,7 @@ from nanaudit.formats import Format, render
 from nanaudit.plan import plan_for_api
 from nanaudit.pool import audit
 from nanaudit.records import encode
+from nanaudit.storage import LIST_THREADS, RemoteStorage
 
 BUCKET = "datasets"
 
@@ -127,11 +128,13 @@ def test_a_bucket_scans_as_the_same_folder_on_disk(s3: dict[str, Any]) -> None:
     listings = [r for r in requests if "list-type=2" in r]
     gets = [r for r in requests if r.startswith("GET") and "list-type" not in r]
     files = len(remote["files"])
-    # the top level in one request, then each top-level folder's keys in a listing of its
-    # own (concurrently), never one per folder below them
+    # the first levels a request each (fewer folders than threads: two levels), then each
+    # folder's keys in a listing of its own (concurrently), no folder listed twice
     top = [p for p in local.iterdir() if p.is_dir()]
-    assert len(listings) == 1 + len(top) and len(set(listings)) == len(listings)
-    assert sum("delimiter=/" in r for r in listings) == 1
+    second = [p for t in top for p in t.iterdir() if p.is_dir()]
+    assert len(top) < LIST_THREADS and len(set(listings)) == len(listings)
+    assert sum("delimiter=/" in r for r in listings) == 1 + len(top)
+    assert len(listings) == 1 + len(top) + len(second)
     # every file read once, streamed: no upload, no copy
     assert files <= len(gets) <= 2 * files + 1
     assert not [r for r in requests if r.startswith(("PUT", "POST", "DELETE"))]
@@ -193,18 +196,21 @@ def test_a_listing_is_paged_and_read_once(s3: dict[str, Any]) -> None:
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
     backend.create_bucket("many", "us-east-1")
     for i in range(1_001):  # straight into the server's store: a PUT each would take long
-        backend.put_object("many", f"d/images/{i // 400}/{i:05d}.png", b"x")
+        backend.put_object("many", f"d/images/0/{i:05d}.png", b"x")
+    for i in (1, 2):
+        backend.put_object("many", f"d/images/{i}/{1000 + i:05d}.png", b"x")
     s3["log"].take()
     storage = RemoteStorage("s3://many/d")
     listing = storage.listing()
     assert storage.listing() is listing
     requests = s3["log"].take()
-    assert len(listing) == 1_001
-    # the top level (one folder, "images"), then its keys: 1,000 a page
-    assert len(requests) == 3 and all("list-type=2" in r for r in requests)
-    assert "delimiter=/" in requests[0] and "continuation-token=" in requests[2]
+    assert len(listing) == 1_003
+    # d/ and d/images/ a request each, then the keys of images/0, 1 and 2: 1,000 a page
+    assert len(requests) == 6 and all("list-type=2" in r for r in requests)
+    assert sum("delimiter=/" in r for r in requests) == 2
+    assert sum("continuation-token=" in r for r in requests) == 1
     assert [e.name for e in storage.entries(storage.root / "images")] == ["0", "1", "2"]
-    assert storage.is_file(storage.root / "images/2/01000.png")
+    assert storage.is_file(storage.root / "images/2/01002.png")
     assert not storage.is_file(storage.root / "images/2")
     assert storage.is_dir(storage.root / "images/2")
 
@@ -217,8 +223,6 @@ def test_top_level_folders_are_listed_apart_into_what_one_listing_gives(
     listing of the whole prefix, a folder never listed twice, no key of a sibling prefix."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
-
-    from nanaudit.storage import LIST_THREADS, RemoteStorage
 
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
     backend.create_bucket("wide", "us-east-1")
@@ -242,6 +246,20 @@ def test_top_level_folders_are_listed_apart_into_what_one_listing_gives(
         (i["size"], i["ETag"]) for i in whole.values()
     ]
     assert "rootless/y.png" not in listing and "c/deep/er/x.png" in listing
+
+    # two top-level folders are fewer than the threads: their own folders are listed apart
+    for key in [f"two/{a}/{b}/{i}.png" for a in ("images", "masks") for b in "xyz" for i in "01"]:
+        backend.put_object("wide", key, key.encode())
+    backend.put_object("wide", "two/images/flat.png", b"x")
+    s3["log"].take()
+    two = RemoteStorage("s3://wide/two").listing()
+    requests = s3["log"].take()
+    assert sum("delimiter=/" in r for r in requests) == 3  # two/, two/images/, two/masks/
+    assert len(requests) == 3 + 6 and len(set(requests)) == len(requests)
+    storage.fs.invalidate_cache()
+    whole = storage.fs.find("wide/two", detail=True)
+    assert list(two) == [name.removeprefix("wide/two/") for name in whole]
+    assert len(two) == 13
 
 
 def test_a_key_too_long_to_be_a_path_is_noted_not_audited(tmp_path: Path) -> None:
