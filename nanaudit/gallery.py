@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import colorsys
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,14 +374,16 @@ def highlight_for(
 
 
 class _Builder:
-    def __init__(self, labels: LabelRules, collected: Collected) -> None:
+    def __init__(self, labels: LabelRules, collected: Collected, wanted: Set[str]) -> None:
         assert collected.visuals is not None
         self.store = collected.visuals
         self.painter = Painter(labels)
+        # the samples of the files the findings name, not of every file (a scan's records
+        # may be millions, kept on disk)
         self.by_path: dict[str, tuple[str, Sample]] = {}
         for split, sample in _samples(collected.splits):
             for rec in (sample.image, sample.mask):
-                if rec is not None:
+                if rec is not None and rec.path in wanted:
                     self.by_path.setdefault(rec.path, (split, sample))
 
     def panel(
@@ -482,7 +484,7 @@ def build_gallery(
     report: Report,
 ) -> Gallery:
     """The pictures of the report's findings and splits, from the stored thumbnails."""
-    builder = _Builder(labels, collected)
+    builder = _Builder(labels, collected, _mentioned(report.findings))
     cap = max_pictures
     budget = PAGE_PICTURES
     unpictured = 0  # findings the page's cap left without pictures

@@ -15,7 +15,7 @@ from nanaudit import store
 from nanaudit.cli import cli
 from nanaudit.records import FileKind, FileRecord
 
-FORMATS = ("json", "sarif", "junit", "github", "markdown")
+FORMATS = ("json", "sarif", "junit", "github", "markdown", "html")
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,8 @@ def test_merge_streams_its_parts_into_a_store_and_reports_the_single_scan(
     monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
     merged = reports(tmp_path / "merged", "merge", *parts)
     for fmt, text in single.items():
-        assert merged[fmt] == text, fmt
+        if fmt != "html":  # a merge has no thumbnails: shard runs make none
+            assert merged[fmt] == text, fmt
     assert stores() <= before
 
 
