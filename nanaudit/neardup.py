@@ -154,14 +154,19 @@ def group_near_duplicates(
     # node numbers: 4 bytes when they fit
     index_type: type[np.signedinteger[Any]] = np.int32 if m < 1 << 31 else np.int64
     parent: Index = np.arange(m, dtype=index_type)
+    # the hashes in the current band's order (a bucket's pairs read nearby memory) and the
+    # node at each place: each band reorders the last band's order, no copy of uniq kept
+    su, order = uniq, parent.copy()
+    del uniq
     for lo, width, radius in band_plan(m, max_distance, bands):
-        keys = (uniq >> np.uint64(lo)) & np.uint64((1 << width) - 1)
-        order = np.argsort(keys, kind="stable")
+        keys = (su >> np.uint64(lo)) & np.uint64((1 << width) - 1)
+        by = np.argsort(keys, kind="stable")
         # band values: 4 bytes when they fit, else as unsigned as the hashes
-        sk: npt.NDArray[np.integer[Any]] = keys[order].astype(np.uint64 if width > 31 else np.int32)
+        sk: npt.NDArray[np.integer[Any]] = keys[by].astype(np.uint64 if width > 31 else np.int32)
         del keys
-        order = order.astype(index_type)
-        _same_value_pairs(parent, uniq, order, sk, max_distance)
+        su, order = su[by], order[by]
+        del by
+        _same_value_pairs(parent, su, order, sk, max_distance)
         flips = _flips(width, radius)
         table: npt.NDArray[np.int32] | None = None
         if flips and _tabled(width, m):
@@ -183,8 +188,11 @@ def group_near_duplicates(
                     first = np.searchsorted(sk, target, side="left")
                     count = np.searchsorted(sk, target, side="right") - first
                 for i_pos, j_pos in _expand(pos[ask], first, count):
-                    _close(parent, uniq, order[i_pos], order[j_pos], max_distance)
-        del order, sk, table
+                    _close(parent, su, order, i_pos, j_pos, max_distance)
+        del sk, table
+    uniq = np.empty_like(su)
+    uniq[order] = su  # back in node order (sorted)
+    del su, order
     roots = _roots(parent, np.arange(m, dtype=index_type))
     size = np.bincount(roots, weights=copies, minlength=m)
     grouped = size[roots] > 1
@@ -211,7 +219,7 @@ def group_near_duplicates(
 
 def _same_value_pairs(
     parent: Index,
-    uniq: npt.NDArray[np.uint64],
+    su: npt.NDArray[np.uint64],
     order: Index,
     sk: npt.NDArray[np.integer[Any]],
     max_distance: int,
@@ -226,7 +234,7 @@ def _same_value_pairs(
         for off in range(1, min(_SHORT, longest)):
             at = np.flatnonzero((sk[off:] == sk[:-off]) & short[off:])
             if at.size:
-                _close(parent, uniq, order[at], order[at + off], max_distance)
+                _close(parent, su, order, at, at + off, max_distance)
         del short
     long_runs = lengths > _SHORT
     if long_runs.any():
@@ -234,20 +242,24 @@ def _same_value_pairs(
         rows = np.concatenate([np.arange(a, a + n - 1) for a, n in zip(first, count, strict=True)])
         ends = np.repeat(first + count, count - 1)
         for i_pos, j_pos in _expand(rows, rows + 1, ends - rows - 1):
-            _close(parent, uniq, order[i_pos], order[j_pos], max_distance)
+            _close(parent, su, order, i_pos, j_pos, max_distance)
 
 
 def _close(
     parent: Index,
-    uniq: npt.NDArray[np.uint64],
-    a: Index,
-    b: Index,
+    su: npt.NDArray[np.uint64],
+    order: Index,
+    i: Index,
+    j: Index,
     max_distance: int,
 ) -> None:
-    x = uniq[a] ^ uniq[b]
+    """Link the candidate pairs (i, j) of band-sorted positions that lie within
+    max_distance: ``su`` holds the hashes in band order, so the pairs of one band value read
+    neighbouring memory; only the pairs found near are mapped to their nodes."""
+    x = su[i] ^ su[j]
     near = (np.bitwise_count(x) if hasattr(np, "bitwise_count") else popcount64(x)) <= max_distance
     if near.any():
-        _link(parent, a[near], b[near])
+        _link(parent, order[i[near]], order[j[near]])
 
 
 # --------------------------------------------------------------------------- frames
