@@ -11,7 +11,9 @@ sample and its file.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -60,7 +62,9 @@ def tiny_segformer() -> SegformerForSemanticSegmentation:
 
 
 def main() -> int:
-    root = Path(tempfile.mkdtemp(prefix="nanaudit-example-"))
+    scratch = tempfile.mkdtemp(prefix="nanaudit-example-")
+    atexit.register(shutil.rmtree, scratch, True)  # the example leaves nothing behind
+    root = Path(scratch)
     data = root / "data"
     write_dataset(data, 16)
     image = np.load(data / "images/img_011.npy")

@@ -10,6 +10,8 @@ the batch names the operation (torch.log met zeros), not the data.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
 import tempfile
 import warnings
@@ -50,7 +52,9 @@ class Segmenter(pl.LightningModule):
 def main() -> int:
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     pl.seed_everything(0, verbose=False)
-    root = Path(tempfile.mkdtemp(prefix="nanaudit-example-")) / "data"
+    scratch = tempfile.mkdtemp(prefix="nanaudit-example-")
+    atexit.register(shutil.rmtree, scratch, True)  # the example leaves nothing behind
+    root = Path(scratch) / "data"
     write_dataset(root, 32)
     loader = DataLoader(FolderDataset(root), batch_size=4, shuffle=True)
     guard = NanGuardCallback(num_classes=CLASSES, ignore_index=255)

@@ -10,6 +10,8 @@ tiny_seg.py on it under ``nanaudit.NanGuard`` and prints what the guard says.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +32,9 @@ def hand_written_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def main(cause: str) -> int:
     torch.manual_seed(0)
-    root = Path(tempfile.mkdtemp(prefix="nanaudit-example-")) / "data"
+    scratch = tempfile.mkdtemp(prefix="nanaudit-example-")
+    atexit.register(shutil.rmtree, scratch, True)  # the example leaves nothing behind
+    root = Path(scratch) / "data"
     write_dataset(root, 32)
     lr, criterion = 0.01, nn.CrossEntropyLoss(ignore_index=IGNORE)
     if cause == "nan":

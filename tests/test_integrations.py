@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,27 @@ EXAMPLES = REPO / "examples"
 
 
 def _run_example(name: str, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args],
-        cwd=EXAMPLES,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+    """The example's output; it runs with a temporary folder of its own, which it must
+    leave empty (each run left its dataset behind in /tmp)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+            "TMPDIR": scratch,
+        }
+        out = subprocess.run(
+            [sys.executable, str(EXAMPLES / name), *args],
+            cwd=EXAMPLES,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        left = sorted(p.name for p in Path(scratch).iterdir())
+        assert not [n for n in left if n.startswith("nanaudit-example-")], left
     return out.stdout
 
 
