@@ -13,10 +13,11 @@ import functools
 import json
 import os
 import shutil
+import signal
 import stat
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,6 +37,40 @@ if TYPE_CHECKING:
     from .shards import Partial
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 130, 141
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job, ``timeout``, ``kill``): the command stops as Ctrl-C stops
+    it, so that what it holds on disk (the record store, a half-written report) is removed;
+    without a handler Python dies at once and leaves them."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM raises Terminated in the main thread while the command runs."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: the embedding program decides
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(exc: BaseException) -> int:
+    """Exit code and message of a command stopped by Ctrl-C or SIGTERM."""
+    if isinstance(exc, Terminated) or isinstance(exc.__context__, Terminated):
+        click.echo("nanaudit: terminated", err=True)
+        return EXIT_TERMINATED
+    click.echo("nanaudit: interrupted", err=True)
+    return EXIT_INTERRUPTED
 
 
 def safe_line(text: str) -> str:
@@ -648,15 +683,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_allocator()
     debug = "--debug" in args
     try:
-        code = cli.main(args=args, prog_name="nanaudit", standalone_mode=False)
+        with _sigterm_stops():
+            code = cli.main(args=args, prog_name="nanaudit", standalone_mode=False)
     except SystemExit as exc:  # code beyond nanaudit's (a pipeline's sys.exit)
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
-    except click.exceptions.Abort:
-        click.echo("nanaudit: interrupted", err=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        click.echo("nanaudit: interrupted", err=True)
-        return EXIT_INTERRUPTED
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:  # click: Abort from Ctrl-C
+        return _stopped(exc)
     except click.UsageError as exc:
         # one line, like every other error; the command's --help has the rest
         command = exc.ctx.command_path if exc.ctx is not None else "nanaudit"

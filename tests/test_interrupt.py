@@ -206,3 +206,42 @@ def test_killed_worker_does_not_hang_the_scan(big: Path, tmp_path: Path, launch:
             assert ("pixels" if path.startswith("images/") else "labels") in rec, rec
     assert doc["summary"]["pairs"] == PAIRS
     assert wait_for(lambda: not session(proc.pid), timeout=10), session(proc.pid)
+
+
+def test_sigterm_exits_143_and_removes_the_record_store(big: Path, tmp_path: Path) -> None:
+    """SIGTERM (a cancelled CI job, ``timeout``) killed the scan at once and left its record
+    store in the temporary folder (830 MB for a million files). It stops as Ctrl-C does now:
+    exit 143, one line, the store and the report's temporary file removed."""
+    scratch, out = tmp_path / "tmp", tmp_path / "report.json"
+    scratch.mkdir()
+    spill_at_once = (
+        "import sys, nanaudit.store as s; s.MEMORY_BUDGET = 0; "
+        "from nanaudit.cli import main; sys.exit(main())"
+    )
+    with open(tmp_path / "stderr.txt", "wb") as err:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-c", spill_at_once, "scan", str(big), "--jobs", "1"),
+                *("--no-cache", "--no-progress", "--output", f"json:{out}"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "TMPDIR": str(scratch)},
+            start_new_session=True,
+        )
+    try:
+        assert wait_for(lambda: any(scratch.glob("nanaudit-records-*")), timeout=30), (
+            "the scan made no record store"
+        )
+        time.sleep(0.3)
+        assert proc.poll() is None, "the scan ended before it could be terminated"
+        os.kill(proc.pid, signal.SIGTERM)
+        code = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    stderr = (tmp_path / "stderr.txt").read_text(errors="replace")
+    assert code == 143, stderr
+    assert "nanaudit: terminated" in stderr and "Traceback" not in stderr
+    assert list(scratch.iterdir()) == []
+    assert not out.exists()
