@@ -278,20 +278,29 @@ def label_masks(draw: st.DrawFn) -> np.ndarray:
     return a
 
 
-@pytest.mark.parametrize("route", ["indices", "booleans", "either"])
+@pytest.mark.parametrize("route", ["indices", "booleans", "either", "rows"])
 @settings(max_examples=200, deadline=None)
 @given(arr=label_masks())
 def test_edge_statistics_equal_their_dense_definitions(route: str, arr: np.ndarray) -> None:
     from nanaudit.decode import reduce
     from nanaudit.decode.reduce import in_between, label_stats, perimeters, touching_two_others
 
-    # SPARSE_EDGES = 1 keeps every edge as an index, 10**9 none (unless there are none)
-    sparse = {"indices": 1, "booleans": 10**9, "either": reduce.SPARSE_EDGES}[route]
-    old, reduce.SPARSE_EDGES = reduce.SPARSE_EDGES, sparse
+    # SPARSE_EDGES = 1 keeps every edge as an index, 10**9 none (unless there are none);
+    # QUIET_ROWS_MIN = 1 reads only the rows holding a label besides 0 on masks of any height
+    sparse = {"indices": 1, "booleans": 10**9, "either": reduce.SPARSE_EDGES, "rows": 1}[route]
+    quiet = 1 if route == "rows" else 10**9
+    old = reduce.SPARSE_EDGES, reduce.QUIET_ROWS_MIN
+    reduce.SPARSE_EDGES, reduce.QUIET_ROWS_MIN = sparse, quiet
     try:
         edges = reduce.label_edges(arr)
+        if route == "rows":  # the same runs as the route that reads every row
+            reduce.QUIET_ROWS_MIN = 10**9
+            every = reduce.label_edges(arr)
+            for a, b in zip(edges.runs, every.runs, strict=True):
+                assert (a.sparse, a.pairs, a.triples) == (b.sparse, b.pairs, b.triples)
+                assert np.array_equal(a.pick, b.pick) and a.pick.dtype == b.pick.dtype
     finally:
-        reduce.SPARSE_EDGES = old
+        reduce.SPARSE_EDGES, reduce.QUIET_ROWS_MIN = old
     assert in_between(edges) == _dense_in_between(arr)
     labels = label_stats(arr)
     if arr.dtype.kind == "u":
