@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -120,17 +121,20 @@ def _tree_rss_kib(pid: int, cpu: dict[int, float] | None = None) -> int:
     return total
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, int, float, float]:
+def timed(
+    cmd: list[str], env: dict[str, str], stderr: Any = subprocess.DEVNULL
+) -> tuple[float, int, int, float, float]:
     """Wall time, peak tree RSS in KiB, exit code, CPU time (user + system) of a command
     and its descendants, and of the command's own process alone. The whole is what the
     process reaped (rusage), or the sum sampled from /proc every 10 ms when that is more (a
     forkserver's workers are never reaped by it); the process's own is what it reaped less
-    what was sampled of its descendants, which is all of it when they were not reaped."""
+    what was sampled of its descendants, which is all of it when they were not reaped.
+    ``stderr``: where the command's goes (discarded by default)."""
     peak = 0
     cpu: dict[int, float] = {}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     done = threading.Event()
 
     def sample() -> None:

@@ -27,13 +27,12 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zlib
 from pathlib import Path
 
 import numpy as np
-from bench import _tree_rss_kib  # type: ignore[import-not-found]
+from bench import timed  # type: ignore[import-not-found]
 
 SIZE = 16
 PER_DIR = 1000  # files per folder, as datasets of this size are usually sharded
@@ -120,31 +119,14 @@ def scan_cmd(root: Path, jobs: int, *extra: str) -> list[str]:
 
 
 def measure(cmd: list[str]) -> tuple[float, float, float]:
-    """(wall s, CPU s of the tree, peak MiB of the tree) of a command (stdout discarded,
-    as bench.timed does); exits with its stderr when it fails."""
-    peak = 0
-    cpu: dict[int, float] = {}
+    """(wall s, CPU s of the tree, peak MiB of the tree) of a command, by bench.timed;
+    exits with its stderr when it fails."""
     with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        done = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, _tree_rss_kib(proc.pid, cpu))
-                time.sleep(0.01)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        code = proc.wait()
-        elapsed = time.perf_counter() - start
-        done.set()
-        sampler.join()
+        elapsed, peak, code, cpu, _own = timed(cmd, dict(os.environ), stderr=err)
         if code != 0:
             err.seek(0)
             sys.exit(f"exit code {code}: {' '.join(cmd)}\n{err.read().decode()[-4000:]}")
-    return elapsed, sum(cpu.values()), peak / 1024
+    return elapsed, cpu, peak / 1024
 
 
 def main() -> None:

@@ -30,13 +30,12 @@ from PIL import Image, TiffImagePlugin
 from ..loaders import DEFAULT_READER, Change
 from ..memory import format_bytes
 from ..records import DecodeLimits, FileKind, Geometry, Header
-from .georef import geometry_from_tags, pillow_tags
+from .georef import GDAL_NODATA, geometry_from_tags, nodata_of, pillow_tags
 from .profiles import ReaderFailed, read_as
 
 # Modes whose bands are all 8 bits: Pillow's histogram() gives 256 exact bins per band.
 EIGHT_BIT_MODES = {"L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LA", "PA", "RGBX", "LAB", "HSV"}
 TIFF_JPEG_COMPRESSIONS = {"jpeg", "tiff_jpeg"}
-GDAL_NODATA_TAG = 42113
 EXIF_ORIENTATION_TAG = 0x0112
 # The only Pillow plugins a file may be decoded with, whatever its name says: the formats
 # of IMAGE_SUFFIXES. Content of any other kind is NA001; above all PostScript, which
@@ -447,13 +446,7 @@ def _gdal_nodata(im: Image.Image) -> float | None:
     tags = getattr(im, "tag_v2", None)
     if not isinstance(tags, TiffImagePlugin.ImageFileDirectory_v2):
         return None
-    raw = tags.get(GDAL_NODATA_TAG)
-    if raw is None:
-        return None
-    try:
-        return float(str(raw).strip("\x00 "))
-    except ValueError:
-        return math.nan
+    return nodata_of(tags.get(GDAL_NODATA))
 
 
 def _lossy_reason(im: Image.Image, fh: IO[bytes]) -> str | None:
