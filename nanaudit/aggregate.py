@@ -10,19 +10,21 @@ Thresholds are not applied here: checks read these statistics and apply their ow
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import itertools
 import math
+from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from .crops import extreme_sizes, ignore_only_crops
 from .records import FileKind, FileRecord, LabelStats, Pair, channel_of, content_fingerprint
 from .rules import LabelRules, TrainingRules, training_names
 from .signatures import ImageSignature, SignatureBuilder, Signatures
-from .stats import ChannelStats, merge_channels
+from .stats import ChannelStats, Floats, merge_channels
 
 
 def colour_family(record: FileRecord) -> str:
@@ -115,6 +117,48 @@ class _Multiset(_Merge):
         return tuple(sorted(acc))
 
 
+class _Floats(_Merge):
+    """A sorted multiset of floats (stats.Floats, 8 bytes a value): the floats of single
+    files, or parts."""
+
+    def start(self) -> array[float]:
+        return array("d")
+
+    def add(self, acc: array[float], value: Floats | Iterable[float]) -> array[float]:
+        if isinstance(value, Floats):
+            acc.frombytes(value.array().tobytes())
+        else:
+            acc.extend(value)
+        return acc
+
+    def freeze(self, acc: array[float]) -> Floats:
+        return Floats.of(np.frombuffer(acc, np.float64))
+
+
+class _KeyedFloats(_Merge):
+    """Per key (sorted), a sorted multiset of floats: (key, float) rows of single files,
+    or parts' (key, Floats)."""
+
+    def start(self) -> dict[str, array[float]]:
+        return {}
+
+    def add(
+        self, acc: dict[str, array[float]], value: Iterable[tuple[str, float | Floats]]
+    ) -> dict[str, array[float]]:
+        for key, v in value:
+            column = acc.get(key)
+            if column is None:
+                column = acc[key] = array("d")
+            if isinstance(v, Floats):
+                column.frombytes(v.array().tobytes())
+            else:
+                column.append(v)
+        return acc
+
+    def freeze(self, acc: dict[str, array[float]]) -> tuple[tuple[str, Floats], ...]:
+        return tuple((k, Floats.of(np.frombuffer(acc[k], np.float64))) for k in sorted(acc))
+
+
 class _Groups(_Merge):
     def start(self) -> dict[Any, GroupStats]:
         return {}
@@ -169,6 +213,8 @@ class _Signatures(_Merge):
 
 
 SUM, COUNTS, MULTISET, GROUPS, RANGES = _Sum(), _Counts(), _Multiset(), _Groups(), _Ranges()
+FLOATS, KEYED_FLOATS = _Floats(), _KeyedFloats()
+NO_FLOATS = Floats()
 SIGNATURES = _Signatures()
 
 
@@ -193,14 +239,14 @@ class SplitStats:
     modes: tuple[tuple[str, int], ...] = stat(COUNTS)
     sizes: tuple[tuple[tuple[int, int], int], ...] = stat(COUNTS)  # (width, height)
     value_ranges: tuple[tuple[str, float, float], ...] = stat(RANGES)  # per dtype
-    # per image that is not flat: (dtype, its largest channel std) (NA104 compares)
-    image_stds: tuple[tuple[str, float], ...] = stat(MULTISET)
+    # per dtype, the largest channel std of each image that is not flat (NA104 compares)
+    image_stds: tuple[tuple[str, Floats], ...] = stat(KEYED_FLOATS)
     signatures: Signatures = stat(SIGNATURES)  # noqa: RUF009 (frozen) NA305-NA307 compare it
     labels: tuple[tuple[int, int], ...] = stat(COUNTS)  # label → pixels
     mask_pixels: int = stat(SUM)
     # labeled splits only: the valid (not ignore) share of each mask, the masks each label
     # occurs in, and the valid pixels of those masks (median-frequency class weights)
-    valid_fractions: tuple[float, ...] = stat(MULTISET)
+    valid_fractions: Floats = stat(FLOATS)  # noqa: RUF009 (frozen)
     masks_per_label: tuple[tuple[int, int], ...] = stat(COUNTS)
     present_pixels: tuple[tuple[int, int], ...] = stat(COUNTS)
     ignore_masks: int = stat(SUM)  # masks holding the ignore index (NA403)
@@ -211,7 +257,7 @@ class SplitStats:
     # below one pixel at the largest training scale (NA406)
     crop_masks: int = stat(SUM)
     ignore_only_crops: tuple[tuple[str, float, float, float], ...] = stat(MULTISET)
-    crop_ignore_shares: tuple[float, ...] = stat(MULTISET)
+    crop_ignore_shares: Floats = stat(FLOATS)  # noqa: RUF009 (frozen)
     vanishing: tuple[tuple[int, int], ...] = stat(COUNTS)
     # how the masks are stored (decode/profiles.py): per (palette index, colour) the masks
     # that use the index with that colour (NA214), the masks per storage kind (palette,
@@ -560,7 +606,7 @@ class DatasetStats:
     splits: tuple[SplitView, ...]
     scales: Mapping[str, FullScale] = field(default_factory=dict)
     # per dtype, the sorted largest-channel stds of the images that are not flat
-    stds: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    stds: Mapping[str, Floats] = field(default_factory=dict)
     # the detail thumbnails of named images, read from their records (NA307's candidates;
     # the statistics do not keep them): None when no record is at hand
     details: DetailLookup | None = field(default=None, compare=False)
@@ -568,11 +614,11 @@ class DatasetStats:
     def typical_std(self, dtype: str | None, own: float, at_least: int = 4) -> float | None:
         """The median std of the other images of ``dtype`` (this image's own std ``own``
         left out once), or None with fewer than ``at_least`` others."""
-        values = self.stds.get(dtype or "", ())
+        values = self.stds.get(dtype or "", NO_FLOATS)
         n = len(values) - 1 if own in values else len(values)
         if n < at_least:
             return None
-        skip = bisect.bisect_left(values, own) if n < len(values) else len(values)
+        skip = values.bisect_left(own) if n < len(values) else len(values)
 
         def other(k: int) -> float:  # the k-th of the others
             return values[k if k < skip else k + 1]
@@ -619,12 +665,7 @@ def dataset_stats(splits: Iterable[SplitView], details: DetailLookup | None = No
     merged = _fold(
         {"value_ranges": s.stats.value_ranges, "image_stds": s.stats.image_stds} for s in views
     )
-    stds: dict[str, list[float]] = {}
-    for dtype, std in merged.image_stds:  # sorted by dtype, then std
-        stds.setdefault(dtype, []).append(std)
-    return DatasetStats(
-        views, full_scales(merged.value_ranges), {k: tuple(v) for k, v in stds.items()}, details
-    )
+    return DatasetStats(views, full_scales(merged.value_ranges), dict(merged.image_stds), details)
 
 
 def merged_histogram(splits: Iterable[SplitView]) -> tuple[tuple[int, int], ...]:

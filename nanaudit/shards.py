@@ -50,7 +50,8 @@ from .store import RecordStore, SortedRecords, spill_folder
 from .version import __version__
 
 FORMAT = "nanaudit-partial"
-FORMAT_VERSION = 3  # 2: the plan carries the usage warnings; 3: signatures in columns
+FORMAT_VERSION = 4  # 2: the plan carries the usage warnings; 3: signatures in columns;
+# 4: the statistics' per-file floats in columns (stats.Floats)
 # a partial file as nanaudit writes it is read a line at a time: its head (the plan, the
 # pairs) whole, then one record a line; any other JSON document is read whole (some
 # 300,000 records)

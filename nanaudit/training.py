@@ -12,6 +12,8 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from .aggregate import ASSUMED_SCALE, FullScale, SplitStats, finite_range
 from .crops import all_ignore_batch_probability, extreme_sizes, ratios, scaled_size
 from .records import FOREGROUND_BIN
@@ -25,6 +27,7 @@ from .report import (
     ValidFraction,
 )
 from .rules import LabelRules, TrainingRules
+from .stats import Floats
 
 
 def image_groups(stats: SplitStats) -> tuple[ImageGroup, ...]:
@@ -140,7 +143,7 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
 def valid_fraction(fractions: Sequence[float]) -> ValidFraction | None:
     if not fractions:
         return None
-    fs = sorted(fractions)
+    fs = fractions if isinstance(fractions, Floats) else Floats.of(fractions)
     return ValidFraction(
         len(fs),
         fs[0],
@@ -149,7 +152,7 @@ def valid_fraction(fractions: Sequence[float]) -> ValidFraction | None:
         _quantile(fs, 0.95),
         fs[-1],
         sum(fs) / len(fs),
-        sum(1 for f in fs if f == 0),
+        int(np.count_nonzero(fs.array() == 0)),
     )
 
 
@@ -168,7 +171,14 @@ def spread(values: Sequence[float], weights: Sequence[int] | None = None) -> Spr
     """min, median, 95th percentile, max and mean of values (each ``weights`` times)."""
     if not values:
         return None
-    counts = weights or [1] * len(values)
+    if weights is None:  # each value once: the sorted column is the order of ``pairs``
+        column = values if isinstance(values, Floats) else Floats.of(values)
+
+        def nth(q: float) -> float:
+            return column[min(max(1, math.ceil(q * len(column))), len(column)) - 1]
+
+        return Spread(column[0], nth(0.5), nth(0.95), column[-1], sum(column) / len(column))
+    counts = weights
     pairs = sorted(zip(values, counts, strict=True))
     total = sum(counts)
 

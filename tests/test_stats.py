@@ -319,3 +319,151 @@ def test_edge_statistics_take_the_sparse_route_on_a_segmentation_mask() -> None:
     edges = label_edges(arr)
     assert all(run.sparse for run in edges.runs)  # the route this test is about
     assert in_between(edges) == _dense_in_between(arr)
+
+
+# --------------------------------------------------------------------------- Floats columns
+# The split statistics' per-file floats (valid shares, crop ignore shares, image stds) are
+# float64 columns since issue 25; these tests hold them to the sorted tuples they replace:
+# the reference functions below are the code before the change, on tuples.
+
+finite_floats = st.floats(allow_nan=False, allow_infinity=True, width=64)
+
+
+def _old_valid_fraction(fractions: tuple[float, ...]) -> tuple[float, ...]:
+    fs = sorted(fractions)
+
+    def q(p: float) -> float:
+        return fs[min(max(0, math.ceil(p * len(fs)) - 1), len(fs) - 1)]
+
+    return (len(fs), fs[0], q(0.05), q(0.5), q(0.95), fs[-1], sum(fs) / len(fs),
+            sum(1 for f in fs if f == 0))  # fmt: skip
+
+
+def _old_spread(values: list[float]) -> tuple[float, ...]:
+    pairs = sorted(zip(values, [1] * len(values), strict=True))
+    total = len(values)
+
+    def at(q: float) -> float:
+        need, seen = max(1, math.ceil(q * total)), 0
+        for v, n in pairs:
+            seen += n
+            if seen >= need:
+                return v
+        return pairs[-1][0]
+
+    mean = sum(v * n for v, n in pairs) / total
+    return (pairs[0][0], at(0.5), at(0.95), pairs[-1][0], mean)
+
+
+def _old_typical(values: tuple[float, ...], own: float, at_least: int = 4) -> float | None:
+    import bisect
+
+    n = len(values) - 1 if own in values else len(values)
+    if n < at_least:
+        return None
+    skip = bisect.bisect_left(values, own) if n < len(values) else len(values)
+
+    def other(k: int) -> float:
+        return values[k if k < skip else k + 1]
+
+    mid = n // 2
+    return other(mid) if n % 2 else (other(mid - 1) + other(mid)) / 2
+
+
+def _bits(values: object) -> str:
+    return repr(values)  # repr tells -0.0 from 0.0 and keeps every digit
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(finite_floats | st.sampled_from([0.0, -0.0, 0.5, 1.0]), max_size=60), st.data())
+def test_floats_read_as_the_sorted_tuple_they_replace(
+    values: list[float], data: st.DataObject
+) -> None:
+    from nanaudit.stats import Floats
+
+    column, ref = Floats.of(values), tuple(sorted(values))
+    assert len(column) == len(ref) and _bits(list(column)) == _bits(list(ref))
+    assert _bits(list(reversed(column))) == _bits(list(reversed(ref)))
+    if ref:
+        i = data.draw(st.integers(-len(ref), len(ref) - 1))
+        assert _bits(column[i]) == _bits(ref[i])
+        a, b = data.draw(st.integers(0, len(ref))), data.draw(st.integers(0, len(ref)))
+        assert _bits(column[a:b]) == _bits(list(ref[a:b]))
+    probe = data.draw(st.sampled_from([*values, 0.25, -1.0, 2.0]) if values else finite_floats)
+    import bisect
+
+    assert column.bisect_left(probe) == bisect.bisect_left(ref, probe)
+    assert (probe in column) == (probe in ref)
+    assert column.count(probe) == ref.count(probe)
+    assert column == Floats.of(list(reversed(values)))  # a multiset: any order, same column
+    with pytest.raises(IndexError):
+        column[len(ref)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0) | st.sampled_from([0.0, 1.0, 0.5]), min_size=1, max_size=80))
+def test_summaries_of_a_column_are_the_bits_of_the_tuple_code(values: list[float]) -> None:
+    from nanaudit.stats import Floats
+    from nanaudit.training import spread, valid_fraction
+
+    vf = valid_fraction(Floats.of(values))
+    assert vf is not None
+    assert _bits(tuple(getattr(vf, f) for f in vf.__slots__)) == _bits(
+        _old_valid_fraction(tuple(values))
+    )
+    assert _bits(valid_fraction(tuple(values))) == _bits(vf)  # a plain tuple still works
+    s = spread(Floats.of(values))
+    assert s is not None
+    assert _bits((s.min, s.median, s.p95, s.max, s.mean)) == _bits(_old_spread(values))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 1e5), max_size=30), st.data())
+def test_typical_std_of_a_column_is_that_of_the_tuple(
+    values: list[float], data: st.DataObject
+) -> None:
+    from nanaudit.aggregate import DatasetStats
+    from nanaudit.stats import Floats
+
+    own = data.draw(st.sampled_from(values) if values else st.floats(0.0, 1e5))
+    ds = DatasetStats((), {}, {"uint8": Floats.of(values)})
+    assert _bits(ds.typical_std("uint8", own)) == _bits(_old_typical(tuple(sorted(values)), own))
+    assert ds.typical_std("float32", own) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["uint8", "uint16"]), st.floats(0, 9)),
+                         max_size=8), max_size=6))  # fmt: skip
+def test_float_columns_merge_as_the_multisets_did(parts: list[list[tuple[str, float]]]) -> None:
+    """Folding files one at a time, merging parts and the old sorted tuples agree."""
+    from nanaudit.aggregate import SplitStats, _fold
+
+    files = [{"image_stds": (row,), "valid_fractions": (row[1] / 9,)} for p in parts for row in p]
+    whole = _fold(files)
+    merged = SplitStats()
+    for p in parts:
+        merged = merged.merge(
+            _fold([{"image_stds": (r,), "valid_fractions": (r[1] / 9,)} for r in p])
+        )
+    assert merged == whole
+    rows = sorted(r for p in parts for r in p)
+    assert [(k, list(v)) for k, v in whole.image_stds] == [
+        (k, [s for d, s in rows if d == k]) for k in sorted({d for d, _ in rows})
+    ]
+    assert list(whole.valid_fractions) == sorted(r[1] / 9 for r in rows)
+
+
+def test_a_damaged_column_in_a_partial_is_a_codec_error() -> None:
+    import base64
+    import struct
+
+    from nanaudit.aggregate import SplitStats
+    from nanaudit.records import CodecError, decode, encode
+    from nanaudit.stats import Floats
+
+    stats = SplitStats(valid_fractions=Floats.of([0.5, 0.25]))
+    assert decode(SplitStats, encode(stats)) == stats
+    for data in (struct.pack("<2d", 0.5, 0.25), b"\0" * 12, struct.pack("<2d", math.nan, 0.1)):
+        doc = {"valid_fractions": {"data": base64.b64encode(data).decode()}}
+        with pytest.raises(CodecError, match="floats"):
+            decode(SplitStats, doc)
