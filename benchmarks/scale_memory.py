@@ -3,6 +3,8 @@
     python benchmarks/scale_memory.py --files 20000 100000          # scan, --jobs 2
     python benchmarks/scale_memory.py --files 100000 1000000 --merge  # and merge of 10 shards
     python benchmarks/scale_memory.py --files 100000 --data /tmp/sm   # keep the data
+    python benchmarks/scale_memory.py --files 100000 1000000 --merge --no-scan \
+        --data /tmp/sm --parts /tmp/sm-parts    # the merge only, its shards' files kept
 
 Each size is a dataset of tiny distinct pairs (16×16 RGB PNG images, 16×16 PNG masks of 5
 classes), written once under --data (or a temporary folder) with a PNG encoder of a few
@@ -16,6 +18,12 @@ peak resident memory of the whole process tree (the scan and its workers, sample
 10 ms from /proc), the wall and CPU time, and per file. Ratios are against the first size
 given: the issue's targets are a peak at 1,000,000 files at most 1.25× that at 100,000
 (and under 600 MB), and time per file within 1.15×.
+
+With --parts, the shards' partial files are kept in that folder (one subfolder per size)
+and reused by the next run, so that the merge can be measured again without the ten shard
+scans (at a million files each of them lists every file); --no-scan leaves out the scan
+of the whole dataset. A partial file holds the version of nanaudit that wrote it: a merge
+by another version refuses it (delete the folder).
 """
 
 from __future__ import annotations
@@ -129,6 +137,29 @@ def measure(cmd: list[str]) -> tuple[float, float, float]:
     return elapsed, cpu, peak / 1024
 
 
+def shard_parts(root: Path, out: Path, shards: int, jobs: int) -> list[str]:
+    """The partial files of ``shards`` shard scans of ``root`` in ``out``: those a run
+    before finished (a ``.complete`` marker beside each) are reused."""
+    out.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for i in range(1, shards + 1):
+        part = out / f"part-{i}.json"
+        done = out / f"part-{i}.complete"
+        if not done.exists():
+            t = time.perf_counter()
+            shard = ["--shard", f"{i}/{shards}", "-o", f"partial:{part}"]
+            subprocess.run(
+                scan_cmd(root, jobs, *shard),
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            done.write_text("")
+            print(f"shard {i}/{shards}: {time.perf_counter() - t:.0f} s", flush=True)
+        parts.append(str(part))
+    return parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,33 +169,27 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true", help="also 10 shards and their merge")
     parser.add_argument("--shards", type=int, default=10)
     parser.add_argument("--data", type=Path, help="where the datasets are kept (reused)")
+    parser.add_argument("--parts", type=Path, help="where the shards' partial files are kept")
+    parser.add_argument("--no-scan", action="store_true", help="no scan of the whole dataset")
     args = parser.parse_args()
     base = args.data or Path(tempfile.mkdtemp(prefix="nanaudit-scale-memory-"))
     rows: list[tuple[str, int, float, float, float]] = []
     try:
         for files in args.files:
             root = dataset(base, files)
-            out = Path(tempfile.mkdtemp(prefix="nanaudit-sm-out-"))
+            kept = args.parts / f"files-{files}" if args.parts else None
+            out = kept or Path(tempfile.mkdtemp(prefix="nanaudit-sm-out-"))
             try:
-                wall, cpu, peak = measure(scan_cmd(root, args.jobs))
-                rows.append(("scan", files, wall, cpu, peak))
-                print(
-                    f"scan  {files:>9,} files: {wall:7.1f} s wall, {cpu:7.1f} s CPU, "
-                    f"peak {peak:6.0f} MiB",
-                    flush=True,
-                )
+                if not args.no_scan:
+                    wall, cpu, peak = measure(scan_cmd(root, args.jobs))
+                    rows.append(("scan", files, wall, cpu, peak))
+                    print(
+                        f"scan  {files:>9,} files: {wall:7.1f} s wall, {cpu:7.1f} s CPU, "
+                        f"peak {peak:6.0f} MiB",
+                        flush=True,
+                    )
                 if args.merge:
-                    parts = []
-                    for i in range(1, args.shards + 1):
-                        part = out / f"part-{i}.json"
-                        shard = ["--shard", f"{i}/{args.shards}", "-o", f"partial:{part}"]
-                        subprocess.run(
-                            scan_cmd(root, args.jobs, *shard),
-                            check=True,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                        )
-                        parts.append(str(part))
+                    parts = shard_parts(root, out, args.shards, args.jobs)
                     merge = [
                         sys.executable,
                         "-m",
@@ -184,7 +209,8 @@ def main() -> None:
                         flush=True,
                     )
             finally:
-                shutil.rmtree(out, ignore_errors=True)
+                if kept is None:
+                    shutil.rmtree(out, ignore_errors=True)
     finally:
         if args.data is None:
             shutil.rmtree(base, ignore_errors=True)

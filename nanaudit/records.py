@@ -423,18 +423,9 @@ def encode(value: Any, *, report: bool = False) -> Any:
         return None if report else repr(value)
     if tp is tuple or tp is list:
         return [encode(v, report=report) for v in value]
-    spec = _encoding(tp, report)
-    if spec is not None:
-        fields, reported = spec
-        out: dict[str, Any] = {}
-        for name, default in fields:
-            v = getattr(value, name)
-            if v is default or (default is not _NO_DEFAULT and _same(v, default)):
-                continue
-            out[name] = encode(v, report=report)
-        for name in reported:
-            out[name] = encode(getattr(value, name), report=report)
-        return out
+    fast = _record_encoder(tp, report)
+    if fast is not None:
+        return fast(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, float):
@@ -459,6 +450,60 @@ def _encoding(tp: type, report: bool) -> tuple[tuple[tuple[str, Any], ...], tupl
         if f.metadata.get("stored", True) and (not report or f.metadata.get("report", True))
     )
     return fields, tuple(getattr(tp, "REPORTED", ())) if report else ()
+
+
+@cache
+def _record_encoder(tp: type, report: bool) -> Callable[[Any], dict[str, Any]] | None:
+    """:func:`encode` of a dataclass as one function generated for its type (a record's
+    fields in a row of statements, not a loop of calls): fields equal to their default are
+    left out, a str, int, bool or finite float is written as it is and anything else goes
+    through :func:`encode`; then the derived properties. None for a type that is not a
+    dataclass."""
+    spec = _encoding(tp, report)
+    if spec is None:
+        return None
+    fields, reported = spec
+    scope: dict[str, Any] = {
+        "encode": encode,
+        "_same": _same,
+        "isfinite": math.isfinite,
+        "str": str,
+        "int": int,
+        "bool": bool,
+        "float": float,
+    }
+    lines = ["def encode_record(o):", "    out = {}"]
+
+    def put(key: str, indent: str) -> None:
+        lines.extend(
+            [
+                f"{indent}t = type(v)",
+                f"{indent}if t is str or t is int or t is bool or v is None"
+                " or (t is float and isfinite(v)):",
+                f"{indent}    out[{key!r}] = v",
+                f"{indent}else:",
+                f"{indent}    out[{key!r}] = encode(v, report={report!r})",
+            ]
+        )
+
+    for i, (name, default) in enumerate(fields):
+        lines.append(f"    v = o.{name}")
+        if default is _NO_DEFAULT:
+            put(name, "    ")
+            continue
+        scope[f"d{i}"] = default
+        if default is None:
+            lines.append("    if v is not None:")
+        else:
+            lines.append(f"    if v is not d{i} and not _same(v, d{i}):")
+        put(name, "        ")
+    for name in reported:
+        lines.append(f"    v = o.{name}")
+        put(name, "    ")
+    lines.append("    return out")
+    exec(compile("\n".join(lines) + "\n", f"<encode {tp.__name__}>", "exec"), scope)
+    function: Callable[[Any], dict[str, Any]] = scope["encode_record"]
+    return function
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -23,7 +23,7 @@ from ..severity import Severity
 from ..store import StoredPairs
 from .context import CheckContext, Hint
 from .registry import Hit
-from .scopes import DATASET, Target, Unit
+from .scopes import DATASET, Scope, Target, Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +77,16 @@ def findings_of(
     """Every check on what its scope names: per unit, then the dataset checks once (their
     findings carry ``dataset_split``, or the split the check names)."""
     for unit in units:
+        # a scope's targets are made once per unit for all its checks (17 image checks
+        # took 17 Target objects an image)
+        targets: dict[Scope[Any], list[Target[Any]]] = {}
         for active in checks:
-            if active.spec.scope is not DATASET:
+            scope = active.spec.scope
+            if scope is not DATASET:
+                if scope not in targets:
+                    targets[scope] = list(scope.targets(unit))
                 ctx = CheckContext(active.options, labels, dataset, unit.view, hint, training)
-                yield from run_one(active, ctx, active.spec.scope.targets(unit), unit.name)
+                yield from run_one(active, ctx, targets[scope], unit.name)
     for active in checks:
         if active.spec.scope is DATASET:
             ctx = CheckContext(active.options, labels, dataset, None, hint, training)
