@@ -7,9 +7,14 @@ the scan: the chunks that were in flight are run again in a fresh pool, and only
 breaks again are those chunks' files run one at a time, so that the file that kills a
 worker becomes an NA001 record.  Workers ignore SIGINT; the parent stops them.
 
-A small scan decodes in this process, except a file whose header says its decode needs
-much memory: that one is decoded in a worker of its own, so that the kernel's out-of-memory
-killer (or a container's limit) can end that worker, not the whole scan and its report.
+With several jobs this process is one of them: it decodes chunks itself beside ``jobs - 1``
+workers (``SHARE``), so that two jobs keep two cores busy without a third process that only
+waits, and its share starts before the first worker is up. A small scan decodes in this
+process alone. A file whose header says its decode needs much memory is never decoded in
+this process: it goes to a worker of its own, so that the kernel's out-of-memory killer (or
+a container's limit) can end that worker, not the whole scan and its report. A decoder
+crash (a segfault) in this process's own share ends the scan, as with ``--jobs 1``; in a
+worker it becomes an NA001 record.
 
 The caller's process is left as it was found: no environment variable, Pillow limit or
 allocator setting of the parent is changed by a scan through the API.
@@ -18,10 +23,11 @@ allocator setting of the parent is changed by a scan through the API.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +43,13 @@ if TYPE_CHECKING:  # multiprocessing is imported when a pool starts: not by a wa
 MIN_FILES_FOR_POOL = 48
 # Files per submission to the pool at most (0.1 s of 512² JPEG pairs).
 CHUNK = 32
+# With several jobs, this process decodes too, beside jobs - 1 workers (_run_chunks).
+SHARE = True
+# Chunks given to each worker at a time while this process decodes one of its own (the one
+# it runs and the next ones: it never waits for this process), and chunks this process may
+# audit ahead of the oldest one still at the pool (held until that one is back).
+AHEAD = 3
+LOCAL_AHEAD = 32
 # A decode estimated above this (or above an eighth of the memory budget) runs in a worker
 # of its own even in a scan that otherwise decodes in this process.
 ISOLATE_ABOVE = 256 << 20
@@ -230,73 +243,184 @@ def run_tasks(
     if not tasks:  # a run served from the cache: Pillow and the decoders are not imported
         return
     if jobs <= 1 or len(tasks) < MIN_FILES_FOR_POOL:
-        from .decode import NeedsWorker
-
-        cap = ISOLATE_ABOVE if not limits.max_memory else min(ISOLATE_ABOVE, limits.max_memory // 8)
-        here = replace(limits, in_process_max=cap)
+        here = _in_process(limits)
         for t in tasks:
-            try:
-                rec = audit(t, here)
-            except NeedsWorker:  # its header says: too large to risk in this process
-                rec = next(_isolated([t], limits))
+            rec = _audit_here([t], limits, here)[0]
             if progress is not None:
                 progress(1)
             yield rec
         return
-    for records in _run_chunks(chunks_of(tasks, jobs), limits, jobs, retry=True):
+    chunks = chunks_of(tasks, jobs, len(tasks))
+    for records in _run_chunks(chunks, limits, jobs, retry=True, share=SHARE):
         if progress is not None:
             progress(len(records))
         yield from records
 
 
-def chunks_of(tasks: Sequence[Task], jobs: int) -> list[Sequence[Task]]:
-    """The tasks in chunks of at most ``CHUNK`` files (a submission's costs paid once per
-    chunk), smaller as the end nears (a chunk is at most an eighth of what remains per
-    worker's share of the window), so that the workers run out of work together rather
-    than one waiting on another's last full chunk."""
-    chunks: list[Sequence[Task]] = []
-    start = 0
-    while start < len(tasks):
-        size = max(1, min(CHUNK, (len(tasks) - start) // (jobs * 4)))
-        chunks.append(tasks[start : start + size])
-        start += size
-    return chunks
+def chunks_of(tasks: Iterable[Task], jobs: int, count: int) -> Iterator[list[Task]]:
+    """The ``count`` tasks in chunks of at most ``CHUNK`` files (a submission's costs paid
+    once per chunk), smaller as the end nears (a chunk is at most an eighth of what remains
+    per job), so that the workers and this process run out of work together rather than one
+    waiting on another's last full chunk. Made as they are taken, one at a time."""
+    source = iter(tasks)
+    left = count
+    while left > 0:
+        chunk = list(itertools.islice(source, max(1, min(CHUNK, left // (jobs * 4)))))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
+
+
+def _in_process(limits: DecodeLimits) -> DecodeLimits:
+    """The limits of a decode in this process: a file whose header says that its decode
+    needs much memory (``ISOLATE_ABOVE``, or an eighth of ``max_memory``) is left to a
+    worker of its own."""
+    cap = ISOLATE_ABOVE if not limits.max_memory else min(ISOLATE_ABOVE, limits.max_memory // 8)
+    return replace(limits, in_process_max=cap)
+
+
+def _audit_here(
+    tasks: Sequence[Task], limits: DecodeLimits, here: DecodeLimits
+) -> list[FileRecord]:
+    """Audit tasks in this process (``here``: its limits from ``_in_process``)."""
+    from .decode import NeedsWorker
+
+    records = []
+    for t in tasks:
+        try:
+            records.append(audit(t, here))
+        except NeedsWorker:  # its header says: too large to risk in this process
+            records.append(next(_isolated([t], limits)))
+    return records
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A chunk on its way: at the pool (``future``) or audited here (``records``)."""
+
+    tasks: Sequence[Task]
+    future: Future[list[FileRecord]] | None = None
+    records: list[FileRecord] | None = None
+
+    def at_pool(self) -> bool:
+        return self.future is not None and not self.future.done()
+
+    def made(self) -> bool:
+        """Whether its records are here or came back (without waiting)."""
+        if self.future is None:
+            return True
+        f = self.future
+        return f.done() and not f.cancelled() and f.exception() is None
+
+    def result(self) -> list[FileRecord]:
+        if self.records is not None:
+            return self.records
+        assert self.future is not None
+        return self.future.result()
 
 
 def _run_chunks(
-    chunks: Sequence[Sequence[Task]], limits: DecodeLimits, jobs: int, retry: bool
-) -> Iterator[list[FileRecord]]:
-    """Each chunk's records, in order. When a worker dies, every chunk in flight is lost:
-    they run again in a fresh pool (``retry``), or, on a second death, file by file."""
+    chunks: Iterable[Sequence[Task]],
+    limits: DecodeLimits,
+    jobs: int,
+    retry: bool,
+    share: bool = False,
+) -> Generator[list[FileRecord], None, None]:
+    """Each chunk's records, in order.
+
+    With ``share``, this process is one of the ``jobs``: a pool of ``jobs - 1`` workers
+    holds ``AHEAD`` chunks each (the one it runs, the next ones queued, so that it never
+    waits on this process), and this process audits the next chunk itself meanwhile; at the
+    end it takes back the chunks still queued at the pool, so that nobody waits on another's
+    queue. Two jobs are then two busy processes, not two workers and a third process that
+    waits, starts them and unpickles all their records. Chunks audited ahead of the oldest
+    one at the pool are held (``LOCAL_AHEAD`` at most) until that one is back.
+
+    When a worker dies, the chunks at the pool are lost: they run again in a fresh pool
+    without this process's share (``retry``; a file that kills its decoder must not end
+    this process), or, on a second death, file by file."""
+    from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    window = jobs * 4
-    pool = _new_pool(jobs)
-    pending: deque[tuple[Sequence[Task], Future[list[FileRecord]]]] = deque()
-    next_chunk = 0
+    workers = max(1, jobs - 1) if share else jobs
+    here = _in_process(limits) if share else None
+    queued = workers * (AHEAD if share else 4)
+    slots: deque[_Slot] = deque()
+    source = iter(chunks)
+    more = True
+    pool = _new_pool(workers)
     try:
-        while next_chunk < len(chunks) or pending:
-            while next_chunk < len(chunks) and len(pending) < window:
-                chunk = chunks[next_chunk]
-                pending.append((chunk, pool.submit(_audit_chunk, chunk, limits)))
-                next_chunk += 1
-            chunk, future = pending.popleft()
-            try:
-                records = future.result()
-            except BrokenProcessPool:
+        while True:
+            at_pool = sum(s.at_pool() for s in slots)
+            broken = False
+            while more and at_pool < queued and not broken:
+                chunk = next(source, None)
+                if chunk is None:
+                    more = False
+                    break
+                future: Future[list[FileRecord]] = Future()
+                try:
+                    future = pool.submit(_audit_chunk, chunk, limits)
+                except BrokenProcessPool as e:  # a worker died since the last look
+                    future.set_exception(e)
+                    broken = True
+                slots.append(_Slot(chunk, future))
+                at_pool += 1
+            head = slots[0] if slots else None
+            if head is not None and head.future is not None and head.future.done():
+                broken = broken or isinstance(head.future.exception(), BrokenProcessPool)
+            if broken:
                 _stop(pool)
-                lost = [chunk, *(c for c, _ in pending)]
-                pending.clear()
-                if retry:
-                    yield from _run_chunks(lost, limits, jobs, retry=False)
-                else:
-                    for c in lost:
-                        yield list(_isolated(c, limits))
-                pool = _new_pool(jobs)
+                lost = list(slots)
+                slots.clear()
+                yield from _recover(lost, limits, jobs, retry)
+                pool = _new_pool(workers)
                 continue
-            yield records
+            if head is not None and (head.future is None or head.future.done()):
+                yield slots.popleft().result()
+                continue
+            if here is not None:
+                if more and len(slots) < queued + LOCAL_AHEAD:
+                    chunk = next(source, None)
+                    if chunk is not None:
+                        slots.append(_Slot(chunk, records=_audit_here(chunk, limits, here)))
+                        continue
+                    more = False
+                if not more and _take_back(slots, limits, here):
+                    continue
+            if head is None:
+                return
+            assert head.future is not None
+            head.future.exception()  # waits for it
     finally:
         _stop(pool)
+
+
+def _take_back(slots: Sequence[_Slot], limits: DecodeLimits, here: DecodeLimits) -> bool:
+    """Audit here the last chunk that waits in the pool's queue (no worker took it yet),
+    if there is one: at the end, so that this process does not wait on a worker's queue."""
+    for s in reversed(slots):
+        if s.future is not None and s.future.cancel():
+            s.future, s.records = None, _audit_here(s.tasks, limits, here)
+            return True
+    return False
+
+
+def _recover(
+    lost: Sequence[_Slot], limits: DecodeLimits, jobs: int, retry: bool
+) -> Iterator[list[FileRecord]]:
+    """The records of ``lost``'s chunks in order after a worker died: those already made
+    as they are, the others again in a fresh pool (``retry``), or file by file."""
+    again = [s.tasks for s in lost if not s.made()]
+    rerun: Generator[list[FileRecord], None, None]
+    if retry:
+        rerun = _run_chunks(again, limits, jobs, retry=False)
+    else:
+        rerun = (list(_isolated(c, limits)) for c in again)
+    with contextlib.closing(rerun):
+        for s in lost:
+            yield s.result() if s.made() else next(rerun)
 
 
 def _isolated(tasks: Sequence[Task], limits: DecodeLimits) -> Iterator[FileRecord]:

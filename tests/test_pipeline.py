@@ -374,13 +374,14 @@ def test_chunks_cover_the_tasks_in_order_and_shrink_towards_the_end() -> None:
     from nanaudit.pool import CHUNK, Task, chunks_of
 
     tasks = [Task(Path(f"{i}.png"), f"{i}.png", FileKind.IMAGE, "train") for i in range(2000)]
-    chunks = chunks_of(tasks, 2)
+    chunks = list(chunks_of(iter(tasks), 2, len(tasks)))  # an iterator: taken as it goes
     assert [t for c in chunks for t in c] == tasks
     sizes = [len(c) for c in chunks]
     assert max(sizes) == CHUNK and sizes[0] == CHUNK
     assert sizes == sorted(sizes, reverse=True)  # never larger than the one before
     assert sizes[-8:] == [1] * 8  # the workers run out of work a file apart
-    assert chunks_of(tasks[:5], 4) == [tasks[i : i + 1] for i in range(5)]
+    assert list(chunks_of(tasks[:5], 4, 5)) == [tasks[i : i + 1] for i in range(5)]
+    assert list(chunks_of(tasks[:5], 4, 9)) == [tasks[i : i + 1] for i in range(5)]  # fewer
 
 
 def test_selection_and_thresholds_are_served_from_the_cache(
