@@ -260,22 +260,20 @@ def main() -> None:
         if "b" in runs and "c" in runs:
             print(f"(b)/(c) wall = {spread(ratio('b', 'c'))}   (--jobs {args.jobs} speed-up)")
             # what load does not distort: where the CPU of (c) goes, and the speed-up that
-            # its CPU alone allows (all of (c)'s CPU spread over --jobs cores with no wait)
+            # its CPU alone allows (all of (c)'s CPU spread over --jobs cores with no wait);
+            # bench_stages.py splits this process's CPU by stage (with several jobs it
+            # decodes a share of the files too)
             own = [v[4] for v in results["c"]]
             pool = [w - o for w, o in zip(cpu["c"], own, strict=True)]
             overhead = [p / q for p, q in zip(cpu["c"], cpu["b"], strict=True)]
             ceiling = [args.jobs / o for o in overhead]
-            # the parent's CPU is nearly all before and after the decoding (imports,
-            # discovery, checks, report): run one after the other with the pool's share
-            # spread over the cores, the speed-up is at most this
-            serial = [b / (o + p / args.jobs) for b, o, p in zip(cpu["b"], own, pool, strict=True)]
             print(
-                f"(c) cpu: parent {spread(own)} s, pool (server + workers) {spread(pool)} s; "
-                f"(c)/(b) cpu = {spread(overhead)}"
+                f"(c) cpu: this process {spread(own)} s, pool (server + workers) "
+                f"{spread(pool)} s; (c)/(b) cpu = {spread(overhead)}"
             )
             print(
-                f"speed-up ceilings from cpu: all of (c) spread over {args.jobs} cores "
-                f"{spread(ceiling)}; the parent's share serial {spread(serial)}"
+                f"speed-up ceiling from cpu: all of (c) spread over {args.jobs} cores "
+                f"{spread(ceiling)}"
             )
         if "b" in runs and "d" in runs:
             print(f"(d)/(b) wall = {spread(ratio('d', 'b'), '{:.3f}')}")
