@@ -3,8 +3,11 @@
 Every field of :class:`SplitStats` names how it merges (a sum, counts, a sorted multiset,
 per-group moments, per-dtype ranges).  :meth:`SplitStats.merge` combines two statistics;
 :func:`split_stats` folds the statistics of single files with the same field merges,
-incrementally (linear in the number of files), in path order so that the result is the
-same bytes however the records were produced (one process, a pool, a cache, shards).
+incrementally (linear in the number of files). Nothing depends on the order of the files:
+counts are integers, multisets are sorted, and the groups' channel moments are summed
+exactly and rounded once (moments.py), so the result is the same bytes however the records
+were produced and grouped (one process, a pool, a cache, a Dask worker's partial
+statistics of its batch: :func:`partial_stats`).
 Thresholds are not applied here: checks read these statistics and apply their own.
 """
 
@@ -21,10 +24,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .crops import extreme_sizes, ignore_only_crops
+from .moments import ExactMoments, highest, lowest
 from .records import FileKind, FileRecord, LabelStats, Pair, channel_of, content_fingerprint
 from .rules import LabelRules, TrainingRules, training_names
 from .signatures import ImageSignature, SignatureBuilder, Signatures
-from .stats import ChannelStats, Floats, merge_channels
+from .stats import ChannelStats, Floats
 
 
 def colour_family(record: FileRecord) -> str:
@@ -60,7 +64,38 @@ class GroupStats:
     channels: tuple[ChannelStats, ...]
 
     def merge(self, other: GroupStats) -> GroupStats:
-        return GroupStats(self.images + other.images, merge_channels(self.channels, other.channels))
+        acc = GroupMoments(len(self.channels))
+        acc.add(self)
+        acc.add(other)
+        return acc.freeze()
+
+
+class GroupMoments:
+    """A group's images with their channel moments summed exactly (moments.py): the
+    same statistics whatever the order of the images or the grouping of partial sums."""
+
+    __slots__ = ("channels", "images")
+
+    def __init__(self, channels: int) -> None:
+        self.images = 0
+        self.channels = [ExactMoments() for _ in range(channels)]
+
+    def add(self, part: GroupStats | GroupMoments) -> None:
+        if len(part.channels) != len(self.channels):
+            raise ValueError(
+                f"cannot merge {len(part.channels)}-channel stats with "
+                f"{len(self.channels)}-channel stats"
+            )
+        self.images += part.images
+        if isinstance(part, GroupMoments):
+            for mine, theirs in zip(self.channels, part.channels, strict=True):
+                mine.combine(theirs)
+        else:
+            for mine, ch in zip(self.channels, part.channels, strict=True):
+                mine.add(ch)
+
+    def freeze(self) -> GroupStats:
+        return GroupStats(self.images, tuple(c.freeze() for c in self.channels))
 
 
 # --------------------------------------------------------------------------- merges
@@ -160,18 +195,24 @@ class _KeyedFloats(_Merge):
 
 
 class _Groups(_Merge):
-    def start(self) -> dict[Any, GroupStats]:
+    """Per key, the images' moments summed exactly (GroupMoments): single files'
+    GroupStats, merged statistics, or a worker's partial sums."""
+
+    def start(self) -> dict[Any, GroupMoments]:
         return {}
 
     def add(
-        self, acc: dict[Any, GroupStats], value: Iterable[tuple[Any, GroupStats]]
-    ) -> dict[Any, GroupStats]:
+        self, acc: dict[Any, GroupMoments], value: Iterable[tuple[Any, GroupStats | GroupMoments]]
+    ) -> dict[Any, GroupMoments]:
         for k, g in value:
-            acc[k] = acc[k].merge(g) if k in acc else g
+            moments = acc.get(k)
+            if moments is None:
+                moments = acc[k] = GroupMoments(len(g.channels))
+            moments.add(g)
         return acc
 
-    def freeze(self, acc: dict[Any, GroupStats]) -> tuple[tuple[Any, GroupStats], ...]:
-        return tuple(sorted(acc.items(), key=lambda kv: kv[0]))
+    def freeze(self, acc: dict[Any, GroupMoments]) -> tuple[tuple[Any, GroupStats], ...]:
+        return tuple((k, acc[k].freeze()) for k in sorted(acc))
 
 
 class _Ranges(_Merge):
@@ -185,7 +226,7 @@ class _Ranges(_Merge):
     ) -> dict[str, tuple[float, float]]:
         for k, lo, hi in value:
             old = acc.get(k)
-            acc[k] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+            acc[k] = (lo, hi) if old is None else (lowest(old[0], lo), highest(old[1], hi))
         return acc
 
     def freeze(self, acc: dict[str, tuple[float, float]]) -> tuple[tuple[str, float, float], ...]:
@@ -313,20 +354,65 @@ class SplitStats:
 def _fold(parts: Iterable[SplitStats | Mapping[str, Any]]) -> SplitStats:
     """SplitStats.merge over many parts (statistics, or the fields a part fills),
     incrementally."""
-    specs = [(f.name, f.metadata["merge"]) for f in dataclasses.fields(SplitStats)]
-    merges = dict(specs)
-    acc = {name: m.start() for name, m in specs}
-    empty = SplitStats()
+    folder = Folder()
     for part in parts:
+        folder.add(part)
+    return folder.freeze()
+
+
+def partial_stats(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Parts (single files' fields) folded into one part that :func:`_fold` takes: a Dask
+    worker's statistics of a batch (:meth:`Folder.partial`)."""
+    folder = Folder()
+    for part in parts:
+        folder.add(part)
+    return folder.partial()
+
+
+class Folder:
+    """A :class:`SplitStats` being folded: parts added one at a time (statistics, or the
+    fields a part fills), frozen at the end."""
+
+    __slots__ = ("acc",)
+
+    def __init__(self) -> None:
+        self.acc = {name: m.start() for name, m in _SPECS}
+
+    def add(self, part: SplitStats | Mapping[str, Any]) -> None:
+        acc = self.acc
         if isinstance(part, Mapping):
             for name, value in part.items():
-                acc[name] = merges[name].add(acc[name], value)
-            continue
-        for name, m in specs:
+                acc[name] = _MERGES[name].add(acc[name], value)
+            return
+        for name, m in _SPECS:
             value = getattr(part, name)
-            if value != getattr(empty, name):
+            if value != _EMPTY_FIELDS[name]:
                 acc[name] = m.add(acc[name], value)
-    return SplitStats(**{name: m.freeze(acc[name]) for name, m in specs})
+
+    def freeze(self) -> SplitStats:
+        return SplitStats(**{name: m.freeze(self.acc[name]) for name, m in _SPECS})
+
+    def partial(self) -> dict[str, Any]:
+        """The fields filled so far as one part: every one frozen but the groups, which
+        keep their exact sums (GroupMoments: a freeze would round them), so that folding
+        partial statistics gives the bytes that folding the files one at a time gives."""
+        out: dict[str, Any] = {}
+        for name, m in _SPECS:
+            if name == "groups":
+                if self.acc[name]:
+                    out[name] = tuple(sorted(self.acc[name].items(), key=lambda kv: kv[0]))
+                continue
+            value = m.freeze(self.acc[name])
+            if value != _EMPTY_FIELDS[name]:
+                out[name] = value
+        return out
+
+
+_SPECS: list[tuple[str, _Merge]] = [
+    (f.name, f.metadata["merge"]) for f in dataclasses.fields(SplitStats)
+]
+_MERGES = dict(_SPECS)
+_EMPTY_FIELDS = {name: getattr(SplitStats(), name) for name, _ in _SPECS}
 
 
 def content_key(rec: FileRecord) -> str:
