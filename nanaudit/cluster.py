@@ -29,6 +29,15 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .folding import (
+    FoldSpec,
+    Members,
+    Partials,
+    SplitFolding,
+    check_partials,
+    fold_batch,
+    slim,
+)
 from .kinds import ConfigError
 from .pool import WORKER_ENV, Progress, Task, _crashed, audit, tune_allocator
 from .records import DecodeLimits, FileRecord
@@ -42,9 +51,12 @@ IN_FLIGHT_PER_WORKER = 4
 MAX_UNPACKED = MAX_BATCH << 20
 
 
-def dask_executor(scheduler: str | None) -> Callable[..., Iterator[FileRecord]]:
-    """``run_tasks`` bound to a scheduler address (None: a local cluster)."""
-    return functools.partial(run_tasks, scheduler=scheduler)
+def dask_executor(
+    scheduler: str | None, fold: SplitFolding | None = None
+) -> Callable[..., Iterator[FileRecord]]:
+    """``run_tasks`` bound to a scheduler address (None: a local cluster), and to the
+    split statistics the workers fold their batches into (None: none)."""
+    return functools.partial(run_tasks, scheduler=scheduler, fold=fold)
 
 
 def batch_size(files: int, workers: int) -> int:
@@ -52,9 +64,17 @@ def batch_size(files: int, workers: int) -> int:
     return max(1, min(MAX_BATCH, per_batch))
 
 
-def audit_batch(tasks: Sequence[Task], limits: DecodeLimits) -> bytes:
+def audit_batch(
+    tasks: Sequence[Task],
+    limits: DecodeLimits,
+    spec: FoldSpec | None = None,
+    members: bytes = b"",
+) -> bytes:
     """What a Dask worker runs: the records of a batch of files, pickled and compressed
-    (zlib level 1) in one piece for the trip to the client.
+    (zlib level 1) in one piece for the trip to the client; with ``spec``, the records
+    and the batch's partial statistics per split (``members``: each file's splits, in
+    one pickle that Dask does not walk through), so that the client folds no record
+    itself (folding.py).
 
     Records repeat their field names and a mask's label histogram is mostly small
     integers: on 512² JPEG + PNG pairs a record pickles to 766 bytes and the batch
@@ -62,7 +82,31 @@ def audit_batch(tasks: Sequence[Task], limits: DecodeLimits) -> bytes:
     of the client's; at ten million files, 1.3 GB reach the client instead of 7.7 GB."""
     tune_allocator()
     records = [audit(t, limits) for t in tasks]
-    return zlib.compress(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    sent: object = records
+    if spec is not None:
+        partials = fold_batch(spec, records, pickle.loads(members))
+        sent = ([slim(r) for r in records] if spec.slim else records, partials)
+    return zlib.compress(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def _inflate(blob: bytes, limit: int) -> object:
+    inflate = zlib.decompressobj()
+    data = inflate.decompress(blob, limit)
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise ValueError("a worker's batch of records is larger than nanaudit allows")
+    return pickle.loads(data)
+
+
+def unpack_folded(
+    blob: bytes, members: Sequence[Members], splits: int, limit: int = MAX_UNPACKED
+) -> tuple[list[FileRecord], Partials]:
+    """A batch's records and partial statistics as :func:`audit_batch` packed them with a
+    FoldSpec of ``splits`` splits, checked as :func:`unpack_batch` checks records."""
+    sent = _inflate(blob, limit)
+    if not isinstance(sent, tuple) or len(sent) != 2:
+        raise ValueError("a worker's batch holds no partial statistics")
+    records = _checked(sent[0], len(members))
+    return records, check_partials(sent[1], members, splits)
 
 
 def unpack_batch(blob: bytes, size: int, limit: int = MAX_UNPACKED) -> list[FileRecord]:
@@ -70,11 +114,10 @@ def unpack_batch(blob: bytes, size: int, limit: int = MAX_UNPACKED) -> list[File
     decompressed (what a worker sends is bounded like anything else received), and the
     batch must hold one record per task. Dask's own messages are pickles of the same trust:
     nothing of the scanned data is unpickled, only what nanaudit's workers made."""
-    inflate = zlib.decompressobj()
-    data = inflate.decompress(blob, limit)
-    if inflate.unconsumed_tail or not inflate.eof:
-        raise ValueError("a worker's batch of records is larger than nanaudit allows")
-    records = pickle.loads(data)
+    return _checked(_inflate(blob, limit), size)
+
+
+def _checked(records: object, size: int) -> list[FileRecord]:
     if not isinstance(records, list) or len(records) != size:
         raise ValueError("a worker's batch of records does not hold one record per file")
     if not all(isinstance(r, FileRecord) for r in records):
@@ -89,8 +132,10 @@ def run_tasks(
     progress: Progress | None = None,
     *,
     scheduler: str | None = None,
+    fold: SplitFolding | None = None,
 ) -> Iterator[FileRecord]:
-    """Audit every task on the cluster; records are yielded in the order of ``tasks``."""
+    """Audit every task on the cluster; records are yielded in the order of ``tasks``.
+    With ``fold``, the workers fold each batch's statistics too, and ``fold`` gets them."""
     if not tasks:
         return
     distributed = _distributed()
@@ -100,20 +145,32 @@ def run_tasks(
         batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
         window = workers * IN_FLIGHT_PER_WORKER
         run = uuid.uuid4().hex[:8]
-        pending: deque[tuple[Sequence[Task], Any]] = deque()
+        pending: deque[tuple[Sequence[Task], list[Members], Any]] = deque()
         following = 0
+        spec = fold.spec if fold is not None else None
         try:
             while following < len(batches) or pending:
                 while following < len(batches) and len(pending) < window:
                     batch = batches[following]
                     key = f"nanaudit-audit-{run}-{following}"
-                    pending.append((batch, client.submit(audit_batch, batch, limits, key=key)))
+                    members = fold.members_of(_keys(batch)) if fold is not None else []
+                    packed = pickle.dumps(members, protocol=pickle.HIGHEST_PROTOCOL)
+                    future = client.submit(audit_batch, batch, limits, spec, packed, key=key)
+                    pending.append((batch, members, future))
                     following += 1
-                batch, future = pending.popleft()
+                batch, members, future = pending.popleft()
                 try:
-                    records = unpack_batch(future.result(), len(batch))
+                    if fold is None:
+                        records = unpack_batch(future.result(), len(batch))
+                    else:
+                        records, partials = unpack_folded(
+                            future.result(), members, len(fold.spec.splits)
+                        )
+                        fold.add_batch(_keys(batch), partials)
                 except distributed.KilledWorker:
                     records = list(_isolated(client, distributed, batch, limits, run))
+                    if fold is not None:
+                        fold.add_records([(t.path, t.kind) for t in batch], records)
                 future.release()
                 if progress is not None:
                     progress(len(records))
@@ -122,7 +179,11 @@ def run_tasks(
             # an interrupted scan (Ctrl-C, an error, the caller stopping): nothing keeps
             # running on the cluster for it
             with contextlib.suppress(Exception):
-                client.cancel([f for _, f in pending], force=True)
+                client.cancel([f for _, _, f in pending], force=True)
+
+
+def _keys(batch: Sequence[Task]) -> list[tuple[tuple[Any, Any], str]]:
+    return [((t.path, t.kind), t.split) for t in batch]
 
 
 def _isolated(

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from .aggregate import SplitStats
 from .cache import RecordCache, Stamp, record_from_json
+from .folding import FoldSpec, Members, SplitFolding
 from .layouts import PairPaths, PlannedSplit
 from .paths import display_path
 from .plan import ActiveCheck, ScanPlan
@@ -30,6 +32,7 @@ from .records import (
     content_fingerprint,
     image_suffix,
 )
+from .rules import training_names
 from .signatures import repeated
 from .store import RecordStore, StoredPairs, spill_folder
 from .visuals import VisualStore
@@ -62,6 +65,8 @@ class Collected:
     visuals: VisualStore | None = None
     # the records, when they were spilled to disk: open while the pairs are read
     store: RecordStore | None = None
+    # each split's statistics, when the executor's workers folded them (Dask)
+    stats: tuple[SplitStats, ...] | None = None
 
 
 def shard_of(split: str, image: str | None, mask: str | None, count: int) -> int:
@@ -137,13 +142,48 @@ def partner_key(plan: ScanPlan, task: Task) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
-def executor(plan: ScanPlan) -> Executor:
-    """The executor the options name: this machine's pool, or a Dask cluster."""
+def executor(plan: ScanPlan, fold: SplitFolding | None = None) -> Executor:
+    """The executor the options name: this machine's pool, or a Dask cluster (whose
+    workers fold the split statistics into ``fold``, when given)."""
     if plan.options.executor == "dask":
         from .cluster import dask_executor
 
-        return dask_executor(plan.options.scheduler)
+        return dask_executor(plan.options.scheduler, fold)
     return run_tasks
+
+
+def split_folding(plan: ScanPlan, cached: bool = True) -> SplitFolding | None:
+    """Where a Dask scan's workers fold the split statistics (folding.py): None for
+    another executor, and for a shard (whose statistics the merge folds again). Unless
+    the records are ``cached``, the workers send them without what only the statistics
+    read."""
+    if plan.options.executor != "dask" or plan.options.shard is not None:
+        return None
+    splits = plan.layout.splits
+    train = training_names([(s.name, s.role) for s in splits])
+    spec = FoldSpec(
+        plan.labels,
+        tuple((s.labeled, plan.training if s.name in train else None) for s in splits),
+        slim=not cached,
+    )
+    first: dict[tuple[Path, FileKind], int] = {}  # a file's first split
+    shared: dict[tuple[Path, FileKind], Members] = {}  # files of more than one split
+    counts = []
+    for i, split in enumerate(splits):
+        paired = samples = 0
+        for p in split.pairs:
+            image, mask = p.image, p.mask
+            for path, kind in ((image, FileKind.IMAGE), (mask, FileKind.MASK)):
+                if path is None:
+                    continue
+                s = first.setdefault((path, kind), i)
+                held = shared.get((path, kind), (s,))
+                if held[-1] != i:
+                    shared[(path, kind)] = (*held, i)
+            paired += image is not None and mask is not None
+            samples += image is not None and (mask is not None or not split.labeled)
+        counts.append((paired, samples))
+    return SplitFolding(spec, [s.name for s in splits], shared, counts)
 
 
 def collect(
@@ -154,10 +194,12 @@ def collect(
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> Collected:
+    fold = split_folding(plan, cached=cache_dir is not None)
     records, notes, visuals = audit_files(
-        plan, jobs=jobs, cache_dir=cache_dir, progress=progress, on_total=on_total
+        plan, jobs=jobs, cache_dir=cache_dir, progress=progress, on_total=on_total, fold=fold
     )
-    return assemble(plan, records, notes, visuals)
+    collected = assemble(plan, records, notes, visuals)
+    return collected if fold is None else replace(collected, stats=fold.freeze(records))
 
 
 def audit_files(
@@ -167,9 +209,11 @@ def audit_files(
     cache_dir: Path | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    fold: SplitFolding | None = None,
 ) -> tuple[Records, tuple[str, ...], VisualStore | None]:
     """The record of every file of the run (as stored: no label transform), what the cache
-    had to say, and the thumbnails' store when an HTML report was asked for."""
+    had to say, and the thumbnails' store when an HTML report was asked for. With
+    ``fold``, the split statistics are folded into it as the records come."""
     tasks = plan_tasks(plan)
     if on_total is not None:
         on_total(len(tasks))
@@ -206,13 +250,15 @@ def audit_files(
                     del records[key]
             if progress is not None and records:
                 progress(len(records))
+            if fold is not None:  # the cache's records are folded here, a batch at a time
+                _fold_cached(fold, records)
         todo = [t for key, t in tasks.items() if key not in records]
         if plan.options.shard is not None:  # see confirm_duplicates: a shard hashes them all
             todo = [replace(t, content=t.kind is FileKind.IMAGE) for t in todo]
         stamp_of = plan.storage.stamp
         stamps = {(t.path, t.kind): stamp_of(t.path) for t in todo} if cache else {}
         made: list[tuple[Path, FileKind, Stamp | None, Visual]] = []
-        run = executor(plan)
+        run = executor(plan, fold)
         for t, rec in zip(todo, run(todo, plan.limits, jobs, progress), strict=True):
             if visuals is not None and rec.visual is not None:
                 # streamed to disk as they come: thumbnails are never all in memory
@@ -227,6 +273,8 @@ def audit_files(
             if visuals.problem:
                 notes.append(visuals.problem)
         hashed = confirm_duplicates(plan, tasks, records, jobs, stamps if cache else None)
+        if fold is not None:
+            fold.again.update((t.path, t.kind) for t in hashed)
         if cache is not None:
             cache.store(
                 (t.path, t.kind, stamp, records[(t.path, t.kind)])
@@ -244,6 +292,19 @@ def audit_files(
         if cache is not None:
             cache.close()
     return records, tuple(notes), visuals
+
+
+def _fold_cached(fold: SplitFolding, records: Records, batch: int = 256) -> None:
+    keys: list[tuple[Path, FileKind]] = []
+    recs: list[FileRecord] = []
+    for key, rec in records.items():
+        keys.append(key)
+        recs.append(rec)
+        if len(keys) >= batch:
+            fold.add_records(keys, recs)
+            keys, recs = [], []
+    if keys:
+        fold.add_records(keys, recs)
 
 
 def record_store(plan: ScanPlan, cache_dir: Path | None = None) -> RecordStore:

@@ -72,7 +72,9 @@ def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
                 plan.labels,
                 s.planned.labeled,
                 plan.training if s.planned.name in train else None,
-            ),
+            )
+            if collected.stats is None
+            else collected.stats[i],
             tuple(
                 (display_path(path, plan.root), printable(reason))
                 for path, reason in s.planned.unreadable
@@ -83,7 +85,7 @@ def aggregate(plan: ScanPlan, collected: Collected) -> DatasetStats:
                 if reason == "hidden file" and path.suffix.lower() in IMAGE_SUFFIXES
             ),
         )
-        for s in collected.splits
+        for i, s in enumerate(collected.splits)
     )
     return replace(stats, details=details)
 

@@ -14,6 +14,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ from click.testing import CliRunner
 from conftest import make_pairs, need_module, sample_with_leaks
 
 from nanaudit import cluster as cluster_mod
+from nanaudit import pipeline, store
 from nanaudit.cli import cli
-from nanaudit.collect import plan_tasks
+from nanaudit.collect import plan_tasks, split_folding
+from nanaudit.folding import slim
 from nanaudit.plan import plan_for_api
 from nanaudit.pool import run_tasks
 from nanaudit.records import encode
@@ -157,6 +160,117 @@ def test_a_scheduler_without_the_dask_executor_is_said_to_be_unused(tmp_path: Pa
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.stderr
     assert "--scheduler names a Dask scheduler, used only with --executor dask" in result.stderr
+
+
+FORMATS = ("json", "sarif", "markdown", "junit")
+
+
+def _reports(out: Path, *args: str) -> dict[str, bytes]:
+    """A scan or merge writing several formats, and what it wrote (the terminal's too)."""
+    out.mkdir(parents=True, exist_ok=True)
+    targets = [f"-o{fmt}:{out / fmt}" for fmt in FORMATS]
+    result = CliRunner().invoke(cli, [*args, *targets, "--format", "rich", "--no-color"])
+    assert result.exit_code == 1, result.output
+    files = {fmt: (out / fmt).read_bytes() for fmt in FORMATS}
+    files["rich"] = result.stdout.encode()
+    return files
+
+
+@pytest.mark.parametrize("spilled", [False, True], ids=["in-memory", "spilled"])
+def test_workers_fold_the_statistics_and_every_executor_reports_the_same_bytes(
+    dask_cluster: tuple[str, Any],
+    data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spilled: bool,
+) -> None:
+    """--jobs 1, --jobs 2, a merge of 3 shards and Dask (whose workers fold each batch's
+    statistics, the client folding none) give the same reports, byte for byte, with the
+    records in memory or spilled to the store; so do a Dask scan whose records all come
+    from the cache (folded by the client) and --report-files findings."""
+    address, _ = dask_cluster
+    if spilled:
+        monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
+        monkeypatch.setattr(store, "CHUNK", 3)
+    scan = ("scan", str(data), "--no-cache")
+    dask = ("--executor", "dask", "--scheduler", address)
+    local = _reports(tmp_path / "one", *scan, "-j", "1")
+    assert _reports(tmp_path / "two", *scan, "-j", "2") == local
+    parts = []
+    for i in range(1, 4):
+        parts.append(str(tmp_path / f"part-{i}.json"))
+        result = CliRunner().invoke(cli, [*scan, "--shard", f"{i}/3", f"-opartial:{parts[-1]}"])
+        assert result.exit_code == 0, result.output
+    assert _reports(tmp_path / "merged", "merge", *parts) == local
+
+    folded = []  # the splits a scan folded from its records in this process
+    whole = pipeline.split_stats
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        folded.append(args[0])
+        return whole(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "split_stats", counted)
+    assert _reports(tmp_path / "dask", *scan, *dask) == local
+    assert folded == []  # the workers folded every split's statistics
+    cache = ("scan", str(data), "--cache-dir", str(tmp_path / "cache"), *dask)
+    assert _reports(tmp_path / "cold", *cache) == local
+    assert _reports(tmp_path / "cached", *cache) == local
+    assert folded == []
+    findings = ("--report-files", "findings")
+    monkeypatch.setattr(pipeline, "split_stats", whole)
+    expected = _reports(tmp_path / "findings-local", *scan, *findings)
+    assert _reports(tmp_path / "findings-dask", *scan, *dask, *findings) == expected
+    assert expected["json"] != local["json"]
+
+
+def test_a_workers_partial_statistics_are_checked(data: Path) -> None:
+    """What a worker sends with a FoldSpec: its records and its batch's statistics per
+    split; refused when they name another split or hold something else."""
+    import pickle
+    import zlib
+
+    plan = plan_for_api(data, None, {"executor": "dask"})
+    fold = split_folding(plan)
+    assert fold is not None
+    tasks = list(plan_tasks(plan).values())
+    members = fold.members_of([((t.path, t.kind), t.split) for t in tasks])
+    blob = cluster_mod.audit_batch(tasks, plan.limits, fold.spec, pickle.dumps(members))
+    records, partials = cluster_mod.unpack_folded(blob, members, len(fold.spec.splits))
+    local = list(run_tasks(tasks, plan.limits, 1))
+    assert [encode(r) for r in records] == [encode(r) for r in local]
+    # records the client does not cache come without what only the statistics read
+    thin = cluster_mod.audit_batch(
+        tasks, plan.limits, replace(fold.spec, slim=True), pickle.dumps(members)
+    )
+    slimmed, same = cluster_mod.unpack_folded(thin, members, len(fold.spec.splits))
+    assert same.keys() == partials.keys()
+    assert [encode(r) for r in slimmed] == [encode(slim(r)) for r in local]
+    assert [encode(r, report=True) for r in slimmed] == [encode(r, report=True) for r in local]
+    grids = [r.labels.grid for r in local if r.labels is not None]
+    assert any(grids) and not any(r.labels.grid for r in slimmed if r.labels is not None)
+    assert len(thin) < len(blob)
+    assert set(partials) == {s for m in members for s in m}
+    image = next(i for i, t in enumerate(tasks) if t.kind.value == "image")
+    images = sum(1 for t in tasks if t.kind.value == "image")
+    assert sum(len(p["signatures"]) for p in partials.values()) == images
+    assert sum(p.get("images", 0) for p in partials.values()) == sum(
+        1 for r in records if r.pixels is not None
+    )
+
+    def packed(sent: object) -> bytes:
+        return zlib.compress(pickle.dumps(sent))
+
+    with pytest.raises(ValueError, match="no partial statistics"):
+        cluster_mod.unpack_folded(packed(records), members, len(fold.spec.splits))
+    other = {s + 1: p for s, p in partials.items()}
+    with pytest.raises(ValueError, match="not those of its batch"):
+        cluster_mod.unpack_folded(packed((records, other)), members, len(fold.spec.splits))
+    s = members[image][0]
+    for bad in ({"files": 1}, {"groups": ((("RGB", "uint8", 3), (1, 2.0)),)}):
+        damaged = {**partials, s: {**partials[s], **bad}}
+        with pytest.raises(ValueError, match=r"unknown field|damaged moments"):
+            cluster_mod.unpack_folded(packed((records, damaged)), members, len(fold.spec.splits))
 
 
 def test_a_killed_workers_tasks_run_again(dask_cluster: tuple[str, Any], data: Path) -> None:
