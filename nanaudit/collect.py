@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from .aggregate import SplitStats
 from .cache import RecordCache, Stamp, record_from_json
-from .folding import FoldSpec, Members, SplitFolding
+from .folding import Folded, FoldSpec, Members, SplitFolding
 from .layouts import PairPaths, PlannedSplit
 from .paths import display_path
 from .plan import ActiveCheck, ScanPlan
@@ -66,7 +65,7 @@ class Collected:
     # the records, when they were spilled to disk: open while the pairs are read
     store: RecordStore | None = None
     # each split's statistics, when the executor's workers folded them (Dask)
-    stats: tuple[SplitStats, ...] | None = None
+    stats: Folded | None = None
 
 
 def shard_of(split: str, image: str | None, mask: str | None, count: int) -> int:

@@ -46,6 +46,7 @@ from .signatures import (
     row_digest,
 )
 
+Folded = tuple[SplitStats, ...]  # every split's statistics, in the plan's order
 Partials = dict[int, dict[str, Any]]  # split number → the fields of its partial statistics
 Members = tuple[int, ...]  # the splits (numbers) whose pairs hold a file
 
@@ -155,7 +156,7 @@ class SplitFolding:
         items = [(k, r.split) for k, r in zip(keys, records, strict=True)]
         self.add_batch(items, fold_batch(self.spec, records, self.members_of(items)))
 
-    def freeze(self, records: Mapping[Any, FileRecord]) -> tuple[SplitStats, ...]:
+    def freeze(self, records: Mapping[Any, FileRecord]) -> Folded:
         """Every split's statistics. The images read again since their batch (hashed for
         the duplicate checks: :attr:`again`) have their signature rows replaced by those
         of their final records in ``records``."""
