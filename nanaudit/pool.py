@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -350,11 +351,13 @@ def _run_chunks(
     source = iter(chunks)
     more = True
     pool = _new_pool(workers)
+    starter = _start_workers(pool, workers) if here is not None else None
     try:
         while True:
             at_pool = sum(s.at_pool() for s in slots)
             broken = False
-            while more and at_pool < queued and not broken:
+            starting = starter is not None and starter.is_alive()
+            while more and at_pool < queued and not broken and not starting:
                 chunk = next(source, None)
                 if chunk is None:
                     more = False
@@ -376,6 +379,7 @@ def _run_chunks(
                 slots.clear()
                 yield from _recover(lost, limits, jobs, retry)
                 pool = _new_pool(workers)
+                starter = _start_workers(pool, workers) if here is not None else None
                 continue
             if head is not None and (head.future is None or head.future.done()):
                 yield slots.popleft().result()
@@ -394,7 +398,25 @@ def _run_chunks(
             assert head.future is not None
             head.future.exception()  # waits for it
     finally:
+        if starter is not None:
+            starter.join()  # its workers are forked: stopped with the others
         _stop(pool)
+
+
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> threading.Thread:
+    """Fork the pool's workers from a thread of their own. A fork waits until the pool's
+    server has loaded the decoders (0.3-0.6 s after it starts, which may not have passed
+    when the files are listed), and a submission to the pool waits for the fork: this
+    process decodes meanwhile, and hands the pool chunks once the thread is done."""
+
+    def start() -> None:
+        with contextlib.suppress(Exception):  # a pool that fails says so at its next use
+            for _ in range(workers):
+                pool.submit(os.getpid)
+
+    thread = threading.Thread(target=start, name="nanaudit-pool-start", daemon=True)
+    thread.start()
+    return thread
 
 
 def _take_back(slots: Sequence[_Slot], limits: DecodeLimits, here: DecodeLimits) -> bool:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,6 +50,8 @@ def test_this_process_decodes_a_share_and_the_records_keep_their_order(
     here: list[str] = []
 
     def counted(task: Task, limits: DecodeLimits) -> FileRecord:
+        if not here:  # its first file: let the worker start (see below), however slowly
+            assert wait_for(lambda: not starting(), 60)
         here.append(task.rel)  # this process only: the workers run the module unpatched
         return real(task, limits)
 
@@ -54,8 +59,25 @@ def test_this_process_decodes_a_share_and_the_records_keep_their_order(
     for jobs in (2, 3):
         here.clear()
         assert list(run_tasks(files, DecodeLimits(), jobs)) == expected
-        assert 0 < len(here) < len(files), (jobs, len(here))  # both sides decoded
+        # both sides decoded: this process begins while its workers are forked, and the
+        # pool gets chunks once they are (unless this process has decoded them all by then,
+        # which a slow start on a loaded machine may allow: the wait above rules it out)
+        assert 0 < len(here) < len(files), (jobs, len(here))
         assert len(set(here)) == len(here)  # no file twice
+
+
+def starting() -> bool:
+    """Whether the pool's workers are being forked (pool._start_workers's thread)."""
+    return any(t.name == "nanaudit-pool-start" for t in threading.enumerate())
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def _workers() -> set[int]:
@@ -76,20 +98,32 @@ def test_a_worker_killed_mid_run_loses_no_record(
     """Chunks this process decoded ahead are kept, the ones the dead worker held are
     decoded again: the same records in the same order, none an NA001."""
     expected = in_process(files)
-    real = pool._recover
+    real_audit, real_recover = pool.audit, pool._recover
+    here: set[str] = set()
     recoveries: list[int] = []
 
-    def counted(lost: list[pool._Slot], *rest: object) -> object:
-        recoveries.append(len(lost))
-        return real(lost, *rest)  # type: ignore[arg-type]
+    def counted(task: Task, limits: DecodeLimits) -> FileRecord:
+        if not here:
+            assert wait_for(lambda: not starting(), 60)
+        here.add(task.rel)
+        return real_audit(task, limits)
 
-    monkeypatch.setattr(pool, "_recover", counted)
+    def recover(lost: list[pool._Slot], *rest: object) -> object:
+        recoveries.append(len(lost))
+        return real_recover(lost, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pool, "audit", counted)
+    monkeypatch.setattr(pool, "_recover", recover)
     records = run_tasks(files, DecodeLimits(), 2)
-    first = next(records)  # the first chunk is back: the worker holds the next ones
+    got = []
+    for rec in records:  # up to the first record a worker made: it holds the next chunks
+        got.append(rec)
+        if rec.path not in here:
+            break
     victims = _workers()
     assert len(victims) == 1  # --jobs 2: one worker beside this process
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
-    assert [first, *records] == expected
+    assert [*got, *records] == expected
     assert recoveries and recoveries[0] >= 1
     assert not _workers()  # every pool stopped and reaped
