@@ -61,7 +61,7 @@ def main() -> None:
 
     cluster._inflate = counted  # type: ignore[assignment]
     folding = collect.split_folding
-    modes: dict[str, Any] = {"records": lambda plan: None, "partials": folding}
+    modes: dict[str, Any] = {"records": lambda plan, cached=True: None, "partials": folding}
     best: dict[str, tuple[float, ...]] = {}
     texts: dict[str, str] = {}
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):

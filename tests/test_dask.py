@@ -184,17 +184,18 @@ def test_workers_fold_the_statistics_and_every_executor_reports_the_same_bytes(
     monkeypatch: pytest.MonkeyPatch,
     spilled: bool,
 ) -> None:
-    """--jobs 1, --jobs 2, a merge of 3 shards and Dask (whose workers fold each batch's
-    statistics, the client folding none) give the same reports, byte for byte, with the
-    records in memory or spilled to the store; so do a Dask scan whose records all come
-    from the cache (folded by the client) and --report-files findings."""
+    """--jobs 2, a merge of 3 shards and Dask (whose workers fold each batch's statistics,
+    the client folding none) give the reports of --jobs 1 with the records in memory, byte
+    for byte, with their own records in memory or spilled to the store; so do a Dask scan
+    whose records all come from the cache (folded by the client) and --report-files
+    findings."""
     address, _ = dask_cluster
-    if spilled:
-        monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
-        monkeypatch.setattr(store, "CHUNK", 3)
     scan = ("scan", str(data), "--no-cache")
     dask = ("--executor", "dask", "--scheduler", address)
-    local = _reports(tmp_path / "one", *scan, "-j", "1")
+    local = _reports(tmp_path / "one", *scan, "-j", "1")  # the records in memory
+    if spilled:  # every scan below spills its records (the merge its parts') to disk
+        monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
+        monkeypatch.setattr(store, "CHUNK", 3)
     assert _reports(tmp_path / "two", *scan, "-j", "2") == local
     parts = []
     for i in range(1, 4):
