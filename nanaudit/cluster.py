@@ -166,7 +166,7 @@ def run_tasks(
                         records, partials = unpack_folded(
                             future.result(), members, len(fold.spec.splits)
                         )
-                        fold.add_batch(_keys(batch), partials)
+                        fold.add_batch(partials)
                 except distributed.KilledWorker:
                     records = list(_isolated(client, distributed, batch, limits, run))
                     if fold is not None:

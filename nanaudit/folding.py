@@ -18,10 +18,9 @@ unless the client caches the records, which must keep them whole for the next sc
 Two things a batch cannot know are settled by the client: which images are hashed for the
 duplicate checks (only those whose fingerprints collide anywhere in the scan: they are
 read again after every batch is in, collect.confirm_duplicates), and the records the cache
-gave. Each batch's duplicate signatures are kept apart until the end; in a batch holding an
-image read again, that image's row (its content not hashed yet) is replaced by the row of
-its final record. The cached records are folded by the client with the same function, as
-batches of their own.
+gave. The row of an image read again (its content not hashed yet) is replaced in the
+duplicate signatures by the row of its final record, a block of paths at a time. The
+cached records are folded by the client with the same function, as batches of their own.
 """
 
 from __future__ import annotations
@@ -118,7 +117,7 @@ class SplitFolding:
     side). A file belongs to the split its task names (the first that holds it) and, when
     other splits' pairs hold it too, to those ``shared`` gives by its key (the collect
     stage's, (path, kind)); ``counts`` gives each split's (pairs of an image and a mask,
-    samples a loader yields)."""
+    samples a loader yields). Nothing is kept per file but the statistics themselves."""
 
     def __init__(
         self,
@@ -130,9 +129,6 @@ class SplitFolding:
         self.spec, self.shared, self.counts = spec, shared, counts
         self.index = {name: i for i, name in enumerate(names)}
         self.folders = [Folder() for _ in spec.splits]
-        # per split, each batch's signatures: (batch number, signatures)
-        self.signatures: list[list[tuple[int, Signatures]]] = [[] for _ in spec.splits]
-        self.batches: list[Sequence[Item]] = []  # each batch's files
         self.again: set[Hashable] = set()  # files read again since (collect notes them)
 
     def members_of(self, items: Sequence[Item]) -> list[Members]:
@@ -141,83 +137,94 @@ class SplitFolding:
             return [(index[split],) for _, split in items]
         return [shared.get(key) or (index[split],) for key, split in items]
 
-    def add_batch(self, items: Sequence[Item], partials: Partials) -> None:
+    def add_batch(self, partials: Partials) -> None:
         """A batch's partial statistics (a worker's, or :meth:`add_records`')."""
-        batch = len(self.batches)
-        self.batches.append(tuple(items))
         for s, part in partials.items():
-            sigs = part.get("signatures")
-            self.folders[s].add({k: v for k, v in part.items() if k != "signatures"})
-            if sigs is not None:
-                self.signatures[s].append((batch, sigs))
+            self.folders[s].add(part)
 
     def add_records(self, keys: Sequence[Hashable], records: Sequence[FileRecord]) -> None:
         """Records folded here (the cache's, or a batch whose worker sent none)."""
         items = [(k, r.split) for k, r in zip(keys, records, strict=True)]
-        self.add_batch(items, fold_batch(self.spec, records, self.members_of(items)))
+        self.add_batch(fold_batch(self.spec, records, self.members_of(items)))
 
     def freeze(self, records: Mapping[Any, FileRecord]) -> Folded:
         """Every split's statistics. The images read again since their batch (hashed for
-        the duplicate checks: :attr:`again`) have their signature rows replaced by those
-        of their final records in ``records``."""
-        redone: dict[int, list[tuple[Members, ImageSignature]]] = {}
-        for b, items in enumerate(self.batches):
-            if not self.again:
-                break
-            touched = [(k, split) for k, split in items if k in self.again]
-            if touched:
-                fresh: list[tuple[Members, ImageSignature]] = []
-                for (key, _), splits in zip(touched, self.members_of(touched), strict=True):
-                    rec = records[key]
-                    if rec.kind is FileKind.IMAGE and rec.pixels is not None:
-                        sig = file_fields(rec, self.spec.rules, False)["signatures"][0]
-                        fresh.append((splits, sig))
-                redone[b] = fresh
+        the duplicate checks: :attr:`again`, a few) have their signature rows replaced by
+        those of their final records in ``records``."""
+        fresh: list[list[ImageSignature]] = [[] for _ in self.folders]
+        for key in sorted(self.again, key=repr):
+            rec = records[key]
+            if rec.kind is FileKind.IMAGE and rec.pixels is not None:
+                sig = file_fields(rec, self.spec.rules, False)["signatures"][0]
+                for s in self.members_of([(key, rec.split)])[0]:
+                    fresh[s].append(sig)
         out = []
         for s, folder in enumerate(self.folders):
-            builder = SignatureBuilder()
-            for b, sigs in self.signatures[s]:
-                if b not in redone:
-                    builder.merge(sigs)
-                    continue
-                rows = [sig for splits, sig in redone[b] if s in splits]
-                builder.merge(without(sigs, {sig.path for sig in rows}))
-                for sig in rows:
-                    builder.add(sig)
+            stats = folder.freeze()
+            if fresh[s]:
+                builder = SignatureBuilder()
+                kept, dropped = without(stats.signatures, {sig.path for sig in fresh[s]})
+                builder.merge(kept)
+                for sig in fresh[s]:
+                    if sig.path in dropped:
+                        builder.add(sig)
+                stats = replace(stats, signatures=builder.freeze())
             pairs, samples = self.counts[s]
-            stats = replace(folder.freeze(), signatures=builder.freeze())
             out.append(replace(stats, pairs=stats.pairs + pairs, samples=stats.samples + samples))
         return tuple(out)
 
 
-def without(sigs: Signatures, paths: set[str]) -> Signatures:
-    """``sigs`` without the rows of ``paths`` whose content was not hashed (a batch's
-    part: its paths are opened). A row whose content was hashed stays: read again, the
-    same file gives the same row."""
-    names = sigs.all_paths()
+def without(sigs: Signatures, paths: set[str]) -> tuple[Signatures, set[str]]:
+    """``sigs`` without the rows of ``paths`` whose content was not hashed, a block of
+    paths at a time (a block without such a row is kept as it is), and the paths of the
+    rows left out. A row whose content was hashed stays: read again, the same file gives
+    the same row."""
     flags = sigs.flag_column()
-    drop = [i for i, p in enumerate(names) if p in paths and not flags[i] & HASHED]
-    if not drop:
-        return sigs
-    keep = np.ones(sigs.count, dtype=bool)
-    keep[drop] = False
     phash = np.frombuffer(sigs.phash, "<u8")
     codes = np.frombuffer(sigs.split, "<u2")
+    keep = np.ones(sigs.count, dtype=bool)
+    blocks: list[bytes] = []
+    rows: list[int] = []
     checksum = sigs.checksum
-    for i in drop:
-        old = ImageSignature(
-            names[i], sigs.splits[int(codes[i])], "", int(phash[i]), bool(flags[i] & FLAT)
-        )
-        checksum = (checksum - row_digest(old)) & MASK64
-    kept = [p for p, k in zip(names, keep.tolist(), strict=True) if k]
-    return Signatures(
-        len(kept),
+    gone: set[str] = set()
+    start = 0
+    for b, n in enumerate(np.frombuffer(sigs.block_rows, "<u4").tolist()):
+        names = sigs.block(b)
+        drop = [i for i, p in enumerate(names) if p in paths and not flags[start + i] & HASHED]
+        if not drop:
+            blocks.append(sigs.blocks[b])
+            rows.append(n)
+            start += n
+            continue
+        for i in drop:
+            row = start + i
+            old = ImageSignature(
+                names[i],
+                sigs.splits[int(codes[row])],
+                "",
+                int(phash[row]),
+                bool(flags[row] & FLAT),
+            )
+            checksum = (checksum - row_digest(old)) & MASK64
+            keep[row] = False
+            gone.add(names[i])
+        dropped = set(drop)
+        kept = [p for i, p in enumerate(names) if i not in dropped]
+        if kept:
+            blocks.append(path_block(kept))
+            rows.append(len(kept))
+        start += n
+    if keep.all():
+        return sigs, gone
+    out = Signatures(
+        int(np.count_nonzero(keep)),
         sigs.splits,
         phash[keep].tobytes(),
         flags[keep].tobytes(),
         codes[keep].tobytes(),
         sigs.content,  # only unhashed rows were dropped: every digest stays
-        (path_block(kept),) if kept else (),
-        len(kept).to_bytes(4, "little") if kept else b"",
+        tuple(blocks),
+        np.asarray(rows, dtype="<u4").tobytes(),
         checksum,
     )
+    return out, gone

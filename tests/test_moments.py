@@ -146,3 +146,36 @@ def test_signed_zeros_are_the_bounds_whatever_comes_first() -> None:
     assert repr(lowest(0.0, -0.0)) == repr(lowest(-0.0, 0.0)) == "-0.0"
     assert repr(highest(0.0, -0.0)) == repr(highest(-0.0, 0.0)) == "0.0"
     assert lowest(1.0, -2.0) == -2.0 and highest(1.0, -2.0) == 1.0
+
+
+def test_rows_left_out_of_signatures_are_as_if_never_added(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """folding.without: the rows of images read again (content not hashed yet) leave the
+    duplicate signatures block by block, their checksum with them; a hashed row stays."""
+    from nanaudit import signatures
+    from nanaudit.folding import without
+    from nanaudit.signatures import ImageSignature, SignatureBuilder, signatures_of
+
+    monkeypatch.setattr(signatures, "BLOCK_ROWS", 2)  # three blocks of paths
+    rows = [
+        ImageSignature("a.png", "train", "", 1, False),
+        ImageSignature("b.png", "train", "hash-b", 2, False),
+        ImageSignature("c.png", "val", "", 3, True),
+        ImageSignature("d.png", "train", "", 4, False),
+        ImageSignature("e.png", "val", "", 5, False),
+    ]
+    sigs = signatures_of(rows)
+    assert len(sigs.blocks) == 3
+    kept, gone = without(sigs, {"a.png", "b.png", "e.png", "z.png"})
+    assert gone == {"a.png", "e.png"}  # b.png's content was hashed: it stays
+    expected = signatures_of([rows[1], rows[2], rows[3]])
+    assert kept == expected and kept.count == 3
+    assert list(kept.rows()) == list(expected.rows())
+    builder = SignatureBuilder()
+    builder.merge(kept)
+    again = ImageSignature("a.png", "train", "hash-a", 1, False)
+    builder.add(again)
+    builder.add(rows[4])
+    assert builder.freeze() == signatures_of([again, *rows[1:]])
+    assert without(sigs, {"b.png"}) == (sigs, set())
