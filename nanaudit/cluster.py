@@ -27,6 +27,7 @@ import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from .folding import (
@@ -39,7 +40,7 @@ from .folding import (
     slim,
 )
 from .kinds import ConfigError
-from .pool import WORKER_ENV, Progress, Task, _crashed, audit, tune_allocator
+from .pool import WORKER_ENV, Progress, Task, Tasks, _crashed, audit, tune_allocator
 from .records import DecodeLimits, FileRecord
 
 # Files per Dask task: a task should run for a good fraction of a second (the scheduler
@@ -126,7 +127,7 @@ def _checked(records: object, size: int) -> list[FileRecord]:
 
 
 def run_tasks(
-    tasks: Sequence[Task],
+    tasks: Tasks,
     limits: DecodeLimits,
     jobs: int,
     progress: Progress | None = None,
@@ -142,22 +143,28 @@ def run_tasks(
     with _client(distributed, scheduler, jobs) as client:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         size = batch_size(len(tasks), workers)
-        batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+        source = iter(tasks)  # batches taken as they are sent: tasks are made as they go
         window = workers * IN_FLIGHT_PER_WORKER
         run = uuid.uuid4().hex[:8]
         pending: deque[tuple[Sequence[Task], list[Members], Any]] = deque()
         following = 0
+        more = True
         spec = fold.spec if fold is not None else None
         try:
-            while following < len(batches) or pending:
-                while following < len(batches) and len(pending) < window:
-                    batch = batches[following]
+            while more or pending:
+                while more and len(pending) < window:
+                    batch: Sequence[Task] = list(islice(source, size))
+                    if not batch:
+                        more = False
+                        break
                     key = f"nanaudit-audit-{run}-{following}"
                     members = fold.members_of(_keys(batch)) if fold is not None else []
                     packed = pickle.dumps(members, protocol=pickle.HIGHEST_PROTOCOL)
                     future = client.submit(audit_batch, batch, limits, spec, packed, key=key)
                     pending.append((batch, members, future))
                     following += 1
+                if not pending:
+                    break
                 batch, members, future = pending.popleft()
                 try:
                     if fold is None:

@@ -8,8 +8,20 @@ mask records then get the plan's label transform, which the cache never sees.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+import os
+from array import array
+from collections import deque
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
@@ -18,7 +30,7 @@ from .folding import Folded, FoldSpec, Members, SplitFolding
 from .layouts import PairPaths, PlannedSplit
 from .paths import display_path
 from .plan import ActiveCheck, ScanPlan
-from .pool import Progress, Task, run_tasks
+from .pool import Progress, Task, Tasks, run_tasks
 from .records import (
     VOLUME_SUFFIXES,
     CodecError,
@@ -46,7 +58,7 @@ class Executor(Protocol):
     in the order of the tasks."""
 
     def __call__(
-        self, tasks: Sequence[Task], limits: DecodeLimits, jobs: int, progress: Progress | None
+        self, tasks: Tasks, limits: DecodeLimits, jobs: int, progress: Progress | None
     ) -> Iterator[FileRecord]: ...
 
 
@@ -86,34 +98,112 @@ def in_shard(plan: ScanPlan, split: PlannedSplit, pair: PairPaths) -> bool:
 
 
 def plan_tasks(plan: ScanPlan) -> dict[tuple[Path, FileKind], Task]:
-    """One task per file of the run's pairs (its shard's), in the plan's order. A file's
-    split is the first that holds it in the whole plan, whatever the shard."""
-    tasks: dict[tuple[Path, FileKind], Task] = {}
-    for split in plan.layout.splits:
-        for p in split.pairs:
-            for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK)):
-                if path is not None and (path, kind) not in tasks:
-                    partner, ct = _partner(plan, split, p, kind)
-                    tasks[(path, kind)] = Task(
-                        path,
-                        display_path(path, plan.root),
-                        kind,
-                        split.name,
-                        storage=plan.storage,
-                        size=plan.storage.size(path),
-                        partner=partner,
-                        ct=ct,
-                    )
-    if plan.options.shard is None:
-        return tasks
-    wanted = {
-        (path, kind)
-        for split in plan.layout.splits
-        for p in split.pairs
-        if in_shard(plan, split, p)
-        for path, kind in ((p.image, FileKind.IMAGE), (p.mask, FileKind.MASK))
-    }
-    return {key: t for key, t in tasks.items() if key in wanted}
+    """One task per file of the run's pairs (its shard's), in the plan's order, in a dict
+    by file (for the tests and small tools; a scan streams them: :class:`PlannedTasks`)."""
+    return {(t.path, t.kind): t for t in PlannedTasks(plan)}
+
+
+Slot = tuple[PlannedSplit, PairPaths, str, FileKind]
+
+
+class PlannedTasks:
+    """The run's tasks, one per file of its pairs (its shard's), in the plan's order, made
+    each time they are iterated: a scan of a million files never holds a million tasks.
+
+    A file's task is its first pair's (its split is the first that holds it in the whole
+    plan, whatever the shard); with a shard, a file is audited when any pair that holds it
+    is in the shard. A file held by several pairs is rare (overlapping splits, a split list
+    naming a sample twice): such files are found once, by sorting a hash of every file
+    (eight bytes a file, for a moment), and only they are remembered while iterating."""
+
+    def __init__(self, plan: ScanPlan) -> None:
+        self.plan = plan
+        hashes = array("q", (hash((text, kind)) for _, _, text, kind in self._slots()))
+        self._repeated = _repeated_hashes(hashes)
+        del hashes
+        self._wanted: set[tuple[str, FileKind]] = set()
+        if self._repeated and plan.options.shard is not None:
+            self._wanted = {
+                (text, kind)
+                for split, pair, text, kind in self._slots()
+                if hash((text, kind)) in self._repeated and in_shard(plan, split, pair)
+            }
+        self._count = sum(1 for _ in self._kept())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Task]:
+        for split, pair, text, kind in self._kept():
+            yield self._task(split, pair, text, kind)
+
+    def find(self, keys: Collection[tuple[Path, FileKind]]) -> dict[tuple[Path, FileKind], Task]:
+        """The tasks of ``keys`` (a few: the duplicate candidates read again)."""
+        wanted = {(os.fspath(p), k) for p, k in keys}
+        found: dict[tuple[Path, FileKind], Task] = {}
+        if not wanted:
+            return found
+        for split, pair, text, kind in self._kept():
+            if (text, kind) in wanted:
+                t = self._task(split, pair, text, kind)
+                found[(t.path, t.kind)] = t
+        return found
+
+    def _slots(self) -> Iterator[Slot]:
+        for split in self.plan.layout.splits:
+            for pair in split.pairs:
+                image, mask = pair.texts
+                if image is not None:
+                    yield split, pair, image, FileKind.IMAGE
+                if mask is not None:
+                    yield split, pair, mask, FileKind.MASK
+
+    def _kept(self) -> Iterator[Slot]:
+        plan, repeated = self.plan, self._repeated
+        sharded = plan.options.shard is not None
+        seen: set[tuple[str, FileKind]] = set()
+        last: PairPaths | None = None
+        inside = True
+        for slot in self._slots():
+            split, pair, text, kind = slot
+            if repeated and hash((text, kind)) in repeated:
+                if (text, kind) in seen:
+                    continue
+                seen.add((text, kind))
+                if sharded and (text, kind) not in self._wanted:
+                    continue
+            elif sharded:
+                if pair is not last:  # once a pair, not once a file
+                    last, inside = pair, in_shard(plan, split, pair)
+                if not inside:
+                    continue
+            yield slot
+
+    def _task(self, split: PlannedSplit, pair: PairPaths, text: str, kind: FileKind) -> Task:
+        plan = self.plan
+        path = Path(text)
+        partner, ct = _partner(plan, split, pair, kind)
+        return Task(
+            path,
+            display_path(path, plan.root),
+            kind,
+            split.name,
+            storage=plan.storage,
+            size=plan.storage.size(path),
+            partner=partner,
+            ct=ct,
+        )
+
+
+def _repeated_hashes(hashes: array[int]) -> frozenset[int]:
+    """The hashes that occur more than once."""
+    if len(hashes) < 2:
+        return frozenset()
+    import numpy as np
+
+    ordered = np.sort(np.frombuffer(hashes, dtype=np.int64))
+    same = ordered[1:] == ordered[:-1]
+    return frozenset(int(h) for h in np.unique(ordered[1:][same]))
 
 
 def _partner(
@@ -121,14 +211,15 @@ def _partner(
 ) -> tuple[Path | None, bool]:
     """An image volume's label volume, which its task reads too when the volume is CT-like
     (decode/foreground.py), and whether the dataset's catalogue declares its channel CT."""
-    image, mask = pair.image, pair.mask
+    image, mask = pair.texts
     if kind is not FileKind.IMAGE or image is None or mask is None or not split.labeled:
         return None, False
-    if not all(image_suffix(f.name) in VOLUME_SUFFIXES for f in (image, mask)):
+    if not all(image_suffix(os.path.basename(f)) in VOLUME_SUFFIXES for f in (image, mask)):
         return None, False
-    named = channel_of(image.name)
+    image = os.path.basename(image)
+    named = channel_of(image)
     channel = int(named[1]) if named else 0
-    return mask, channel in plan.layout.ct_channels
+    return Path(mask), channel in plan.layout.ct_channels
 
 
 def partner_key(plan: ScanPlan, task: Task) -> str:
@@ -212,74 +303,90 @@ def audit_files(
 ) -> tuple[Records, tuple[str, ...], VisualStore | None]:
     """The record of every file of the run (as stored: no label transform), what the cache
     had to say, and the thumbnails' store when an HTML report was asked for. With
-    ``fold``, the split statistics are folded into it as the records come."""
-    tasks = plan_tasks(plan)
+    ``fold``, the split statistics are folded into it as the records come.
+
+    The tasks are made as the executor takes them and the records go to the record store
+    as they come back (to disk past its budget): what this holds per file is the plan's
+    listing, not a task or a record."""
+    tasks = PlannedTasks(plan)
     if on_total is not None:
         on_total(len(tasks))
     notes: list[str] = []
     cache = _open_cache(cache_dir, plan, notes)
-    if cache is not None:  # only a cached record is checked against its label's stamp
-        tasks = {
-            key: replace(t, partner_key=partner_key(plan, t)) if t.partner else t
-            for key, t in tasks.items()
-        }
     records = record_store(plan, cache_dir)
     visuals: VisualStore | None = None
     if plan.visuals:
-        bands = plan.options.bands
-        tasks = {key: replace(t, visual=True, bands=bands) for key, t in tasks.items()}
         folder = cache.directory if cache is not None else None
+        bands = plan.options.bands
         visuals = VisualStore(folder, plan.limits, variant="" if bands is None else repr(bands))
+
+    def prepared() -> Iterator[Task]:
+        """The tasks as this run makes records with them."""
+        bands = plan.options.bands
+        for t in tasks:
+            if cache is not None and t.partner:  # a cached record is checked against it
+                t = replace(t, partner_key=partner_key(plan, t))
+            if visuals is not None:
+                t = replace(t, visual=True, bands=bands)
+            yield t
+
     try:
+        cached = 0
         if cache is not None:
-            damaged = []
-            for key, text in cache.lookup(tasks).items():
-                t = tasks[key]
-                try:
-                    cached = record_from_json(text, t.rel, t.kind, t.split)
-                except CodecError:
-                    damaged.append(key)
-                    continue
-                if cached.partner_key == t.partner_key:  # else its label changed: stale
-                    records[key] = cached
-            cache.drop(damaged)
-            if visuals is not None:  # a record cached without its thumbnails is read again
-                kept = visuals.available(records)
-                for key in [key for key in records if key not in kept]:
-                    del records[key]
-            if progress is not None and records:
-                progress(len(records))
-            if fold is not None:  # the cache's records are folded here, a batch at a time
+            cached = _from_cache(cache, prepared(), records, visuals)
+            if progress is not None and cached:
+                progress(cached)
+            if fold is not None and cached:  # the cache's records are folded here
                 _fold_cached(fold, records)
-        todo = [t for key, t in tasks.items() if key not in records]
-        if plan.options.shard is not None:  # see confirm_duplicates: a shard hashes them all
-            todo = [replace(t, content=t.kind is FileKind.IMAGE) for t in todo]
         stamp_of = plan.storage.stamp
-        stamps = {(t.path, t.kind): stamp_of(t.path) for t in todo} if cache else {}
+        shard = plan.options.shard is not None
+        # the tasks handed to the executor and not yet back, with the stamps the cache
+        # keeps (taken before the file is read): records come back in the tasks' order
+        flight: deque[tuple[Task, Stamp | None]] = deque()
+
+        def todo() -> Iterator[Task]:
+            for t in prepared():
+                if cached and (t.path, t.kind) in records:
+                    continue
+                if shard:  # see confirm_duplicates: a shard hashes them all
+                    t = replace(t, content=t.kind is FileKind.IMAGE)
+                flight.append((t, stamp_of(t.path) if cache is not None else None))
+                yield t
+
         made: list[tuple[Path, FileKind, Stamp | None, Visual]] = []
+        keep: list[tuple[Path, FileKind, Stamp, FileRecord]] = []
         run = executor(plan, fold)
-        for t, rec in zip(todo, run(todo, plan.limits, jobs, progress), strict=True):
+        for rec in run(Counted(todo(), len(tasks) - cached), plan.limits, jobs, progress):
+            t, stamp = flight.popleft()
             if visuals is not None and rec.visual is not None:
                 # streamed to disk as they come: thumbnails are never all in memory
-                made.append((t.path, t.kind, stamps.get((t.path, t.kind)), rec.visual))
+                made.append((t.path, t.kind, stamp, rec.visual))
                 rec = replace(rec, visual=None)
                 if len(made) >= VISUAL_BATCH:
                     visuals.put(made)
                     made.clear()
             records[(t.path, t.kind)] = rec
+            if cache is not None and stamp is not None and rec.ok:
+                keep.append((t.path, t.kind, stamp, rec))
+                if len(keep) >= VISUAL_BATCH:
+                    cache.store(iter(keep))
+                    keep.clear()
+        if flight:  # an executor that gave fewer records than it was given tasks
+            raise RuntimeError(f"{len(flight):,} files were given no record")
         if visuals is not None:
             visuals.put(made)
             if visuals.problem:
                 notes.append(visuals.problem)
-        hashed = confirm_duplicates(plan, tasks, records, jobs, stamps if cache else None)
+        hashed = confirm_duplicates(plan, tasks, records, jobs, cache is not None)
         if fold is not None:
-            fold.again.update((t.path, t.kind) for t in hashed)
+            fold.again.update((t.path, t.kind) for t, _ in hashed)
         if cache is not None:
-            cache.store(
+            keep += [
                 (t.path, t.kind, stamp, records[(t.path, t.kind)])
-                for t in (*todo, *hashed)
-                if (stamp := stamps[(t.path, t.kind)]) is not None and records[(t.path, t.kind)].ok
-            )
+                for t, stamp in hashed
+                if stamp is not None and records[(t.path, t.kind)].ok
+            ]
+            cache.store(iter(keep))
             if cache.problem:
                 notes.append(cache.problem)
     except BaseException:
@@ -291,6 +398,55 @@ def audit_files(
         if cache is not None:
             cache.close()
     return records, tuple(notes), visuals
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """Tasks as they are made, with their number known beforehand (pool.Tasks)."""
+
+    tasks: Iterator[Task]
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Task]:
+        return self.tasks
+
+
+LOOKUP_CHUNK = 2048  # tasks looked up in the cache at a time
+
+
+def _from_cache(
+    cache: RecordCache,
+    tasks: Iterator[Task],
+    records: Records,
+    visuals: VisualStore | None,
+) -> int:
+    """Put every record the cache holds for ``tasks`` (unchanged files: cache.lookup) in
+    ``records``, a chunk of tasks at a time; the number put."""
+    put = 0
+    while batch := {(t.path, t.kind): t for t in islice(tasks, LOOKUP_CHUNK)}:
+        damaged = []
+        found: list[tuple[Path, FileKind]] = []
+        for key, text in cache.lookup(batch).items():
+            t = batch[key]
+            try:
+                cached = record_from_json(text, t.rel, t.kind, t.split)
+            except CodecError:
+                damaged.append(key)
+                continue
+            if cached.partner_key == t.partner_key:  # else its label changed: stale
+                records[key] = cached
+                found.append(key)
+        cache.drop(damaged)
+        if visuals is not None:  # a record cached without its thumbnails is read again
+            kept = visuals.available(found)
+            for key in [key for key in found if key not in kept]:
+                del records[key]
+            found = [key for key in found if key in kept]
+        put += len(found)
+    return put
 
 
 def _fold_cached(fold: SplitFolding, records: Records, batch: int = 256) -> None:
@@ -365,11 +521,11 @@ def _assemble_stored(
 
 def confirm_duplicates(
     plan: ScanPlan,
-    tasks: Mapping[tuple[Path, FileKind], Task],
+    tasks: PlannedTasks,
     records: Records,
     jobs: int,
-    stamps: dict[tuple[Path, FileKind], Stamp | None] | None,
-) -> list[Task]:
+    stamped: bool,
+) -> list[tuple[Task, Stamp | None]]:
     """Hash the content of the images whose fingerprints collide, and only of those (and
     take the detail thumbnail of NA307's candidates on the same second read).
 
@@ -378,31 +534,34 @@ def confirm_duplicates(
     is never hashed; the candidates, few in any real dataset, are read a second time (by
     the same executor as the first reads) for a hash of their whole content, which NA305 and
     NA306 compare. A shard cannot see the other shards' images, so a shard run hashes every
-    image (as it decodes it) and the merge compares them. Updates ``records`` (and
-    ``stamps``, for the cache) and returns the tasks read again."""
+    image (as it decodes it) and the merge compares them. Updates ``records`` and returns
+    the tasks read again, with the stamps the cache keeps when ``stamped``."""
+    wanted: Iterable[tuple[Path, FileKind]]
     if plan.options.shard is not None:
-        wanted = [key for key, rec in records.items() if rec.pixels is not None]
+        wanted = (key for key, rec in records.items() if rec.pixels is not None)
     else:
         keys, listed = _positional(records)
         prints = (content_fingerprint(r) if r.pixels is not None else None for r in listed)
         wanted = [keys[i] for i in repeated(prints)]  # sorted digests, not a dict of prints
         wanted = list(dict.fromkeys([*wanted, *reread_candidates(plan.checks, records)]))
+    reread = [
+        key
+        for key in wanted
+        if not (pixels := records[key].pixels) or not pixels.content_hash or not pixels.detail
+    ]
+    if not reread:  # no executor (no pool, no cluster) for nothing to do
+        return []
+    found = tasks.find(reread)
     again = sorted(
-        (
-            replace(tasks[key], content=True, visual=False)
-            for key in wanted
-            if not (pixels := records[key].pixels) or not pixels.content_hash or not pixels.detail
-        ),
+        (replace(found[key], content=True, visual=False) for key in reread),
         key=lambda t: (t.rel, t.kind.value),
     )
-    if not again:  # no executor (no pool, no cluster) for nothing to do
-        return again
-    if stamps is not None:
-        stamps.update({(t.path, t.kind): plan.storage.stamp(t.path) for t in again})
+    stamp_of = plan.storage.stamp
+    stamps = [stamp_of(t.path) if stamped else None for t in again]
     for t, rec in zip(again, executor(plan)(again, plan.limits, jobs, None), strict=True):
         if rec.ok:  # a file that changed since, or went away, is not called a duplicate
             records[(t.path, t.kind)] = rec
-    return again
+    return list(zip(again, stamps, strict=True))
 
 
 def _positional(

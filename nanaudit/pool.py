@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .records import DecodeError, DecodeLimits, FileKind, FileRecord
 from .storage import LOCAL, Storage
@@ -237,8 +237,17 @@ def _stop(pool: ProcessPoolExecutor) -> list[int | None]:
     return [p.exitcode for p in processes]
 
 
+class Tasks(Protocol):
+    """Tasks as an executor takes them: a list, or a stream of a known length (a scan's
+    tasks are made as the pool takes them: a million of them are never all in memory)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Task]: ...
+
+
 def run_tasks(
-    tasks: Sequence[Task], limits: DecodeLimits, jobs: int, progress: Progress | None = None
+    tasks: Tasks, limits: DecodeLimits, jobs: int, progress: Progress | None = None
 ) -> Iterator[FileRecord]:
     """Audit every task; records are yielded in the order of ``tasks``."""
     if not tasks:  # a run served from the cache: Pillow and the decoders are not imported

@@ -9,7 +9,7 @@ the folders holding images that no split audits.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +68,19 @@ class PairPaths:
     def mask(self) -> Path | None:
         return None if self._mask is None else Path(self._mask)
 
+    @classmethod
+    def of(cls, image: str | None, mask: str | None) -> PairPaths:
+        """A pair of paths given as strings (no Path is made)."""
+        pair = cls.__new__(cls)
+        object.__setattr__(pair, "_image", image)
+        object.__setattr__(pair, "_mask", mask)
+        return pair
+
+    @property
+    def texts(self) -> tuple[str | None, str | None]:
+        """The image's and the mask's paths as strings."""
+        return self._image, self._mask
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"PairPaths is frozen: cannot set {name}")
 
@@ -92,7 +105,8 @@ class PlannedSplit:
     image_root: Path
     mask_root: Path | None
     labeled: bool
-    pairs: tuple[PairPaths, ...]
+    # a tuple, or pairing.PairTable: a large split's pairs kept compactly
+    pairs: Sequence[PairPaths]
     skipped: tuple[tuple[Path, str], ...] = ()
     unreadable: tuple[tuple[Path, str], ...] = ()  # folders that could not be listed (NA008)
     # the folders its pairs come from when they are more than image_root and mask_root

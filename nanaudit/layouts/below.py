@@ -113,7 +113,7 @@ def group_layout(
             else:
                 merged[s.name] = replace(
                     have,
-                    pairs=have.pairs + s.pairs,
+                    pairs=(*have.pairs, *s.pairs),
                     skipped=have.skipped + s.skipped,
                     unreadable=have.unreadable + s.unreadable,
                     folders=have.folders + folders,

@@ -85,7 +85,7 @@ def _make_split(
     img_walk = walker.files(image_root, exclude)
     skipped = list(img_walk.skipped)
     notes = list(img_walk.notes)
-    masks: list[Path] = []
+    masks: Sequence[Path] = ()
     if mask_root is not None:
         mask_walk = walker.files(mask_root)
         masks = mask_walk.files
@@ -95,9 +95,7 @@ def _make_split(
     if mask_root is not None and request.pair_key is None:
         notes += _key_note(name, pairs, img_walk.files, image_root, masks, mask_root)
     role = split_role(name) or ("all" if name == "all" else "other")
-    return PlannedSplit(
-        name, role, image_root, mask_root, labeled, tuple(pairs), tuple(skipped)
-    ), notes
+    return PlannedSplit(name, role, image_root, mask_root, labeled, pairs, tuple(skipped)), notes
 
 
 def _key_note(
@@ -188,9 +186,9 @@ def _mask_folder(
                 return d, []
         return None, [f"{where}: no folder {request.mask_folder}/ beside {image_dir.name}/"]
     walker = request.walker
-    listed: list[list[Path]] = []
+    listed: list[Sequence[Path]] = []
 
-    def images() -> list[Path]:  # listed only when a folder not named like masks is there
+    def images() -> Sequence[Path]:  # listed only when a folder not named like masks is there
         if not listed:
             listed.append(walker.files(image_dir).files)
         return listed[0]
@@ -480,7 +478,7 @@ def _images_masks_layout(
                 image_dir,
                 mask_dir,
                 True,
-                tuple(pairs),
+                pairs,
                 tuple(rest.skipped + loose_masks.skipped),
             )
         )

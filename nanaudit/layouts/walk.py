@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from ..paths import LINK_OUTSIDE
 from ..records import IMAGE_SUFFIXES, image_suffix
 from ..storage import MAX_KEY_LENGTH, RemoteStorage, Storage
+from .filelist import FileList
 
 MAX_LIST_BYTES = 16 << 20  # a split list: VOC's train_aug.txt is 0.2 MB
 
@@ -113,7 +114,7 @@ def shown(path: Path) -> str:
 
 @dataclass
 class Walk:
-    files: list[Path] = field(default_factory=list)
+    files: FileList = field(default_factory=FileList)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -164,56 +165,84 @@ class Walker:
             return out
         excluded = {_real(p) for p in exclude}
         seen: set[tuple[int, int]] = set()
-        stack = [root]
+        # Depth first, each folder's files and sub-folders in the order of their names, so
+        # that the files come out in the order Paths sort in (by their parts) and a million
+        # of them are never sorted, nor held as Paths: each folder's entries are classified
+        # when it is listed (skipped files and problems in the order of the folders), then
+        # its files are added and its sub-folders walked in place.
+        stack: list[Iterator[tuple[str, bool]]] = []
+        folder_ids: list[int] = []
+        listed = self._list(root, root, out, excluded, seen)
+        if listed is not None:
+            stack.append(iter(listed))
+            folder_ids.append(out.files.folder_id(str(root)))
         while stack:
-            folder = stack.pop()
-            try:
-                st = os.stat(folder)
-            except FileNotFoundError:  # a split folder that does not exist holds nothing
-                continue
-            except OSError as exc:
-                self.unreadable.setdefault(folder, _reason(exc))
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                where = Path(os.path.relpath(folder, root.parent)).as_posix()
-                out.notes.append(
-                    f"{where}: directory already visited (symbolic-link loop); skipped"
-                )
-                continue
-            seen.add(key)
-            try:
-                with os.scandir(folder) as it:
-                    entries = sorted(it, key=lambda e: e.name)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                self.unreadable.setdefault(folder, _reason(exc))
-                continue
-            subfolders: list[Path] = []
-            for e in entries:
-                path = Path(e.path)
-                is_dir = _is_dir(e)
-                if e.name.startswith("."):
-                    out.skipped.append((path, "hidden directory" if is_dir else "hidden file"))
-                elif _is_link(e) and not self.allows(path):
-                    self._refuse(path, out)
-                elif is_dir:
-                    if _real(path) in excluded:
-                        continue
-                    if image_suffix(e.name) in IMAGE_SUFFIXES:
-                        # a directory named like an image (x.png/) stands where a file is
-                        # expected: listed as one, it pairs and its decode reports NA001
-                        out.files.append(path)
-                    else:
-                        subfolders.append(path)
-                elif image_suffix(path.name) not in IMAGE_SUFFIXES:
-                    out.skipped.append((path, "not an image"))
-                else:
-                    out.files.append(path)
-            stack.extend(reversed(subfolders))
-        out.files.sort()
+            for name, is_folder in stack[-1]:
+                if not is_folder:
+                    out.files.add(folder_ids[-1], name)
+                    continue
+                folder = Path(out.files.folders[folder_ids[-1]], name)
+                listed = self._list(folder, root, out, excluded, seen)
+                if listed is not None:
+                    stack.append(iter(listed))
+                    folder_ids.append(out.files.folder_id(str(folder)))
+                    break
+            else:
+                stack.pop()
+                folder_ids.pop()
         return out
+
+    def _list(
+        self,
+        folder: Path,
+        root: Path,
+        out: Walk,
+        excluded: set[str],
+        seen: set[tuple[int, int]],
+    ) -> list[tuple[str, bool]] | None:
+        """A folder's entries in the order of their names, each its name and whether it is a
+        folder to walk (else a file to audit); what is skipped is recorded in ``out``, a
+        folder that cannot be listed in the walker. None when there is nothing to walk."""
+        try:
+            st = os.stat(folder)
+        except FileNotFoundError:  # a split folder that does not exist holds nothing
+            return None
+        except OSError as exc:
+            self.unreadable.setdefault(folder, _reason(exc))
+            return None
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            where = Path(os.path.relpath(folder, root.parent)).as_posix()
+            out.notes.append(f"{where}: directory already visited (symbolic-link loop); skipped")
+            return None
+        seen.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self.unreadable.setdefault(folder, _reason(exc))
+            return None
+        kept: list[tuple[str, bool]] = []
+        for e in entries:
+            name = e.name
+            is_dir = _is_dir(e)
+            if name.startswith("."):
+                out.skipped.append((Path(e.path), "hidden directory" if is_dir else "hidden file"))
+            elif _is_link(e) and not self.allows(e.path):
+                self._refuse(Path(e.path), out)
+            elif is_dir:
+                if _real(e.path) in excluded:
+                    continue
+                # a directory named like an image (x.png/) stands where a file is expected:
+                # listed as one, it pairs and its decode reports NA001
+                kept.append((name, image_suffix(name) not in IMAGE_SUFFIXES))
+            elif image_suffix(name) not in IMAGE_SUFFIXES:
+                out.skipped.append((Path(e.path), "not an image"))
+            else:
+                kept.append((name, False))
+        return kept
 
     def read_list(self, path: Path) -> list[str]:
         """Sample ids of a split list: the first token of each line; # comments skipped.
