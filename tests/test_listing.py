@@ -145,9 +145,8 @@ def test_pairing_a_folder_at_a_time_agrees_with_pairing_the_whole_tree(seed: int
     images, masks = set(), set()
     for _ in range(rng.randint(0, 25)):
         f, s = rng.choice(folders), rng.choice(stems)
-        images.add(
-            iroot / f / f"{s}{rng.choice(['', '_img', '_rgb'])}.{rng.choice(['png', 'jpg'])}"
-        )
+        suffix = rng.choice(["", "_img", "_rgb"])
+        images.add(iroot / f / f"{s}{suffix}.{rng.choice(['png', 'jpg'])}")
     for _ in range(rng.randint(0, 25)):
         f, s = rng.choice(folders), rng.choice(stems)
         masks.add(mroot / f / f"{s}{rng.choice(['', '_mask', '-gt', '_labels'])}.png")
