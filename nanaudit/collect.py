@@ -256,23 +256,35 @@ def split_folding(plan: ScanPlan, cached: bool = True) -> SplitFolding | None:
         tuple((s.labeled, plan.training if s.name in train else None) for s in splits),
         slim=not cached,
     )
-    first: dict[tuple[Path, FileKind], int] = {}  # a file's first split
-    shared: dict[tuple[Path, FileKind], Members] = {}  # files of more than one split
+    # files of more than one split, rare: found by sorting a hash of every file (eight
+    # bytes a file, for a moment), not by a dict of every file
+    hashes = array("q")
     counts = []
-    for i, split in enumerate(splits):
+    for split in splits:
         paired = samples = 0
         for p in split.pairs:
-            image, mask = p.image, p.mask
-            for path, kind in ((image, FileKind.IMAGE), (mask, FileKind.MASK)):
-                if path is None:
-                    continue
-                s = first.setdefault((path, kind), i)
-                held = shared.get((path, kind), (s,))
-                if held[-1] != i:
-                    shared[(path, kind)] = (*held, i)
+            image, mask = p.texts
+            if image is not None:
+                hashes.append(hash((image, FileKind.IMAGE)))
+            if mask is not None:
+                hashes.append(hash((mask, FileKind.MASK)))
             paired += image is not None and mask is not None
             samples += image is not None and (mask is not None or not split.labeled)
         counts.append((paired, samples))
+    repeated = _repeated_hashes(hashes)
+    del hashes
+    first: dict[tuple[Path, FileKind], int] = {}  # a repeated file's first split
+    shared: dict[tuple[Path, FileKind], Members] = {}  # files of more than one split
+    for i, split in enumerate(splits if repeated else ()):
+        for p in split.pairs:
+            for text, kind in zip(p.texts, (FileKind.IMAGE, FileKind.MASK), strict=True):
+                if text is None or hash((text, kind)) not in repeated:
+                    continue
+                key = (Path(text), kind)
+                s = first.setdefault(key, i)
+                held = shared.get(key, (s,))
+                if held[-1] != i:
+                    shared[key] = (*held, i)
     return SplitFolding(spec, [s.name for s in splits], shared, counts)
 
 

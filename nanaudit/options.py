@@ -1109,7 +1109,8 @@ class Options:
         "all",
         "json format: the files its `files` list holds: all (the default), those a "
         "finding names, or none (a scan of millions of files: the findings and statistics "
-        "are the same).",
+        "are the same); junit: a test case for every file, or (findings, none) only for "
+        "the files findings name.",
         commands=BOTH,
         group="output",
         env=True,

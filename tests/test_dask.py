@@ -312,3 +312,27 @@ def test_a_config_beside_the_data_may_not_choose_a_cluster(tmp_path: Path) -> No
         result = CliRunner().invoke(cli, ["scan", str(tmp_path / "d"), "--format", "json"])
         assert result.exit_code == 2
         assert "a config found beside the data may not set this" in result.stderr
+
+
+def test_files_two_splits_hold_are_folded_into_both_on_the_workers(
+    dask_cluster: tuple[str, Any], data: Path, tmp_path: Path
+) -> None:
+    """Two splits over the same folders: every file is in both (the workers are told which
+    splits a file belongs to; found by sorting hashes, not a dict of every file), and the
+    Dask report is the local one, byte for byte."""
+    address, _ = dask_cluster
+    images, masks = data / "images" / "train", data / "masks" / "train"
+    scan = (
+        "scan",
+        str(data),
+        "--no-cache",
+        "--split",
+        f"a:{images}:{masks}",
+        "--split",
+        f"b:{images}:{masks}",
+    )
+    local = _reports(tmp_path / "one", *scan, "-j", "1")
+    doc = json.loads(local["json"])
+    assert doc["splits"]["a"]["pairs"] == doc["splits"]["b"]["pairs"] > 0
+    dask = ("--executor", "dask", "--scheduler", address)
+    assert _reports(tmp_path / "dask", *scan, *dask) == local

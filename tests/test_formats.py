@@ -389,3 +389,92 @@ def test_junit_holds_every_finding_of_the_json_report(tmp_path: Path) -> None:
     assert sorted(shown) == expected
     assert int(tree.get("failures", "-1")) == doc["summary"]["errors"]
     assert int(tree.get("tests", "-1")) == len(tree.findall(".//testcase"))
+
+
+def _junit_by_elementtree(report: nanaudit.Report) -> str:
+    """The JUnit document as the writer made it with ElementTree before it streamed: the
+    oracle of the streamed writer's bytes."""
+    from collections import defaultdict
+
+    from nanaudit.formats.base import LEGACY_COMMAND
+    from nanaudit.paths import printable
+    from nanaudit.severity import Severity
+
+    names = [s.name for s in report.splits]
+    files: dict[str, set[str]] = {name: set() for name in names}
+    home: dict[str, str] = {}
+    for r in report.files:
+        if r.split in files:
+            files[r.split].add(r.path)
+            home.setdefault(r.path, r.split)
+    placed: dict = defaultdict(lambda: defaultdict(list))
+    for f in report.findings:
+        placed[f.split if f.split in files else home.get(f.path)][f.path].append(f)
+    suites = ET.Element("testsuites", name="nanaudit")
+    groups = []
+    for name in names:
+        by_path = placed.get(name, {})
+        paths = sorted(files[name]) + sorted(set(by_path) - files[name])
+        groups.append((printable(f"nanaudit.{name}"), [(p, by_path.get(p, [])) for p in paths]))
+    if placed.get(None):
+        groups.append(("nanaudit", [(p, placed[None][p]) for p in sorted(placed[None])]))
+    tests = fails = 0
+    for suite_name, cases in groups:
+        suite = ET.SubElement(suites, "testsuite", name=suite_name)
+        failures = 0
+        for path, findings in cases:
+            case = ET.SubElement(suite, "testcase", classname=suite_name, name=printable(path))
+            notes = []
+            for f in findings:
+                message = printable(f.message)
+                if f.severity >= Severity.ERROR:
+                    failures += 1
+                    e = ET.SubElement(
+                        case, "failure", type=f.check, message=f"{f.check} {f.name}: {message}"
+                    )
+                    e.text = f"{f.check} {f.name} ({f.severity.label}): {message}"
+                else:
+                    notes.append(f"{f.check} {f.name} ({f.severity.label}): {message}")
+            if notes:
+                ET.SubElement(case, "system-out").text = "\n".join(notes)
+        for key, value in (("tests", len(cases)), ("failures", failures)):
+            suite.set(key, str(value))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        tests, fails = tests + len(cases), fails + failures
+    suites.set("tests", str(tests))
+    suites.set("failures", str(fails))
+    suites.set("errors", "0")
+    ET.indent(suites)
+    body = ET.tostring(suites, encoding="unicode").replace(LEGACY_COMMAND, "#&#35;[")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+@pytest.mark.parametrize("spilled", [False, True])
+def test_junit_streamed_is_the_document_elementtree_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spilled: bool
+) -> None:
+    from nanaudit import store
+    from nanaudit.formats import RenderOptions, render
+
+    root = make_pairs(tmp_path / "d", 5, split="train")
+    make_pairs(root, 3, split="val")
+    save(root / "images" / "val" / 'le"ak ##[x] <&>.png', natural_image(1000 * 5))
+    save(root / "masks" / "val" / 'le"ak ##[x] <&>.png', np.full((64, 64), 9, np.uint8))
+    save(root / "images" / "train" / "flat.png", np.zeros((64, 64, 3), np.uint8))
+    save(root / "masks" / "train" / "flat.png", clean_mask(0))
+    if spilled:
+        monkeypatch.setattr(store, "MEMORY_BUDGET", 0)
+    report = nanaudit.scan(root, num_classes=4, cache=False)
+    assert report.findings and any(f.split is None for f in report.findings) is not None
+    text = render(report, Format.JUNIT, RenderOptions())
+    assert text == _junit_by_elementtree(report)
+    # only the files findings name: each listed case has a finding, the counts add up
+    tree = ET.fromstring(render(report, Format.JUNIT, RenderOptions(files="findings")))
+    full = ET.fromstring(text)
+    cases = tree.findall(".//testcase")
+    assert cases and all(len(c) for c in cases)
+    assert int(tree.get("tests", "-1")) == len(cases) < len(full.findall(".//testcase"))
+    for suite in tree.iter("testsuite"):
+        assert int(suite.get("tests", "-1")) == len(suite.findall("testcase"))
+    assert tree.get("failures") == full.get("failures")

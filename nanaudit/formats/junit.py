@@ -10,8 +10,9 @@ written as a character reference, so that no CI runner printing the file reads a
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import functools
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 
 from ..paths import printable
 from ..report import Finding, Report
@@ -22,56 +23,146 @@ DATASET_SUITE = "nanaudit"  # no split suite ("nanaudit.NAME") can have this nam
 
 
 def render(report: Report, options: RenderOptions) -> str:
+    return "".join(render_chunks(report, options))
+
+
+def render_chunks(report: Report, options: RenderOptions) -> Iterator[str]:
+    """The document a test case at a time: the report's files are read as a stream (once
+    to count each split's cases, once more for each split), never held, so that a report
+    of a million files is written in the memory of its findings. With ``--report-files``
+    other than ``all``, a split lists only the files its findings name."""
     split_names = [s.name for s in report.splits]
-    files: dict[str, set[str]] = {name: set() for name in split_names}
-    home: dict[str, str] = {}  # a file's path -> the first split that holds it
+    known = set(split_names)
+    named = {f.path for f in report.findings}
+    every = options.files == "all"
+    counts = dict.fromkeys(split_names, 0)
+    home: dict[str, str] = {}  # a named file's path -> the first split that holds it
+    member: set[tuple[str, str]] = set()  # (split, path) of the named files
+    last: dict[str, str] = {}
     for r in report.files:
-        if r.split in files:
-            files[r.split].add(r.path)
+        if r.split not in known or last.get(r.split) == r.path:
+            continue  # the files are in path order: a path twice is an image and a mask
+        last[r.split] = r.path
+        counts[r.split] += 1
+        if r.path in named:
             home.setdefault(r.path, r.split)
+            member.add((r.split, r.path))
+    del last
     # each finding goes to one case: its split's file, its split's folder, the file's own
     # split (a dataset finding that names a file), or the dataset suite
     placed: dict[str | None, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
     for f in report.findings:
-        where = f.split if f.split in files else home.get(f.path)
+        where = f.split if f.split in known else home.get(f.path)
         placed[where][f.path].append(f)
-    suites = ET.Element("testsuites", name="nanaudit")
-    total_tests = total_failures = 0
-    groups: list[tuple[str, list[tuple[str, list[Finding]]]]] = []
+    suites: list[tuple[str, int, int, Callable[[], Iterator[str]]]] = []
     for name in split_names:
         by_path = placed.get(name, {})
-        paths = sorted(files[name]) + sorted(set(by_path) - files[name])
-        groups.append((printable(f"nanaudit.{name}"), [(p, by_path.get(p, [])) for p in paths]))
+        extra = sorted(p for p in by_path if (name, p) not in member)
+        listed = counts[name] if every else len(by_path) - len(extra)
+        suite_name = printable(f"nanaudit.{name}")
+        suites.append(
+            (
+                suite_name,
+                listed + len(extra),
+                _failures(by_path),
+                functools.partial(_split_cases, report, name, suite_name, by_path, extra, every),
+            )
+        )
     rest = placed.get(None, {})
     if rest:
-        groups.append((DATASET_SUITE, [(p, rest[p]) for p in sorted(rest)]))
-    for suite_name, cases in groups:
-        suite = ET.SubElement(suites, "testsuite", name=suite_name)
-        failures = 0
-        for path, findings in cases:
-            case = ET.SubElement(suite, "testcase", classname=suite_name, name=printable(path))
-            notes = []
-            for f in findings:
-                message = printable(f.message)
-                if f.severity >= Severity.ERROR:
-                    failures += 1
-                    failure = ET.SubElement(
-                        case, "failure", type=f.check, message=f"{f.check} {f.name}: {message}"
-                    )
-                    failure.text = f"{f.check} {f.name} ({f.severity.label}): {message}"
-                else:
-                    notes.append(f"{f.check} {f.name} ({f.severity.label}): {message}")
-            if notes:
-                ET.SubElement(case, "system-out").text = "\n".join(notes)
-        suite.set("tests", str(len(cases)))
-        suite.set("failures", str(failures))
-        suite.set("errors", "0")
-        suite.set("skipped", "0")
-        total_tests += len(cases)
-        total_failures += failures
-    suites.set("tests", str(total_tests))
-    suites.set("failures", str(total_failures))
-    suites.set("errors", "0")
-    ET.indent(suites)
-    body = ET.tostring(suites, encoding="unicode").replace(LEGACY_COMMAND, "#&#35;[")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+        loose = [(p, rest[p]) for p in sorted(rest)]
+        suites.append(
+            (
+                DATASET_SUITE,
+                len(loose),
+                _failures(rest),
+                functools.partial(_cases, DATASET_SUITE, iter(loose)),
+            )
+        )
+    tests = sum(n for _, n, _, _ in suites)
+    failures = sum(n for _, _, n, _ in suites)
+    head = f'<testsuites name="nanaudit" tests="{tests}" failures="{failures}" errors="0"'
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    if not suites:
+        yield head + " />\n"
+        return
+    yield head + ">"
+    for suite_name, n, fails, cases in suites:
+        attrs = f'name="{_attr(suite_name)}" tests="{n}" failures="{fails}" errors="0" skipped="0"'
+        if not n:
+            yield f"\n  <testsuite {attrs} />".replace(LEGACY_COMMAND, "#&#35;[")
+            continue
+        yield f"\n  <testsuite {attrs}>".replace(LEGACY_COMMAND, "#&#35;[")
+        for case in cases():
+            yield case.replace(LEGACY_COMMAND, "#&#35;[")
+        yield "\n  </testsuite>"
+    yield "\n</testsuites>\n"
+
+
+def _failures(by_path: Mapping[str, list[Finding]]) -> int:
+    return sum(f.severity >= Severity.ERROR for findings in by_path.values() for f in findings)
+
+
+def _split_cases(
+    report: Report,
+    name: str,
+    suite_name: str,
+    by_path: Mapping[str, list[Finding]],
+    extra: list[str],
+    every: bool,
+) -> Iterator[str]:
+    """A split's cases: its files in path order, then the paths its findings name that are
+    not its files (a folder, for a split-level check)."""
+
+    def files() -> Iterator[tuple[str, list[Finding]]]:
+        last = None
+        for r in report.files:
+            if r.split != name or r.path == last:
+                continue
+            last = r.path
+            if every or r.path in by_path:
+                yield r.path, by_path.get(r.path, [])
+        for p in extra:
+            yield p, by_path[p]
+
+    return _cases(suite_name, files())
+
+
+def _cases(suite_name: str, cases: Iterator[tuple[str, list[Finding]]]) -> Iterator[str]:
+    """Each case as ElementTree, indented by ET.indent, wrote it (the same bytes)."""
+    classname = _attr(suite_name)
+    for path, findings in cases:
+        head = f'\n    <testcase classname="{classname}" name="{_attr(printable(path))}"'
+        if not findings:
+            yield head + " />"
+            continue
+        parts = [head, ">"]
+        notes = []
+        for f in findings:
+            message = printable(f.message)
+            if f.severity >= Severity.ERROR:
+                text = f"{f.check} {f.name} ({f.severity.label}): {message}"
+                parts.append(
+                    f'\n      <failure type="{_attr(f.check)}" '
+                    f'message="{_attr(f"{f.check} {f.name}: {message}")}">{_text(text)}</failure>'
+                )
+            else:
+                notes.append(f"{f.check} {f.name} ({f.severity.label}): {message}")
+        if notes:
+            parts.append(f"\n      <system-out>{_text(chr(10).join(notes))}</system-out>")
+        parts.append("\n    </testcase>")
+        yield "".join(parts)
+
+
+def _text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attr(text: str) -> str:
+    return (
+        _text(text)
+        .replace('"', "&quot;")
+        .replace("\r", "&#13;")
+        .replace("\n", "&#10;")
+        .replace("\t", "&#09;")
+    )
