@@ -225,6 +225,24 @@ def test_workers_fold_the_statistics_and_every_executor_reports_the_same_bytes(
     assert expected["json"] != local["json"]
 
 
+def test_the_workers_fold_the_training_scale_statistics_of_a_scan_with_a_label_transform(
+    dask_cluster: tuple[str, Any], data: Path, tmp_path: Path
+) -> None:
+    """Crops, resizes and reduce_zero_label: the statistics that read a mask's cell grid and
+    perimeters (which the records then travel without) and the label transform are the
+    workers'; the reports are --jobs 1's."""
+    address, _ = dask_cluster
+    scan = ("scan", str(data), "--no-cache", "--reduce-zero-label")
+    training = ("--crop-size", "24x24", "--resize", "16x16")
+    local = _reports(tmp_path / "one", *scan, *training)
+    remote = _reports(
+        tmp_path / "dask", *scan, *training, "--executor", "dask", "--scheduler", address
+    )
+    assert remote == local
+    doc = json.loads(local["json"])
+    assert doc["splits"]["train"]["summary"]["at_training_scale"] is not None
+
+
 def test_a_workers_partial_statistics_are_checked(data: Path) -> None:
     """What a worker sends with a FoldSpec: its records and its batch's statistics per
     split; refused when they name another split or hold something else."""
