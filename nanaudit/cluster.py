@@ -158,7 +158,7 @@ def run_tasks(
                         more = False
                         break
                     key = f"nanaudit-audit-{run}-{following}"
-                    members = fold.members_of(_keys(batch)) if fold is not None else []
+                    members = _members(fold, batch) if fold is not None else []
                     packed = pickle.dumps(members, protocol=pickle.HIGHEST_PROTOCOL)
                     future = client.submit(audit_batch, batch, limits, spec, packed, key=key)
                     pending.append((batch, members, future))
@@ -189,8 +189,9 @@ def run_tasks(
                 client.cancel([f for _, _, f in pending], force=True)
 
 
-def _keys(batch: Sequence[Task]) -> list[tuple[tuple[Any, Any], str]]:
-    return [((t.path, t.kind), t.split) for t in batch]
+def _members(fold: SplitFolding, batch: Sequence[Task]) -> list[Members]:
+    keys = [(t.path, t.kind) for t in batch] if fold.shared else []
+    return fold.members_of([t.split for t in batch], keys)
 
 
 def _isolated(

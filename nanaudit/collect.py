@@ -273,14 +273,14 @@ def split_folding(plan: ScanPlan, cached: bool = True) -> SplitFolding | None:
         counts.append((paired, samples))
     repeated = _repeated_hashes(hashes)
     del hashes
-    first: dict[tuple[Path, FileKind], int] = {}  # a repeated file's first split
-    shared: dict[tuple[Path, FileKind], Members] = {}  # files of more than one split
+    first: dict[tuple[str, FileKind], int] = {}  # a repeated file's first split
+    shared: dict[tuple[str, FileKind], Members] = {}  # files of more than one split
     for i, split in enumerate(splits if repeated else ()):
         for p in split.pairs:
             for text, kind in zip(p.texts, (FileKind.IMAGE, FileKind.MASK), strict=True):
                 if text is None or hash((text, kind)) not in repeated:
                     continue
-                key = (Path(text), kind)
+                key = (text, kind)  # the path as a string, as SplitFolding looks it up
                 s = first.setdefault(key, i)
                 held = shared.get(key, (s,))
                 if held[-1] != i:

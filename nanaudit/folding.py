@@ -25,7 +25,8 @@ cached records are folded by the client with the same function, as batches of th
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -109,14 +110,11 @@ def check_partials(partials: object, members: Sequence[Members], splits: int) ->
     return partials
 
 
-Item = tuple[Hashable, str]  # a file: its key (path, kind) and its task's split
-
-
 class SplitFolding:
     """The statistics of every split of a scan, added a batch at a time (the client's
     side). A file belongs to the split its task names (the first that holds it) and, when
-    other splits' pairs hold it too, to those ``shared`` gives by its key (the collect
-    stage's, (path, kind)); ``counts`` gives each split's (pairs of an image and a mask,
+    other splits' pairs hold it too, to those ``shared`` gives by its (path as a string,
+    kind); ``counts`` gives each split's (pairs of an image and a mask,
     samples a loader yields). Nothing is kept per file but the statistics themselves."""
 
     def __init__(
@@ -129,23 +127,32 @@ class SplitFolding:
         self.spec, self.shared, self.counts = spec, shared, counts
         self.index = {name: i for i, name in enumerate(names)}
         self.folders = [Folder() for _ in spec.splits]
-        self.again: set[Hashable] = set()  # files read again since (collect notes them)
+        self.again: set[tuple[Any, FileKind]] = set()  # files read again (collect notes them)
 
-    def members_of(self, items: Sequence[Item]) -> list[Members]:
+    def members_of(
+        self, splits: Sequence[str], keys: Sequence[tuple[Any, FileKind]] = ()
+    ) -> list[Members]:
+        """The splits of files: each one's task's split (by name), and when files are
+        shared by splits, those ``shared`` gives by their keys ((path, kind))."""
         index, shared = self.index, self.shared
         if not shared:
-            return [(index[split],) for _, split in items]
-        return [shared.get(key) or (index[split],) for key, split in items]
+            return [(index[split],) for split in splits]
+        return [
+            shared.get((os.fspath(path), kind)) or (index[split],)
+            for split, (path, kind) in zip(splits, keys, strict=True)
+        ]
 
     def add_batch(self, partials: Partials) -> None:
         """A batch's partial statistics (a worker's, or :meth:`add_records`')."""
         for s, part in partials.items():
             self.folders[s].add(part)
 
-    def add_records(self, keys: Sequence[Hashable], records: Sequence[FileRecord]) -> None:
+    def add_records(
+        self, keys: Sequence[tuple[Any, FileKind]], records: Sequence[FileRecord]
+    ) -> None:
         """Records folded here (the cache's, or a batch whose worker sent none)."""
-        items = [(k, r.split) for k, r in zip(keys, records, strict=True)]
-        self.add_batch(fold_batch(self.spec, records, self.members_of(items)))
+        members = self.members_of([r.split for r in records], keys)
+        self.add_batch(fold_batch(self.spec, records, members))
 
     def freeze(self, records: Mapping[Any, FileRecord]) -> Folded:
         """Every split's statistics. The images read again since their batch (hashed for
@@ -156,7 +163,7 @@ class SplitFolding:
             rec = records[key]
             if rec.kind is FileKind.IMAGE and rec.pixels is not None:
                 sig = file_fields(rec, self.spec.rules, False)["signatures"][0]
-                for s in self.members_of([(key, rec.split)])[0]:
+                for s in self.members_of([rec.split], [key])[0]:
                     fresh[s].append(sig)
         out = []
         for s, folder in enumerate(self.folders):

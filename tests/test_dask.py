@@ -243,6 +243,23 @@ def test_the_workers_fold_the_training_scale_statistics_of_a_scan_with_a_label_t
     assert doc["splits"]["train"]["summary"]["at_training_scale"] is not None
 
 
+def test_files_that_two_splits_hold_are_folded_into_both(
+    dask_cluster: tuple[str, Any], data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Splits that overlap (a file audited once, counted in each split that holds it): the
+    workers fold its statistics into every one of them, as a local scan does."""
+    address, _ = dask_cluster
+    monkeypatch.chdir(data)
+    splits = []
+    for name, folder in (("train", "train"), ("trainval", "train"), ("val", "val")):
+        splits += ["--split", f"{name}:images/{folder}:masks/{folder}"]
+    scan = ("scan", ".", "--no-cache", *splits)
+    local = _reports(tmp_path / "one", *scan)
+    doc = json.loads(local["json"])
+    assert doc["splits"]["trainval"]["images"] == doc["splits"]["train"]["images"] > 0
+    assert _reports(tmp_path / "dask", *scan, "--executor", "dask", "--scheduler", address) == local
+
+
 def test_a_workers_partial_statistics_are_checked(data: Path) -> None:
     """What a worker sends with a FoldSpec: its records and its batch's statistics per
     split; refused when they name another split or hold something else."""
@@ -253,7 +270,7 @@ def test_a_workers_partial_statistics_are_checked(data: Path) -> None:
     fold = split_folding(plan)
     assert fold is not None
     tasks = list(plan_tasks(plan).values())
-    members = fold.members_of([((t.path, t.kind), t.split) for t in tasks])
+    members = fold.members_of([t.split for t in tasks])
     blob = cluster_mod.audit_batch(tasks, plan.limits, fold.spec, pickle.dumps(members))
     records, partials = cluster_mod.unpack_folded(blob, members, len(fold.spec.splits))
     local = list(run_tasks(tasks, plan.limits, 1))
