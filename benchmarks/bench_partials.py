@@ -3,7 +3,7 @@ statistics (partial statistics, the default) and without (the client folds every
 as before), in alternating rounds on one LocalCluster.
 
     python benchmarks/bench_partials.py                       # 2,000 pairs of 64×64 PNG
-    python benchmarks/bench_partials.py --pairs 12000 --size 32 --rounds 2   # a spilled store
+    python benchmarks/bench_partials.py --pairs 12000 --size 32 --rounds 3   # a spilled store
 
 The scan runs in this process, stage by stage, against a LocalCluster of 2 single-threaded
 workers started once (outside the measures). Per file, for each mode (the median of the
