@@ -29,10 +29,11 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, overload
 
 from .aggregate import GroupStats, SplitStats, _fold, split_stats
 from .checks.registry import get_check
@@ -63,6 +64,9 @@ MAX_NOTES = 10_000  # notes and warnings a plan may carry
 MAX_CLASS_NAMES = 65536  # as the class_names option
 
 
+PairRow = tuple[int, int, str | None, str | None]  # (split, place, image, mask)
+
+
 class PartialError(Exception):
     """A partial file that cannot be read or does not belong with the others."""
 
@@ -74,7 +78,8 @@ class Partial:
     shard: tuple[int, int]  # (I, N)
     root: str  # the scanned root as the shard's report would name it
     plan: Mapping[str, Any]  # the settled plan, JSON-ready: equal in every shard
-    pairs: tuple[tuple[int, int, str | None, str | None], ...]  # (split, place, image, mask)
+    # (split, place, image, mask): a tuple, or PairRows (a partial file's, compact)
+    pairs: Sequence[PairRow]
     skipped: tuple[tuple[int, int, str, str], ...]  # (split, place, path, reason)
     # as stored (no label transform), in path order: a tuple, or read as they are iterated
     # (a spilled store's, a partial file's)
@@ -91,7 +96,7 @@ def make_partial(plan: ScanPlan, records: Records, collected: Collected, root: s
     """The partial of a shard run: ``records`` and ``collected`` are of its pairs."""
     shard = plan.options.shard or (1, 1)
     rel = _rel(plan.root)
-    pairs: list[tuple[int, int, str | None, str | None]] = []
+    pairs: list[PairRow] = []
     skipped: list[tuple[int, int, str, str]] = []
     for s, split in enumerate(plan.layout.splits):
         for i, p in enumerate(split.pairs):
@@ -133,13 +138,11 @@ def plan_document(plan: ScanPlan) -> dict[str, Any]:
             # folders with images no split audits: every shard finds the same
             "unaudited": [[rel(path), n] for path, n in layout.unaudited],
             "digest": layout_digest(
-                [
-                    (
-                        [(rel(p.image), rel(p.mask)) for p in s.pairs],
-                        [(rel(path), reason) for path, reason in s.skipped],
-                    )
-                    for s in layout.splits
-                ]
+                (
+                    ((rel(p.image), rel(p.mask)) for p in s.pairs),
+                    ((rel(path), reason) for path, reason in s.skipped),
+                )
+                for s in layout.splits
             ),
             "splits": [
                 {
@@ -175,13 +178,37 @@ def plan_document(plan: ScanPlan) -> dict[str, Any]:
     }
 
 
-def layout_digest(splits: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> str:
-    """A hash of every split's pairs and skipped files, in order."""
+DIGEST_CHUNK = 4096  # items hashed at a time
+
+
+def layout_digest(splits: Iterable[tuple[Iterable[Any], Iterable[Any]]]) -> str:
+    """A hash of every split's pairs and skipped files, in order: of the lines
+    ``json.dumps([pairs, skipped], ensure_ascii=True)``, one a split, written a chunk of
+    items at a time (a million pairs are never one list or one string)."""
     h = hashlib.sha256()
     for pairs, skipped in splits:
-        h.update(json.dumps([pairs, skipped], ensure_ascii=True).encode())
-        h.update(b"\n")
+        h.update(b"[")
+        _hash_list(h, pairs)
+        h.update(b", ")
+        _hash_list(h, skipped)
+        h.update(b"]\n")
     return h.hexdigest()
+
+
+def _hash_list(h: Any, items: Iterable[Any]) -> None:
+    """What ``json.dumps(list(items), ensure_ascii=True)`` writes, into ``h``."""
+    h.update(b"[")
+    chunk: list[Any] = []
+    sep = b""
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= DIGEST_CHUNK:
+            h.update(sep + json.dumps(chunk, ensure_ascii=True)[1:-1].encode())
+            chunk.clear()
+            sep = b", "
+    if chunk:
+        h.update(sep + json.dumps(chunk, ensure_ascii=True)[1:-1].encode())
+    h.update(b"]")
 
 
 def partial_chunks(part: Partial) -> Iterator[str]:
@@ -251,9 +278,7 @@ def read_partial(path: Path) -> Partial:
             shard=shard,
             root=_text(doc["root"]),
             plan=plan,
-            pairs=tuple(
-                (int(s), int(i), _opt_text(a), _opt_text(b)) for s, i, a, b in doc["pairs"]
-            ),
+            pairs=PairRows.of(doc.pop("pairs")),
             skipped=tuple((int(s), int(i), _text(p), _text(r)) for s, i, p, r in doc["skipped"]),
             records=(
                 records
@@ -324,6 +349,74 @@ class PartialRecords(Collection[FileRecord]):
             raise PartialError(f"{where}: cannot read: {exc.strerror or exc}") from None
         except (ValueError, CodecError, RecursionError) as exc:
             raise PartialError(f"{where}: damaged partial file: {exc}") from None
+
+
+class PairRows(Sequence[PairRow]):
+    """A partial file's pairs, (split, place, image path, mask path), in columns: the
+    numbers in arrays, the paths' UTF-8 in one buffer (some 70 bytes a pair, where tuples of
+    strings took 250: a merge holds every part's pairs until the plan is rebuilt)."""
+
+    __slots__ = ("_ends", "_none", "_place", "_split", "_text")
+
+    def __init__(self) -> None:
+        self._split = array("q")
+        self._place = array("q")
+        self._ends = array("q")  # per path (two a pair): where it ends in _text
+        self._none = bytearray()  # per path: 1 when there is none
+        self._text = bytearray()
+
+    @classmethod
+    def of(cls, rows: Any) -> PairRows:
+        """From a partial file's JSON (a list of [split, place, image, mask]); raises
+        ValueError or TypeError on anything else."""
+        if not isinstance(rows, list):
+            raise TypeError("pairs: expected a list")
+        out = cls()
+        for s, i, image, mask in rows:
+            split, place = int(s), int(i)
+            if not (0 <= split < 1 << 62 and 0 <= place < 1 << 62):
+                raise ValueError(f"a pair out of place (split {split}, place {place})")
+            out._split.append(split)
+            out._place.append(place)
+            out._add(_opt_text(image))
+            out._add(_opt_text(mask))
+        return out
+
+    def _add(self, text: str | None) -> None:
+        if text is not None:
+            self._text += text.encode("utf-8", "surrogatepass")
+        self._none.append(text is None)
+        self._ends.append(len(self._text))
+
+    def path(self, k: int) -> str | None:
+        """Path number ``k``: the image of pair k // 2 (k even), or its mask."""
+        if self._none[k]:
+            return None
+        start = self._ends[k - 1] if k else 0
+        return self._text[start : self._ends[k]].decode("utf-8", "surrogatepass")
+
+    def splits(self) -> array[int]:
+        return self._split
+
+    def places(self) -> array[int]:
+        return self._place
+
+    def __len__(self) -> int:
+        return len(self._split)
+
+    @overload
+    def __getitem__(self, index: int) -> PairRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PairRow]: ...
+
+    def __getitem__(self, index: int | slice) -> PairRow | Sequence[PairRow]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = index + len(self) if index < 0 else index
+        if not 0 <= i < len(self):
+            raise IndexError(index)
+        return self._split[i], self._place[i], self.path(2 * i), self.path(2 * i + 1)
 
 
 def _shard(value: Any) -> tuple[int, int]:
@@ -476,11 +569,11 @@ def _check_counts(doc: Mapping[str, Any], parts: Sequence[Partial]) -> None:
         raise TypeError("layout.splits: expected a list")
     held: list[list[int]] = [[0, 0] for _ in splits]
     for part in parts:
-        for which, items in ((0, part.pairs), (1, part.skipped)):
-            for item in items:
-                if not 0 <= item[0] < len(held):
-                    raise PartialError(f"{part.source}: a pair of split {item[0]}, not planned")
-                held[item[0]][which] += 1
+        for which, column in ((0, _split_column(part.pairs)), (1, (x[0] for x in part.skipped))):
+            for s in column:
+                if not 0 <= s < len(held):
+                    raise PartialError(f"{part.source}: a pair of split {s}, not planned")
+                held[s][which] += 1
     for s, (pairs, skipped) in zip(splits, held, strict=True):
         if s["pairs"] != pairs or s["skipped"] != skipped:
             raise ValueError(
@@ -590,30 +683,58 @@ def _active(doc: Mapping[str, Any]) -> ActiveCheck:
 
 
 def _with_pairs(plan: MergedPlan, parts: Sequence[Partial], digest: str) -> MergedPlan:
-    """The plan with every shard's pairs and skipped files back in their places."""
+    """The plan with every shard's pairs and skipped files back in their places. A pair
+    is placed by its part and row (8 bytes a pair); its paths stay in the part's rows
+    until the plan's pairs are made."""
     splits = plan.layout.splits
-    pairs: list[list[Any]] = [[None] * len(s.pairs) for s in splits]
+    places = [array("q", [-1]) * len(s.pairs) for s in splits]  # part << 40 | row
     skipped: list[list[Any]] = [[None] * len(s.skipped) for s in splits]
-    for part in parts:
-        for s, i, image, mask in part.pairs:
-            _place(pairs, s, i, (image, mask), part.source, "pair")
+    for k, part in enumerate(parts):
+        where = places
+        rows = part.pairs
+        if isinstance(rows, PairRows):
+            numbered: Iterable[tuple[int, int]] = zip(rows.splits(), rows.places(), strict=True)
+        else:
+            numbered = ((x[0], x[1]) for x in rows)
+        for row, (s, i) in enumerate(numbered):
+            if not (0 <= s < len(where) and 0 <= i < len(where[s])) or where[s][i] >= 0:
+                raise PartialError(f"{part.source}: a pair out of place (split {s}, place {i})")
+            where[s][i] = k << _ROW_BITS | row
         for s, i, path, reason in part.skipped:
             _place(skipped, s, i, (path, reason), part.source, "skipped file")
-    holes = any(x is None for slots in (*pairs, *skipped) for x in slots)
-    if holes or layout_digest(list(zip(pairs, skipped, strict=True))) != digest:
+
+    def texts(s: int) -> Iterator[tuple[str | None, str | None]]:
+        for code in places[s]:
+            rows = parts[code >> _ROW_BITS].pairs
+            row = code & _ROW_MASK
+            if isinstance(rows, PairRows):
+                yield rows.path(2 * row), rows.path(2 * row + 1)
+            else:
+                yield rows[row][2], rows[row][3]
+
+    holes = any(-1 in p for p in places) or any(x is None for sk in skipped for x in sk)
+    if holes or layout_digest((texts(s), skipped[s]) for s in range(len(splits))) != digest:
         raise PartialError(
             "the partial files do not hold every pair of the scan once (a shard's file is "
             "missing, cut short or from another listing of the data)"
         )
     new_splits = tuple(
         dataclasses.replace(
-            s,
-            pairs=tuple(PairPaths(_path(a), _path(b)) for a, b in ps),
-            skipped=tuple((Path(path), reason) for path, reason in sk),
+            split,
+            pairs=tuple(PairPaths(_path(a), _path(b)) for a, b in texts(s)),
+            skipped=tuple((Path(path), reason) for path, reason in skipped[s]),
         )
-        for s, ps, sk in zip(splits, pairs, skipped, strict=True)
+        for s, split in enumerate(splits)
     )
     return dataclasses.replace(plan, layout=dataclasses.replace(plan.layout, splits=new_splits))
+
+
+_ROW_BITS = 40  # a pair's place holds its part's number above its row in the part
+_ROW_MASK = (1 << _ROW_BITS) - 1
+
+
+def _split_column(rows: Sequence[PairRow]) -> Iterable[int]:
+    return rows.splits() if isinstance(rows, PairRows) else (x[0] for x in rows)
 
 
 def _place(slots: list[list[Any]], s: int, i: int, value: Any, source: str, what: str) -> None:

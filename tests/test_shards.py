@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import sample_with_leaks
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nanaudit.cli import cli
 from nanaudit.collect import shard_of
@@ -123,6 +125,22 @@ def test_merge_refuses_parts_that_do_not_make_one_scan(
         "disagree with their records (pairs)": stats_edited,
         "written by nanaudit 99.0": newer,
         "not a partial file (not JSON": [garbage],
+        # pairs: out of place, moved onto another's place, edited, not text, a huge place
+        "a pair out of place (split 0, place 100000)": _edited(
+            parts, tmp_path / "p1.json", lambda d: d["pairs"][0].__setitem__(1, 100000)
+        ),
+        "a pair out of place (split 0, place": _edited(
+            parts, tmp_path / "p2.json", lambda d: d["pairs"][1].__setitem__(1, d["pairs"][0][1])
+        ),
+        "do not hold every pair of the scan once": _edited(
+            parts, tmp_path / "p3.json", lambda d: d["pairs"][0].__setitem__(2, "images/x.png")
+        ),
+        "damaged partial file: expected a string": _edited(
+            parts, tmp_path / "p4.json", lambda d: d["pairs"][0].__setitem__(3, 7)
+        ),
+        "damaged partial file: a pair out of place (split 0, place 1180591620717411303424)": (
+            _edited(parts, tmp_path / "p5.json", lambda d: d["pairs"][0].__setitem__(1, 2**70))
+        ),
         "cannot read": [tmp_path / "absent.json"],
     }
     for message, args in cases.items():
@@ -143,3 +161,66 @@ def test_a_shard_run_writes_partial_files_only(data: Path, tmp_path: Path) -> No
     code, _, err = run("merge", str(tmp_path / "x.json"), "-opartial:y.json")
     assert code == 2 and "shard run" in err
     assert not list(tmp_path.iterdir())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.tuples(st.none() | st.text(), st.none() | st.text()), max_size=9),
+            st.lists(st.tuples(st.text(), st.text()), max_size=3),
+        ),
+        max_size=3,
+    ),
+    st.integers(1, 4),
+)
+def test_the_layout_digest_is_that_of_the_whole_json_written_a_chunk_at_a_time(
+    splits: list[tuple[list[tuple[str | None, str | None]], list[tuple[str, str]]]],
+    chunk: int,
+) -> None:
+    """Streamed, a chunk of pairs at a time, the digest is the hash of the lines the
+    shards of earlier versions hashed (json.dumps of each split's lists)."""
+    import hashlib
+
+    from nanaudit import shards
+
+    whole = hashlib.sha256()
+    for pairs, skipped in splits:
+        whole.update(json.dumps([pairs, skipped], ensure_ascii=True).encode() + b"\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shards, "DIGEST_CHUNK", chunk)
+        streamed = shards.layout_digest((iter(p), iter(s)) for p, s in splits)
+    assert streamed == whole.hexdigest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 9),
+            st.integers(0, 2**62 - 1),
+            st.none() | st.text(),
+            st.none() | st.text() | st.just("\udcff.png"),
+        ),
+        max_size=20,
+    )
+)
+def test_pair_rows_hold_what_the_partial_file_says(rows: list[tuple[int, int, str, str]]) -> None:
+    from nanaudit.shards import PairRows
+
+    table = PairRows.of([list(r) for r in rows])
+    assert list(table) == rows and len(table) == len(rows)
+    assert list(table.splits()) == [r[0] for r in rows]
+    if rows:
+        assert table[-1] == rows[-1] and table[1:3] == rows[1:3]
+        with pytest.raises(IndexError):
+            table[len(rows)]
+    for bad in (
+        [[0, -1, None, None]],
+        [[0, 0, 1, None]],
+        [[0, 0, None]],
+        {"0": 1},
+        [[0, 2**62, "a", None]],
+    ):
+        with pytest.raises((TypeError, ValueError)):
+            PairRows.of(bad)

@@ -142,8 +142,9 @@ def test_the_json_report_lists_all_files_those_with_findings_or_none(
 
 
 def test_merge_streams_its_parts_into_a_store_and_reports_the_single_scan(
-    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scratch: Path
 ) -> None:
+    # (a temporary folder of its own: another scan on the machine spills to the shared one)
     single = reports(tmp_path / "single", "scan", str(data), "--no-cache", "-j", "1")
     parts = []
     for i in (1, 2, 3):
