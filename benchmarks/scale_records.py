@@ -120,6 +120,7 @@ def main() -> None:
             ),
         )
         t1, c1 = time.perf_counter(), time.process_time()
+        hwm1 = vm("VmHWM")
         planned = PlannedSplit(
             "train", "train", root / "images/train", root / "masks/train", True, ()
         )
@@ -128,8 +129,10 @@ def main() -> None:
         collected = Collected((split,), (), None, store)
         dataset = pipeline.aggregate(plan, collected)
         t2, c2 = time.perf_counter(), time.process_time()
+        hwm2 = vm("VmHWM")
         checked = run_checks(plan, collected, dataset)
         t3, c3 = time.perf_counter(), time.process_time()
+        hwm3 = vm("VmHWM")
         report = build_report(plan, collected, dataset, checked)
         written = 0
         with open(os.devnull, "w") as out:
@@ -137,21 +140,23 @@ def main() -> None:
                 out.write(chunk)
                 written += len(chunk)
         t4, c4 = time.perf_counter(), time.process_time()
+        hwm4 = vm("VmHWM")
         peak = vm("VmHWM")
         store.close()
     n = 2 * pairs
     print(f"{n:,} records ({pairs:,} pairs), spilled: {store.where is not None}")
-    print("  stage      wall s   CPU s  CPU µs/record")
+    print("  stage      wall s   CPU s  CPU µs/record  peak MiB so far")
     stages = (
-        ("making", 0.0, making, "the synthetic records (the benchmark's, not nanaudit's)"),
-        ("store", t1 - t0, c1 - c0 - making, "records and pairs into the store"),
-        ("aggregate", t2 - t1, c2 - c1, ""),
-        ("checks", t3 - t2, c3 - c2, f"{len(checked.findings):,} findings"),
-        ("JSON", t4 - t3, c4 - c3, f"{written / 1e6:,.0f} MB"),
+        ("making", 0.0, making, 0.0, "the synthetic records (the benchmark's, not nanaudit's)"),
+        ("store", t1 - t0, c1 - c0 - making, hwm1, "records and pairs into the store"),
+        ("aggregate", t2 - t1, c2 - c1, hwm2, ""),
+        ("checks", t3 - t2, c3 - c2, hwm3, f"{len(checked.findings):,} findings"),
+        ("JSON", t4 - t3, c4 - c3, hwm4, f"{written / 1e6:,.0f} MB"),
     )
-    for name, wall, cpu, note in stages:
+    for name, wall, cpu, hwm, note in stages:
         shown = f"{wall:8.1f}" if wall else "       -"
-        print(f"  {name:9} {shown} {cpu:7.1f} {cpu / n * 1e6:8.1f}  {note}")
+        mem = f"{hwm:8.0f}" if hwm else "       -"
+        print(f"  {name:9} {shown} {cpu:7.1f} {cpu / n * 1e6:8.1f}  {mem}  {note}")
     print(f"  total     {t4 - t0:8.1f} {c4 - c0:7.1f} {(c4 - c0) / n * 1e6:8.1f}")
     print(
         f"peak resident memory {peak:.0f} MiB (after imports and two decodes: {floor:.0f} MiB;"
