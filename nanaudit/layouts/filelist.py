@@ -30,7 +30,7 @@ class FileList(Sequence[Path]):
     def _clear(self) -> None:
         self._folders: list[str] = []
         self._index: dict[str, int] = {}
-        self._folder = array("l")  # each file's folder, a number in _folders
+        self._folder = array("i")  # each file's folder, a number in _folders (4 bytes)
         self._ends = array("q")  # each file's name ends here in _names
         self._names = bytearray()
 

@@ -140,7 +140,7 @@ def pair_files(
 
     image_groups = _by_folder(image_list, image_root)
     mask_groups = _by_folder(mask_list, mask_root)
-    match = array("l", [-1]) * len(image_list)
+    match = array("i", [-1]) * len(image_list)  # 4 bytes an image
     used = bytearray(len(mask_list))
     # Pass 1: the same relative folder and key. Pass 2, for what is left: a key that one
     # image and one mask alone carry across the tree. A mask is never given to two images.
@@ -181,7 +181,7 @@ def pair_files(
                     match[i] = only
                     used[only] = 1
                     break
-    lonely = array("l", (m for m in range(len(mask_list)) if not used[m]))
+    lonely = array("i", (m for m in range(len(mask_list)) if not used[m]))
     return PairTable(image_list, mask_list, match, lonely)
 
 
