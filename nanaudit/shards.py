@@ -33,13 +33,14 @@ from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, overload
+from typing import Any, BinaryIO
 
 from .aggregate import GroupStats, SplitStats, _fold, split_stats
 from .checks.registry import get_check
 from .collect import Collected, Records, in_shard, shard_of
 from .kinds import ConfigError, Where
 from .layouts import Layout, PairPaths, PlannedSplit
+from .layouts.filelist import Indexed
 from .layouts.presets import PRESETS
 from .options import Options, table
 from .paths import display_path
@@ -351,7 +352,7 @@ class PartialRecords(Collection[FileRecord]):
             raise PartialError(f"{where}: damaged partial file: {exc}") from None
 
 
-class PairRows(Sequence[PairRow]):
+class PairRows(Indexed[PairRow]):
     """A partial file's pairs, (split, place, image path, mask path), in columns: the
     numbers in arrays, the paths' UTF-8 in one buffer (some 70 bytes a pair, where tuples of
     strings took 250: a merge holds every part's pairs until the plan is rebuilt)."""
@@ -404,18 +405,7 @@ class PairRows(Sequence[PairRow]):
     def __len__(self) -> int:
         return len(self._split)
 
-    @overload
-    def __getitem__(self, index: int) -> PairRow: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[PairRow]: ...
-
-    def __getitem__(self, index: int | slice) -> PairRow | Sequence[PairRow]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        i = index + len(self) if index < 0 else index
-        if not 0 <= i < len(self):
-            raise IndexError(index)
+    def _at(self, i: int) -> PairRow:
         return self._split[i], self._place[i], self.path(2 * i), self.path(2 * i + 1)
 
 

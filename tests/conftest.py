@@ -118,6 +118,24 @@ SCHEMA = json.loads(
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
+def reports_of(
+    out: Path, formats: Sequence[str], *args: str, exit_code: int = 1
+) -> dict[str, bytes]:
+    """A scan or merge (the command line's ``args``) writing each of ``formats`` to a file
+    under ``out``, and what it wrote, the terminal's report too (key "rich")."""
+    from click.testing import CliRunner
+
+    from nanaudit.cli import cli
+
+    out.mkdir(parents=True, exist_ok=True)
+    targets = [f"-o{fmt}:{out / fmt}" for fmt in formats]
+    result = CliRunner().invoke(cli, [*args, *targets, "--format", "rich", "--no-color"])
+    assert result.exit_code == exit_code, result.output
+    files = {fmt: (out / fmt).read_bytes() for fmt in formats}
+    files["rich"] = result.stdout.encode()
+    return files
+
+
 def validate_report_json(text: str) -> dict[str, Any]:
     """Parse a JSON report and validate it against the schema shipped in the package."""
     doc = json.loads(text)

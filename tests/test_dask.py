@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_pairs, need_module, sample_with_leaks
+from conftest import make_pairs, need_module, reports_of, sample_with_leaks
 
 from nanaudit import cluster as cluster_mod
 from nanaudit import pipeline, store
@@ -166,14 +166,7 @@ FORMATS = ("json", "sarif", "markdown", "junit")
 
 
 def _reports(out: Path, *args: str) -> dict[str, bytes]:
-    """A scan or merge writing several formats, and what it wrote (the terminal's too)."""
-    out.mkdir(parents=True, exist_ok=True)
-    targets = [f"-o{fmt}:{out / fmt}" for fmt in FORMATS]
-    result = CliRunner().invoke(cli, [*args, *targets, "--format", "rich", "--no-color"])
-    assert result.exit_code == 1, result.output
-    files = {fmt: (out / fmt).read_bytes() for fmt in FORMATS}
-    files["rich"] = result.stdout.encode()
-    return files
+    return reports_of(out, FORMATS, *args)
 
 
 @pytest.mark.parametrize("spilled", [False, True], ids=["in-memory", "spilled"])

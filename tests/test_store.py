@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import sample_with_leaks, validate_report_json
+from conftest import reports_of, sample_with_leaks, validate_report_json
 
 from nanaudit import store
 from nanaudit.cli import cli
@@ -33,13 +33,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def reports(out: Path, *args: str) -> dict[str, bytes]:
-    out.mkdir(parents=True, exist_ok=True)
-    targets = [f"-o{fmt}:{out / fmt}" for fmt in FORMATS]
-    result = CliRunner().invoke(cli, [*args, *targets, "--format", "rich", "--no-color"])
-    assert result.exit_code == 1, result.output
-    files = {fmt: (out / fmt).read_bytes() for fmt in FORMATS}
-    files["rich"] = result.stdout.encode()
-    return files
+    return reports_of(out, FORMATS, *args)
 
 
 def stores() -> set[Path]:

@@ -13,10 +13,37 @@ import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import overload
+from typing import TypeVar, overload
+
+T = TypeVar("T")
 
 
-class FileList(Sequence[Path]):
+class Indexed(Sequence[T]):
+    """A sequence kept in columns that makes an item when one is read: indexing (negative
+    indexes, slices, bounds) once for all of them; a subclass gives ``__len__`` and
+    ``_at(i)`` for ``0 <= i < len``."""
+
+    __slots__ = ()
+
+    def _at(self, index: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self)))]
+        i = index + len(self) if index < 0 else index
+        if not 0 <= i < len(self):
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return self._at(i)
+
+
+class FileList(Indexed[Path]):
     """Files in the order they were added, each its folder (a string kept once) and its
     name (encoded as the OS encodes it, so that any name survives the round trip)."""
 
@@ -74,19 +101,7 @@ class FileList(Sequence[Path]):
         """File ``i``'s path as a string (what a Path of it would print)."""
         return os.path.join(self._folders[self._folder[i]], self.name(i))
 
-    @overload
-    def __getitem__(self, index: int) -> Path: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Path]: ...
-
-    def __getitem__(self, index: int | slice) -> Path | Sequence[Path]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("FileList index out of range")
+    def _at(self, index: int) -> Path:
         return Path(self.text(index))
 
     def texts(self) -> Iterator[str]:

@@ -7,12 +7,11 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import overload
 
 from ..records import image_stem
 from ..regex import KeyPattern
 from . import PairPaths
-from .filelist import FileList
+from .filelist import FileList, Indexed
 
 MASK_STEM_SUFFIXES = ("_mask", "_masks", "_label", "_labels", "_gt", "_seg", "_annotation")
 IMAGE_STEM_SUFFIXES = ("_image", "_img", "_sat", "_rgb")
@@ -39,7 +38,7 @@ def _strip(stem: str, variants: tuple[str, ...]) -> str | None:
     return None
 
 
-class PairTable(Sequence[PairPaths]):
+class PairTable(Indexed[PairPaths]):
     """The pairs of a split, compactly: every image in its listing's order with its mask
     (a number in the mask listing, or -1), then the masks no image took. A pair is made
     when one is read: a million pairs cost their listings' 25 bytes a file and four bytes
@@ -55,20 +54,8 @@ class PairTable(Sequence[PairPaths]):
     def __len__(self) -> int:
         return len(self._images) + len(self._lonely)
 
-    @overload
-    def __getitem__(self, index: int) -> PairPaths: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[PairPaths]: ...
-
-    def __getitem__(self, index: int | slice) -> PairPaths | Sequence[PairPaths]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def _at(self, index: int) -> PairPaths:
         n = len(self._images)
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("PairTable index out of range")
         if index < n:
             m = self._match[index]
             return PairPaths.of(self._images.text(index), self._masks.text(m) if m >= 0 else None)
